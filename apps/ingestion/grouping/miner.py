@@ -1,0 +1,449 @@
+"""Streaming template miner with stable template ids.
+
+Pipeline per message:
+
+1. `tokenize` on whitespace (quoted values stay whole), mask each token with the catalogue in
+   `masks.py` (cached per token), collapse runs of 3+ masked tokens into one (variable-length
+   lists such as `delete blk_1 blk_2 blk_3`). The masked tokens are the *signature*.
+2. Fast path: signature → template dict lookup. Most lines end here.
+3. Otherwise look for a template of the same length whose constant tokens and wildcard patterns
+   (`<*>`, `uid=<*>`) accept the signature; the most specific one wins.
+4. Otherwise create a template. Then decide from *evidence* whether a word that differs
+   between templates is a variable — Brain's observation that variables are the columns with
+   many distinct values, while constants take few values (`LOOKING`/`FOLLOWING`, `none`/`password`):
+   every pair of same-length templates that differ in a few columns D (and agree elsewhere)
+   registers under the key (D, shared context). When every column of D has taken at least
+   `K_WORD` distinct word values (`K_MIXED` when a value holds digits) within one key, those
+   templates merge: the oldest survives with `<*>` (or `key=<*>`, `[<*>]` …) in D. The first
+   token is never a variable unless it holds digits (Drain's first-token assumption).
+
+Stable ids: an id is assigned when a template is created and never changes when the template
+gains a `<*>`. Templates absorbed by a merge keep their id as an alias of the survivor
+(`Miner.resolve`). Merges are monotone (distinct counts only grow), so groups never split.
+
+Memory is bounded by templates: the per-token mask cache and the signature cache are bounded
+caches (cleared when full), the merge evidence holds template ids, never lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, TypedDict
+
+from .masks import WILDCARD, TokenMasker, tokenize
+
+K_WORD = 4  # distinct values a word column needs before it is a variable
+K_MIXED = 2  # … when one of its values holds a digit (ids the masks did not know)
+COLLAPSE_RUN = 3  # runs of this many masked tokens become one `<*>` (variable-length lists)
+SIG_CACHE_LIMIT = 100_000
+STATE_VERSION = 1
+
+
+class ChangeType(Enum):
+    CREATED = "created"  # a new template
+    GENERALIZED = "generalized"  # an existing template gained a `<*>` (same id)
+    NONE = "none"  # matched an existing template unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    template_id: str
+    template: str
+    params: list[str]  # the text behind each `<*>`, in order: `fill(template, params)`
+    change: ChangeType
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateInfo:
+    template_id: str
+    template: str
+    count: int
+
+
+class _TemplateState(TypedDict):
+    id: str
+    tokens: list[str]
+    count: int
+    seq: int
+
+
+class MinerState(TypedDict):
+    """JSON-serialisable miner state (stored per project)."""
+
+    version: int
+    salt: str
+    next_seq: int
+    templates: list[_TemplateState]
+    aliases: dict[str, str]  # absorbed id → survivor id
+    evidence: list[list[Any]]  # [diff columns, context tokens (null in diff columns), ids]
+
+
+def fill(template: str, params: list[str]) -> str:
+    """Substitute params back into a template: the inverse of mining."""
+    parts = template.split(WILDCARD)
+    if len(parts) != len(params) + 1:
+        raise ValueError("params do not fit the template")
+    out = [parts[0]]
+    for param, part in zip(params, parts[1:], strict=True):
+        out += (param, part)
+    return "".join(out)
+
+
+_pattern_cache: dict[str, re.Pattern[str]] = {}
+
+
+def _pattern(token: str) -> re.Pattern[str]:
+    """Regex for a template token with wildcards: literals around `(.*?)` groups."""
+    pat = _pattern_cache.get(token)
+    if pat is None:
+        if len(_pattern_cache) > 50_000:
+            _pattern_cache.clear()
+        body = "(.*?)".join(re.escape(part) for part in token.split(WILDCARD))
+        pat = _pattern_cache[token] = re.compile(body + r"\Z", re.DOTALL)
+    return pat
+
+
+def _fits(pattern_token: str, token: str) -> bool:
+    """Does template token `pattern_token` accept `token` (a masked or raw token)?"""
+    if pattern_token in (token, WILDCARD):
+        return True
+    return WILDCARD in pattern_token and _pattern(pattern_token).match(token) is not None
+
+
+def _compatible(a: str, b: str) -> bool:
+    return _fits(a, b) or _fits(b, a)
+
+
+def _merge_token(a: str, b: str) -> str:
+    """The most specific token accepting both: equal, one's pattern, `key=<*>`, or `<*>`."""
+    if _fits(a, b):
+        return a
+    if _fits(b, a):
+        return b
+    if WILDCARD in a or WILDCARD in b:
+        return WILDCARD
+    # keep a common prefix ending in punctuation and a common suffix starting with it
+    n = 0
+    limit = min(len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    while n and a[n - 1].isalnum():
+        n -= 1
+    m = 0
+    limit -= n
+    while m < limit and a[-1 - m] == b[-1 - m]:
+        m += 1
+    while m and a[-m].isalnum():
+        m -= 1
+    return a[:n] + WILDCARD + (a[len(a) - m :] if m else "")
+
+
+def _has_digit(token: str) -> bool:
+    return any(c.isdigit() for c in token)
+
+
+def _specificity(tokens: tuple[str, ...]) -> int:
+    return sum(2 if WILDCARD not in t else (0 if t == WILDCARD else 1) for t in tokens)
+
+
+class _Template:
+    __slots__ = ("count", "exact", "id", "merged_into", "partial", "seq", "text", "tokens")
+
+    def __init__(self, tid: str, tokens: tuple[str, ...], count: int, seq: int) -> None:
+        self.id = tid
+        self.seq = seq
+        self.count = count
+        self.merged_into: _Template | None = None
+        self.set_tokens(tokens)
+
+    def set_tokens(self, tokens: tuple[str, ...]) -> None:
+        self.tokens = tokens
+        self.text = " ".join(tokens)
+        self.exact = tuple((i, t) for i, t in enumerate(tokens) if WILDCARD not in t)
+        self.partial = tuple(
+            (i, _pattern(t)) for i, t in enumerate(tokens) if WILDCARD in t and t != WILDCARD
+        )
+
+    def accepts(self, sig: tuple[str, ...]) -> bool:
+        for i, t in self.exact:
+            if sig[i] != t:
+                return False
+        for i, pat in self.partial:
+            s = sig[i]
+            if s != self.tokens[i] and pat.match(s) is None:
+                return False
+        return True
+
+    def live(self) -> _Template:
+        t = self
+        while t.merged_into is not None:
+            t = t.merged_into
+        return t
+
+
+class Miner:
+    """Template miner. `add` learns, `match` only looks up; state round-trips through JSON."""
+
+    def __init__(self, state: MinerState | None = None, *, salt: str | None = None) -> None:
+        self._mask = TokenMasker()
+        self._sig: dict[tuple[str, ...], _Template] = {}
+        self._by_len: dict[int, list[_Template]] = {}
+        self._by_id: dict[str, _Template] = {}  # every id ever issued, absorbed ones included
+        self._evidence: dict[tuple[tuple[int, ...], tuple[str | None, ...]], set[str]] = {}
+        self._salt = salt if salt is not None else secrets.token_hex(4)
+        self._next_seq = 1
+        if state is not None:
+            self._load(state)
+
+    # ------------------------------------------------------------------ public API
+
+    def add(self, message: str) -> Match:
+        raw, sig = self._prepare(message)
+        tpl, change = self._add(sig)
+        return Match(tpl.id, tpl.text, self._params(tpl, raw), change)
+
+    def match(self, message: str) -> Match | None:
+        """The template a message belongs to, without learning (None when none fits)."""
+        raw, sig = self._prepare(message)
+        tpl = self._sig.get(sig)
+        tpl = tpl.live() if tpl is not None else self._find(sig)
+        if tpl is None:
+            return None
+        return Match(tpl.id, tpl.text, self._params(tpl, raw), ChangeType.NONE)
+
+    def mine_batch(self, messages: Iterable[str]) -> list[Match]:
+        """Learn from all messages, then report each against its final template.
+
+        Lines seen before their template generalized get the survivor's id and template, as a
+        batch parser would report them; `change` is what happened when the line was added.
+        """
+        seen: list[tuple[_Template, list[str], ChangeType]] = []
+        for message in messages:
+            raw, sig = self._prepare(message)
+            tpl, change = self._add(sig)
+            seen.append((tpl, raw, change))
+        out = []
+        for tpl, raw, change in seen:
+            live = tpl.live()
+            out.append(Match(live.id, live.text, self._params(live, raw), change))
+        return out
+
+    def templates(self) -> list[TemplateInfo]:
+        live = [t for ts in self._by_len.values() for t in ts]
+        live.sort(key=lambda t: t.seq)
+        return [TemplateInfo(t.id, t.text, t.count) for t in live]
+
+    def resolve(self, template_id: str) -> str:
+        """The live id for any id this miner issued (absorbed templates resolve to survivors)."""
+        tpl = self._by_id.get(template_id)
+        return tpl.live().id if tpl is not None else template_id
+
+    def to_state(self) -> MinerState:
+        live = [t for ts in self._by_len.values() for t in ts]
+        live.sort(key=lambda t: t.seq)
+        return {
+            "version": STATE_VERSION,
+            "salt": self._salt,
+            "next_seq": self._next_seq,
+            "templates": [
+                {"id": t.id, "tokens": list(t.tokens), "count": t.count, "seq": t.seq} for t in live
+            ],
+            "aliases": {
+                tid: t.live().id for tid, t in self._by_id.items() if t.merged_into is not None
+            },
+            "evidence": [
+                [list(diff), list(context), sorted(ids)]
+                for (diff, context), ids in self._evidence.items()
+            ],
+        }
+
+    @classmethod
+    def from_state(cls, state: MinerState) -> Miner:
+        return cls(state)
+
+    # ------------------------------------------------------------------ internals
+
+    def _load(self, state: MinerState) -> None:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported miner state version {state.get('version')!r}")
+        self._salt = state["salt"]
+        self._next_seq = state["next_seq"]
+        for t in state["templates"]:
+            tpl = _Template(t["id"], tuple(t["tokens"]), t["count"], t["seq"])
+            self._by_id[tpl.id] = tpl
+            self._by_len.setdefault(len(tpl.tokens), []).append(tpl)
+        for old, new in state["aliases"].items():
+            ghost = _Template(old, (), 0, 0)
+            ghost.merged_into = self._by_id[new]
+            self._by_id[old] = ghost
+        for diff, context, ids in state["evidence"]:
+            self._evidence[(tuple(diff), tuple(context))] = set(ids)
+
+    def _add(self, sig: tuple[str, ...]) -> tuple[_Template, ChangeType]:
+        tpl = self._sig.get(sig)
+        if tpl is not None:
+            tpl = tpl.live()
+            tpl.count += 1
+            return tpl, ChangeType.NONE
+        tpl = self._find(sig)
+        if tpl is not None:
+            self._remember(sig, tpl)
+            tpl.count += 1
+            return tpl, ChangeType.NONE
+        tpl = self._create(sig)
+        survivor = self._learn(tpl)
+        return survivor, ChangeType.CREATED if survivor is tpl else ChangeType.GENERALIZED
+
+    def _prepare(self, message: str) -> tuple[list[str], tuple[str, ...]]:
+        raw = tokenize(message)
+        mask = self._mask
+        masked = [mask(t) for t in raw]
+        if masked.count(WILDCARD) >= COLLAPSE_RUN:
+            raw, masked = _collapse(raw, masked)
+        return raw, tuple(masked)
+
+    def _params(self, tpl: _Template, raw: list[str]) -> list[str]:
+        params: list[str] = []
+        for t, r in zip(tpl.tokens, raw, strict=True):
+            if t == WILDCARD:
+                params.append(r)
+            elif WILDCARD in t:
+                m = _pattern(t).match(r)
+                if m is None:  # cannot happen for tokens the template accepts; keep going
+                    params.extend([r] + [""] * (t.count(WILDCARD) - 1))
+                else:
+                    params.extend(m.groups())
+        return params
+
+    def _remember(self, sig: tuple[str, ...], tpl: _Template) -> None:
+        if len(self._sig) >= SIG_CACHE_LIMIT:
+            self._sig.clear()
+        self._sig[sig] = tpl
+
+    def _find(self, sig: tuple[str, ...]) -> _Template | None:
+        best: _Template | None = None
+        best_score = -1
+        for tpl in self._by_len.get(len(sig), ()):
+            if tpl.accepts(sig):
+                score = _specificity(tpl.tokens)
+                if score > best_score or (score == best_score and best and tpl.seq < best.seq):
+                    best, best_score = tpl, score
+        return best
+
+    def _create(self, sig: tuple[str, ...]) -> _Template:
+        seq = self._next_seq
+        self._next_seq += 1
+        digest = hashlib.blake2b(
+            f"{self._salt}\x00{seq}\x00{' '.join(sig)}".encode(), digest_size=8
+        ).hexdigest()
+        tpl = _Template(digest, sig, 1, seq)
+        self._by_id[tpl.id] = tpl
+        self._by_len.setdefault(len(sig), []).append(tpl)
+        self._remember(sig, tpl)
+        return tpl
+
+    def _learn(self, new: _Template) -> _Template:
+        """Register evidence between `new` and its same-length neighbours; merge when enough."""
+        length = len(new.tokens)
+        if length < 2:
+            return new
+        for other in list(self._by_len[length]):
+            if other is new or other.merged_into is not None:
+                continue
+            key = _evidence_key(other.tokens, new.tokens)
+            if key is None:
+                continue
+            ids = self._evidence.setdefault(key, set())
+            ids.update((other.id, new.id))
+            if len(ids) >= K_MIXED:
+                survivor = self._maybe_merge(key)
+                if survivor is not None:
+                    return survivor
+        return new
+
+    def _maybe_merge(self, key: tuple[tuple[int, ...], tuple[str | None, ...]]) -> _Template | None:
+        diff, _context = key
+        ids = self._evidence[key]
+        members = {self._by_id[i].live() for i in ids}
+        # the evidence only counts while members still differ in exactly these columns
+        for col in diff:
+            values = {m.tokens[col] for m in members}
+            need = K_MIXED if any(_has_digit(v) for v in values) else K_WORD
+            if len(values) < need:
+                return None
+        return self._merge(sorted(members, key=lambda t: t.seq))
+
+    def _merge(self, members: list[_Template]) -> _Template:
+        survivor = members[0]
+        tokens = list(survivor.tokens)
+        for m in members[1:]:
+            tokens = [_merge_token(a, b) for a, b in zip(tokens, m.tokens, strict=True)]
+        for m in members[1:]:
+            self._absorb(survivor, m)
+        survivor.set_tokens(tuple(tokens))
+        # anything the generalized template now accepts belongs to it as well
+        for other in list(self._by_len[len(tokens)]):
+            if other is not survivor and survivor.accepts(other.tokens):
+                self._absorb(survivor, other)
+        self._sig.clear()  # cached lookups may now have a more general home
+        self._evidence = {
+            k: v
+            for k, v in self._evidence.items()
+            if len({self._by_id[i].live().id for i in v}) > 1
+        }
+        # the survivor's new tokens may complete other evidence (cascade)
+        return self._learn(survivor)
+
+    def _absorb(self, survivor: _Template, other: _Template) -> None:
+        survivor.count += other.count
+        other.count = 0
+        other.merged_into = survivor
+        self._by_len[len(other.tokens)].remove(other)
+
+
+def _collapse(raw: list[str], masked: list[str]) -> tuple[list[str], list[str]]:
+    out_raw: list[str] = []
+    out_masked: list[str] = []
+    i, n = 0, len(masked)
+    while i < n:
+        j = i
+        while j < n and masked[j] == WILDCARD:
+            j += 1
+        if j - i >= COLLAPSE_RUN:
+            out_raw.append(" ".join(raw[i:j]))
+            out_masked.append(WILDCARD)
+            i = j
+        else:
+            out_raw.append(raw[i])
+            out_masked.append(masked[i])
+            i += 1
+    return out_raw, out_masked
+
+
+def _evidence_key(
+    a: tuple[str, ...], b: tuple[str, ...]
+) -> tuple[tuple[int, ...], tuple[str | None, ...]] | None:
+    """(differing columns, merged context) when a and b differ in a few variable-able columns."""
+    diff: list[int] = []
+    limit = max(1, len(a) // 3)
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x != y and not _compatible(x, y):
+            if i == 0 and not (_has_digit(x) or _has_digit(y)):
+                return None  # a different first word: a different message
+            diff.append(i)
+            if len(diff) > limit:
+                return None
+    if not diff:
+        return None
+    context = tuple(
+        None if i in diff else _merge_token(x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))
+    )
+    constants = sum(1 for t in context if t is not None and t != WILDCARD)
+    if constants < len(diff):
+        return None
+    return tuple(diff), context
