@@ -32,6 +32,7 @@ from .record import Line
 
 SNIFF_BYTES = 64 * 1024  # how much of the head `sniff` and `iter_lines` look at
 BINARY_THRESHOLD = 0.30  # share of control bytes / invalid UTF-8 above which data is binary
+BINARY_MIN_SAMPLE = 64  # characters needed before that share means anything
 
 SniffKind = Literal["text", "gzip", "zip", "tar", "binary", "empty"]
 Encoding = Literal["utf-8", "utf-16-le", "utf-16-be"]
@@ -153,11 +154,11 @@ def _detect_encoding(head: bytes) -> tuple[Encoding, int]:
     # BE). A run of NULs (log rotated with copytruncate) has them at both and stays UTF-8.
     sample = head[:4096]
     pairs = len(sample) // 2
-    if pairs >= 2:
+    if pairs >= 8:
         even, odd = sample[0 : pairs * 2 : 2].count(0), sample[1 : pairs * 2 : 2].count(0)
-        if odd >= 0.3 * pairs and even <= 0.05 * pairs:
+        if odd >= 0.6 * pairs and even <= 0.05 * pairs:
             return "utf-16-le", 0
-        if even >= 0.3 * pairs and odd <= 0.05 * pairs:
+        if even >= 0.6 * pairs and odd <= 0.05 * pairs:
             return "utf-16-be", 0
     return "utf-8", 0
 
@@ -191,7 +192,7 @@ def sniff(head: bytes) -> Sniff:
     suspicious = text.count("\ufffd") + sum(
         1 for ch in text if ch < " " and ch not in _HARMLESS_CONTROLS
     )
-    if suspicious > BINARY_THRESHOLD * len(text):
+    if len(text) >= BINARY_MIN_SAMPLE and suspicious > BINARY_THRESHOLD * len(text):
         return Sniff("binary", encoding, "binary data")
     detail = f"{encoding.upper()} text" + (" (byte-order mark)" if bom else "")
     return Sniff("text", encoding, detail)
