@@ -187,16 +187,16 @@ class _Guarded(_Reader):
         self._source = source
         self._name = name
         self._report = report
-        self._done = False
+        self.failed = False
         self._read_bytes = 0
 
     def _read(self, n: int) -> bytes:
-        if self._done:
+        if self.failed:
             return b""
         try:
             data = self._source.read(n) or b""
         except (EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError, OSError) as exc:
-            self._done = True
+            self.failed = True
             self._report.warn(
                 f"'{self._name}' is truncated or corrupt ({_reason(exc)}); kept the first"
                 f" {human_bytes(self._read_bytes)}"
@@ -217,6 +217,30 @@ class _Counted(_Reader):
     def _read(self, n: int) -> bytes:
         data = self._source.read(n) or b""
         self._budget.produced(len(data), self._fmt)
+        return data
+
+
+class _TarData(_Reader):
+    """A tar member's data, read from the archive's one-pass stream.
+
+    Unlike `TarFile.extractfile`, a cut-off member returns the bytes that are there before
+    failing, so a truncated upload keeps its last lines.
+    """
+
+    def __init__(self, archive: tarfile.TarFile, info: tarfile.TarInfo) -> None:
+        self._file = archive.fileobj
+        self._position = info.offset_data
+        self._left = info.size
+
+    def _read(self, n: int) -> bytes:
+        if self._left <= 0:
+            return b""
+        self._file.seek(self._position)  # no-op while in place; tarfile moves it between members
+        data = self._file.read(min(n, self._left))
+        if not data:
+            raise EOFError("unexpected end of data")
+        self._position += len(data)
+        self._left -= len(data)
         return data
 
 
@@ -378,10 +402,13 @@ class _Walker:
         except tarfile.TarError as exc:
             self.report.warn(f"'{name}' is not a readable tar archive ({_reason(exc)})")
             return
+        last: _Guarded | None = None
         while True:
             try:
                 info = archive.next()
             except (tarfile.TarError, EOFError, zlib.error) as exc:
+                if last is not None and last.failed:
+                    return  # the cut-off member already said so
                 self.report.warn(
                     f"'{name}' is truncated or corrupt ({_reason(exc)}); kept the members before"
                 )
@@ -402,12 +429,11 @@ class _Walker:
                 )
                 self.skip(member_name, f"{kind}, not a regular file")
                 continue
-            source = archive.extractfile(info)
-            if source is None:
+            if info.sparse is not None:
+                self.skip(member_name, "a sparse file, not supported")
                 continue
-            yield from self.expand(
-                _Guarded(source, member_name, self.report), member_name, depth, is_upload=False
-            )
+            last = _Guarded(_TarData(archive, info), member_name, self.report)
+            yield from self.expand(last, member_name, depth, is_upload=False)
 
     def zip(
         self, stream: BinaryIO, name: str, prefix: str, depth: int, is_upload: bool

@@ -1,0 +1,94 @@
+"""Syslog RFC 3164 (and `journalctl -o short`/`short-precise`), RFC 5424, ISO-stamped syslog
+(`journalctl -o short-iso`, rsyslog high precision) and the kernel ring buffer (dmesg)."""
+
+from __future__ import annotations
+
+import re
+
+from ..levels import level_from_message, level_from_pri
+from .spec import Fields, regex_parser
+
+_TAG = r"(?P<service>[^\s\[\]:]{1,128})(?:\[(?P<pid>\d+)\])?:"
+_UPTIME = re.compile(r"\[\s*(\d+\.\d+)\]\s?")
+
+
+def _syslog_post(d: Fields, _m: re.Match[str]) -> Fields:
+    pri = d.pop("pri", None)
+    msg = d["message"]
+    d["level"] = level_from_pri(pri) if pri else level_from_message(msg)
+    if d["service"] == "kernel":
+        d["fmt"] = "kernel"
+        m = _UPTIME.match(msg)
+        if m:
+            d["attrs"] = {"uptime": float(m.group(1))}
+            d["message"] = msg[m.end() :]
+        if d["level"] is None:
+            d["level"] = kernel_level(d["message"])
+    return d
+
+
+_KERNEL_ERRORS = ("Out of memory", "oom-kill", "Kernel panic", "segfault", "I/O error", "BUG:")
+
+
+def kernel_level(msg: str) -> str | None:
+    """The kernel rarely says its level in text; its alarming messages are recognisable."""
+    level = level_from_message(msg)
+    if level is None and any(s in msg for s in _KERNEL_ERRORS):
+        return "ERROR"
+    return level
+
+
+parse_rfc3164 = regex_parser(
+    r"(?:<(?P<pri>\d{1,3})>)?"
+    r"(?P<ts>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?)"
+    r" (?P<host>\S{1,255}) " + _TAG + r" ?(?P<message>.*)",
+    post=_syslog_post,
+)
+
+parse_syslog_iso = regex_parser(
+    r"(?:<(?P<pri>\d{1,3})>)?"
+    r"(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d))"
+    r" (?P<host>\S{1,255}) " + _TAG + r" ?(?P<message>.*)",
+    post=_syslog_post,
+)
+
+
+def _rfc5424_post(d: Fields, _m: re.Match[str]) -> Fields:
+    d["level"] = level_from_pri(d.pop("pri"))
+    for key in ("ts", "host", "service", "pid"):
+        if d[key] == "-":
+            d[key] = None
+    attrs = d["attrs"]
+    sd = attrs.pop("sd", None)
+    if sd and sd != "-":
+        attrs["sd"] = sd[:512]
+    msg = d["message"]
+    if msg.startswith("\ufeff"):  # BOM marks a UTF-8 MSG
+        d["message"] = msg[1:]
+    return d
+
+
+parse_rfc5424 = regex_parser(
+    r"<(?P<pri>\d{1,3})>1 (?P<ts>\S{1,64}) (?P<host>\S{1,255}) (?P<service>\S{1,48})"
+    r" (?P<pid>\S{1,128}) (?P<msgid>\S{1,32})"
+    r" (?P<sd>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?P<message>.*))?",
+    attrs=("msgid", "sd"),
+    post=lambda d, m: _rfc5424_post({**d, "message": d["message"] or ""}, m),
+)
+
+
+def _dmesg_post(d: Fields, _m: re.Match[str]) -> Fields:
+    up = d.pop("uptime")
+    if up is not None:
+        d["attrs"] = {"uptime": float(up)}
+    d["service"] = "kernel"
+    d["level"] = kernel_level(d["message"])
+    return d
+
+
+# `[12345.678901] msg` (dmesg) and `[Mon Jan 15 14:02:11 2024] msg` (dmesg -T).
+parse_dmesg = regex_parser(
+    r"\[(?:\s*(?P<uptime>\d{1,10}\.\d{1,9})|(?P<ts>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}))\] ?"
+    r"(?P<message>.*)",
+    post=_dmesg_post,
+)

@@ -1,0 +1,226 @@
+"""Public API: lines in, normalised records out, streaming.
+
+    for record in parse_lines(lines, source="api.log"):
+        ...
+
+One source at a time: the format is detected from a sample of its first lines (or given), every
+line is first offered to that format, then to the catalogue (a JSON-lines file with a few plain
+lines), and lines without a header are joined to the record they continue (multiline.py).
+Every input line ends up in exactly one record; records cover consecutive line numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime, tzinfo
+from itertools import chain
+
+from .detect import SAMPLE_LINES, Detection, detect_format
+from .formats import BY_NAME, PLAIN, Fields, Format, parse_any
+from .levels import level_from_message
+from .loghub import loghub_format
+from .multiline import MAX_RECORD_CHARS, MAX_RECORD_LINES, StackTracker
+from .record import Line, Record
+from .timestamps import TimestampParser
+
+__all__ = ["Detection", "detect_format", "lines_from_text", "parse_lines"]
+
+# Below this detection confidence, unheaded lines are not glued to the previous record.
+JOIN_CONFIDENCE = 0.3
+SAMPLE_MAX_CHARS = 1 << 20
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_TRACE_IN_TEXT = re.compile(
+    r"(?i:trace[_-]?id|request[_-]?id|x-request-id|correlation[_-]?id|req[_-]?id)[\"']?\s{0,2}[=:]\s{0,2}[\"']?([\w\-.:]{4,128})"
+)
+
+
+def lines_from_text(text: str) -> Iterator[Line]:
+    """Split pasted text on \\n, \\r\\n or \\r into numbered Lines (a final newline ends the last)."""
+    number = 0
+    pos = 0
+    for m in _NEWLINE.finditer(text):
+        number += 1
+        yield Line(number, text[pos : m.start()])
+        pos = m.end()
+    if pos < len(text):
+        yield Line(number + 1, text[pos:])
+
+
+def _sample(it: Iterator[Line]) -> list[Line]:
+    sample: list[Line] = []
+    nonempty = chars = 0
+    for line in it:
+        sample.append(line)
+        chars += len(line.text)
+        if line.text.strip():
+            nonempty += 1
+        if (
+            nonempty >= SAMPLE_LINES
+            or chars >= SAMPLE_MAX_CHARS
+            or len(sample) >= 10 * SAMPLE_LINES
+        ):
+            break
+    return sample
+
+
+def parse_lines(
+    lines: Iterable[Line],
+    *,
+    source: str = "",
+    log_format: str | None = None,
+    detected: str | None = None,
+    default_year: int | None = None,
+    default_tz: tzinfo | None = None,
+    reference: datetime | None = None,
+) -> Iterator[Record]:
+    """Parse one source's lines into records (a generator; memory bounded by one record).
+
+    `log_format`: an explicit loghub header (`<Date> <Time> <Level> <Component>: <Content>`).
+    `detected`: a format name from an earlier detect_format(); otherwise detection runs on the
+    first lines. `default_year` / `reference` anchor syslog's year-less stamps; naive times are
+    read in `default_tz` (UTC by default).
+    """
+    it = iter(lines)
+    if log_format:
+        primary: Format | None = loghub_format(log_format)
+        confidence = 1.0
+    elif detected is not None:
+        primary = BY_NAME.get(detected)
+        confidence = 1.0
+    else:
+        sample = _sample(it)
+        detection = detect_format(sample)
+        primary = BY_NAME.get(detection.name)
+        confidence = detection.confidence
+        it = chain(sample, it)
+    tsp = TimestampParser(default_year=default_year, default_tz=default_tz, reference=reference)
+    yield from _parse(it, primary, confidence, source, tsp)
+
+
+def _parse(
+    it: Iterator[Line],
+    primary: Format | None,
+    confidence: float,
+    source: str,
+    tsp: TimestampParser,
+) -> Iterator[Record]:
+    parse = primary.parse if primary is not None else None
+    primary_name = primary.name if primary is not None else PLAIN
+    joins = primary is not None and primary.headers and confidence >= JOIN_CONFIDENCE
+    tracker = StackTracker()
+    ts_parse = tsp.parse
+    cur: Record | None = None
+    raw_parts: list[str] | None = None
+    msg_parts: list[str] | None = None
+    n_chars = 0
+    partial = False
+    last_ts: datetime | None = None
+
+    for number, text, truncated in it:
+        fields: Fields | None = parse(text) if parse is not None and text else None
+        fmt = primary_name
+        if fields is not None and not ("weak" in fields or "join" in fields or "partial" in fields):
+            pass  # the common case: a header line of the source's own format
+        else:
+            # -- does this line continue the open record? --------------------------------
+            cont = False
+            content = text if fields is None else fields.get("message") or ""
+            if cur is not None and (
+                raw_parts is None
+                or (len(raw_parts) < MAX_RECORD_LINES and n_chars < MAX_RECORD_CHARS)
+            ):
+                if partial:
+                    cont = True
+                elif fields is None:
+                    if tracker.continues(text):
+                        cont = True
+                    else:
+                        alt = parse_any(text, primary) if text else None
+                        if alt is not None:
+                            fmt, fields = alt[0].name, alt[1]
+                            if "join" in fields:
+                                cont = fields.get("pid") == cur.pid
+                            elif "weak" in fields:
+                                content = fields.get("message") or ""
+                                cont = fields.get("service") == cur.service and tracker.continues(
+                                    content
+                                )
+                        else:
+                            cont = joins
+                elif "join" in fields:
+                    cont = fields.get("pid") == cur.pid
+                elif "weak" in fields:
+                    cont = fields.get("service") == cur.service and tracker.continues(content)
+            if cont:
+                assert cur is not None
+                if raw_parts is None:
+                    raw_parts = [cur.raw]
+                    msg_parts = [cur.message]
+                    n_chars = len(cur.raw)
+                assert msg_parts is not None
+                raw_parts.append(text)
+                n_chars += len(text) + 1
+                if partial:
+                    msg_parts[-1] += content
+                else:
+                    msg_parts.append(content)
+                if truncated:
+                    cur.truncated = True
+                cur.end_line = number
+                partial = fields is not None and "partial" in fields
+                continue
+            if fields is None and cur is None and text:
+                alt = parse_any(text, primary)
+                if alt is not None:
+                    fmt, fields = alt[0].name, alt[1]
+        # -- a new record starts here -----------------------------------------------------
+        if cur is not None:
+            if raw_parts is not None:
+                cur.raw = "\n".join(raw_parts)
+                cur.message = "\n".join(msg_parts)  # type: ignore[arg-type]
+                raw_parts = msg_parts = None
+            yield cur
+        if fields is None:
+            tracker.starts_stack(text)
+            ts = last_ts
+            cur = Record(number, number, text, text, ts, ts is not None, level_from_message(text),
+                         None, None, None, _trace_in(text), {}, PLAIN, False, truncated, source)  # fmt: skip
+            partial = False
+            continue
+        if "weak" in fields:
+            tracker.starts_stack(fields.get("message") or "")
+        else:
+            tracker.reset()
+        partial = "partial" in fields
+        raw_ts = fields.get("ts")
+        ts = ts_parse(raw_ts) if raw_ts is not None else None
+        inherited = ts is None and last_ts is not None
+        if inherited:
+            ts = last_ts
+        else:
+            last_ts = ts
+        message = fields.get("message")
+        if message is None:
+            message = text
+        trace = fields.get("trace_id")
+        if trace is None:
+            trace = _trace_in(message)
+        cur = Record(number, number, text, message, ts, inherited, fields.get("level"),
+                     fields.get("service"), fields.get("host"), fields.get("pid"), trace,
+                     fields.get("attrs") or {}, fields.get("fmt") or fmt, True, truncated, source)  # fmt: skip
+    if cur is not None:
+        if raw_parts is not None:
+            cur.raw = "\n".join(raw_parts)
+            cur.message = "\n".join(msg_parts)  # type: ignore[arg-type]
+        yield cur
+
+
+def _trace_in(message: str) -> str | None:
+    """A request/trace id written inside free text (`request_id=abc`, `traceId: 4bf9`)."""
+    if "_id" in message or "Id" in message or "-id" in message or "ID" in message:
+        m = _TRACE_IN_TEXT.search(message, 0, 4096)
+        if m is not None:
+            return m.group(1)
+    return None

@@ -1,0 +1,279 @@
+"""Parse the timestamp forms logs use into timezone-aware UTC datetimes, fast.
+
+ISO-8601 in all its spellings goes through `datetime.fromisoformat` (C code, accepts `Z`, comma
+fractions, nanoseconds, `+0000`). The other forms are matched by one small anchored regex each and
+cached up to the second, because consecutive log lines share that prefix:
+
+    15/Jan/2024:14:02:11 +0000        access logs (CLF)
+    Jan 15 14:02:11[.123456]          syslog, journalctl short: no year, inferred (Dec → Jan rolls)
+    Sun Dec 04 04:47:44[.123] 2005    Apache error log, ctime, dmesg -T
+    2024/01/15 14:02:11[.123]         Go stdlib, nginx error log
+    15 Jan 2024 14:02:11.123          Redis
+    15-Jan-2024 14:02:11.123          Tomcat/Java
+    081109 203615 / 240115 14:02:11   loghub HDFS, old MySQL (yymmdd)
+    1705327331[.123] / ms / µs / ns   epoch numbers or digit strings, unit from the magnitude
+
+Naive times are taken in `default_tz` (UTC unless given). Unparseable values give None.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+# Zone abbreviations that are unambiguous enough to honour; anything else → default tz.
+ZONES: dict[str, tzinfo] = {
+    "UTC": UTC,
+    "GMT": UTC,
+    "Z": UTC,
+    "UT": UTC,
+    "EST": timezone(timedelta(hours=-5)),
+    "EDT": timezone(timedelta(hours=-4)),
+    "CST": timezone(timedelta(hours=-6)),
+    "CDT": timezone(timedelta(hours=-5)),
+    "MST": timezone(timedelta(hours=-7)),
+    "MDT": timezone(timedelta(hours=-6)),
+    "PST": timezone(timedelta(hours=-8)),
+    "PDT": timezone(timedelta(hours=-7)),
+    "CET": timezone(timedelta(hours=1)),
+    "CEST": timezone(timedelta(hours=2)),
+    "EET": timezone(timedelta(hours=2)),
+    "EEST": timezone(timedelta(hours=3)),
+    "JST": timezone(timedelta(hours=9)),
+}
+
+_FRAC = r"(?:[.,](?P<frac>\d{1,9}))?"
+_OFFSET = r"(?:\s?(?P<zone>[+-]\d\d:?\d\d|[A-Z]{1,5}))?"
+# Each form: a named regex; groups y/mon/d/H/M/S (mon may be a name), optional frac and zone.
+_CLF = re.compile(
+    r"(?P<d>\d\d)/(?P<mon>[A-Z][a-z]{2})/(?P<y>\d{4}):(?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
+    + _FRAC
+    + _OFFSET
+    + r"$"
+)
+_SYSLOG = re.compile(
+    r"(?P<mon>[A-Z][a-z]{2})\s{1,2}(?P<d>\d{1,2}) (?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
+    + _FRAC
+    + r"(?: (?P<y>\d{4}))?"
+    + _OFFSET
+    + r"$"
+)
+_CTIME = re.compile(
+    r"[A-Z][a-z]{2},? (?P<mon>[A-Z][a-z]{2})\s{1,2}(?P<d>\d{1,2}) (?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
+    + _FRAC
+    + r" (?P<y>\d{4})"
+    + _OFFSET
+    + r"$"
+)
+_RFC2822 = re.compile(
+    r"[A-Z][a-z]{2}, (?P<d>\d{1,2}) (?P<mon>[A-Z][a-z]{2}) (?P<y>\d{4}) (?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
+    + _FRAC
+    + _OFFSET
+    + r"$"
+)
+_DAY_FIRST = re.compile(  # Redis `15 Jan 2024 14:02:11.123`, Tomcat `15-Jan-2024 14:02:11.123`
+    r"(?P<d>\d{1,2})[ -](?P<mon>[A-Z][a-z]{2})[ -](?P<y>\d{4})[ :](?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
+    + _FRAC
+    + _OFFSET
+    + r"$"
+)
+_YYMMDD = (
+    re.compile(  # loghub HDFS `081109 203615`, old MySQL `240115 14:02:11` / `240115  9:02:11`
+        r"(?P<y>\d\d)(?P<mon>\d\d)(?P<d>\d\d)\s{1,2}(?P<H>[ \d]?\d):?(?P<M>\d\d):?(?P<S>\d\d)"
+        + _FRAC
+        + r"$"
+    )
+)
+_EPOCH = re.compile(r"-?\d{9,19}(?:\.\d{1,9})?$")
+
+
+def epoch_to_datetime(value: float) -> datetime | None:
+    """Seconds, milliseconds, microseconds or nanoseconds since 1970, told apart by magnitude."""
+    v = abs(value)
+    if v < 1e11:
+        seconds = value
+    elif v < 1e14:
+        seconds = value / 1e3
+    elif v < 1e17:
+        seconds = value / 1e6
+    else:
+        seconds = value / 1e9
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+class TimestampParser:
+    """Stateful per-source parser: remembers the inferred syslog year and caches prefixes."""
+
+    __slots__ = ("_cache", "_last_month", "_year", "_year_given", "reference", "tz")
+
+    def __init__(
+        self,
+        *,
+        default_year: int | None = None,
+        default_tz: tzinfo | None = None,
+        reference: datetime | None = None,
+    ) -> None:
+        self.tz = default_tz or UTC
+        self.reference = reference or datetime.now(UTC)
+        self._year_given = default_year is not None
+        self._year = default_year if default_year is not None else self.reference.year
+        self._last_month: int | None = None
+        self._cache: dict[str, datetime | None] = {}
+
+    def parse(self, value: object) -> datetime | None:
+        if isinstance(value, str):
+            return self.parse_str(value)
+        if isinstance(value, bool) or value is None:
+            return None
+        if isinstance(value, int | float):
+            return epoch_to_datetime(value)
+        return None
+
+    def parse_str(self, s: str) -> datetime | None:
+        if len(s) > 64:
+            return None
+        s = s.strip()
+        if not s:
+            return None
+        c0 = s[0]
+        if c0.isdigit():
+            if len(s) >= 10 and s[4] == "-" and s[7] == "-":
+                return self._iso(s)
+            if len(s) >= 10 and s[4] == "/" and s[7] == "/":
+                return self._iso(s.replace("/", "-", 2))
+            if _EPOCH.match(s):
+                return epoch_to_datetime(float(s) if "." in s else int(s))
+            return self._regex(s, (_YYMMDD, _CLF, _DAY_FIRST))
+        if c0.isalpha():
+            return self._regex(s, (_SYSLOG, _CTIME, _RFC2822))
+        if c0 == "-" and _EPOCH.match(s):
+            return epoch_to_datetime(float(s))
+        return None
+
+    # -- ISO-8601 -------------------------------------------------------------------------
+    def _iso(self, s: str) -> datetime | None:
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            dt = self._iso_slow(s)
+            if dt is None:
+                return None
+        tz = dt.tzinfo
+        if tz is None:
+            dt = dt.replace(tzinfo=self.tz)
+            return dt if self.tz is UTC else dt.astimezone(UTC)
+        if tz is UTC:
+            return dt
+        return dt.astimezone(UTC)
+
+    def _iso_slow(self, s: str) -> datetime | None:
+        """`2024-01-15 14:02:11.123 UTC`, `2024-01-15 14:02:11 +00`, `...T14:02:11.123456Z[UTC]`."""
+        zone: tzinfo | None = None
+        head, sep, tail = s.rpartition(" ")
+        if sep and tail.isalpha():
+            zone = ZONES.get(tail.upper())
+            s = head
+        elif sep and len(tail) == 3 and tail[0] in "+-" and tail[1:].isdigit():
+            s = head + tail + ":00"
+        s = s.split("[", 1)[0]
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            return None
+        if zone is not None and dt.tzinfo is None:
+            dt = dt.replace(tzinfo=zone)
+        return dt
+
+    # -- everything else ------------------------------------------------------------------
+    def _regex(self, s: str, patterns: tuple[re.Pattern[str], ...]) -> datetime | None:
+        for pat in patterns:
+            m = pat.match(s)
+            if m is not None:
+                return self._from_match(m)
+        return None
+
+    def _from_match(self, m: re.Match[str]) -> datetime | None:
+        frac = m.group("frac")
+        base = m.string[: m.start("frac") - 1] if frac else m.string
+        if "zone" in m.re.groupindex and m.group("zone"):
+            base = base + " " + m.group("zone") if frac else base
+        y = m.group("y")
+        cache_key = base if y else f"{self._year}|{base}"
+        dt = self._cache.get(cache_key)
+        if dt is None:
+            dt = self._build(m, y)
+            if dt is None:
+                return None
+            if len(self._cache) > 8192:
+                self._cache.clear()
+            if y:
+                self._cache[cache_key] = dt
+        if frac:
+            dt = dt.replace(microsecond=int((frac + "00000")[:6]))
+        return dt
+
+    def _build(self, m: re.Match[str], y: str | None) -> datetime | None:
+        mon_s = m.group("mon")
+        month = MONTHS.get(mon_s) if mon_s[0].isalpha() else int(mon_s)
+        if not month:
+            return None
+        if y is None:
+            year = self._infer_year(month)
+        else:
+            year = int(y)
+            if year < 100:
+                year += 2000 if year < 70 else 1900
+        zone_s = m.group("zone") if "zone" in m.re.groupindex else None
+        tz = self.tz
+        if zone_s:
+            if zone_s[0] in "+-":
+                digits = zone_s[1:].replace(":", "")
+                offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4]))
+                tz = timezone(-offset if zone_s[0] == "-" else offset)
+            else:
+                tz = ZONES.get(zone_s, self.tz)
+        try:
+            dt = datetime(
+                year,
+                month,
+                int(m.group("d")),
+                int(m.group("H")),
+                int(m.group("M")),
+                int(m.group("S")),
+                tzinfo=tz,
+            )
+        except ValueError:
+            return None
+        return dt if tz is UTC else dt.astimezone(UTC)
+
+    def _infer_year(self, month: int) -> int:
+        """Syslog has no year: use the given one, roll over Dec → Jan, never land in the future."""
+        last = self._last_month
+        if last is None:
+            if not self._year_given and month > self.reference.month + 1:
+                self._year -= 1  # a December log read in January is last year's
+            self._last_month = month
+            return self._year
+        if month < last and last - month >= 6:
+            self._year += 1
+        elif month > last and month - last >= 6:
+            return self._year - 1  # a straggler from before the new year; keep the state
+        self._last_month = month
+        return self._year
+
+
+def parse_timestamp(
+    value: object, *, default_year: int | None = None, default_tz: tzinfo | None = None
+) -> datetime | None:
+    """One-off parse (no year roll-over state); use TimestampParser for a stream."""
+    return TimestampParser(default_year=default_year, default_tz=default_tz).parse(value)

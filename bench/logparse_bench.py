@@ -1,0 +1,124 @@
+"""logparse throughput on a mixed ~200k-line input, built in memory.
+
+The four loghub systems' 2k samples (HDFS, Apache error, OpenSSH syslog, Zookeeper) from
+../shared/data/loghub, repeated, plus synthetic JSON lines, logfmt and Spring Boot lines with
+Java stack traces. Each block is its own source, as it would be after an upload. Prints lines/s.
+
+    .venv/bin/python bench/logparse_bench.py [--lines 200000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from apps.ingestion.logparse.parser import parse_lines  # noqa: E402
+from apps.ingestion.logparse.record import Line  # noqa: E402
+
+LOGHUB = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "loghub"
+SYSTEMS = ("HDFS", "Apache", "OpenSSH", "Zookeeper")
+
+
+def synthetic_json(n: int) -> list[str]:
+    levels = ("info", "info", "info", "warn", "error", "debug")
+    return [
+        json.dumps(
+            {
+                "@timestamp": f"2024-01-15T14:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z",
+                "log.level": levels[i % len(levels)],
+                "message": f"order {i} processed in {i % 97} ms",
+                "service.name": "checkout",
+                "trace.id": f"{i:032x}",
+                "http.status": 200 + (i % 3) * 100,
+            }
+        )
+        for i in range(n)
+    ]
+
+
+def synthetic_logfmt(n: int) -> list[str]:
+    return [
+        f'ts=2024-01-15T14:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z level={"info" if i % 5 else "error"} '
+        f'msg="request handled" path=/api/v1/items/{i} status={200 if i % 5 else 503} duration={i % 300}ms'
+        for i in range(n)
+    ]
+
+
+def synthetic_java(n: int) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while len(out) < n:
+        ts = f"2024-01-15 14:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}"
+        if i % 10 == 0:
+            out += [
+                f"{ts} ERROR 4242 --- [nio-8080-exec-{i % 9}] c.e.shop.CheckoutController : Checkout failed for order {i}",
+                "java.lang.IllegalStateException: connection pool exhausted",
+                "\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:155)",
+                "\tat com.example.shop.OrderRepository.save(OrderRepository.java:42)",
+                "\tat com.example.shop.CheckoutController.checkout(CheckoutController.java:77)",
+                "Caused by: java.sql.SQLTransientConnectionException: timeout after 30000ms",
+                "\t... 12 more",
+            ]
+        else:
+            out.append(
+                f"{ts}  INFO 4242 --- [nio-8080-exec-{i % 9}] c.e.shop.CheckoutController : Order {i} accepted"
+            )
+        i += 1
+    return out[:n]
+
+
+def build(total: int) -> list[tuple[str, list[str]]]:
+    per = total // 7
+    sources: list[tuple[str, list[str]]] = []
+    for system in SYSTEMS:
+        path = LOGHUB / system / f"{system}_2k.log"
+        if not path.exists():
+            continue
+        base = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = (base * (per // len(base) + 1))[:per]
+        sources.append((system, lines))
+    sources.append(("json", synthetic_json(per)))
+    sources.append(("logfmt", synthetic_logfmt(per)))
+    sources.append(("spring", synthetic_java(total - per * (len(sources)))))
+    return sources
+
+
+def run(sources: list[tuple[str, list[str]]]) -> tuple[int, int, float, dict[str, float]]:
+    n_lines = n_records = 0
+    per_source: dict[str, float] = {}
+    start = time.perf_counter()
+    for name, texts in sources:
+        t0 = time.perf_counter()
+        lines = (Line(i, t) for i, t in enumerate(texts, 1))
+        for _ in parse_lines(lines, source=name, default_year=2024):
+            n_records += 1
+        per_source[name] = len(texts) / (time.perf_counter() - t0)
+        n_lines += len(texts)
+    return n_lines, n_records, time.perf_counter() - start, per_source
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    sources = build(args.lines)
+    best = None
+    for _ in range(args.repeat):
+        result = run(sources)
+        if best is None or result[2] < best[2]:
+            best = result
+    assert best is not None
+    n_lines, n_records, elapsed, per_source = best
+    detail = "  ".join(f"{k}={v / 1000:.0f}k" for k, v in per_source.items())
+    print(f"logparse: {n_lines} lines → {n_records} records in {elapsed:.2f}s = {n_lines / elapsed:,.0f} lines/s")
+    print(f"  per source (lines/s): {detail}")
+
+
+if __name__ == "__main__":
+    main()
