@@ -443,6 +443,9 @@ def _value_span(m: re.Match[str]) -> tuple[int, int]:
     return m.span()
 
 
+_MAX_PASSES = 4
+
+
 class Redactor:
     """Replace secrets and PII with stable typed placeholders. One instance per evidence pack."""
 
@@ -467,9 +470,19 @@ class Redactor:
         return ph
 
     def redact(self, text: str) -> str:
-        """Return ``text`` with every catalogued secret replaced. Never raises on str input."""
-        for pattern in self._patterns:
-            text = pattern.compiled.sub(self._replacer(pattern), text)
+        """Return ``text`` with every catalogued secret replaced. Never raises on str input.
+
+        A replacement changes its neighbours' context (``…1111PASSWD=x`` becomes
+        ``<CARD:1>PASSWD=x``, where a key now starts), so passes repeat until nothing changes:
+        the result is a fixpoint, hence ``redact(redact(t)) == redact(t)``. Text without
+        secrets takes one pass.
+        """
+        for _ in range(_MAX_PASSES):
+            before = text
+            for pattern in self._patterns:
+                text = pattern.compiled.sub(self._replacer(pattern), text)
+            if text == before:
+                break
         return text
 
     def _replacer(self, pattern: Pattern) -> Callable[[re.Match[str]], str]:

@@ -287,6 +287,7 @@ def _facts(
                 "category": f.category,
                 "severity": str(f.severity),
                 "title": red(f.title),
+                "remediation": red(f.remediation),
                 "count": f.count,
                 "first_ts": f.first_ts.isoformat() if f.first_ts else None,
                 "last_ts": f.last_ts.isoformat() if f.last_ts else None,
