@@ -1,0 +1,18 @@
+"""URLs on the public root: landing, sign-in, tenant picker, platform admin, health."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from apps.tenants import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("tenants/", views.tenant_picker, name="tenant-picker"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "apps.tenants.views.not_found"

@@ -1,0 +1,9 @@
+"""URLs inside a tenant, served under /t/<slug>/ (django-tenants adds the prefix)."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.incidents.urls")),
+]
+
+handler404 = "apps.tenants.views.not_found"

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from apps.incidents import views
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("", views.project_list, name="project-list"),
+    path("projects/new/", views.project_create, name="project-create"),
+    path("projects/<slug:slug>/", views.project_detail, name="project-detail"),
+]

@@ -1,0 +1,100 @@
+"""Tenants (teams), their routing entries, memberships and the platform audit log.
+
+All of this lives in the public schema. A tenant's own data lives in its schema.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+slug_validator = RegexValidator(
+    r"^[a-z][a-z0-9-]{1,40}$",
+    "2–41 characters: lowercase letters, digits and hyphens, starting with a letter.",
+)
+
+
+class Tenant(TenantMixin):
+    name = models.CharField(max_length=100)
+    slug = models.CharField(max_length=41, unique=True, validators=[slug_validator])
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True
+    auto_drop_schema = True
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def url_prefix(self) -> str:
+        return f"/{settings.TENANT_SUBFOLDER_PREFIX}/{self.slug}/"
+
+
+class Domain(DomainMixin):
+    """With subfolder routing, `domain` holds the tenant's slug (the /t/<slug>/ part)."""
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.OWNER: 2}
+
+
+class Membership(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="one_membership_per_tenant")
+        ]
+        ordering = ["tenant__name", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant} ({self.role})"
+
+    def allows(self, role: str) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        TENANT_CREATED = "tenant.created", "Tenant created"
+        TENANT_DELETED = "tenant.deleted", "Tenant deleted"
+        TENANT_DEACTIVATED = "tenant.deactivated", "Tenant deactivated"
+        TENANT_ACTIVATED = "tenant.activated", "Tenant activated"
+        MEMBER_ADDED = "member.added", "Member added"
+        MEMBER_REMOVED = "member.removed", "Member removed"
+        ROLE_CHANGED = "member.role_changed", "Role changed"
+
+    action = models.CharField(max_length=40, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Plain copies, not foreign keys: the record outlives the tenant it describes.
+    tenant_slug = models.CharField(max_length=41, blank=True)
+    tenant_schema = models.CharField(max_length=63, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.tenant_slug}"

@@ -1,0 +1,124 @@
+"""Tenant isolation, checked on content (per-tenant markers), for every tenant URL pattern.
+
+The URL list is enumerated from the tenant resolver, so a new view is covered by default:
+add its URL kwargs to KWARG_VALUES and it is attacked like the others.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from django_tenants.utils import tenant_context
+
+from apps.incidents.models import Project
+from conftest import MARKERS
+
+
+def _patterns(resolver, prefix=""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{entry.namespace}:" if entry.namespace else ""
+            for name, route in _patterns(entry, prefix + str(entry.pattern)):
+                yield (ns + name if name else None), route
+        elif isinstance(entry, URLPattern):
+            yield entry.name, prefix + str(entry.pattern)
+
+
+def tenant_routes():
+    return sorted(
+        {(name, route) for name, route in _patterns(get_resolver("aiops.urls_tenant")) if name}
+    )
+
+
+def object_kwargs(tenant, *, foreign_of=None):
+    """Real object ids of `tenant` (or of `foreign_of`, to request them on `tenant`)."""
+    source = foreign_of or tenant
+    with tenant_context(source):
+        project = Project.objects.get(slug=f"{source.slug}-marker")
+    return {"slug": project.slug}
+
+
+def build_url(tenant, route_name, values):
+    from django.urls import reverse
+
+    resolver_match_kwargs = {}
+    pattern = dict(tenant_routes())[route_name]
+    for part in pattern.split("<")[1:]:
+        kwarg = part.split(">")[0].split(":")[-1]
+        if kwarg not in values:
+            pytest.fail(f"no test value for URL kwarg {kwarg!r} of {route_name}: add it")
+        resolver_match_kwargs[kwarg] = values[kwarg]
+    path = reverse(route_name, urlconf="aiops.urls_tenant", kwargs=resolver_match_kwargs)
+    return tenant.url_prefix + path.lstrip("/")
+
+
+ROUTES = [name for name, _ in tenant_routes()]
+
+
+def test_routes_are_enumerated():
+    assert "incidents:project-list" in ROUTES
+    assert "incidents:project-detail" in ROUTES
+
+
+@pytest.mark.parametrize("hx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("route", ROUTES)
+def test_non_member_gets_404_on_every_tenant_url(client, personas, route, hx):
+    client.force_login(personas.outsider)  # owner of beta, not a member of alpha
+    url = build_url(personas.alpha, route, object_kwargs(personas.alpha))
+    headers = {"HTTP_HX_REQUEST": "true"} if hx else {}
+    for method in (client.get, client.post):
+        response = method(url, **headers)
+        assert response.status_code == 404, (route, method.__name__, response.status_code)
+        assert MARKERS["alpha"] not in response.content.decode()
+
+
+@pytest.mark.parametrize("hx", [False, True], ids=["page", "htmx"])
+@pytest.mark.parametrize("route", ROUTES)
+def test_foreign_object_ids_do_not_resolve(client, personas, route, hx):
+    """A beta member asks beta's URLs for alpha's objects: they do not exist there."""
+    client.force_login(personas.outsider)
+    values = object_kwargs(personas.beta, foreign_of=personas.alpha)
+    url = build_url(personas.beta, route, values)
+    headers = {"HTTP_HX_REQUEST": "true"} if hx else {}
+    response = client.get(url, **headers)
+    assert MARKERS["alpha"] not in response.content.decode()
+    takes_object_id = "<" in dict(tenant_routes())[route]
+    assert response.status_code in ((404,) if takes_object_id else (200, 403, 405))
+
+
+def test_shared_slug_shows_only_own_tenant(client, personas):
+    client.force_login(personas.owner)
+    body = client.get(personas.alpha.url_prefix + "projects/shared/").content.decode()
+    assert MARKERS["alpha"] in body
+    assert MARKERS["beta"] not in body
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_anonymous_is_sent_to_login(client, personas, route):
+    url = build_url(personas.alpha, route, object_kwargs(personas.alpha))
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_unknown_tenant_is_404_without_public_data(client, personas):
+    client.force_login(personas.owner)
+    response = client.get("/t/does-not-exist/")
+    assert response.status_code == 404
+    assert MARKERS["alpha"] not in response.content.decode()
+
+
+def test_inactive_tenant_is_404(client, personas):
+    from apps.tenants.services import set_tenant_active
+
+    set_tenant_active(tenant=personas.alpha, active=False)
+    client.force_login(personas.owner)
+    assert client.get(personas.alpha.url_prefix).status_code == 404
+
+
+def test_member_sees_own_tenant(client, personas):
+    client.force_login(personas.member)
+    response = client.get(personas.alpha.url_prefix)
+    assert response.status_code == 200
+    assert MARKERS["alpha"] in response.content.decode()
+    assert MARKERS["beta"] not in response.content.decode()

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Prepares everything `make run`, `make test` and `make bench` need, then exports the
+# environment. Source it:  . scripts/dev-env.sh
+#   - .venv with a Python >= 3.12 (python3.13/python3.12 on PATH, else pyenv's)
+#   - pinned requirements (re-installed only when requirements*.txt change)
+#   - a private PostgreSQL cluster under .pg/ unless DATABASE_URL is set
+#     (initdb/pg_ctl from the machine's PostgreSQL, else the pgserver wheel's bundled binaries)
+set -euo pipefail
+
+AIOPS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$AIOPS_ROOT"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31mError:\033[0m %s\n' "$*" >&2; exit 1; }
+
+python_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }
+
+find_python() {
+  local candidate
+  for candidate in python3.13 python3.12 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  local root="${PYENV_ROOT:-$HOME/.pyenv}"
+  command -v pyenv >/dev/null 2>&1 && root="$(pyenv root)"
+  for candidate in $(ls -d "$root"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do
+    if python_ok "$candidate"; then echo "$candidate"; return 0; fi
+  done
+  return 1
+}
+
+# --- virtualenv and requirements ---------------------------------------------------------------
+if [ ! -x .venv/bin/python ] || ! python_ok .venv/bin/python; then
+  PY="$(find_python)" || die "Python 3.12 or newer is required: install python3.12 (or pyenv install 3.12) and run again."
+  say "creating .venv with $PY"
+  rm -rf .venv
+  "$PY" -m venv .venv
+fi
+REQ_HASH="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat .venv/.requirements.sha 2>/dev/null || true)" != "$REQ_HASH" ]; then
+  say "installing pinned requirements"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+  echo "$REQ_HASH" > .venv/.requirements.sha
+fi
+export PATH="$AIOPS_ROOT/.venv/bin:$PATH"
+
+# --- PostgreSQL ------------------------------------------------------------------------------------
+find_pg_bin() {
+  if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
+    dirname "$(readlink -f "$(command -v pg_ctl)")"; return 0
+  fi
+  local dir
+  for dir in $(ls -d /usr/lib/postgresql/*/bin /usr/local/pgsql/bin /opt/homebrew/opt/postgresql*/bin 2>/dev/null | sort -rV); do
+    if [ -x "$dir/pg_ctl" ] && [ -x "$dir/initdb" ]; then echo "$dir"; return 0; fi
+  done
+  # No system PostgreSQL: the pgserver wheel bundles the server binaries.
+  if ! .venv/bin/python -c 'import pgserver' >/dev/null 2>&1; then
+    say "no PostgreSQL binaries found; installing the pgserver wheel (bundled PostgreSQL)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check pgserver >&2 || return 1
+  fi
+  dir="$(.venv/bin/python -c 'import pgserver, pathlib; print(pathlib.Path(pgserver.__file__).parent / "pginstall" / "bin")')"
+  [ -x "$dir/pg_ctl" ] && echo "$dir" && return 0
+  return 1
+}
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  PGBIN="$(find_pg_bin)" || die "PostgreSQL was not found: install it (e.g. 'apt-get install postgresql') or set DATABASE_URL to a PostgreSQL database."
+  PGPORT_PRIVATE="${AIOPS_PG_PORT:-54329}"
+  PGDIR="${AIOPS_PG_DIR:-$AIOPS_ROOT/.pg}"
+  AS_PG=()
+  if [ "$(id -u)" = "0" ]; then
+    # PostgreSQL refuses to run as root: run the cluster as the postgres user.
+    id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+    mkdir -p "$PGDIR"
+    if ! runuser -u postgres -- test -w "$PGDIR" 2>/dev/null; then
+      chown -R postgres "$PGDIR"
+    fi
+    if ! runuser -u postgres -- test -w "$PGDIR" 2>/dev/null; then
+      # The checkout is not reachable by the postgres user (e.g. under /root): keep the cluster
+      # in a per-checkout directory it can reach.
+      PGDIR="/var/tmp/aiops-pg-$(echo "$AIOPS_ROOT" | sha256sum | cut -c1-12)"
+      mkdir -p "$PGDIR" && chown -R postgres "$PGDIR"
+    fi
+    AS_PG=(runuser -u postgres --)
+  fi
+  mkdir -p "$PGDIR"
+  if [ ! -f "$PGDIR/data/PG_VERSION" ]; then
+    say "initialising a private PostgreSQL cluster in $PGDIR"
+    "${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C >"$PGDIR/initdb.log" 2>&1 \
+      || die "initdb failed; see $PGDIR/initdb.log"
+    cat >>"$PGDIR/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPORT_PRIVATE
+unix_socket_directories = '$PGDIR'
+max_connections = 200
+shared_buffers = 256MB
+CONF
+  fi
+  if ! "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
+    say "starting PostgreSQL on 127.0.0.1:$PGPORT_PRIVATE"
+    "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 start >/dev/null \
+      || die "PostgreSQL did not start; see $PGDIR/server.log"
+  fi
+  export AIOPS_PG_BIN="$PGBIN" AIOPS_PG_DATA="$PGDIR/data"
+  export DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT_PRIVATE/aiops"
+  .venv/bin/python - <<PYEOF
+import psycopg
+with psycopg.connect("postgresql://postgres@127.0.0.1:$PGPORT_PRIVATE/postgres", autocommit=True) as conn:
+    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'aiops'").fetchone():
+        conn.execute("CREATE DATABASE aiops")
+PYEOF
+fi
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-aiops.settings}"
