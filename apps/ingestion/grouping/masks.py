@@ -258,25 +258,66 @@ def _token_sub(token: str) -> str:
     return TOKEN_RE.sub(_repl, token)
 
 
+# Digits 1-9 all become "1" (0 stays, for `0x`): every mask sees digit *classes* only, so a
+# token and its shape mask alike. Lets `10.1.2.3:80` and `10.7.7.9:443` share one cache entry.
+_SHAPE = bytes.maketrans(b"23456789", b"11111111")  # on UTF-8 bytes: 5x faster than str
+_DIGITS = frozenset("0123456789")
+
+
+def digit_shape(text: str) -> str:
+    """`text` with digits 1-9 replaced by 1: masks treat a text and its shape alike."""
+    return text.encode("utf-8", "surrogatepass").translate(_SHAPE).decode("utf-8", "surrogatepass")
+
+
+def has_ascii_digit(text: str) -> bool:
+    return not _DIGITS.isdisjoint(text)
+
+
 class TokenMasker:
-    """Masks single tokens with a bounded cache: constant words cost one dict lookup."""
+    """Masks tokens through two bounded caches, so most tokens cost a dict lookup.
 
-    __slots__ = ("_cache", "_limit")
+    `exact`: token → masked token, for tokens without ASCII digits (words repeat).
+    `shape`: digit-shape → masked shape, valid for the token itself when no digit survives
+    masking (all digits were inside variables); otherwise the token is masked on its own.
+    """
 
-    def __init__(self, limit: int = 200_000) -> None:
-        self._cache: dict[str, str] = {}
+    __slots__ = ("_exact", "_limit", "_shape")
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._exact: dict[str, str] = {}
+        self._shape: dict[str, str | None] = {}
         self._limit = limit
 
+    def mask_all(self, tokens: list[str]) -> list[str]:
+        get = self._exact.get
+        miss = self._miss
+        return [get(t) or miss(t) for t in tokens]
+
     def __call__(self, token: str) -> str:
-        masked = self._cache.get(token)
-        if masked is not None:
+        return self._exact.get(token) or self._miss(token)
+
+    def _miss(self, token: str) -> str:
+        if _DIGITS.isdisjoint(token):
+            masked = _token_sub(token)  # no digits: a word-like token, worth remembering
+            if len(self._exact) >= self._limit:
+                self._exact.clear()
+            self._exact[token] = masked
             return masked
-        if token.isdecimal() and token.isascii():
-            return WILDCARD
+        shape = digit_shape(token)
+        cached = self._shape.get(shape, "")
+        if cached == "":
+            masked_shape = _token_sub(shape)
+            cached = None if _DIGITS.intersection(masked_shape) else masked_shape
+            if len(self._shape) >= self._limit:
+                self._shape.clear()
+            self._shape[shape] = cached
+        if cached is not None:
+            return cached
+        # digits survive masking (`ssh2`, `log4j`): a name, so the token itself repeats
         masked = _token_sub(token)
-        if len(self._cache) >= self._limit:
-            self._cache.clear()
-        self._cache[token] = masked
+        if len(self._exact) >= self._limit:
+            self._exact.clear()
+        self._exact[token] = masked
         return masked
 
 

@@ -33,9 +33,9 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
-from .masks import WILDCARD, TokenMasker, tokenize
+from .masks import WILDCARD, TokenMasker, digit_shape, has_ascii_digit, tokenize
 
 K_WORD = 4  # distinct values a word column needs before it is a variable
 K_MIXED = 2  # … when one of its values holds a digit (ids the masks did not know)
@@ -50,8 +50,10 @@ class ChangeType(Enum):
     NONE = "none"  # matched an existing template unchanged
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+_NONE = ChangeType.NONE
+
+
+class Match(NamedTuple):
     template_id: str
     template: str
     params: list[str]  # the text behind each `<*>`, in order: `fill(template, params)`
@@ -152,7 +154,18 @@ def _specificity(tokens: tuple[str, ...]) -> int:
 
 
 class _Template:
-    __slots__ = ("count", "exact", "id", "merged_into", "partial", "seq", "text", "tokens")
+    __slots__ = (
+        "count",
+        "exact",
+        "id",
+        "merged_into",
+        "partial",
+        "seq",
+        "simple",
+        "text",
+        "tokens",
+        "wild",
+    )
 
     def __init__(self, tid: str, tokens: tuple[str, ...], count: int, seq: int) -> None:
         self.id = tid
@@ -168,6 +181,12 @@ class _Template:
         self.partial = tuple(
             (i, _pattern(t)) for i, t in enumerate(tokens) if WILDCARD in t and t != WILDCARD
         )
+        self.wild = tuple(
+            (i, None if t == WILDCARD else _pattern(t))
+            for i, t in enumerate(tokens)
+            if WILDCARD in t
+        )
+        self.simple = all(p is None for _, p in self.wild)
 
     def accepts(self, sig: tuple[str, ...]) -> bool:
         for i, t in self.exact:
@@ -192,6 +211,7 @@ class Miner:
     def __init__(self, state: MinerState | None = None, *, salt: str | None = None) -> None:
         self._mask = TokenMasker()
         self._sig: dict[tuple[str, ...], _Template] = {}
+        self._shapes: dict[str, tuple[str, ...]] = {}  # digit shape of a line → signature
         self._by_len: dict[int, list[_Template]] = {}
         self._by_id: dict[str, _Template] = {}  # every id ever issued, absorbed ones included
         self._evidence: dict[tuple[tuple[int, ...], tuple[str | None, ...]], set[str]] = {}
@@ -203,6 +223,13 @@ class Miner:
     # ------------------------------------------------------------------ public API
 
     def add(self, message: str) -> Match:
+        # fast path inlined: known digit shape → known signature → template
+        sig = self._shapes.get(digit_shape(message))
+        if sig is not None and (tpl := self._sig.get(sig)) is not None:
+            if tpl.merged_into is not None:
+                tpl = tpl.live()
+            tpl.count += 1
+            return Match(tpl.id, tpl.text, self._params(tpl, tokenize(message)), _NONE)
         raw, sig = self._prepare(message)
         tpl, change = self._add(sig)
         return Match(tpl.id, tpl.text, self._params(tpl, raw), change)
@@ -300,24 +327,32 @@ class Miner:
         return survivor, ChangeType.CREATED if survivor is tpl else ChangeType.GENERALIZED
 
     def _prepare(self, message: str) -> tuple[list[str], tuple[str, ...]]:
+        # Fast path: lines differing only in digits share a digit shape and a signature.
+        shape = digit_shape(message)
+        sig = self._shapes.get(shape)
+        if sig is not None:
+            return tokenize(message), sig
         raw = tokenize(message)
-        mask = self._mask
-        masked = [mask(t) for t in raw]
+        masked = self._mask.mask_all(raw)
         if masked.count(WILDCARD) >= COLLAPSE_RUN:
             raw, masked = _collapse(raw, masked)
+        elif not has_ascii_digit("".join(masked)):  # every digit sat inside a variable
+            if len(self._shapes) >= SIG_CACHE_LIMIT:
+                self._shapes.clear()
+            self._shapes[shape] = tuple(masked)
         return raw, tuple(masked)
 
     def _params(self, tpl: _Template, raw: list[str]) -> list[str]:
+        if tpl.simple:
+            return [raw[i] for i, _ in tpl.wild]
         params: list[str] = []
-        for t, r in zip(tpl.tokens, raw, strict=True):
-            if t == WILDCARD:
-                params.append(r)
-            elif WILDCARD in t:
-                m = _pattern(t).match(r)
-                if m is None:  # cannot happen for tokens the template accepts; keep going
-                    params.extend([r] + [""] * (t.count(WILDCARD) - 1))
-                else:
-                    params.extend(m.groups())
+        for i, pat in tpl.wild:
+            if pat is None:
+                params.append(raw[i])
+            elif (m := pat.match(raw[i])) is not None:
+                params.extend(m.groups())
+            else:  # cannot happen for tokens the template accepts; keep the count right
+                params.extend([raw[i]] + [""] * (pat.groups - 1))
         return params
 
     def _remember(self, sig: tuple[str, ...], tpl: _Template) -> None:
