@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.ingestion.logparse.parser import parse_lines  # noqa: E402
-from apps.ingestion.logparse.record import Line  # noqa: E402
+from apps.ingestion.logparse.parser import parse_lines
+from apps.ingestion.logparse.record import Line
 
 LOGHUB = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "loghub"
 SYSTEMS = ("HDFS", "Apache", "OpenSSH", "Zookeeper")
@@ -43,7 +43,7 @@ def synthetic_json(n: int) -> list[str]:
 
 def synthetic_logfmt(n: int) -> list[str]:
     return [
-        f'ts=2024-01-15T14:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z level={"info" if i % 5 else "error"} '
+        f"ts=2024-01-15T14:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z level={'info' if i % 5 else 'error'} "
         f'msg="request handled" path=/api/v1/items/{i} status={200 if i % 5 else 503} duration={i % 300}ms'
         for i in range(n)
     ]
@@ -116,7 +116,9 @@ def main() -> None:
     assert best is not None
     n_lines, n_records, elapsed, per_source = best
     detail = "  ".join(f"{k}={v / 1000:.0f}k" for k, v in per_source.items())
-    print(f"logparse: {n_lines} lines → {n_records} records in {elapsed:.2f}s = {n_lines / elapsed:,.0f} lines/s")
+    print(
+        f"logparse: {n_lines} lines → {n_records} records in {elapsed:.2f}s = {n_lines / elapsed:,.0f} lines/s"
+    )
     print(f"  per source (lines/s): {detail}")
 
 

@@ -94,6 +94,19 @@ _YYMMDD = (
 _EPOCH = re.compile(r"-?\d{9,19}(?:\.\d{1,9})?$")
 
 
+def _offset(zone: str) -> tzinfo | None:
+    """`+0100`, `-05:00` → a fixed offset; None for anything else."""
+    if zone[:1] not in ("+", "-"):
+        return None
+    digits = zone[1:].replace(":", "")
+    if len(digits) != 4 or not digits.isdigit():
+        return None
+    if digits == "0000":
+        return UTC
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4]))
+    return timezone(-offset if zone[0] == "-" else offset)
+
+
 def epoch_to_datetime(value: float) -> datetime | None:
     """Seconds, milliseconds, microseconds or nanoseconds since 1970, told apart by magnitude."""
     v = abs(value)
@@ -114,7 +127,16 @@ def epoch_to_datetime(value: float) -> datetime | None:
 class TimestampParser:
     """Stateful per-source parser: remembers the inferred syslog year and caches prefixes."""
 
-    __slots__ = ("_cache", "_last_month", "_year", "_year_given", "reference", "tz")
+    __slots__ = (
+        "_cache",
+        "_last_month",
+        "_seconds",
+        "_syslog_cache",
+        "_year",
+        "_year_given",
+        "reference",
+        "tz",
+    )
 
     def __init__(
         self,
@@ -128,7 +150,9 @@ class TimestampParser:
         self._year_given = default_year is not None
         self._year = default_year if default_year is not None else self.reference.year
         self._last_month: int | None = None
-        self._cache: dict[str, datetime | None] = {}
+        self._cache: dict[str, datetime] = {}  # whole strings that carry their own year
+        self._seconds: dict[str, datetime] = {}  # regex forms, up to the second
+        self._syslog_cache: dict[str, datetime] = {}  # `Jan 15 14:02:11` → with its year
 
     def parse(self, value: object) -> datetime | None:
         if isinstance(value, str):
@@ -140,25 +164,112 @@ class TimestampParser:
         return None
 
     def parse_str(self, s: str) -> datetime | None:
+        hit = self._cache.get(s)
+        if hit is not None:
+            return hit
         if len(s) > 64:
             return None
         s = s.strip()
         if not s:
             return None
         c0 = s[0]
+        dt: datetime | None
         if c0.isdigit():
-            if len(s) >= 10 and s[4] == "-" and s[7] == "-":
-                return self._iso(s)
-            if len(s) >= 10 and s[4] == "/" and s[7] == "/":
-                return self._iso(s.replace("/", "-", 2))
-            if _EPOCH.match(s):
+            n = len(s)
+            if n >= 10 and s[4] == "-" and s[7] == "-":
+                dt = self._iso(s)
+            elif n >= 10 and s[4] == "/" and s[7] == "/":
+                dt = self._iso(s.replace("/", "-", 2))
+            elif n == 13 and s[6] == " " and s.isascii() and s[:6].isdigit() and s[7:].isdigit():
+                dt = self._yymmdd(s)  # loghub HDFS `081109 203615`
+            elif n == 26 and s[2] == "/" and s[11] == ":" and s[20] == " ":  # CLF
+                dt = self._fixed(s[7:11], s[3:6], s[0:2], s[12:14], s[15:17], s[18:20], s[21:])
+            elif _EPOCH.match(s):
                 return epoch_to_datetime(float(s) if "." in s else int(s))
-            return self._regex(s, (_YYMMDD, _CLF, _DAY_FIRST))
-        if c0.isalpha():
-            return self._regex(s, (_SYSLOG, _CTIME, _RFC2822))
-        if c0 == "-" and _EPOCH.match(s):
+            else:
+                dt = self._regex(s, (_YYMMDD, _CLF, _DAY_FIRST))
+        elif c0.isalpha():
+            month = MONTHS.get(s[:3])
+            if month is not None and s[3:4] == " ":
+                return self._syslog(s, month)
+            if len(s) == 24 and s[3] == " " and s[7] == " " and s[13] == ":" and s[19] == " ":
+                dt = self._fixed(s[20:24], s[4:7], s[8:10], s[11:13], s[14:16], s[17:19], None)
+            else:
+                dt = self._regex(s, (_CTIME, _RFC2822))
+        elif c0 == "-" and _EPOCH.match(s):
             return epoch_to_datetime(float(s))
-        return None
+        else:
+            return None
+        if dt is not None:
+            cache = self._cache
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[s] = dt
+        return dt
+
+    def _yymmdd(self, s: str) -> datetime | None:
+        year = int(s[:2])
+        try:
+            dt = datetime(
+                year + (2000 if year < 70 else 1900),
+                int(s[2:4]),
+                int(s[4:6]),
+                int(s[7:9]),
+                int(s[9:11]),
+                int(s[11:13]),
+                tzinfo=self.tz,
+            )
+        except ValueError:
+            return None
+        return dt if self.tz is UTC else dt.astimezone(UTC)
+
+    def _fixed(
+        self, y: str, mon: str, d: str, hh: str, mm: str, ss: str, zone: str | None
+    ) -> datetime | None:
+        """Fixed-width forms sliced without a regex."""
+        month = MONTHS.get(mon)
+        if month is None:
+            return None
+        tz = self.tz
+        if zone:
+            tz = _offset(zone) or ZONES.get(zone) or self.tz
+        try:
+            dt = datetime(int(y), month, int(d), int(hh), int(mm), int(ss), tzinfo=tz)
+        except ValueError:
+            return None
+        return dt if tz is UTC else dt.astimezone(UTC)
+
+    def _syslog(self, s: str, month: int) -> datetime | None:
+        """Year-less: the roll-over state must see every stamp, so the cache checks the year."""
+        if (
+            len(s) >= 15
+            and s[6] == " "
+            and s[9] == ":"
+            and s[12] == ":"
+            and (len(s) == 15 or s[15] == ".")
+        ):
+            year = self._infer_year(month)
+            head = s[:15]
+            hit = self._syslog_cache.get(head)
+            if hit is not None and hit.year == year:
+                dt = hit
+            else:
+                dt = self._fixed(str(year), s[:3], s[4:6], s[7:9], s[10:12], s[13:15], None)
+                if dt is None:
+                    return None
+                if len(self._syslog_cache) >= 4096:
+                    self._syslog_cache.clear()
+                self._syslog_cache[head] = dt
+            if len(s) > 16 and s[16:].isdigit():
+                dt = dt.replace(microsecond=int((s[16:] + "00000")[:6]))
+            return dt
+        m = _SYSLOG.match(s)
+        if m is None:
+            return self._regex(s, (_CTIME, _RFC2822))
+        if m.group("y"):
+            return self._from_match(m, None)
+        year = self._infer_year(month)
+        return self._from_match(m, year)
 
     # -- ISO-8601 -------------------------------------------------------------------------
     def _iso(self, s: str) -> datetime | None:
@@ -199,49 +310,43 @@ class TimestampParser:
         for pat in patterns:
             m = pat.match(s)
             if m is not None:
-                return self._from_match(m)
+                return self._from_match(m, None)
         return None
 
-    def _from_match(self, m: re.Match[str]) -> datetime | None:
+    def _from_match(self, m: re.Match[str], year: int | None) -> datetime | None:
+        """Build from a regex match, cached up to the second (the fraction is added after)."""
         frac = m.group("frac")
-        base = m.string[: m.start("frac") - 1] if frac else m.string
-        if "zone" in m.re.groupindex and m.group("zone"):
-            base = base + " " + m.group("zone") if frac else base
-        y = m.group("y")
-        cache_key = base if y else f"{self._year}|{base}"
-        dt = self._cache.get(cache_key)
+        zone = m.groupdict().get("zone")
+        base = m.string[: m.start("frac") - 1] if frac else m.string[: m.end("S")]
+        key = f"{year}|{base}|{zone}"
+        dt = self._seconds.get(key)
         if dt is None:
-            dt = self._build(m, y)
+            dt = self._build(m, year, zone)
             if dt is None:
                 return None
-            if len(self._cache) > 8192:
-                self._cache.clear()
-            if y:
-                self._cache[cache_key] = dt
+            if len(self._seconds) >= 4096:
+                self._seconds.clear()
+            self._seconds[key] = dt
         if frac:
             dt = dt.replace(microsecond=int((frac + "00000")[:6]))
         return dt
 
-    def _build(self, m: re.Match[str], y: str | None) -> datetime | None:
+    def _build(self, m: re.Match[str], year: int | None, zone_s: str | None) -> datetime | None:
         mon_s = m.group("mon")
         month = MONTHS.get(mon_s) if mon_s[0].isalpha() else int(mon_s)
         if not month:
             return None
-        if y is None:
-            year = self._infer_year(month)
-        else:
-            year = int(y)
-            if year < 100:
-                year += 2000 if year < 70 else 1900
-        zone_s = m.group("zone") if "zone" in m.re.groupindex else None
+        if year is None:
+            y = m.group("y")
+            if y is None:
+                year = self._infer_year(month)
+            else:
+                year = int(y)
+                if year < 100:
+                    year += 2000 if year < 70 else 1900
         tz = self.tz
         if zone_s:
-            if zone_s[0] in "+-":
-                digits = zone_s[1:].replace(":", "")
-                offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4]))
-                tz = timezone(-offset if zone_s[0] == "-" else offset)
-            else:
-                tz = ZONES.get(zone_s, self.tz)
+            tz = _offset(zone_s) or ZONES.get(zone_s) or self.tz
         try:
             dt = datetime(
                 year,

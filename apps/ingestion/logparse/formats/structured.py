@@ -68,9 +68,13 @@ NESTED: dict[int, tuple[str, ...]] = {
 }
 
 
+_SCALAR = frozenset((str, int, float))
+_SHORT = frozenset((int, float, bool))
+
+
 def _scalar(value: Any, role: int) -> Any:
     """The usable scalar for a role, looking one level into objects; None when there isn't one."""
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
+    if type(value) in _SCALAR:
         return value
     if isinstance(value, dict):
         for sub in NESTED[role]:
@@ -106,7 +110,7 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
         if r is not None:
             role, scheme = r
             if found[role] is None:
-                s = _scalar(v, role)
+                s = v if type(v) in _SCALAR else _scalar(v, role)
                 if s is not None:
                     found[role] = normalize_level(s, scheme) if role == LEVEL else s
                     if role == LEVEL and found[role] is None:
@@ -115,7 +119,7 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
                         _merge_rest(attrs, k, v)
                     continue
         if len(attrs) < MAX_ATTR_KEYS and v is not None:
-            attrs[k] = _attr_value(v)
+            attrs[k] = v if type(v) in _SHORT else _attr_value(v)
     message = found[MESSAGE]
     level = found[LEVEL] or None
     if isinstance(message, int | float):
@@ -237,7 +241,7 @@ def parse_docker_json(text: str) -> Fields | None:
 # -- logfmt and logrus text ------------------------------------------------------------------
 _PAIR = r'[\w.@/\-]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)'
 _LOGFMT_LINE = re.compile(rf"{_PAIR}(?:\s+{_PAIR})+\s*$")
-_LOGFMT_PAIR = re.compile(r'([\w.@/\-]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))')
+_LOGFMT_PAIR = re.compile(r'([\w.@/\-]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 _UNESCAPE = re.compile(r"\\(.)")
 _LOGFMT_ROLES = dict(ROLES)
 _LOGFMT_ROLES["at"] = (LEVEL, None)  # Heroku router: at=error
@@ -251,13 +255,13 @@ def parse_logfmt(text: str) -> Fields | None:
     found: list[Any] = [None] * 7
     attrs: dict[str, Any] = {}
     known = 0
-    pairs = 0
-    for m in _LOGFMT_PAIR.finditer(text):
-        key, quoted, bare = m.groups()
-        value = (
-            bare if quoted is None else (_UNESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted)
-        )
-        pairs += 1
+    pairs = _LOGFMT_PAIR.findall(text)
+    for key, raw in pairs:
+        value = raw
+        if raw[:1] == '"':
+            value = raw[1:-1]
+            if "\\" in value:
+                value = _UNESCAPE.sub(r"\1", value)
         r = _LOGFMT_ROLES.get(key)
         if r is not None and found[r[0]] is None:
             found[r[0]] = normalize_level(value) if r[0] == LEVEL else value
@@ -266,7 +270,7 @@ def parse_logfmt(text: str) -> Fields | None:
             continue
         if len(attrs) < MAX_ATTR_KEYS:
             attrs[key] = value if len(value) <= MAX_ATTR_STR else value[:MAX_ATTR_STR]
-    if not known and pairs < 3:
+    if not known and len(pairs) < 3:
         return None
     return {
         "ts": found[TS],
