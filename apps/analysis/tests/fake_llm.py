@@ -77,7 +77,14 @@ class FakeLLM:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with fake._lock:
-                    fake.requests.append((self.command, self.path, body, dict(self.headers)))
+                    fake.requests.append(
+                        (
+                            self.command,
+                            self.path,
+                            body,
+                            {k.lower(): v for k, v in self.headers.items()},
+                        )
+                    )
                 return body
 
             def _send(self, reply: Reply) -> None:
@@ -145,7 +152,9 @@ class FakeLLM:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.block_on_close = False
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
