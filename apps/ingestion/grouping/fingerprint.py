@@ -65,8 +65,8 @@ _JAVA_GENERATED = [
     (re.compile(r"\$ByteBuddy\$\w+"), ""),
     (re.compile(r"\bGeneratedMethodAccessor\d+"), "GeneratedMethodAccessor"),
     (re.compile(r"\$Proxy\d+"), "$Proxy"),
-    (re.compile(r"\$\d+"), "$"),  # anonymous inner classes Foo$1
     (re.compile(r"lambda\$(\w+?)\$\d+"), r"lambda$\1"),
+    (re.compile(r"\$\d+"), "$"),  # anonymous inner classes Foo$1
 ]
 _JAVA_FRAMEWORK = (
     "java.",

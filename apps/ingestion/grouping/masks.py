@@ -51,7 +51,7 @@ MASKS: list[Mask] = [
     ),
     Mask(
         "email",
-        r"[\w.+\-]+@" + _LABEL + r"(?:\." + _LABEL + r")+",
+        r"(?<![\w.+\-])[\w.+\-]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")+",
         "user@domain.tld (a Java object hash `Foo@1a2b` has no dot after the @)",
         [("alice@example.com", "<*>"), ("<bob.smith+x@mail.co.uk>", "<<*>>")],
         ["Foo@1a2b3c", "@home"],
@@ -144,7 +144,7 @@ MASKS: list[Mask] = [
     ),
     Mask(
         "prefixed_id",
-        r"\b[A-Za-z]{1,20}[_\-](?=[\w\-]*\d{3})[A-Za-z0-9]*\d[\w\-]*",
+        r"(?<![\w\-.])[A-Za-z]{1,20}[_\-](?=[\w\-]{0,64}?\d{3})[A-Za-z0-9]*\d[\w\-]*",
         "request/trace/job/container ids: a word, `_` or `-`, then an id with at least three "
         "digits in a row (`req-8f3a9120`, `job_201811101024_0010`, `http-nio-8080-exec-1`)",
         [
@@ -153,6 +153,16 @@ MASKS: list[Mask] = [
             ("trace_id=abc-12345", "trace_id=<*>"),
         ],
         ["mod_jk", "jk2_init()", "utf-8", "x86_64"],
+    ),
+    Mask(
+        "k8s_pod",
+        r"(?<=[a-z0-9]-)(?=[a-z0-9]{0,9}\d)[a-z0-9]{6,10}-[a-z0-9]{5}\b",
+        "Kubernetes pod name suffixes (replica-set hash + random suffix): `web-7d9f8b6c5-x2k4q`",
+        [
+            ("web-7d9f8b6c5-x2k4q", "web-<*>"),
+            ("pod/api-server-5f6b7c8d9-abcde", "pod/api-server-<*>"),
+        ],
+        ["web-server", "x-forwarded-for"],
     ),
     Mask(
         "java_hash",
