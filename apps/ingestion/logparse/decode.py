@@ -284,15 +284,31 @@ def _split_lines(chunks: Iterable[bytes], max_bytes: int, report: DecodeReport) 
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         pieces = chunk.split(b"\n")
         tail = pieces.pop()  # unterminated: continues in the next chunk
-        for i, piece in enumerate(pieces):
+        start = 0
+        if pieces and seen:  # the first piece ends the line carried over from earlier chunks
             number += 1
-            if i == 0 and seen:
-                kept += piece[: max(0, max_bytes - len(kept))]
-                total = seen + len(piece)
-                yield _make_line(number, bytes(kept), total > max_bytes, report)
-                kept.clear()
-                seen = 0
-            elif len(piece) > max_bytes:
+            kept += pieces[0][: max(0, max_bytes - len(kept))]
+            total = seen + len(pieces[0])
+            yield _make_line(number, bytes(kept), total > max_bytes, report)
+            kept.clear()
+            seen = 0
+            start = 1
+        # Fast path: nothing to strip in this chunk, so a line only needs decoding.
+        plain = not (
+            b"\x00" in chunk or b"\x1b" in chunk or b"\xc2\x9b" in chunk or b"\xc2\x9d" in chunk
+        )
+        for piece in pieces[start:] if start else pieces:
+            number += 1
+            if plain and len(piece) <= max_bytes:
+                try:
+                    text = piece.decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    report.lines += 1
+                    yield Line(number, text, False)
+                    continue
+            if len(piece) > max_bytes:
                 yield _make_line(number, piece[:max_bytes], True, report)
             else:
                 yield _make_line(number, piece, False, report)
