@@ -406,7 +406,7 @@ class _Walker:
         while True:
             try:
                 info = archive.next()
-            except (tarfile.TarError, EOFError, zlib.error) as exc:
+            except (tarfile.TarError, EOFError, zlib.error, ValueError) as exc:
                 if last is not None and last.failed:
                     return  # the cut-off member already said so
                 self.report.warn(
@@ -459,7 +459,7 @@ class _Walker:
             self.budget.entry(declared)  # raises before zipfile allocates for each entry
         try:
             archive = zipfile.ZipFile(file)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
             message = f"'{name}' is not a readable zip archive ({_reason(exc)})"
             if is_upload:
                 raise ArchiveRejected(message) from None
@@ -467,8 +467,8 @@ class _Walker:
             return
         with archive:
             infos = archive.infolist()
-            if declared is None:
-                self.budget.entry(len(infos))
+            if len(infos) > (declared or 0):  # the end record may under-report
+                self.budget.entry(len(infos) - (declared or 0))
             self.budget.declared(sum(i.file_size for i in infos if not i.is_dir()), "zip")
             for info in infos:
                 member_name = prefix + clean_name(info.filename)

@@ -293,6 +293,16 @@ def test_corrupt_zip_upload_is_rejected_clearly(tmp_path: Path) -> None:
         expand(path)
 
 
+def test_zip_needing_a_newer_version_is_refused_not_crashed(tmp_path: Path) -> None:
+    path = make_zip(tmp_path / "v.zip", {"a.log": b"a\n"})
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(b"PK\x01\x02") + 6] = 99  # "version needed to extract": 9.9
+    with pytest.raises(
+        ArchiveRejected, match=r"not a readable zip archive \(zip file version 9.9\)"
+    ):
+        expand(write(path, bytes(raw)))
+
+
 def test_empty_upload_and_empty_zip(tmp_path: Path) -> None:
     members, report, decoded = expand(write(tmp_path / "empty.log", b""))
     assert members == {"empty.log": []}
