@@ -13,9 +13,10 @@ Pipeline per message:
    many distinct values, while constants take few values (`LOOKING`/`FOLLOWING`, `none`/`password`):
    every pair of same-length templates that differ in a few columns D (and agree elsewhere)
    registers under the key (D, shared context). When every column of D has taken at least
-   `K_WORD` distinct word values (`K_MIXED` when a value holds digits) within one key, those
-   templates merge: the oldest survives with `<*>` (or `key=<*>`, `[<*>]` …) in D. The first
-   token is never a variable unless it holds digits (Drain's first-token assumption).
+   `K_WORD` distinct word values (`K_MIXED` when a value holds digits or a masked part) within
+   one key, those templates merge: the oldest survives with `<*>` (or `key=<*>`, `[<*>]` …)
+   in D. The first token is never a variable unless it holds digits (Drain's first-token
+   assumption).
 
 Stable ids: an id is assigned when a template is created and never changes when the template
 gains a `<*>`. Templates absorbed by a merge keep their id as an alias of the survivor
@@ -38,7 +39,7 @@ from typing import Any, NamedTuple, TypedDict
 from .masks import WILDCARD, TokenMasker, digit_shape, has_ascii_digit, tokenize
 
 K_WORD = 4  # distinct values a word column needs before it is a variable
-K_MIXED = 2  # … when one of its values holds a digit (ids the masks did not know)
+K_MIXED = 2  # … when a value holds a digit or a masked part (ids the masks did not know)
 COLLAPSE_RUN = 3  # runs of this many masked tokens become one `<*>` (variable-length lists)
 SIG_CACHE_LIMIT = 100_000
 STATE_VERSION = 1
@@ -408,7 +409,7 @@ class Miner:
         # the evidence only counts while members still differ in exactly these columns
         for col in diff:
             values = {m.tokens[col] for m in members}
-            need = K_MIXED if any(_has_digit(v) for v in values) else K_WORD
+            need = K_MIXED if any(_has_digit(v) or WILDCARD in v for v in values) else K_WORD
             if len(values) < need:
                 return None
         return self._merge(sorted(members, key=lambda t: t.seq))
