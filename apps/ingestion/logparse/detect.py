@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from .formats import BY_NAME, PLAIN, candidates
-from .multiline import looks_continued
+from .multiline import TRACEBACK, StackTracker, looks_continued, starts_exception
 from .record import Line
 
 SAMPLE_LINES = 200
@@ -43,13 +43,23 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
         return Detection(PLAIN, 0.0)
     hits: dict[str, int] = {}
     considered = 0
+    tracker = StackTracker()
     for text in texts:
         matched = False
         for f in candidates(text):
             if f.parse(text) is not None:
                 hits[f.name] = hits.get(f.name, 0) + 1
                 matched = True
-        if matched or not looks_continued(text):
+        if matched:
+            considered += 1
+            tracker.reset()
+        elif not (
+            looks_continued(text)
+            or tracker.continues(text)
+            or text.startswith(TRACEBACK)
+            or tracker.opens(text)
+            or starts_exception(text)
+        ):
             considered += 1
     if not hits:
         return Detection(PLAIN, 1.0)

@@ -34,6 +34,8 @@ class Stack(Enum):
     GO = 3  # inside a panic / goroutine dump
 
 
+TRACEBACK = "Traceback (most recent call last):"
+_OPENERS = ("panic: ", "fatal error: ", "goroutine ", 'Exception in thread "')
 _CONT_PREFIXES = ("Caused by:", "Suppressed:", "... ", "\tat ", "\t...")
 _PY_CHAIN = (
     "During handling of the above exception, another exception occurred:",
@@ -62,7 +64,7 @@ class StackTracker:
 
     def starts_stack(self, text: str) -> None:
         """A line that begins a new record may open a stack (a bare `panic:` in plain output)."""
-        if text.startswith("Traceback (most recent call last):"):
+        if text.startswith(TRACEBACK):
             self.state = Stack.PYTHON
         elif text.startswith(_GO_START):
             self.state = Stack.GO
@@ -86,7 +88,7 @@ class StackTracker:
         if state is Stack.PYTHON_END:
             if text.startswith(_PY_CHAIN) or c0 in " \t":
                 return True
-            if text.startswith("Traceback (most recent call last):"):
+            if text.startswith(TRACEBACK):
                 self.state = Stack.PYTHON
                 return True
             self.state = Stack.NONE
@@ -102,13 +104,13 @@ class StackTracker:
             return True
         if text.startswith(_CONT_PREFIXES):
             return True
-        if text.startswith("Traceback (most recent call last):"):
-            self.state = Stack.PYTHON
-            return True
-        if text.startswith(_GO_START):
-            self.state = Stack.GO
-            return True
+        if text.startswith(TRACEBACK):
+            self.state = Stack.PYTHON  # continues a header source's record (logger.exception)
         return False
+
+    def opens(self, text: str) -> bool:
+        """A Go panic or an uncaught Java exception starts its own record, header or not."""
+        return text.startswith(_OPENERS)
 
 
 def looks_continued(text: str) -> bool:

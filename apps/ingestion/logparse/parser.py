@@ -20,7 +20,13 @@ from .detect import SAMPLE_LINES, Detection, detect_format
 from .formats import BY_NAME, PLAIN, Fields, Format, parse_any
 from .levels import level_from_message
 from .loghub import loghub_format
-from .multiline import MAX_RECORD_CHARS, MAX_RECORD_LINES, StackTracker
+from .multiline import (
+    MAX_RECORD_CHARS,
+    MAX_RECORD_LINES,
+    TRACEBACK,
+    StackTracker,
+    starts_exception,
+)
 from .record import Line, Record
 from .timestamps import TimestampParser
 
@@ -136,6 +142,8 @@ def _parse(
                 elif fields is None:
                     if tracker.continues(text):
                         cont = True
+                    elif tracker.opens(text):
+                        cont = False
                     else:
                         alt = parse_any(text, primary) if text else None
                         if alt is not None:
@@ -144,15 +152,17 @@ def _parse(
                                 cont = fields.get("pid") == cur.pid
                             elif "weak" in fields:
                                 content = fields.get("message") or ""
-                                cont = fields.get("service") == cur.service and tracker.continues(
-                                    content
+                                cont = fields.get("service") == cur.service and _weak_continues(
+                                    tracker, content
                                 )
                         else:
                             cont = joins
                 elif "join" in fields:
                     cont = fields.get("pid") == cur.pid
                 elif "weak" in fields:
-                    cont = fields.get("service") == cur.service and tracker.continues(content)
+                    cont = fields.get("service") == cur.service and _weak_continues(
+                        tracker, content
+                    )
             if cont:
                 assert cur is not None
                 if raw_parts is None:
@@ -215,6 +225,13 @@ def _parse(
             cur.raw = "\n".join(raw_parts)
             cur.message = "\n".join(msg_parts)  # type: ignore[arg-type]
         yield cur
+
+
+def _weak_continues(tracker: StackTracker, content: str) -> bool:
+    """A wrapper line whose inner text has no header (a frame inside a CRI or compose line)."""
+    if tracker.continues(content):
+        return True
+    return content.startswith(TRACEBACK) or starts_exception(content)
 
 
 def _trace_in(message: str) -> str | None:

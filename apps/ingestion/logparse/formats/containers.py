@@ -28,7 +28,7 @@ def parse_cri(text: str) -> Fields | None:
 
 # `api-1  | msg`, `api_1  | msg` (compose v1), colour codes allowed around the prefix.
 _COMPOSE = re.compile(
-    r"(?:\x1b\[[\d;]{0,16}m)?([A-Za-z0-9][\w.\-]{0,63}?)(?:[-_](\d{1,4}))?\s{0,64}(?:\x1b\[[\d;]{0,16}m)?\s{0,2}\| ?"
+    r"(?:\x1b\[[\d;]{0,16}m)?([A-Za-z0-9][\w.\-]{0,63}?)(?:[-_](\d{1,4}))?\s{0,64}(?:\x1b\[[\d;]{0,16}m)?\s{0,2}\|(?:\x1b\[[\d;]{0,16}m)? ?"
 )
 _ANSI = re.compile(r"\x1b\[[\d;]{0,16}m")
 

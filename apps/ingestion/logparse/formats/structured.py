@@ -69,6 +69,7 @@ NESTED: dict[int, tuple[str, ...]] = {
 
 
 _SCALAR = frozenset((str, int, float))
+_ECS_LOG = (LEVEL, Scheme.BUNYAN)
 _SHORT = frozenset((int, float, bool))
 
 
@@ -108,6 +109,8 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
     for k, v in obj.items():
         r = roles.get(k)
         if r is not None:
+            if k == "log" and type(v) is dict:
+                r = _ECS_LOG  # ECS `{"log": {"level": "warn", "logger": ..}}`, not a message
             role, scheme = r
             if found[role] is None:
                 s = v if type(v) in _SCALAR else _scalar(v, role)

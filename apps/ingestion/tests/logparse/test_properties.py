@@ -1,0 +1,95 @@
+"""Property tests: arbitrary text never raises, and every line lands in exactly one record."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.ingestion.logparse.formats import FORMATS
+from apps.ingestion.logparse.parser import lines_from_text, parse_lines
+from apps.ingestion.logparse.record import Line
+
+# Real format lines, stack-trace pieces and noise, so the joins and fallbacks get exercised.
+SNIPPETS = [ex for f in FORMATS for ex in f.examples] + [
+    "\tat com.example.Foo.bar(Foo.java:12)",
+    "Caused by: java.io.IOException: x",
+    "Traceback (most recent call last):",
+    '  File "a.py", line 1, in <module>',
+    "ValueError: bad",
+    "panic: boom",
+    "goroutine 1 [running]:",
+    "main.main()",
+    "exit status 2",
+    "    at fn (/app/x.js:1:2)",
+    "",
+    "   ",
+    "{",
+    '{"log":"x","stream":"stdout"}',
+    "api-1  | ",
+]
+line_text = st.one_of(
+    st.sampled_from(SNIPPETS),
+    st.text(
+        alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+        max_size=200,
+    ),
+    st.builds(lambda a, b: a[: len(a) // 2] + b, st.sampled_from(SNIPPETS), st.text(max_size=30)),
+)
+
+
+def check_partition(lines: list[Line], records) -> None:
+    expected = 1
+    for rec in records:
+        assert rec.line == expected, (rec.line, expected)
+        assert rec.end_line >= rec.line
+        assert rec.raw == "\n".join(ln.text for ln in lines[rec.line - 1 : rec.end_line])
+        assert rec.truncated == any(ln.truncated for ln in lines[rec.line - 1 : rec.end_line])
+        assert rec.ts is None or rec.ts.utcoffset().total_seconds() == 0
+        expected = rec.end_line + 1
+    assert expected == len(lines) + 1
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(line_text, st.booleans()), max_size=40))
+def test_every_line_is_in_exactly_one_record(items):
+    lines = [
+        Line(i, text.replace("\r", "").replace("\n", ""), trunc)
+        for i, (text, trunc) in enumerate(items, 1)
+    ]
+    check_partition(lines, list(parse_lines(lines, source="s")))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=2000))
+def test_arbitrary_pasted_text_never_raises(text):
+    lines = list(lines_from_text(text))
+    assert "".join(ln.text for ln in lines) == text.replace("\r", "").replace("\n", "")
+    check_partition(lines, list(parse_lines(lines)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from([f.name for f in FORMATS]), st.lists(line_text, max_size=20))
+def test_any_declared_format_never_raises(fmt, texts):
+    lines = [Line(i, t) for i, t in enumerate(texts, 1)]
+    check_partition(lines, list(parse_lines(lines, detected=fmt)))
+
+
+def test_long_lines_are_bounded():
+    # 256 KB lines of adversarial shapes: every regex must stay linear.
+    shapes = [
+        "2024-01-15 14:02:11 " + "[" * 262_000,
+        "a=" + 'b="' * 87_000,
+        "{" + '"a":' * 65_000,
+        "Jan 15 14:02:11 " + "h" * 262_000,
+        "api-1" + " " * 262_000 + "x",
+        "  Warning  BackOff  " + "1m " * 87_000,
+        '1.2.3.4 - - [15/Jan/2024:14:02:11 +0000] "' + "\\" * 262_000,
+        "081109 203615 148 INFO " + "a." * 131_000,
+    ]
+    lines = [Line(i, s, True) for i, s in enumerate(shapes, 1)]
+    start = time.perf_counter()
+    records = list(parse_lines(lines))
+    assert time.perf_counter() - start < 2.0
+    check_partition(lines, records)

@@ -1,0 +1,190 @@
+"""Timestamp and level normalisation tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from apps.ingestion.logparse.levels import (
+    Scheme,
+    level_from_message,
+    level_from_pri,
+    level_from_status,
+    normalize_level,
+)
+from apps.ingestion.logparse.timestamps import TimestampParser, parse_timestamp
+
+from .conftest import parse
+
+TS = [
+    ("2024-01-15T14:02:11Z", "2024-01-15T14:02:11+00:00"),
+    ("2024-01-15T14:02:11.123Z", "2024-01-15T14:02:11.123000+00:00"),
+    ("2024-01-15T14:02:11.123456789Z", "2024-01-15T14:02:11.123456+00:00"),
+    ("2024-01-15 14:02:11,123", "2024-01-15T14:02:11.123000+00:00"),
+    ("2024-01-15T14:02:11+02:00", "2024-01-15T12:02:11+00:00"),
+    ("2024-01-15T14:02:11-0500", "2024-01-15T19:02:11+00:00"),
+    ("2024-01-15 14:02:11.123 UTC", "2024-01-15T14:02:11.123000+00:00"),
+    ("2024-01-15 14:02:11 +01", "2024-01-15T13:02:11+00:00"),
+    ("15/Jan/2024:14:02:11 +0000", "2024-01-15T14:02:11+00:00"),
+    ("15/Jan/2024:14:02:11 +0530", "2024-01-15T08:32:11+00:00"),
+    ("Jan 15 14:02:11", "2024-01-15T14:02:11+00:00"),
+    ("Jan  5 14:02:11.250", "2024-01-05T14:02:11.250000+00:00"),
+    ("2024/01/15 14:02:11", "2024-01-15T14:02:11+00:00"),
+    ("2024/01/15 14:02:11.000123", "2024-01-15T14:02:11.000123+00:00"),
+    ("081109 203615", "2008-11-09T20:36:15+00:00"),
+    ("240115 14:02:11", "2024-01-15T14:02:11+00:00"),
+    ("Sun Dec 04 04:47:44 2005", "2005-12-04T04:47:44+00:00"),
+    ("Mon Jan 15 14:02:11.123456 2024", "2024-01-15T14:02:11.123456+00:00"),
+    ("Mon, 15 Jan 2024 14:02:11 GMT", "2024-01-15T14:02:11+00:00"),
+    ("15 Jan 2024 14:02:11.123", "2024-01-15T14:02:11.123000+00:00"),
+    ("15-Jan-2024 14:02:11.123", "2024-01-15T14:02:11.123000+00:00"),
+    (1705327331, "2024-01-15T14:02:11+00:00"),
+    (1705327331.5, "2024-01-15T14:02:11.500000+00:00"),
+    (1705327331123, "2024-01-15T14:02:11.123000+00:00"),
+    (1705327331123456, "2024-01-15T14:02:11.123456+00:00"),
+    (1705327331123456789, "2024-01-15T14:02:11.123457+00:00"),
+    ("1705327331", "2024-01-15T14:02:11+00:00"),
+    ("1705327331123", "2024-01-15T14:02:11.123000+00:00"),
+    ("1705327331.250", "2024-01-15T14:02:11.250000+00:00"),
+    # not timestamps
+    ("", None),
+    ("14:02:11", None),
+    ("yesterday", None),
+    ("2024-13-45T99:99:99", None),
+    ("Feb 30 14:02:11", None),
+    (None, None),
+    (True, None),
+    ("x" * 1000, None),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), TS, ids=[repr(v)[:40] for v, _ in TS])
+def test_timestamp_table(value, expected):
+    got = parse_timestamp(value, default_year=2024)
+    assert (got.isoformat() if got else None) == expected
+    if got is not None:
+        assert got.tzinfo is UTC or got.utcoffset() == timedelta(0)
+
+
+def test_naive_times_use_the_default_tz():
+    tz = timezone(timedelta(hours=2))
+    assert (
+        parse_timestamp("2024-01-15 14:02:11", default_tz=tz).isoformat()
+        == "2024-01-15T12:02:11+00:00"
+    )
+    assert parse_timestamp("Jan 15 14:02:11", default_year=2024, default_tz=tz).hour == 12
+    # an explicit zone wins over the default
+    assert parse_timestamp("2024-01-15T14:02:11Z", default_tz=tz).hour == 14
+
+
+def test_syslog_year_rolls_over_december_to_january():
+    tsp = TimestampParser(default_year=2023)
+    stamps = ["Dec 31 23:59:58", "Dec 31 23:59:59", "Jan  1 00:00:00", "Jan  1 00:00:01"]
+    years = [tsp.parse(s).year for s in stamps]
+    assert years == [2023, 2023, 2024, 2024]
+
+
+def test_syslog_year_is_never_in_the_future_without_a_default():
+    ref = datetime(2024, 1, 3, tzinfo=UTC)
+    tsp = TimestampParser(reference=ref)
+    assert tsp.parse("Dec 30 10:00:00").year == 2023
+    assert tsp.parse("Jan  2 10:00:00").year == 2024
+
+
+def test_records_without_a_timestamp_inherit_the_previous_one():
+    recs = parse(
+        "2024-01-15 14:02:11,123 - a - INFO - one\nplain line\n\n2024-01-15 14:02:12,000 - a - INFO - two",
+        detected="python",
+    )
+    assert recs[0].ts_inherited is False
+    # line 2 and 3 join record 1 (python has headers); check inheritance with JSON instead
+    recs = parse('{"time":"2024-01-15T14:02:11Z","msg":"a"}\n{"msg":"b"}\nplain')
+    assert [r.ts_inherited for r in recs] == [False, True, True]
+    assert recs[1].ts == recs[0].ts == recs[2].ts
+
+
+LEVELS = [
+    ("ERROR", None, "ERROR"),
+    ("error", None, "ERROR"),
+    ("err", None, "ERROR"),
+    ("Warning", None, "WARN"),
+    ("WARN", None, "WARN"),
+    ("warnings", None, "WARN"),
+    ("crit", None, "FATAL"),
+    ("CRITICAL", None, "FATAL"),
+    ("emerg", None, "FATAL"),
+    ("alert", None, "FATAL"),
+    ("panic", None, "FATAL"),
+    ("notice", None, "INFO"),
+    ("Normal", None, "INFO"),
+    ("severe", None, "ERROR"),
+    ("fine", None, "DEBUG"),
+    ("finest", None, "TRACE"),
+    ("DEBUG2", None, "DEBUG"),
+    ("LOG", None, "INFO"),
+    ("[info]", None, "INFO"),
+    ("trace", None, "TRACE"),
+    ("dpanic", None, "ERROR"),
+    ("bogus", None, None),
+    ("", None, None),
+    (10, Scheme.BUNYAN, "TRACE"),
+    (20, None, "DEBUG"),
+    (30, None, "INFO"),
+    (40, None, "WARN"),
+    (50, None, "ERROR"),
+    (60, None, "FATAL"),
+    (40, Scheme.PYTHON, "ERROR"),
+    (30, Scheme.PYTHON, "WARN"),
+    (50, Scheme.PYTHON, "FATAL"),
+    (0, Scheme.SYSLOG, "FATAL"),
+    (3, Scheme.SYSLOG, "ERROR"),
+    (4, Scheme.SYSLOG, "WARN"),
+    (6, Scheme.SYSLOG, "INFO"),
+    (7, Scheme.SYSLOG, "DEBUG"),
+    ("3", Scheme.SYSLOG, "ERROR"),
+    (1, Scheme.OTEL, "TRACE"),
+    (9, Scheme.OTEL, "INFO"),
+    (13, Scheme.OTEL, "WARN"),
+    (17, Scheme.OTEL, "ERROR"),
+    (24, Scheme.OTEL, "FATAL"),
+    (99, Scheme.OTEL, None),
+    (None, None, None),
+]
+
+
+@pytest.mark.parametrize(("value", "scheme", "expected"), LEVELS, ids=[repr(v[:2]) for v in LEVELS])
+def test_level_table(value, scheme, expected):
+    assert normalize_level(value, scheme) == expected
+
+
+@pytest.mark.parametrize(
+    ("pri", "expected"),
+    [("34", "FATAL"), (11, "ERROR"), (165, "INFO"), (12, "WARN"), (15, "DEBUG"), ("x", None)],
+)
+def test_syslog_pri(pri, expected):
+    assert level_from_pri(pri) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(200, "INFO"), ("301", "INFO"), (404, "WARN"), ("499", "WARN"), (502, "ERROR"), ("-", None)],
+)
+def test_http_status(status, expected):
+    assert level_from_status(status) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("ERROR: cannot connect", "ERROR"),
+        ("[WARN] disk almost full", "WARN"),
+        ("FATAL something", "FATAL"),
+        ("Error handling is fine", None),  # a capitalised word, not a level marker
+        ("errors=0", None),
+        ("Errors were found", None),
+        ("", None),
+    ],
+)
+def test_level_from_message(message, expected):
+    assert level_from_message(message) == expected
