@@ -159,6 +159,9 @@ class Pattern:
     validator: Callable[[re.Match[str], str], bool] | None = None
     flags: int = 0
     optional: bool = False  # only with Redactor(include_ips=True)
+    # Prefilter: skip the regex unless one of these literals occurs (case-sensitive / lowercase).
+    needles: tuple[str, ...] = ()
+    needles_ci: tuple[str, ...] = ()
     compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -183,6 +186,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "cfg -----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXktdjEAAAAA (truncated",
         ),
         ("-----BEGIN is a word in this line", "BEGIN PRIVATE KEY without dashes"),
+        needles=("-----BEGIN",),
     ),
     Pattern(
         "jwt",
@@ -193,6 +197,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "auth ok jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
         ),
         ("eyJ alone", "eyJabc.def"),
+        needles=("eyJ",),
     ),
     Pattern(
         "anthropic-key",
@@ -201,6 +206,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         rf"(?<![{_TOK}])(?P<value>sk-ant-[{_TOK}]{{20,256}})",
         ("ANTHROPIC_API_KEY sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcdEF",),
         ("task-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz",),
+        needles=("sk-ant-",),
     ),
     Pattern(
         "openai-key",
@@ -212,6 +218,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "OPENAI sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd",
         ),
         ("risk-management-department-of-excellence-team", "sk-short"),
+        needles=("sk-",),
     ),
     Pattern(
         "aws-access-key-id",
@@ -220,6 +227,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![A-Z0-9])(?P<value>(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Z0-9])",
         ("aws_access_key_id=AKIAIOSFODNN7EXAMPLE region=us-east-1",),
         ("AKIA is a prefix", "XAKIAIOSFODNN7EXAMPLEX"),
+        needles=("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA"),
     ),
     Pattern(
         "aws-secret-key",
@@ -229,6 +237,7 @@ CATALOGUE: tuple[Pattern, ...] = (
              ["']?\s{{0,5}}[:=]\s{{0,5}}["']?(?P<value>[{_B64}]{{40}})(?![{_B64}])""",
         ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",),
         ("aws_secret_access_key is not set",),
+        needles_ci=("secret",),
     ),
     Pattern(
         "github-token",
@@ -240,6 +249,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "GH github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX",
         ),
         ("ghp_short", "sigh_abc"),
+        needles=("gh", "github_pat_"),
     ),
     Pattern(
         "gitlab-token",
@@ -248,6 +258,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         rf"(?<![{_TOK}])(?P<value>gl(?:pat|dt|rt|ptt|oas)-[{_TOK}]{{20,255}})",
         ("clone with glpat-xxxxXXXXxxxxXXXX1234 ok",),
         ("glpat-short",),
+        needles=("gl",),
     ),
     Pattern(
         "slack-token",
@@ -256,6 +267,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![A-Za-z0-9-])(?P<value>xox[abprse]-[A-Za-z0-9-]{10,255})",
         ("slack token xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",),
         ("xoxb-short",),
+        needles=("xox",),
     ),
     Pattern(
         "slack-webhook",
@@ -264,6 +276,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?P<value>https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{10,255})",
         ("POST https://hooks.slack.com/services/T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX 200",),
         ("https://slack.com/help",),
+        needles=("hooks.slack.com",),
     ),
     Pattern(
         "stripe-key",
@@ -272,6 +285,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![A-Za-z0-9_])(?P<value>(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,255}|whsec_[A-Za-z0-9]{16,255})",
         ("charge failed key=sk_live_4eC39HqLyjWDarjtT1zdp7dc", "rk_live_51Hx0123456789abcdefGH"),
         ("sk_live_short", "desk_live_demo"),
+        needles=("_live_", "_test_", "whsec_"),
     ),
     Pattern(
         "google-api-key",
@@ -280,6 +294,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![A-Za-z0-9_-])(?P<value>AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])",
         ("maps key AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI loaded",),
         ("AIza too short",),
+        needles=("AIza",),
     ),
     Pattern(
         "sendgrid-key",
@@ -288,6 +303,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         rf"(?<![{_TOK}.])(?P<value>SG\.[{_TOK}]{{16,32}}\.[{_TOK}]{{16,64}})",
         ("mail 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 sent",),
         ("SG.short.x",),
+        needles=("SG.",),
     ),
     Pattern(
         "twilio-key",
@@ -299,6 +315,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "sid AC0123456789abcdef0123456789abcdef",
         ),
         ("SK0123",),
+        needles=("SK", "AC"),
     ),
     Pattern(
         "npm-token",
@@ -307,6 +324,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![A-Za-z0-9_])(?P<value>npm_[A-Za-z0-9]{36})(?![A-Za-z0-9])",
         ("//registry.npmjs.org/:_authToken npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",),
         ("npm_install",),
+        needles=("npm_",),
     ),
     Pattern(
         "huggingface-token",
@@ -315,6 +333,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![A-Za-z0-9_])(?P<value>hf_[A-Za-z0-9]{30,64})(?![A-Za-z0-9])",
         ("HF hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",),
         ("hf_small",),
+        needles=("hf_",),
     ),
     Pattern(
         "azure-connection-string",
@@ -326,6 +345,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=abcDEF123456ghiJKL789=",
         ),
         ("AccountName=acme;EndpointSuffix=core.windows.net",),
+        needles_ci=("accountkey", "sharedaccess", "sig="),
     ),
     Pattern(
         "authorization-header",
@@ -340,6 +360,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         ),
         ("authorization failed for user bob",),
         validator=_auth_validator,
+        needles_ci=("authorization",),
     ),
     Pattern(
         "bearer-token",
@@ -348,6 +369,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?i:(?<![A-Za-z0-9_-])bearer)\s{1,5}(?P<value>[A-Za-z0-9._~+/=-]{8,4096})",
         ("upstream sent bearer 9f8e7d6c5b4a39281706f5e4",),
         ("the bearer of bad news",),
+        needles_ci=("bearer",),
     ),
     Pattern(
         "url-password",
@@ -360,6 +382,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "redis://:hunter22@cache:6379/0",
         ),
         ("see https://example.com:8443/path", "ftp://ftp.example.com:21/pub"),
+        needles=("://",),
     ),
     Pattern(
         "cookie-header",
@@ -368,6 +391,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?i:(?<![A-Za-z0-9_-])(?:set-)?cookie)\s{0,5}:\s{0,5}(?P<value>[^\s;,\"'<>]{1,4096}(?:;\s?[^\s;,\"'<>]{1,4096}){0,32})",
         ("Set-Cookie: sessionid=38afes7a8; HttpOnly; Path=/",),
         ("cookie consent banner shown",),
+        needles_ci=("cookie",),
     ),
     Pattern(
         "key-value-secret",
@@ -393,6 +417,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "password=null token=",
         ),
         validator=_kv_validator,
+        needles=(":", "="),
     ),
     Pattern(
         "email",
@@ -402,6 +427,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             (?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24})(?![A-Za-z0-9-])""",
         ("mail to alice.smith+ops@example.co.uk bounced",),
         ("java.lang.Object@1a2b3c", "postgres@db:5432", "user@localhost"),
+        needles=("@",),
     ),
     Pattern(
         "card-number",
@@ -432,6 +458,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         ("connect to 10.0.12.7:5432 refused",),
         ("version 1.2.3", "999.1.1.1"),
         optional=True,
+        needles=(".",),
     ),
 )
 
@@ -479,7 +506,12 @@ class Redactor:
         """
         for _ in range(_MAX_PASSES):
             before = text
+            lower = text.lower()
             for pattern in self._patterns:
+                if pattern.needles and not any(n in text for n in pattern.needles):
+                    continue
+                if pattern.needles_ci and not any(n in lower for n in pattern.needles_ci):
+                    continue
                 text = pattern.compiled.sub(self._replacer(pattern), text)
             if text == before:
                 break
