@@ -38,3 +38,5 @@ class Finding:
     last_ts: datetime | None = None
     services: list[str] = field(default_factory=list)
     confidence: float = 0.5  # 0..1, raised by co-signals
+    groups: list[str] = field(default_factory=list)  # error groups / templates of the evidence
+    detector: bool = False  # True: from a statistical detector (detect.py), not a signature
