@@ -327,12 +327,19 @@ def parse_any(text: str, skip: Format | None = None) -> tuple[Format, Fields] | 
     return None
 
 
+WRAPPERS = frozenset(("cri", "compose", "docker-json"))
+_INNER_TABLE = {c: tuple(f for f in fs if f.name not in WRAPPERS) for c, fs in _TABLE.items()}
+_INNER_ANY = tuple(f for f in _ANY if f.name not in WRAPPERS)
+
+
 def _parse_inner(text: str) -> tuple[str, Fields] | None:
-    res = parse_any(text)
-    if res is None:
-        return None
-    f, fields = res
-    return fields.get("fmt") or f.name, fields
+    """The line inside a wrapper. Wrappers don't nest: a CRI line inside a CRI line is text
+    (and `stdout F ` repeated 9,000 times can't recurse 9,000 deep)."""
+    for f in _INNER_TABLE.get(text[:1], _INNER_ANY):
+        fields = f.parse(text)
+        if fields is not None:
+            return fields.get("fmt") or f.name, fields
+    return None
 
 
 set_inner_parser(_parse_inner)

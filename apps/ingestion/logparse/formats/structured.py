@@ -168,24 +168,26 @@ def _merge_rest(attrs: dict[str, Any], key: str, value: dict[str, Any]) -> None:
         attrs[f"{key}.{sub}"] = _attr_value(v)
 
 
-_last_text: str | None = None
-_last_obj: dict[str, Any] | None = None
+_last: tuple[str | None, dict[str, Any] | None] = (None, None)
 
 
 def load_object(text: str) -> dict[str, Any] | None:
-    """json.loads for a line that is one JSON object; memoised for the last line."""
-    global _last_text, _last_obj
-    if text is _last_text:
-        return _last_obj
+    """json.loads for a line that is one JSON object; memoised for the last line (the JSON
+    formats are tried one after another on the same line). The memo is one tuple, read and
+    replaced atomically, so threads never see a text paired with another line's object."""
+    global _last
+    last = _last
+    if last[0] is text:
+        return last[1]
     obj = None
     if text[:1] == "{" and text.rstrip()[-1:] == "}":
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested input is hostile, not JSON logs
             obj = None
         if not isinstance(obj, dict):
             obj = None
-    _last_text, _last_obj = text, obj
+    _last = (text, obj)
     return obj
 
 
@@ -253,12 +255,19 @@ _KNOWN_LOGFMT = frozenset(k for k, (r, _) in _LOGFMT_ROLES.items() if r in (TS, 
 
 
 def parse_logfmt(text: str) -> Fields | None:
-    if not _LOGFMT_LINE.match(text):
+    if "=" not in text[:130]:
+        return None
+    pairs = _LOGFMT_PAIR.findall(text)
+    if len(pairs) < 2:
+        return None
+    # Single-space separated pairs that add up to the whole line are valid logfmt; anything
+    # else (extra spaces, words between pairs) gets the full-line check.
+    covered = sum(len(k) + len(v) for k, v in pairs) + 2 * len(pairs) - 1
+    if covered != len(text) and not _LOGFMT_LINE.match(text):
         return None
     found: list[Any] = [None] * 7
     attrs: dict[str, Any] = {}
     known = 0
-    pairs = _LOGFMT_PAIR.findall(text)
     for key, raw in pairs:
         value = raw
         if raw[:1] == '"':

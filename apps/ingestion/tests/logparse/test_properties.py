@@ -87,6 +87,9 @@ def test_long_lines_are_bounded():
         "  Warning  BackOff  " + "1m " * 87_000,
         '1.2.3.4 - - [15/Jan/2024:14:02:11 +0000] "' + "\\" * 262_000,
         "081109 203615 148 INFO " + "a." * 131_000,
+        '{"a":' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"log":"' + "\\n" * 100_000 + '","stream":"stdout"}',
+        "2024-01-15T14:02:11Z stdout F " * 9_000,
     ]
     lines = [Line(i, s, True) for i, s in enumerate(shapes, 1)]
     start = time.perf_counter()
