@@ -1,0 +1,181 @@
+"""Engine aggregation: counts, times, services, trigger/flashpoint, thresholds, dry run."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.rules.engine import Catalogue, CatalogueError, Engine, EvidenceRef, Severity, dry_run
+from apps.rules.engine.engine import BATCH, EVIDENCE_CAP
+
+from .factories import T0, rec
+
+CATALOGUE = Catalogue.load()
+OOM_TRIGGER = "kernel: java invoked oom-killer: gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0, oom_score_adj=0"
+OOM_KILL = (
+    "kernel: Out of memory: Killed process 4321 (java) total-vm:12345678kB, anon-rss:7654321kB"
+)
+ACCESS_502 = '10.0.1.4 - - [01/Mar/2024:10:15:02 +0000] "GET /api HTTP/1.1" 502 150 "-" "curl/8"'
+
+
+def run(records, catalogue=CATALOGUE, **kwargs):
+    engine = Engine(catalogue, detect=False, **kwargs)
+    for r in records:
+        engine.feed(r)
+    return {f.rule_id: f for f in engine.findings()}
+
+
+def test_aggregates_one_finding_per_rule_with_trigger_and_flashpoint():
+    records = [
+        rec("GET /healthz 200", 1, at=0, service="api"),
+        rec(OOM_TRIGGER, 2, at=1, service="node-1", source="kern.log"),
+        rec(
+            "oom_reaper: reaped process 4321 (java), now anon-rss:0kB",
+            3,
+            at=2,
+            service="node-1",
+            source="kern.log",
+        ),
+        rec(OOM_KILL, 4, at=2, service="node-1", source="kern.log"),
+        rec(OOM_TRIGGER.replace("java", "python3"), 5, at=9, service="node-2", source="kern.log"),
+    ]
+    f = run(records)["oom-kernel.killed-process"]
+    assert f.category == "oom-kernel" and f.severity == Severity.CRITICAL
+    assert f.count == 4
+    assert f.trigger == EvidenceRef("kern.log", 2)  # first occurrence
+    assert f.flashpoint == EvidenceRef("kern.log", 4)  # the rule's most telling line
+    assert f.evidence[0] == f.trigger and len(f.evidence) == 4
+    assert f.first_ts == T0.replace(second=1) and f.last_ts == T0.replace(second=9)
+    assert f.services == ["node-1", "node-2"]
+
+
+def test_flashpoint_prefers_highest_level():
+    records = [
+        rec("Error: connect ECONNREFUSED 10.0.0.5:5432", 1, at=0, level="WARN"),
+        rec("Error: connect ECONNREFUSED 10.0.0.5:5432", 2, at=1, level="FATAL"),
+        rec("Error: connect ECONNREFUSED 10.0.0.5:5432", 3, at=2, level="ERROR"),
+    ]
+    f = run(records)["db-connection-refused.ports"]
+    assert f.trigger.line == 1 and f.flashpoint.line == 2
+
+
+def test_evidence_is_capped_but_count_is_not():
+    records = [rec("ERROR:  deadlock detected", i, at=i) for i in range(1, 201)]
+    f = run(records)["db-deadlock.detected"]
+    assert f.count == 200
+    assert len(f.evidence) == EVIDENCE_CAP
+    assert f.evidence[0].line == 1
+
+
+def test_threshold_needs_count_within_window():
+    # 19 5xx in a minute: below the threshold of 20 → nothing.
+    slow = [rec(ACCESS_502, i, at=i * 3) for i in range(19)]
+    assert "http-5xx-spike.access-log" not in run(slow)
+    # 40 spread over 40 minutes: never 20 within 60 s → nothing.
+    spread = [rec(ACCESS_502, i, at=i * 60) for i in range(40)]
+    assert "http-5xx-spike.access-log" not in run(spread)
+    # 20 within 60 s after a calm period → fires; the crossing line is the flashpoint.
+    burst = spread[:5] + [rec(ACCESS_502, 100 + i, at=400 + i) for i in range(20)]
+    f = run(burst)["http-5xx-spike.access-log"]
+    assert f.count == 25
+    assert f.trigger.line == 0
+    assert f.flashpoint.line == 119
+
+
+def test_threshold_without_timestamps_counts_the_whole_stream():
+    records = [rec(ACCESS_502, i) for i in range(20)]
+    assert run(records)["http-5xx-spike.access-log"].count == 20
+
+
+def test_field_conditions_status_and_exit_code():
+    records = [rec("request finished", i, at=i, attrs={"status": 503}) for i in range(20)]
+    records.append(rec("pod terminated", 99, at=30, attrs={"exitCode": "137"}))
+    found = run(records)
+    assert found["http-5xx-spike.structured"].count == 20
+    assert found["container-exit-137.attrs"].trigger.line == 99
+
+
+def test_min_level_excludes_debug_docs():
+    msg = "disk full handling: on ENOSPC (No space left on device) we pause uploads"
+    assert "disk-full.enospc" not in run([rec(msg, 1, level="DEBUG")])
+    assert "disk-full.enospc" in run([rec(msg, 1, level="ERROR")])
+    assert "disk-full.enospc" in run([rec(msg, 1)])  # unknown level: still a candidate
+
+
+def test_co_signals_raise_confidence():
+    alone = run([rec(OOM_KILL, 1, at=0)])["oom-kernel.killed-process"]
+    together = run([rec(OOM_KILL, 1, at=0), rec("Reason: OOMKilled", 2, at=1)])
+    assert together["oom-kernel.killed-process"].confidence > alone.confidence
+
+
+def test_findings_are_streaming_and_batch_independent():
+    """Findings can be read at any time; the batch boundary never changes the result."""
+    engine = Engine(CATALOGUE, detect=False)
+    engine.feed(rec(OOM_KILL, 1, at=0))
+    assert [f.rule_id for f in engine.findings()] == ["oom-kernel.killed-process"]
+    for i in range(2, BATCH * 3):
+        engine.feed(rec("routine line", i, at=i))
+    engine.feed(rec(OOM_KILL, 99, at=99))
+    (f,) = engine.findings()
+    assert f.count == 2 and f.evidence == [EvidenceRef("app.log", 1), EvidenceRef("app.log", 99)]
+
+
+def test_long_messages_are_scanned_only_up_to_the_bound():
+    from apps.rules.engine.patterns import MAX_SCAN_CHARS
+
+    far = "x" * MAX_SCAN_CHARS + " No space left on device"
+    assert "disk-full.enospc" not in run([rec(far, 1)])
+
+
+def test_findings_ordered_by_first_occurrence():
+    records = [
+        rec(ACCESS_502.replace("502", "504"), 1, at=5),
+        rec("FATAL:  sorry, too many clients already", 2, at=1),
+        rec(
+            "2024/03/01 10:15:02 [error] 31#31: *1 upstream timed out (110: Connection timed out) while reading response header from upstream",
+            3,
+            at=3,
+        ),
+    ]
+    engine = Engine(CATALOGUE, detect=False)
+    for r in records:
+        engine.feed(r)
+    assert [f.category for f in engine.findings()] == [
+        "db-too-many-connections",
+        "upstream-timeout",
+    ]
+
+
+# --- dry run -------------------------------------------------------------------------------
+
+USER_RULE = {
+    "id": "custom.checkout-declined",
+    "category": "payment-declined",
+    "severity": "warning",
+    "title": "Card declined",
+    "explanation": "x",
+    "remediation": "y",
+    "matcher": {"regex": r"card declined: (?:insufficient_funds|do_not_honor)"},
+    "threshold": {"count": 3, "window": 60},
+}
+
+
+def test_dry_run_counts_lines_groups_and_samples():
+    records = []
+    for i in range(132):
+        reason = "insufficient_funds" if i % 2 else "do_not_honor"
+        records.append((rec(f"card declined: {reason} order={i}", i + 1, at=i), f"g{i % 4}"))
+    records.append((rec("card approved order=1", 500, at=200), "g9"))
+    result = dry_run(USER_RULE, records, sample_limit=5)
+    assert result.matched_lines == 132
+    assert result.groups == 4
+    assert len(result.samples) == 5
+    assert result.samples[0].ref == EvidenceRef("app.log", 1)
+    assert result.group_counts == {"g0": 33, "g1": 33, "g2": 33, "g3": 33}
+    assert result.would_fire and result.finding.count == 132
+
+
+def test_dry_run_threshold_not_reached_and_bad_rule():
+    result = dry_run(USER_RULE, [rec("card declined: do_not_honor", 1, at=0)])
+    assert result.matched_lines == 1 and not result.would_fire
+    with pytest.raises(CatalogueError, match="Look-ahead"):
+        dry_run({**USER_RULE, "matcher": {"regex": "(?!x)card"}}, [])
