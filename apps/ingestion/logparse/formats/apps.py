@@ -184,8 +184,14 @@ parse_redis = regex_parser(
 
 # The generic shape: `[ts] [LEVEL] [component] message` with optional brackets, separators
 # (`-`, `|`, `:`), a pid (HDFS `081109 203615 148 INFO dfs.DataNode: msg`) and a `component:`.
+# Zone abbreviations after a time (`2024-01-15 14:02:11 UTC`). A closed list: `[A-Z]{3,4}`
+# would read the level of `… 14:02:11,123 ERROR app: boom` as a zone named "ERRO".
+_TZ_ABBR = (
+    r"(?:UTC|GMT|EST|EDT|CST|CDT|MST|MDT|PST|PDT|AKST|AKDT|HST|CET|CEST|EET|EEST|WET|WEST"
+    r"|BST|IST|JST|KST|MSK|AEST|AEDT|ACST|AWST|NZST|NZDT|HKT|SGT)"
+)
 _GENERIC_TS = (
-    r"(?P<ts>" + _ISO + r"(?: [A-Z]{3,4})?"
+    r"(?P<ts>" + _ISO + r"(?: " + _TZ_ABBR + r"(?![A-Za-z]))?"
     r"|\d{4}/\d\d/\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?"
     r"|\d{6} \d{6}"
     r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Fields = dict[str, Any]
@@ -43,8 +43,6 @@ class Format:
     # self-delimited JSON lines don't).
     headers: bool = True
     description: str = ""
-    # Lines that look like this format but must not parse (documented negative examples).
-    counter_examples: tuple[str, ...] = field(default=())
 
 
 DIGITS = "0123456789"

@@ -97,7 +97,10 @@ def _attr_value(v: Any) -> Any:
     if isinstance(v, str):
         return v if len(v) <= MAX_ATTR_STR else v[:MAX_ATTR_STR]
     if isinstance(v, dict | list) and v:
-        text = json.dumps(v, ensure_ascii=False, default=str)
+        try:
+            text = json.dumps(v, ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):
+            return None
         return v if len(text) <= MAX_ATTR_STR else text[:MAX_ATTR_STR]
     return v
 
