@@ -83,7 +83,7 @@ class Engine:
         )
         self._states: dict[int, _RuleState] = {}
         self._pending: list[tuple[Record, str | None, str | None]] = []
-        self._last_epoch = 0.0
+        self._last_ts: datetime | None = None  # latest timestamp seen, for untimed records
         self.records_seen = 0
         self._detector = None
         if detect:
@@ -111,17 +111,21 @@ class Engine:
         keyword_hit = self._index.any_in(texts)
         always, fields_only = self._always, self._fields_only
         if not keyword_hit and not always:
-            for record, template_id, group in pending:
+            if fields_only:
+                for record, template_id, group in pending:
+                    if record.attrs:
+                        if record.ts is not None:
+                            self._last_ts = record.ts
+                        text = record.message[:MAX_SCAN_CHARS]
+                        self._run(fields_only, record, text, template_id, group)
+            for record, _, _ in reversed(pending):
                 if record.ts is not None:
-                    self._last_epoch = record.ts.timestamp()
-                if fields_only and record.attrs:
-                    self._run(
-                        fields_only, record, record.message[:MAX_SCAN_CHARS], template_id, group
-                    )
+                    self._last_ts = record.ts
+                    break
             return
         for (record, template_id, group), text in zip(pending, texts, strict=True):
             if record.ts is not None:
-                self._last_epoch = record.ts.timestamp()
+                self._last_ts = record.ts
             candidates = self._index.candidates(text) if keyword_hit else set()
             if always:
                 candidates.update(always)
@@ -157,7 +161,8 @@ class Engine:
             state.evidence.append(ref)
         crossed = False
         if rule.threshold is not None and not state.fired:
-            epoch = record.ts.timestamp() if record.ts is not None else self._last_epoch
+            ts = record.ts or self._last_ts
+            epoch = ts.timestamp() if ts is not None else 0.0
             window = state.window
             window.append(epoch)
             while window and epoch - window[0] > rule.threshold.window:

@@ -20,7 +20,8 @@ Ranking — the rule, in order:
 4. Then the earliest first occurrence wins; occurrences within `simultaneity` seconds of the
    earliest count as simultaneous, and among those a finding on the *failing service* (a
    service that also shows crash/symptom findings) wins, then the higher severity, then the
-   higher count.
+   earlier one, then the higher count.
+5. One candidate per category (its best-ranked rule); the others of that category drop out.
 """
 
 from __future__ import annotations
@@ -206,7 +207,12 @@ def rank_root_causes(
         if tier_of(f.category) in (Tier.CRASH, Tier.SYMPTOM)
         for s in f.services
     }
-    ordered = _order(candidates, failing, simultaneity)
+    ordered: list[Finding] = []
+    seen: set[str] = set()
+    for f in _order(candidates, failing, simultaneity):
+        if f.category not in seen:
+            seen.add(f.category)
+            ordered.append(f)
     out = []
     for rank, f in enumerate(ordered):
         downstream = [
@@ -245,8 +251,8 @@ def _order(candidates: list[Finding], failing: set[str], simultaneity: float) ->
                 key=lambda f: (
                     0 if failing & set(f.services) else 1,
                     -SEVERITY_RANK[f.severity],
-                    -f.count,
                     _ts_key(f),
+                    -f.count,
                     _ref_key(f),
                 ),
             )
