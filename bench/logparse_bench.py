@@ -89,17 +89,18 @@ def build(total: int) -> list[tuple[str, list[str]]]:
 
 
 def run(sources: list[tuple[str, list[str]]]) -> tuple[int, int, float, dict[str, float]]:
+    """CPU time of this process: other jobs on a shared machine don't count against us."""
     n_lines = n_records = 0
     per_source: dict[str, float] = {}
-    start = time.perf_counter()
+    start = time.process_time()
     for name, texts in sources:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         lines = (Line(i, t) for i, t in enumerate(texts, 1))
         for _ in parse_lines(lines, source=name, default_year=2024):
             n_records += 1
-        per_source[name] = len(texts) / (time.perf_counter() - t0)
+        per_source[name] = len(texts) / max(time.process_time() - t0, 1e-9)
         n_lines += len(texts)
-    return n_lines, n_records, time.perf_counter() - start, per_source
+    return n_lines, n_records, time.process_time() - start, per_source
 
 
 def main() -> None:
@@ -109,17 +110,21 @@ def main() -> None:
     args = ap.parse_args()
     sources = build(args.lines)
     best = None
+    wall = time.perf_counter()
     for _ in range(args.repeat):
         result = run(sources)
         if best is None or result[2] < best[2]:
             best = result
+    wall = (time.perf_counter() - wall) / args.repeat
     assert best is not None
     n_lines, n_records, elapsed, per_source = best
     detail = "  ".join(f"{k}={v / 1000:.0f}k" for k, v in per_source.items())
     print(
-        f"logparse: {n_lines} lines → {n_records} records in {elapsed:.2f}s = {n_lines / elapsed:,.0f} lines/s"
+        f"logparse: {n_lines} lines -> {n_records} records in {elapsed:.2f}s CPU"
+        f" = {n_lines / elapsed:,.0f} lines/s (best of {args.repeat};"
+        f" mean wall-clock {n_lines / wall:,.0f} lines/s)"
     )
-    print(f"  per source (lines/s): {detail}")
+    print(f"  per source (lines/s CPU): {detail}")
 
 
 if __name__ == "__main__":

@@ -155,6 +155,9 @@ class TimestampParser:
         self._syslog_cache: dict[str, datetime] = {}  # `Jan 15 14:02:11` → with its year
 
     def parse(self, value: object) -> datetime | None:
+        if type(value) is str:
+            hit = self._cache.get(value)
+            return hit if hit is not None else self.parse_str(value)
         if isinstance(value, str):
             return self.parse_str(value)
         if isinstance(value, bool) or value is None:

@@ -247,9 +247,9 @@ def parse_docker_json(text: str) -> Fields | None:
 
 
 # -- logfmt and logrus text ------------------------------------------------------------------
-_PAIR = r'[\w.@/\-]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)'
+_PAIR = r'[\w.@/\-]+=(?:"[^"\\]*(?:\\.[^"\\]*)*"|[^\s"]*)'
 _LOGFMT_LINE = re.compile(rf"{_PAIR}(?:\s+{_PAIR})+\s*$")
-_LOGFMT_PAIR = re.compile(r'([\w.@/\-]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+_LOGFMT_PAIR = re.compile(r'([\w.@/\-]+)=("[^"\\]*(?:\\.[^"\\]*)*"|[^\s"]*)')
 _UNESCAPE = re.compile(r"\\(.)")
 _LOGFMT_ROLES = dict(ROLES)
 _LOGFMT_ROLES["at"] = (LEVEL, None)  # Heroku router: at=error

@@ -71,7 +71,7 @@ def _rfc5424_post(d: Fields, _m: re.Match[str]) -> Fields:
 parse_rfc5424 = regex_parser(
     r"<(?P<pri>\d{1,3})>1 (?P<ts>\S{1,64}) (?P<host>\S{1,255}) (?P<service>\S{1,48})"
     r" (?P<pid>\S{1,128}) (?P<msgid>\S{1,32})"
-    r" (?P<sd>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?P<message>.*))?",
+    r" (?P<sd>-|(?:\[[^\]\\]*(?:\\.[^\]\\]*)*\])+)(?: (?P<message>.*))?",
     attrs=("msgid", "sd"),
     post=lambda d, m: _rfc5424_post({**d, "message": d["message"] or ""}, m),
 )

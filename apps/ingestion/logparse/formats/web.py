@@ -38,8 +38,8 @@ def _access_post(d: Fields, m: re.Match[str]) -> Fields:
 parse_access = regex_parser(
     r"(?P<client>[\w.:\-\[\]%]{1,64}) \S{1,64} (?P<user>\S{1,128})"
     r" \[(?P<ts>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?)\]"
-    r' "(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) (?P<bytes>\d+|-)'
-    r'(?: "(?P<referer>(?:[^"\\]|\\.)*)" "(?P<user_agent>(?:[^"\\]|\\.)*)")?',
+    r' "(?P<request>[^"\\]*(?:\\.[^"\\]*)*)" (?P<status>\d{3}) (?P<bytes>\d+|-)'
+    r'(?: "(?P<referer>[^"\\]*(?:\\.[^"\\]*)*)" "(?P<user_agent>[^"\\]*(?:\\.[^"\\]*)*)")?',
     attrs=("client", "user", "status", "bytes", "referer", "user_agent"),
     post=_access_post,
 )
