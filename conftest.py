@@ -27,7 +27,7 @@ def ensure_tenant(slug: str, name: str | None = None):
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         tenant = Tenant(name=name or slug.title(), slug=slug, schema_name=schema_name_for(slug))
-        tenant.save()  # creates and migrates the schema only if it does not exist yet
+        tenant.save(verbosity=0)  # creates and migrates the schema only if it is missing
     Domain.objects.get_or_create(tenant=tenant, domain=slug, defaults={"is_primary": True})
     return tenant
 
@@ -47,6 +47,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 )
                 # the same slug in both schemas: ids and slugs repeat across tenants
                 Project.objects.get_or_create(slug="shared", defaults={"name": f"shared {marker}"})
+                _marker_incident(slug, marker)
+
+
+def _marker_incident(slug: str, marker: str):
+    """An incident with one ingested source whose only event carries the tenant's marker."""
+    from apps.incidents.models import Incident, Project
+    from apps.ingestion import services
+
+    if Incident.objects.filter(title=f"incident {marker}").exists():
+        return
+    project = Project.objects.get(slug=f"{slug}-marker")
+    incident = services.create_incident(
+        project=project,
+        title=f"incident {marker}",
+        uploads=[services.upload_from_text(f"2024-01-15T14:02:11Z ERROR api: failure {marker}\n")],
+        run_inline=True,
+    )
+    for job in incident.jobs.all():
+        services.run_ingest(job.pk)
 
 
 @pytest.fixture(autouse=True)

@@ -114,6 +114,7 @@ SHARED_APPS = [
 ]
 TENANT_APPS = [
     "apps.incidents",
+    "apps.ingestion",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 TENANT_MODEL = "tenants.Tenant"
@@ -126,6 +127,7 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 MIDDLEWARE = [
     "django_tenants.middleware.TenantSubfolderMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "apps.ingestion.middleware.RequestSizeLimitMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -228,3 +230,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- ingestion bounds (see apps/ingestion/logparse/limits.py) ---------------------------------
+MiB = 1024 * 1024
+INGEST_LIMITS = {
+    "max_upload_bytes": envint("INGEST_MAX_UPLOAD_MB", 1024, minimum=1) * MiB,
+    "max_files_per_upload": envint("INGEST_MAX_FILES", 50, minimum=1),
+    "max_decompressed_bytes": envint("INGEST_MAX_DECOMPRESSED_MB", 4096, minimum=1) * MiB,
+    "max_ratio": envint("INGEST_MAX_RATIO", 200, minimum=2),
+    "max_archive_entries": envint("INGEST_MAX_ARCHIVE_ENTRIES", 1000, minimum=1),
+    "max_line_bytes": envint("INGEST_MAX_LINE_KB", 256, minimum=1) * 1024,
+}
+# A request may carry at most this much (uploads stream to temporary files on disk).
+MAX_REQUEST_BYTES = envint("MAX_REQUEST_MB", 2048, minimum=1) * MiB
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MAX_PASTE_MB", 20, minimum=1) * MiB  # pasted text
+DATA_UPLOAD_MAX_NUMBER_FILES = INGEST_LIMITS["max_files_per_upload"]
+FILE_UPLOAD_PERMISSIONS = 0o600

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("apps.incidents.urls")),
+    path("", include("apps.ingestion.urls")),
 ]
 
 handler404 = "apps.tenants.views.not_found"

@@ -627,6 +627,8 @@ def write(b: Bundle) -> None:
         path.write_text(text, encoding="utf-8", newline="\n")
     with zipfile.ZipFile(HERE / f"{b.slug}.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(contents):
+            if name == "README.md":  # the zip is what users upload: logs only
+                continue
             info = zipfile.ZipInfo(f"{b.slug}/{name}", ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

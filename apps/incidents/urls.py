@@ -8,4 +8,6 @@ urlpatterns = [
     path("", views.project_list, name="project-list"),
     path("projects/new/", views.project_create, name="project-create"),
     path("projects/<slug:slug>/", views.project_detail, name="project-detail"),
+    path("incidents/<int:incident_id>/", views.incident_detail, name="incident-detail"),
+    path("incidents/<int:incident_id>/events/", views.event_list, name="event-list"),
 ]

@@ -34,3 +34,36 @@ def project_detail(request: TenantHttpRequest, slug: str):
     return render(
         request, "incidents/project_detail.html", {"project": project, "incidents": incidents}
     )
+
+
+def incident_detail(request: TenantHttpRequest, incident_id: int):
+    from apps.ingestion.selectors import EventFilters, events_page, top_groups
+
+    incident = selectors.get_incident_for_request(request, incident_id)
+    jobs = selectors.incident_sources_and_jobs(incident)
+    filters = EventFilters.from_query(request.GET)
+    events, next_cursor = events_page(incident, filters, request.GET.get("after", ""))
+    context = {
+        "incident": incident,
+        "jobs": jobs,
+        "active": any(job.is_active for job in jobs),
+        "groups": top_groups(incident),
+        "events": events,
+        "next_cursor": next_cursor,
+        "filters": filters,
+    }
+    return render(request, "incidents/incident_detail.html", context)
+
+
+def event_list(request: TenantHttpRequest, incident_id: int):
+    """The events table as a partial (HTMX) or a page: filters and keyset pagination."""
+    from apps.ingestion.selectors import EventFilters, events_page
+
+    incident = selectors.get_incident_for_request(request, incident_id)
+    filters = EventFilters.from_query(request.GET)
+    events, next_cursor = events_page(incident, filters, request.GET.get("after", ""))
+    return render(
+        request,
+        "incidents/partials/_events.html",
+        {"incident": incident, "events": events, "next_cursor": next_cursor, "filters": filters},
+    )

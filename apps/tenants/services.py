@@ -42,7 +42,7 @@ def create_tenant(
     """
     tenant = Tenant(name=name, slug=slug, schema_name=schema_name_for(slug))
     tenant.full_clean()
-    tenant.save()  # auto_create_schema: creates and migrates the schema
+    tenant.save(verbosity=0)  # auto_create_schema: creates and migrates the schema
     Domain.objects.create(tenant=tenant, domain=slug, is_primary=True)
     owner, created = User.objects.get_or_create(
         username=owner_username, defaults={"email": owner_email}

@@ -1,0 +1,219 @@
+"""Uploaded files, the jobs that ingest them, the sources they contain and their events.
+
+Tenant schema. An `Event` is one log record (multi-line records joined); its natural key is
+(source, line): a re-delivered or concurrent job can never duplicate or lose a line.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from apps.incidents.models import Incident, Project
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+LEVEL_NUMBER = {name: number for number, name in enumerate(LEVELS)}
+
+
+class StoredFile(models.Model):
+    """One uploaded file or pasted text, stored under a generated name outside the web root."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="files")
+    original_name = models.CharField(max_length=255)  # metadata only; escaped when shown
+    path = models.CharField(max_length=255)  # relative to MEDIA_ROOT, generated
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    log_format = models.CharField(max_length=500, blank=True)  # loghub header override
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class IngestJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="jobs")
+    stored_file = models.OneToOneField(StoredFile, on_delete=models.CASCADE, related_name="job")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_done = models.BigIntegerField(default=0)
+    lines_done = models.BigIntegerField(default=0)
+    events_done = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    lines_per_second = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"ingest {self.stored_file} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def progress(self) -> float:
+        if self.status == self.Status.DONE:
+            return 1.0
+        if not self.bytes_total:
+            return 0.0
+        return min(0.99, self.bytes_done / self.bytes_total)
+
+
+class Source(models.Model):
+    """One log file: an uploaded plain file, or one member of an uploaded archive."""
+
+    class Status(models.TextChoices):
+        INGESTING = "ingesting", "Ingesting"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="sources")
+    stored_file = models.ForeignKey(StoredFile, on_delete=models.CASCADE, related_name="sources")
+    member = models.CharField(max_length=500)  # display path inside the upload (sanitised)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.INGESTING)
+    fmt = models.CharField(max_length=40, blank=True)
+    confidence = models.FloatField(default=0)
+    line_count = models.BigIntegerField(default=0)
+    event_count = models.BigIntegerField(default=0)
+    parsed_lines = models.BigIntegerField(default=0)
+    unparsed_lines = models.BigIntegerField(default=0)
+    truncated_lines = models.BigIntegerField(default=0)
+    # last physical line whose event is committed; advanced in the same transaction as the rows
+    checkpoint_line = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)  # of the decoded member bytes
+    warnings = models.JSONField(default=list, blank=True)
+    first_ts = models.DateTimeField(null=True, blank=True)
+    last_ts = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["stored_file", "member"], name="one_source_per_member")
+        ]
+
+    def __str__(self) -> str:
+        return self.member
+
+    @property
+    def coverage(self) -> float:
+        return self.parsed_lines / self.line_count if self.line_count else 0.0
+
+    @property
+    def coverage_line(self) -> str:
+        """Like: 98.7% parsed · 312 lines kept unparsed · 3 lines truncated."""
+        parts = [f"{self.coverage:.1%} parsed"]
+        if self.unparsed_lines:
+            parts.append(f"{self.unparsed_lines:,} lines kept unparsed")
+        if self.truncated_lines:
+            parts.append(f"{self.truncated_lines:,} lines truncated")
+        return " · ".join(parts)
+
+
+class Event(models.Model):
+    """One log record. Written with COPY by the ingest job, never saved one by one."""
+
+    id = models.BigAutoField(primary_key=True)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="events")
+    line = models.BigIntegerField()  # first physical line (1-based)
+    end_line = models.BigIntegerField()
+    ts = models.DateTimeField(null=True)
+    ts_inherited = models.BooleanField(default=False)
+    level = models.SmallIntegerField(null=True)  # index into LEVELS
+    service = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=200, blank=True)
+    trace_id = models.CharField(max_length=200, blank=True)
+    message = models.TextField()
+    raw = models.TextField()
+    template_id = models.CharField(max_length=32, blank=True)
+    group_id = models.CharField(max_length=32, blank=True)
+    attrs = models.JSONField(null=True)
+    truncated = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "line"], name="event_natural_key")]
+        indexes = [
+            models.Index(fields=["incident", "ts", "id"], name="event_timeline"),
+            models.Index(fields=["incident", "level", "ts"], name="event_level"),
+            models.Index(fields=["incident", "group_id"], name="event_group"),
+            models.Index(fields=["incident", "service", "ts"], name="event_service"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.line}"
+
+    @property
+    def level_name(self) -> str:
+        return LEVELS[self.level] if self.level is not None else ""
+
+
+class MinerState(models.Model):
+    """The template miner's learned state, per project (loaded and saved by each job)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="miner_state")
+    state = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"miner state of {self.project}"
+
+
+class ErrorGroup(models.Model):
+    """A fingerprinted group of events, persistent per project across incidents."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="groups")
+    group_id = models.CharField(max_length=32)
+    template_id = models.CharField(max_length=32, blank=True)
+    template = models.TextField()
+    exception_type = models.CharField(max_length=300, blank=True)
+    frames = models.JSONField(default=list, blank=True)  # the stack frames used (why grouped)
+    level = models.SmallIntegerField(null=True)  # highest level seen
+    count = models.BigIntegerField(default=0)
+    first_seen = models.DateTimeField(null=True)
+    last_seen = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "group_id"], name="one_group_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return self.template[:80]
+
+    @property
+    def level_name(self) -> str:
+        return LEVELS[self.level] if self.level is not None else ""
+
+
+class GroupOccurrence(models.Model):
+    """How a group showed up in one incident: the basis of "also seen in incidents #12, #31"."""
+
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="occurrences")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="occurrences")
+    count = models.BigIntegerField(default=0)
+    first_ts = models.DateTimeField(null=True)
+    last_ts = models.DateTimeField(null=True)
+    first_event_id = models.BigIntegerField(null=True)  # no FK: events are bulk-deleted by SQL
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "incident"], name="one_occurrence_per_incident"
+            )
+        ]
+        indexes = [models.Index(fields=["incident", "-count"], name="occurrence_top")]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} in {self.incident_id}"

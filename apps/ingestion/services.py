@@ -1,0 +1,455 @@
+"""Ingestion use cases: store uploads, queue jobs, and the job itself.
+
+The web upload, the paste box, the `ingest` command and the tests all go through
+`create_incident` / `add_files` and `run_ingest`: one path through the code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import chain
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.incidents.models import Incident, Project
+from apps.ingestion import grouping_store
+from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
+from apps.ingestion.logparse.decode import DecodeReport, iter_lines
+from apps.ingestion.logparse.limits import Limits, human_bytes
+from apps.ingestion.models import LEVEL_NUMBER, IngestJob, Source, StoredFile
+from apps.ingestion.pipeline import Grouped, SourceStats, group_records, parse_source
+from apps.tenants.jobs import enqueue_tenant_task
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000
+EVENT_COLUMNS = (
+    "incident_id",
+    "source_id",
+    "line",
+    "end_line",
+    "ts",
+    "ts_inherited",
+    "level",
+    "service",
+    "host",
+    "trace_id",
+    "message",
+    "raw",
+    "template_id",
+    "group_id",
+    "attrs",
+    "truncated",
+)
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+DB_RETRIES = 5
+# A running job whose heartbeat is older than this lost its worker and may be claimed again.
+HEARTBEAT_STALE_SECONDS = 60
+
+
+class UploadRejected(Exception):
+    """The upload as a whole is refused; the message is for the user."""
+
+
+def limits() -> Limits:
+    return Limits(**settings.INGEST_LIMITS)
+
+
+# ----------------------------------------------------------------------------- storing uploads
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file to store: a name (metadata only) and its content as chunks of bytes."""
+
+    name: str
+    chunks: Iterable[bytes]
+    log_format: str = ""
+
+
+def upload_from_django(uploaded, log_format: str = "") -> Upload:
+    return Upload(name=uploaded.name or "upload", chunks=uploaded.chunks(), log_format=log_format)
+
+
+def upload_from_text(text: str, name: str = "pasted.log", log_format: str = "") -> Upload:
+    data = text.encode("utf-8", "replace")
+    return Upload(name=name, chunks=[data], log_format=log_format)
+
+
+def upload_from_path(path: str | Path, log_format: str = "") -> Upload:
+    path = Path(path)
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                yield chunk
+
+    return Upload(name=path.name, chunks=chunks(), log_format=log_format)
+
+
+def _store(incident: Incident, upload: Upload, bounds: Limits) -> StoredFile:
+    """Stream the upload to a generated file name under MEDIA_ROOT, hashing as it goes."""
+    relative = Path("uploads") / connection.schema_name / f"{uuid.uuid4().hex}.bin"
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with target.open("xb") as out:
+            for chunk in upload.chunks:
+                size += len(chunk)
+                if size > bounds.max_upload_bytes:
+                    raise UploadRejected(
+                        f"{upload.name}: larger than the {human_bytes(bounds.max_upload_bytes)} limit"
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return StoredFile.objects.create(
+        incident=incident,
+        original_name=(upload.name or "upload")[:255],
+        path=str(relative),
+        size=size,
+        sha256=digest.hexdigest(),
+        log_format=upload.log_format[:500],
+    )
+
+
+@transaction.atomic
+def add_files(
+    *, incident: Incident, uploads: list[Upload], run_inline: bool = False
+) -> list[IngestJob]:
+    """Store each upload and queue one ingest job per stored file (queued on commit).
+
+    `run_inline`: the caller runs the jobs itself (the `ingest` command); nothing is queued.
+    """
+    bounds = limits()
+    if not uploads:
+        raise UploadRejected("Choose at least one file or paste some log text.")
+    if len(uploads) > bounds.max_files_per_upload:
+        raise UploadRejected(
+            f"{len(uploads)} files in one upload; the limit is {bounds.max_files_per_upload}."
+        )
+    jobs = []
+    for upload in uploads:
+        stored = _store(incident, upload, bounds)
+        job = IngestJob.objects.create(
+            incident=incident, stored_file=stored, bytes_total=_estimated_bytes(stored)
+        )
+        if run_inline:
+            jobs.append(job)
+            continue
+        enqueue_tenant_task(
+            "apps.ingestion.tasks.ingest",
+            job.pk,
+            schema_name=connection.schema_name,
+            task_name=f"ingest-{connection.schema_name}-{job.pk}",
+        )
+        jobs.append(job)
+    return jobs
+
+
+@transaction.atomic
+def create_incident(
+    *,
+    project: Project,
+    title: str,
+    uploads: list[Upload],
+    created_by=None,
+    run_inline: bool = False,
+) -> Incident:
+    incident = Incident.objects.create(project=project, title=title, created_by=created_by)
+    add_files(incident=incident, uploads=uploads, run_inline=run_inline)
+    return incident
+
+
+@transaction.atomic
+def delete_source(*, source: Source) -> None:
+    """Delete one source and its events (bulk SQL: a source can hold millions of events)."""
+    incident = source.incident
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingestion_event WHERE source_id = %s", [source.pk])
+    stored = source.stored_file
+    source.delete()
+    if not stored.sources.exists():
+        path = Path(settings.MEDIA_ROOT) / stored.path
+        stored.delete()
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    grouping_store.refresh_incident_groups(incident)
+
+
+def _estimated_bytes(stored: StoredFile) -> int:
+    """Decoded bytes we expect to read: exact for plain files, from headers for gzip/zip."""
+    import gzip
+    import zipfile
+
+    path = Path(settings.MEDIA_ROOT) / stored.path
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+            if magic[:2] == b"\x1f\x8b" and stored.size >= 18:
+                handle.seek(-4, 2)
+                isize = int.from_bytes(handle.read(4), "little")
+                # ISIZE is the size mod 2**32; a multi-GiB member would wrap, so keep a floor
+                return max(isize, stored.size)
+        if magic == b"PK\x03\x04":
+            with zipfile.ZipFile(path) as archive:
+                return max(sum(i.file_size for i in archive.infolist()), 1)
+    except (OSError, zipfile.BadZipFile, gzip.BadGzipFile):
+        pass
+    return max(stored.size, 1)
+
+
+# ----------------------------------------------------------------------------- the ingest job
+
+
+class _HashingReader:
+    """Wraps a member stream: hashes the bytes and counts them for the progress bar."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.digest.update(data)
+        self.count += len(data)
+        return data
+
+
+def _clean(text: str | None, limit: int | None = None) -> str:
+    if not text:
+        return ""
+    if limit is not None and len(text) > limit:
+        text = text[:limit]
+    if not text.isascii():
+        # lone surrogates (from JSON "\ud800" escapes) cannot be stored as UTF-8
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _attrs_json(attrs: dict) -> str | None:
+    if not attrs:
+        return None
+    text = json.dumps(attrs, ensure_ascii=True, default=str)
+    return text.replace("\\u0000", "")  # jsonb refuses NUL
+
+
+def _row(incident_id: int, source_id: int, grouped: Grouped) -> tuple:
+    record = grouped.record
+    return (
+        incident_id,
+        source_id,
+        record.line,
+        record.end_line,
+        record.ts,
+        record.ts_inherited,
+        LEVEL_NUMBER.get(record.level) if record.level else None,
+        _clean(record.service, 200),
+        _clean(record.host, 200),
+        _clean(record.trace_id, 200),
+        _clean(record.message),
+        _clean(record.raw),
+        grouped.match.template_id,
+        grouped.fingerprint.group_id,
+        _attrs_json(record.attrs),
+        record.truncated,
+    )
+
+
+def _copy_batch(source_id: int, rows: list[tuple], *, job_id: int, progress: dict) -> None:
+    """COPY one batch and advance the source's checkpoint in the same transaction."""
+    with transaction.atomic():
+        checkpoint = (
+            Source.objects.select_for_update().values_list("checkpoint_line", flat=True)
+        ).get(pk=source_id)
+        fresh = [row for row in rows if row[2] > checkpoint]
+        if fresh:
+            with connection.cursor() as cursor:
+                raw = cursor.cursor
+                columns = ", ".join(EVENT_COLUMNS)
+                with raw.copy(f"COPY ingestion_event ({columns}) FROM STDIN") as copy:
+                    for row in fresh:
+                        copy.write_row(row)
+            Source.objects.filter(pk=source_id).update(checkpoint_line=fresh[-1][2])
+        IngestJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now(), **progress)
+
+
+def _ingest_member(
+    job: IngestJob,
+    name: str,
+    stream: BinaryIO,
+    miner,
+    observed: grouping_store.Observed,
+    done_before: dict,
+) -> None:
+    stored = job.stored_file
+    source, _ = Source.objects.get_or_create(
+        stored_file=stored, member=name[:500], defaults={"incident_id": job.incident_id}
+    )
+    reader = _HashingReader(stream)
+    report = DecodeReport()
+    stats = SourceStats(name=source.member)
+    lines = iter_lines(reader, limits=limits(), report=report)
+    first = next(lines, None)  # decoding the head sniffs the content
+    if report.looks_binary:
+        Source.objects.filter(pk=source.pk).update(
+            status=Source.Status.SKIPPED,
+            sha256="",
+            warnings=[f"skipped: {report.binary_detail or 'binary data'}, not a text log"],
+        )
+        return
+    records = parse_source(
+        chain([first], lines) if first is not None else lines,
+        source=source.member,
+        stats=stats,
+        log_format=stored.log_format or None,
+        default_year=job.created_at.year,
+    )
+    rows: list[tuple] = []
+    first_ts = last_ts = None
+
+    def progress() -> dict:
+        return {
+            "bytes_done": done_before["bytes"] + reader.count,
+            "lines_done": done_before["lines"] + report.lines,
+            "events_done": done_before["events"] + stats.records,
+        }
+
+    for grouped in group_records(records, miner):
+        observed.see(grouped)
+        ts = grouped.record.ts
+        if ts is not None:
+            first_ts = ts if first_ts is None or ts < first_ts else first_ts
+            last_ts = ts if last_ts is None or ts > last_ts else last_ts
+        rows.append(_row(job.incident_id, source.pk, grouped))
+        if len(rows) >= BATCH_SIZE:
+            _copy_batch(source.pk, rows, job_id=job.pk, progress=progress())
+            rows = []
+    _copy_batch(source.pk, rows, job_id=job.pk, progress=progress())
+    warnings = report.warnings + stats.warnings
+    Source.objects.filter(pk=source.pk).update(
+        status=Source.Status.DONE,
+        fmt=stats.fmt,
+        confidence=stats.confidence,
+        line_count=report.lines,
+        event_count=stats.records,
+        parsed_lines=stats.parsed_lines,
+        unparsed_lines=stats.unparsed_lines,
+        truncated_lines=report.truncated_lines,
+        sha256=reader.digest.hexdigest(),
+        warnings=warnings[:50],
+        first_ts=first_ts,
+        last_ts=last_ts,
+    )
+    done_before["bytes"] += reader.count
+    done_before["lines"] += report.lines
+    done_before["events"] += stats.records
+
+
+def _claim(job_id: int) -> bool:
+    """Compare-and-set: a finished job is never run again (django-q2 delivers at least once),
+    and a running one only when its heartbeat went stale (its worker died)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
+    return (
+        IngestJob.objects.filter(pk=job_id)
+        .filter(
+            Q(status=IngestJob.Status.QUEUED)
+            | Q(status=IngestJob.Status.RUNNING, heartbeat_at__lt=stale)
+            | Q(status=IngestJob.Status.RUNNING, heartbeat_at__isnull=True)
+        )
+        .update(
+            status=IngestJob.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), now),
+            heartbeat_at=now,
+        )
+        == 1
+    )
+
+
+def _finish(job_id: int, status: str, *, error: str = "", warnings: list[str] | None = None):
+    fields = {"status": status, "finished_at": timezone.now(), "error": error[:2000]}
+    if warnings is not None:
+        fields["warnings"] = warnings[:100]
+    IngestJob.objects.filter(pk=job_id).update(**fields)
+
+
+def run_ingest(job_id: int) -> str:
+    """The ingest job (runs in the tenant's schema). Returns the final status.
+
+    Safe to run twice or concurrently: rows carry a natural key and the per-source
+    checkpoint is committed with them. Transient database errors (a restart) are retried
+    here, resuming from the checkpoint; anything else fails the job with a visible reason.
+    """
+    if not _claim(job_id):
+        return "skipped"
+    job = IngestJob.objects.select_related("stored_file", "incident__project").get(pk=job_id)
+    max_attempts = settings.Q_CLUSTER["max_attempts"]
+    if job.attempts > max_attempts:
+        _finish(job_id, IngestJob.Status.FAILED, error=f"gave up after {max_attempts} attempts")
+        return IngestJob.Status.FAILED
+    started = time.monotonic()
+    for attempt in range(DB_RETRIES):
+        try:
+            warnings = _ingest_file(job)
+            break
+        except ArchiveRejected as exc:
+            _finish(job_id, IngestJob.Status.FAILED, error=exc.reason)
+            return IngestJob.Status.FAILED
+        except TRANSIENT_DB_ERRORS:
+            if attempt == DB_RETRIES - 1:
+                raise  # let django-q2 record it; the job row stays resumable
+            log.warning("ingest job %s: database unavailable, retrying", job_id)
+            connection.close()
+            time.sleep(min(2**attempt, 15))
+        except (DatabaseError, Exception) as exc:  # poison input must not loop
+            log.exception("ingest job %s failed", job_id)
+            connection.close()
+            _finish(job_id, IngestJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+            return IngestJob.Status.FAILED
+    elapsed = max(time.monotonic() - started, 1e-6)
+    lines = IngestJob.objects.filter(pk=job_id).values_list("lines_done", flat=True).get()
+    IngestJob.objects.filter(pk=job_id).update(lines_per_second=lines / elapsed)
+    _finish(job_id, IngestJob.Status.DONE, warnings=warnings)
+    return IngestJob.Status.DONE
+
+
+def _ingest_file(job: IngestJob) -> list[str]:
+    stored = job.stored_file
+    path = Path(settings.MEDIA_ROOT) / stored.path
+    archive_report = ArchiveReport()
+    project = job.incident.project
+    with grouping_store.project_lock(project.pk):
+        miner = grouping_store.load_miner(project)
+        observed = grouping_store.Observed()
+        done_before = {"bytes": 0, "lines": 0, "events": 0}
+        members = 0
+        for member in open_members(
+            path, display_name=stored.original_name, limits=limits(), report=archive_report
+        ):
+            members += 1
+            _ingest_member(job, member.name, member.stream, miner, observed, done_before)
+        grouping_store.save_miner(project, miner)
+        grouping_store.record_groups(job.incident, miner, observed)
+    warnings = list(archive_report.warnings)
+    if members == 0:
+        warnings.append("no log file was found in this upload")
+    return warnings

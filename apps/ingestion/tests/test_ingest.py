@@ -1,0 +1,171 @@
+"""The ingest job against PostgreSQL: loss-free, idempotent, resumable, bounded."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+from datetime import timedelta
+
+from django.utils import timezone
+
+from apps.ingestion import services
+from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, IngestJob, Source
+
+from .conftest import SAMPLES, file_digest, source_digest
+
+
+def ingest(project, *paths, title="test incident"):
+    incident = services.create_incident(
+        project=project,
+        title=title,
+        uploads=[services.upload_from_path(p) for p in paths],
+        run_inline=True,
+    )
+    for job in incident.jobs.all():
+        services.run_ingest(job.pk)
+    return incident
+
+
+def test_sample_bundle_is_ingested_loss_free(alpha_project):
+    bundle = SAMPLES / "checkout-db-connections"
+    incident = ingest(alpha_project, SAMPLES / "checkout-db-connections.zip")
+    job = incident.jobs.get()
+    assert job.status == IngestJob.Status.DONE, job.error
+    sources = {s.member: s for s in incident.sources.all()}
+    files = {p.relative_to(bundle).as_posix(): p for p in bundle.rglob("*.log")}
+    assert len(sources) == len(files)
+    for name, path in files.items():
+        source = next(s for member, s in sources.items() if member.endswith(name))
+        assert source.status == Source.Status.DONE
+        digest = file_digest(path)
+        assert source.line_count == len(digest)
+        assert source_digest(source) == digest
+        assert source.coverage > 0.9, (name, source.coverage_line)
+        assert source.checkpoint_line > 0
+    assert Event.objects.filter(incident=incident).count() == sum(
+        s.event_count for s in sources.values()
+    )
+    # stack traces were joined into multi-line events
+    assert Event.objects.filter(incident=incident, end_line__gt=models_F("line")).exists()
+    assert GroupOccurrence.objects.filter(incident=incident).exists()
+    assert ErrorGroup.objects.filter(project=alpha_project, level__gte=4).exists()
+
+
+def models_F(name):
+    from django.db.models import F
+
+    return F(name)
+
+
+def test_running_twice_changes_nothing(alpha_project):
+    incident = ingest(alpha_project, SAMPLES / "worker-oom-crashloop.zip")
+    job = incident.jobs.get()
+    before = {s.pk: source_digest(s) for s in incident.sources.all()}
+    assert services.run_ingest(job.pk) == "skipped"  # a re-delivery of a finished job
+    IngestJob.objects.filter(pk=job.pk).update(status=IngestJob.Status.QUEUED)
+    assert services.run_ingest(job.pk) == IngestJob.Status.DONE  # a forced re-run
+    after = {s.pk: source_digest(s) for s in incident.sources.all()}
+    assert before == after
+
+
+def test_resumes_from_checkpoint_after_a_crash(alpha_project):
+    path = SAMPLES / "checkout-db-connections" / "checkout-api.log"
+    incident = ingest(alpha_project, path)
+    source = incident.sources.get()
+    full = source_digest(source)
+    # what a worker killed mid-job leaves behind: a prefix committed with its checkpoint
+    events = Event.objects.filter(source=source).order_by("line")
+    cut = events[events.count() // 2].line
+    Event.objects.filter(source=source, line__gte=cut).delete()
+    Source.objects.filter(pk=source.pk).update(checkpoint_line=cut - 1, status="ingesting")
+    stale = timezone.now() - timedelta(minutes=10)
+    IngestJob.objects.filter(pk=source.stored_file.job.pk).update(
+        status=IngestJob.Status.RUNNING, heartbeat_at=stale
+    )
+    assert services.run_ingest(source.stored_file.job.pk) == IngestJob.Status.DONE
+    assert source_digest(source) == full
+
+
+def test_live_job_is_not_claimed_twice(alpha_project):
+    incident = ingest(alpha_project, SAMPLES / "worker-oom-crashloop" / "gunicorn.log")
+    job = incident.jobs.get()
+    IngestJob.objects.filter(pk=job.pk).update(
+        status=IngestJob.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+    assert services.run_ingest(job.pk) == "skipped"
+
+
+def test_attempts_are_bounded(alpha_project, settings):
+    incident = ingest(alpha_project, SAMPLES / "worker-oom-crashloop" / "gunicorn.log")
+    job = incident.jobs.get()
+    IngestJob.objects.filter(pk=job.pk).update(
+        status=IngestJob.Status.QUEUED, attempts=settings.Q_CLUSTER["max_attempts"]
+    )
+    assert services.run_ingest(job.pk) == IngestJob.Status.FAILED
+    assert "gave up" in IngestJob.objects.get(pk=job.pk).error
+
+
+def test_delete_source_removes_its_events(alpha_project):
+    incident = ingest(alpha_project, SAMPLES / "tls-cert-expired.zip")
+    source = incident.sources.first()
+    other = incident.sources.exclude(pk=source.pk).first()
+    services.delete_source(source=source)
+    assert not Event.objects.filter(source_id=source.pk).exists()
+    assert Event.objects.filter(source=other).count() == other.event_count
+    total = sum(o.count for o in GroupOccurrence.objects.filter(incident=incident))
+    assert total == Event.objects.filter(incident=incident).count()
+
+
+def test_paste_is_a_source(alpha_project):
+    text = '2024-01-15 14:02:11,123 ERROR app: boom\nTraceback (most recent call last):\n  File "a.py", line 1, in <module>\nValueError: bad\n'
+    incident = services.create_incident(
+        project=alpha_project,
+        title="pasted",
+        uploads=[services.upload_from_text(text)],
+        run_inline=True,
+    )
+    services.run_ingest(incident.jobs.get().pk)
+    source = incident.sources.get()
+    assert source.member == "pasted.log"
+    assert source.line_count == 4
+    event = Event.objects.get(source=source)
+    assert (event.line, event.end_line, event.level_name) == (1, 4, "ERROR")
+
+
+def _gzip(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb") as gz:
+        gz.write(data)
+    return buf.getvalue()
+
+
+def test_gzip_bomb_fails_with_a_reason(alpha_project, settings):
+    settings.INGEST_LIMITS = {**settings.INGEST_LIMITS, "max_decompressed_bytes": 1024 * 1024}
+    bomb = _gzip(b"A" * (8 * 1024 * 1024))
+    incident = services.create_incident(
+        project=alpha_project,
+        title="bomb",
+        uploads=[services.Upload(name="bomb.log.gz", chunks=[bomb])],
+        run_inline=True,
+    )
+    job = incident.jobs.get()
+    assert services.run_ingest(job.pk) == IngestJob.Status.FAILED
+    job.refresh_from_db()
+    assert job.error and "B" in job.error  # a size is named in the reason
+
+
+def test_zip_member_names_are_metadata_only(alpha_project, tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("../../etc/evil.log", "2024-01-01T00:00:00Z ERROR x\n")
+    incident = services.create_incident(
+        project=alpha_project,
+        title="zip names",
+        uploads=[services.Upload(name="bundle.zip", chunks=[buf.getvalue()])],
+        run_inline=True,
+    )
+    assert services.run_ingest(incident.jobs.get().pk) == IngestJob.Status.DONE
+    source = incident.sources.get()
+    assert ".." not in source.member
+    assert not (tmp_path / "etc").exists()

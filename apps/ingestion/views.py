@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from apps.incidents.selectors import (
+    get_incident_for_request,
+    get_project_for_request,
+    incident_sources_and_jobs,
+)
+from apps.ingestion import services
+from apps.ingestion.forms import LogInputForm, NewIncidentForm
+from apps.ingestion.models import Source
+from apps.tenants.access import TenantHttpRequest, require_role
+from apps.tenants.models import Role
+
+
+def _uploads(form) -> list[services.Upload]:
+    log_format = form.cleaned_data.get("log_format", "")
+    uploads = [services.upload_from_django(f, log_format) for f in form.cleaned_data["files"]]
+    pasted = (form.cleaned_data.get("pasted") or "").strip("\n")
+    if pasted.strip():
+        uploads.append(services.upload_from_text(pasted, log_format=log_format))
+    return uploads
+
+
+@require_role(Role.MEMBER)
+@require_http_methods(["GET", "POST"])
+def incident_create(request: TenantHttpRequest, slug: str):
+    project = get_project_for_request(request, slug)
+    form = NewIncidentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.create_incident(
+                project=project,
+                title=form.cleaned_data["title"],
+                uploads=_uploads(form),
+                created_by=request.user,
+            )
+        except services.UploadRejected as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("incidents:incident-detail", incident_id=incident.pk)
+    return render(request, "ingestion/incident_form.html", {"project": project, "form": form})
+
+
+@require_role(Role.MEMBER)
+@require_http_methods(["GET", "POST"])
+def files_add(request: TenantHttpRequest, incident_id: int):
+    incident = get_incident_for_request(request, incident_id)
+    form = LogInputForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            jobs = services.add_files(incident=incident, uploads=_uploads(form))
+        except services.UploadRejected as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.info(request, f"{len(jobs)} file(s) queued for ingestion.")
+            return redirect("incidents:incident-detail", incident_id=incident.pk)
+    return render(request, "ingestion/files_form.html", {"incident": incident, "form": form})
+
+
+@require_role(Role.MEMBER)
+@require_POST
+def source_delete(request: TenantHttpRequest, source_id: int):
+    source = get_object_or_404(
+        Source.objects.select_related("incident", "stored_file"), pk=source_id
+    )
+    incident_id = source.incident_id
+    name = source.member
+    services.delete_source(source=source)
+    messages.info(request, f"Deleted {name} and its events.")
+    return redirect("incidents:incident-detail", incident_id=incident_id)
+
+
+@require_GET
+def incident_progress(request: TenantHttpRequest, incident_id: int):
+    incident = get_incident_for_request(request, incident_id)
+    jobs = incident_sources_and_jobs(incident)
+    active = any(job.is_active for job in jobs)
+    response = render(
+        request,
+        "ingestion/partials/_progress.html",
+        {"incident": incident, "jobs": jobs, "active": active},
+    )
+    if request.htmx:
+        trigger_client_event(response, "ingest-progress", {"active": active})
+    return response
