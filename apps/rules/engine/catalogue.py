@@ -162,7 +162,7 @@ class Rule:
             return False
         if self.regex is not None:
             if text is None:
-                text = record.message[:MAX_SCAN_CHARS]
+                text = scan_text(record)
             if not self.regex.search(text):
                 return False
             if self.exclude is not None and self.exclude.search(text):
@@ -189,6 +189,40 @@ def _int_attr(attrs: Mapping[str, Any], keys: Iterable[str]) -> int | None:
         except (TypeError, ValueError):
             continue
     return None
+
+
+# Structured records often keep the telling text outside `message` ({"msg": "charge failed",
+# "error": "x509: certificate has expired …"}): string attrs whose key mentions one of these
+# are scanned too, after the message.
+_TEXT_ATTR_HINTS = (
+    "err",
+    "exc",
+    "stack",
+    "trace",
+    "reason",
+    "cause",
+    "detail",
+    "body",
+    "msg",
+    "message",
+)
+
+
+def scan_text(record: Record) -> str:
+    """The text rules run on: the message plus error-ish string attrs, bounded."""
+    text = record.message
+    if record.attrs:
+        extra = [
+            value
+            for key, value in record.attrs.items()
+            if isinstance(value, str)
+            and value
+            and value != text
+            and any(h in key.lower() for h in _TEXT_ATTR_HINTS)
+        ]
+        if extra:
+            text = "\n".join([text, *extra])
+    return text[:MAX_SCAN_CHARS]
 
 
 # --- loading -------------------------------------------------------------------------------

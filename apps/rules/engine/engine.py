@@ -14,6 +14,7 @@ derived) run on every record. Messages are cut to MAX_SCAN_CHARS before any patt
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,14 +23,15 @@ from typing import Any
 
 from apps.ingestion.logparse.record import Record
 
-from .catalogue import LEVEL_RANK, Catalogue, Rule, build_user_rule
+from .catalogue import LEVEL_RANK, Catalogue, Rule, build_user_rule, scan_text
 from .finding import EvidenceRef, Finding
-from .patterns import MAX_SCAN_CHARS, KeywordIndex
+from .patterns import KeywordIndex
 
 EVIDENCE_CAP = 50
 SERVICES_CAP = 20
 GROUPS_CAP = 50
 BATCH = 16
+_UNTIMED = float("inf")
 
 
 class _RuleState:
@@ -43,7 +45,9 @@ class _RuleState:
         "flash_score",
         "groups",
         "last_ts",
+        "per_source",
         "services",
+        "trigger",
         "window",
     )
 
@@ -53,7 +57,11 @@ class _RuleState:
         self.last_ts: datetime | None = None
         self.services: dict[str, None] = {}
         self.groups: dict[str, None] = {}
-        self.evidence: list[EvidenceRef] = []
+        # The earliest EVIDENCE_CAP matches by time (a max-heap of (-epoch, -seq, ref)), plus
+        # the first match of every source: multi-file uploads are fed one file after another.
+        self.evidence: list[tuple[float, int, EvidenceRef]] = []
+        self.per_source: dict[str, tuple[float, int, EvidenceRef]] = {}
+        self.trigger: tuple[float, int, EvidenceRef] | None = None  # earliest by time
         self.flash_ref: EvidenceRef | None = None
         self.flash_score = -1
         self.window: deque[float] = deque()
@@ -83,6 +91,7 @@ class Engine:
         )
         self._states: dict[int, _RuleState] = {}
         self._pending: list[tuple[Record, str | None, str | None]] = []
+        self._seq = 0
         self._last_ts: datetime | None = None  # latest timestamp seen, for untimed records
         self.records_seen = 0
         self._detector = None
@@ -107,7 +116,7 @@ class Engine:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        texts = [r.message[:MAX_SCAN_CHARS] for r, _, _ in pending]
+        texts = [scan_text(r) for r, _, _ in pending]
         keyword_hit = self._index.any_in(texts)
         always, fields_only = self._always, self._fields_only
         if not keyword_hit and not always:
@@ -116,7 +125,7 @@ class Engine:
                     if record.attrs:
                         if record.ts is not None:
                             self._last_ts = record.ts
-                        text = record.message[:MAX_SCAN_CHARS]
+                        text = scan_text(record)
                         self._run(fields_only, record, text, template_id, group)
             for record, _, _ in reversed(pending):
                 if record.ts is not None:
@@ -148,17 +157,29 @@ class Engine:
         if state is None:
             state = self._states[i] = _RuleState()
         state.count += 1
+        self._seq += 1
         ref = EvidenceRef(record.source, record.line)
-        if record.ts is not None:
-            if state.first_ts is None:
-                state.first_ts = record.ts
-            state.last_ts = record.ts
+        ts = record.ts
+        if ts is not None:
+            if state.first_ts is None or ts < state.first_ts:
+                state.first_ts = ts
+            if state.last_ts is None or ts > state.last_ts:
+                state.last_ts = ts
+        # Sources may be fed one after another: order evidence by time, then by feed order.
+        entry = (ts.timestamp() if ts is not None else _UNTIMED, self._seq, ref)
+        if state.trigger is None or entry < state.trigger:
+            state.trigger = entry
         if record.service and len(state.services) < SERVICES_CAP:
             state.services[record.service] = None
         if group and len(state.groups) < GROUPS_CAP:
             state.groups[group] = None
-        if len(state.evidence) < EVIDENCE_CAP:
-            state.evidence.append(ref)
+        heap = state.evidence
+        if len(heap) < EVIDENCE_CAP:
+            heapq.heappush(heap, (-entry[0], -entry[1], ref))
+        elif (-entry[0], -entry[1]) > heap[0][:2]:
+            heapq.heapreplace(heap, (-entry[0], -entry[1], ref))
+        if record.source not in state.per_source and len(state.per_source) < SERVICES_CAP:
+            state.per_source[record.source] = entry
         crossed = False
         if rule.threshold is not None and not state.fired:
             ts = record.ts or self._last_ts
@@ -194,7 +215,11 @@ class Engine:
             if rule.threshold is not None and not state.fired:
                 continue
             fired_states.append(state)
-            evidence = list(state.evidence)
+            entries = {(-e, -q, ref) for e, q, ref in state.evidence}
+            entries.update(state.per_source.values())
+            if state.trigger is not None:
+                entries.add(state.trigger)
+            evidence = [ref for _, _, ref in sorted(entries)]
             if state.flash_ref is not None and state.flash_ref not in evidence:
                 evidence.append(state.flash_ref)
             out.append(
@@ -275,7 +300,7 @@ def dry_run(
     group_counts: dict[str, int] = {}
     for item in records:
         record, group = item if isinstance(item, tuple) else (item, None)
-        text = record.message[:MAX_SCAN_CHARS]
+        text = scan_text(record)
         if rule.prefilter_ok(text) and rule.matches(record, text=text):
             matched += 1
             key = group if group is not None else "(ungrouped)"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.rules.engine import Catalogue, CatalogueError, Engine
-from apps.rules.engine.catalogue import CATALOGUE_DIR
-from apps.rules.engine.patterns import MAX_SCAN_CHARS
+from apps.rules.engine.catalogue import CATALOGUE_DIR, scan_text
 
 REQUIRED_CATEGORIES = [
     "oom-kernel",
@@ -97,7 +96,7 @@ def _cases(kind: str):
 
 def _hits(rule, example) -> bool:
     record = example.to_record()
-    text = record.message[:MAX_SCAN_CHARS]
+    text = scan_text(record)
     return rule.prefilter_ok(text) and rule.matches(record, text=text)
 
 

@@ -27,25 +27,59 @@ def run(records, catalogue=CATALOGUE, **kwargs):
 def test_aggregates_one_finding_per_rule_with_trigger_and_flashpoint():
     records = [
         rec("GET /healthz 200", 1, at=0, service="api"),
-        rec(OOM_TRIGGER, 2, at=1, service="node-1", source="kern.log"),
+        rec("ERROR:  deadlock detected", 2, at=1, service="db-1", source="pg.log"),
         rec(
-            "oom_reaper: reaped process 4321 (java), now anon-rss:0kB",
+            "DETAIL:  Process 811 waits for ShareLock on transaction 92211; blocked by process 812. deadlock detected",
             3,
             at=2,
-            service="node-1",
-            source="kern.log",
+            service="db-1",
+            source="pg.log",
         ),
-        rec(OOM_KILL, 4, at=2, service="node-1", source="kern.log"),
-        rec(OOM_TRIGGER.replace("java", "python3"), 5, at=9, service="node-2", source="kern.log"),
+        rec("ERROR:  deadlock detected", 4, at=2, service="db-1", source="pg.log"),
+        rec(
+            "(1213, 'Deadlock found when trying to get lock; try restarting transaction')",
+            5,
+            at=9,
+            service="orders",
+            source="orders.log",
+        ),
     ]
-    f = run(records)["oom-kernel.killed-process"]
-    assert f.category == "oom-kernel" and f.severity == Severity.CRITICAL
+    f = run(records)["db-deadlock.detected"]
+    assert f.category == "db-deadlock" and f.severity == Severity.ERROR
     assert f.count == 4
-    assert f.trigger == EvidenceRef("kern.log", 2)  # first occurrence
-    assert f.flashpoint == EvidenceRef("kern.log", 4)  # the rule's most telling line
+    assert f.trigger == EvidenceRef("pg.log", 2)  # first occurrence
+    assert f.flashpoint == EvidenceRef("pg.log", 3)  # the rule's most telling line
     assert f.evidence[0] == f.trigger and len(f.evidence) == 4
     assert f.first_ts == T0.replace(second=1) and f.last_ts == T0.replace(second=9)
-    assert f.services == ["node-1", "node-2"]
+    assert f.services == ["db-1", "orders"]
+
+
+def test_trigger_is_earliest_by_time_when_sources_are_fed_one_after_another():
+    later_file = [rec(OOM_KILL, i, at=100 + i, source="b.log") for i in range(1, 80)]
+    earlier_file = [
+        rec(OOM_KILL, 7, at=50, source="a.log"),
+        rec(OOM_KILL, 8, at=200, source="a.log"),
+    ]
+    untimed = [rec(OOM_KILL, 1, source="events.txt")]
+    f = run(untimed + later_file + earlier_file)["oom-kernel.killed-process"]
+    assert f.trigger == EvidenceRef("a.log", 7)
+    assert f.first_ts == T0.replace(second=50)
+    assert f.evidence[0] == f.trigger
+    # Capped evidence keeps the earliest lines plus the first line of every source.
+    assert EvidenceRef("events.txt", 1) in f.evidence
+    assert EvidenceRef("a.log", 8) not in f.evidence
+    assert EvidenceRef("b.log", 79) not in f.evidence
+
+
+def test_structured_error_attrs_are_scanned():
+    record = rec(
+        "charge failed",
+        1,
+        at=0,
+        level="ERROR",
+        attrs={"error": "x509: certificate signed by unknown authority", "order": "o1"},
+    )
+    assert "tls-cert.invalid" in run([record])
 
 
 def test_flashpoint_prefers_highest_level():
