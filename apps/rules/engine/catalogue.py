@@ -208,18 +208,28 @@ _TEXT_ATTR_HINTS = (
 )
 
 
+_TEXT_KEYS: dict[str, bool] = {}
+
+
+def _is_text_key(key: str) -> bool:
+    known = _TEXT_KEYS.get(key)
+    if known is None:
+        lowered = key.lower()
+        known = any(h in lowered for h in _TEXT_ATTR_HINTS)
+        if len(_TEXT_KEYS) < 10_000:
+            _TEXT_KEYS[key] = known
+    return known
+
+
 def scan_text(record: Record) -> str:
     """The text rules run on: the message plus error-ish string attrs, bounded."""
     text = record.message
-    if record.attrs:
-        extra = [
-            value
-            for key, value in record.attrs.items()
-            if isinstance(value, str)
-            and value
-            and value != text
-            and any(h in key.lower() for h in _TEXT_ATTR_HINTS)
-        ]
+    attrs = record.attrs
+    if attrs:
+        extra = None
+        for key, value in attrs.items():
+            if isinstance(value, str) and value and _is_text_key(key) and value != text:
+                extra = [value] if extra is None else [*extra, value]
         if extra:
             text = "\n".join([text, *extra])
     return text[:MAX_SCAN_CHARS]

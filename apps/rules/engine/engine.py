@@ -121,11 +121,10 @@ class Engine:
         always, fields_only = self._always, self._fields_only
         if not keyword_hit and not always:
             if fields_only:
-                for record, template_id, group in pending:
+                for (record, template_id, group), text in zip(pending, texts, strict=True):
                     if record.attrs:
                         if record.ts is not None:
                             self._last_ts = record.ts
-                        text = scan_text(record)
                         self._run(fields_only, record, text, template_id, group)
             for record, _, _ in reversed(pending):
                 if record.ts is not None:
