@@ -115,6 +115,9 @@ SHARED_APPS = [
 TENANT_APPS = [
     "apps.incidents",
     "apps.ingestion",
+    "apps.rules",
+    "apps.analysis",
+    "apps.reports",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 TENANT_MODEL = "tenants.Tenant"

@@ -15,6 +15,9 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "apps.incidents",
     "apps.ingestion",
+    "apps.rules",
+    "apps.analysis",
+    "apps.reports",
 ]
 USE_TZ = True
 TIME_ZONE = "UTC"

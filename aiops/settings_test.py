@@ -17,3 +17,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Several test runs may share one PostgreSQL cluster (e.g. parallel work trees): name the DB.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("AIOPS_TEST_DB", "test_aiops")}  # noqa: F405

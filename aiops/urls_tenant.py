@@ -5,6 +5,9 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("apps.incidents.urls")),
     path("", include("apps.ingestion.urls")),
+    path("", include("apps.rules.urls")),
+    path("", include("apps.analysis.urls")),
+    path("", include("apps.reports.urls")),
 ]
 
 handler404 = "apps.tenants.views.not_found"

@@ -10,4 +10,9 @@ urlpatterns = [
     path("projects/<slug:slug>/", views.project_detail, name="project-detail"),
     path("incidents/<int:incident_id>/", views.incident_detail, name="incident-detail"),
     path("incidents/<int:incident_id>/events/", views.event_list, name="event-list"),
+    path(
+        "incidents/<int:incident_id>/evidence/<int:source_id>/<int:line>/",
+        views.evidence,
+        name="evidence",
+    ),
 ]

@@ -67,3 +67,11 @@ def event_list(request: TenantHttpRequest, incident_id: int):
         "incidents/partials/_events.html",
         {"incident": incident, "events": events, "next_cursor": next_cursor, "filters": filters},
     )
+
+
+def evidence(request: TenantHttpRequest, incident_id: int, source_id: int, line: int):
+    """The raw line(s) in context: every evidence link in the product lands here."""
+    incident = selectors.get_incident_for_request(request, incident_id)
+    context = selectors.evidence_context(incident, source_id, line, request.GET.get("context"))
+    template = "incidents/partials/_evidence.html" if request.htmx else "incidents/evidence.html"
+    return render(request, template, {"incident": incident, **context})

@@ -10,3 +10,15 @@
     }
   });
 })();
+
+// Copy buttons: <button data-copy-target="id"> copies the text of element #id.
+document.addEventListener("click", function (event) {
+  const button = event.target.closest("[data-copy-target]");
+  if (!button) return;
+  const source = document.getElementById(button.getAttribute("data-copy-target"));
+  if (!source) return;
+  const text = source.value !== undefined ? source.value : source.textContent;
+  if (navigator.clipboard) {
+    navigator.clipboard.writeText(text).then(function () { button.textContent = "Copied"; });
+  }
+});

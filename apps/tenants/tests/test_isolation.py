@@ -37,7 +37,7 @@ def object_kwargs(tenant, *, foreign_of=None):
         project = Project.objects.get(slug=f"{owner.slug}-marker")
         incident = project.incidents.get()
         source = incident.sources.get()
-    return {"slug": project.slug, "incident_id": incident.pk, "source_id": source.pk}
+    return {"slug": project.slug, "incident_id": incident.pk, "source_id": source.pk, "line": 1}
 
 
 def build_url(tenant, route_name, values):
@@ -94,7 +94,7 @@ def test_foreign_object_ids_never_show_foreign_content(client, personas, route, 
 @pytest.mark.parametrize("route", [r for r in ROUTES if "<" in dict(tenant_routes())[r]])
 def test_unknown_object_ids_are_404(client, personas, route):
     client.force_login(personas.owner)
-    values = {"slug": "no-such-project", "incident_id": 987654, "source_id": 987654}
+    values = {"slug": "no-such-project", "incident_id": 987654, "source_id": 987654, "line": 1}
     response = client.get(build_url(personas.alpha, route, values))
     assert response.status_code in (404, 405)
 
