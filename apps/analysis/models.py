@@ -1,0 +1,155 @@
+"""Per-tenant AI settings and the history of analysis runs (tenant schema).
+
+``AnalysisRun.result`` — the contract other apps (postmortems) read. Version 1::
+
+    {
+      "version": 1,
+      "status": "ok" | "insufficient_evidence" | "failed",
+      "summary":              [Claim, ...],
+      "impact":               [Claim, ...],
+      "hypotheses":           [Hypothesis, ...],      # ranked, rank 1 = most likely
+      "contributing_factors": [Claim, ...],
+      "actions":              [Claim, ...],
+      "evidence": {"E12": {"source_id": 3, "line": 125, "role": "first-error",
+                           "text": "<the redacted line exactly as sent>"}, ...},
+      "counts": {"verified": 7, "unverified": 1, "dropped": 0},
+      "repaired": false,                              # one repair round was needed and worked
+      "error": null | {"kind": "timeout", "message": "..."}   # set when status == "failed"
+    }
+
+    Claim = {
+      "text": "PostgreSQL refused new connections ...",   # plain text, never HTML
+      "kind": "fact" | "hypothesis" | "action",
+      "status": "verified" | "unverified" | "dropped",
+      "citations": [Citation, ...],   # non-empty only when status == "verified"
+      "quote": "FATAL: sorry, too many clients already",   # what the model quoted
+      "reasons": ["quote not found in the cited lines"],     # why not verified (audit)
+    }
+    Hypothesis = {
+      "rank": 1, "category": "db-too-many-connections", "confidence": 0.85,   # 0..1
+      "statement": Claim,                 # statement.citations = supporting evidence
+      "contradicting": [Citation, ...],   # ids that were in the pack; may be empty
+    }
+    Citation = {"id": "E12", "source_id": 3, "line": 125, "quote": "..."}
+      # (source_id, line) is the natural key of an ingestion Event: link it with
+      # {% url 'incidents:evidence' incident.pk citation.source_id citation.line %}.
+      # "quote" is the claim's quote when it was found in this line, else "".
+
+Only ``verified`` claims may be rendered with links; ``unverified`` ones are shown marked as
+such, ``dropped`` ones are kept for audit and not shown. "Insufficient evidence" is
+``status == "insufficient_evidence"`` (claims may still be present). Use
+`apps.analysis.selectors.latest_analysis(incident)` to get the newest finished run.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apps.incidents.models import Incident
+
+RESULT_VERSION = 1
+
+
+class AISettings(models.Model):
+    """The tenant's analysis provider (one row, pk=1). The API key is stored sealed, write-only."""
+
+    class Provider(models.TextChoices):
+        LOCAL = "local", "Local (offline, deterministic)"
+        OPENAI = "openai-compatible", "OpenAI-compatible endpoint"
+
+    SINGLETON_PK = 1
+
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.LOCAL)
+    base_url = models.URLField(max_length=500, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    # AEAD-sealed with a key derived from SECRET_KEY (see apps/analysis/sealing.py); never shown.
+    api_key_sealed = models.TextField(blank=True)
+    timeout_seconds = models.PositiveIntegerField(default=60)
+    max_tokens = models.PositiveIntegerField(default=2000)
+    price_per_1k_tokens = models.DecimalField(
+        max_digits=10, decimal_places=6, null=True, blank=True
+    )  # in the tenant's currency, for the preview's cost estimate; None = unknown
+    # Policy: only the local provider, or endpoints on loopback / private networks.
+    local_endpoints_only = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # users live in the public schema
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "AI settings"
+        verbose_name_plural = "AI settings"
+
+    def __str__(self) -> str:
+        return f"AI settings ({self.provider})"
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key_sealed)
+
+
+class AnalysisRun(models.Model):
+    """One press of *Analyze*: exactly one row per request, however often its job is delivered."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="analyses")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    provider = models.CharField(max_length=40, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    result = models.JSONField(null=True, blank=True)  # see the module docstring
+    error = models.TextField(blank=True)  # safe to show: never contains keys
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    token_estimate = models.PositiveIntegerField(null=True, blank=True)  # of the prompt sent
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)  # sum over provider calls
+    payload_sha256 = models.CharField(max_length=64, blank=True)  # of the last request body
+    evidence_count = models.PositiveIntegerField(default=0)
+    redactions = models.JSONField(default=dict, blank=True)  # label → replacements made
+    calls = models.JSONField(default=list, blank=True)  # one entry per provider call
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["incident", "-created_at"], name="analysis_recent")]
+
+    def __str__(self) -> str:
+        return f"analysis {self.pk} of incident {self.incident_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def outcome(self) -> str:
+        """ok / insufficient_evidence / failed (from the result), or the run status."""
+        if self.result:
+            return self.result.get("status", self.status)
+        return self.status
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
