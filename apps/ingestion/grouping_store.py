@@ -45,6 +45,21 @@ def save_miner(project: Project, miner: Miner) -> None:
     MinerState.objects.update_or_create(project=project, defaults={"state": miner.to_state()})
 
 
+class GroupRules:
+    """A project's stored merge/split decisions, applied to every new event's group id.
+
+    `apply(group_id, grouped)` returns the group id to store. The identity until merge/split
+    rules exist (see the grouping issue).
+    """
+
+    @classmethod
+    def load(cls, project: Project) -> GroupRules:
+        return cls()
+
+    def apply(self, group_id: str, grouped: Grouped) -> str:
+        return group_id
+
+
 @dataclass(slots=True)
 class GroupInfo:
     template_id: str
@@ -61,8 +76,8 @@ class Observed:
 
     def see(self, grouped: Grouped) -> None:
         fp = grouped.fingerprint
-        if fp.group_id not in self.groups:
-            self.groups[fp.group_id] = GroupInfo(
+        if grouped.group not in self.groups:
+            self.groups[grouped.group] = GroupInfo(
                 template_id=grouped.match.template_id,
                 exception_type=fp.exception_type,
                 frames=list(fp.frames_used),

@@ -6,12 +6,18 @@ benchmarks all call this, so there is one behaviour to test.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import chain, islice
+from pathlib import Path
+from typing import BinaryIO
 
 from apps.ingestion.grouping.fingerprint import Fingerprint, fingerprint, head_line
 from apps.ingestion.grouping.miner import Match, Miner
+from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
+from apps.ingestion.logparse.decode import iter_lines
 from apps.ingestion.logparse.detect import SAMPLE_LINES, Detection, detect_format
 from apps.ingestion.logparse.parser import parse_lines
 from apps.ingestion.logparse.record import Line, Record
@@ -56,6 +62,11 @@ class Grouped:
     record: Record
     match: Match
     fingerprint: Fingerprint
+    group: str = ""  # the error group id: the fingerprint, unless a merge/split rule says else
+
+    def __post_init__(self) -> None:
+        if not self.group:
+            self.group = self.fingerprint.group_id
 
 
 def detect(lines: Iterator[Line]) -> tuple[Detection, Iterator[Line]]:
@@ -145,3 +156,37 @@ def service_from_source(name: str) -> str:
     if stem.lower() in _GENERIC_STEMS and len(parts) > 1:
         return parts[-2]
     return stem
+
+
+YEAR_SENTINEL = 1904  # a leap year no real log is from: marks timestamps that carry no year
+YEAR_SAMPLE = 200
+
+
+def source_streams(paths: Iterable[Path], report: ArchiveReport) -> Iterator[tuple[str, BinaryIO]]:
+    """(source name, binary stream) for every log file in the given files and archives."""
+    for path in paths:
+        for member in open_members(path, display_name=path.name, report=report):
+            yield member.name, member.stream
+
+
+def year_hint(paths: list[Path]) -> int:
+    """The year most timestamps with a year carry, for formats that print none (syslog).
+
+    Reads the head of every source; without any dated line, the current year.
+    """
+    years: Counter[int] = Counter()
+    report = ArchiveReport()
+    try:
+        for _name, stream in source_streams(paths, report):
+            head: list[Line] = []
+            for line in iter_lines(stream):
+                head.append(line)
+                if len(head) >= YEAR_SAMPLE:
+                    break
+            for record in parse_lines(head, default_year=YEAR_SENTINEL):
+                ts = record.ts
+                if ts is not None and not record.ts_inherited and ts.year != YEAR_SENTINEL:
+                    years[ts.year] += 1
+    except ArchiveRejected:
+        pass
+    return years.most_common(1)[0][0] if years else datetime.now(UTC).year

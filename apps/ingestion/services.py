@@ -29,8 +29,17 @@ from apps.ingestion import grouping_store
 from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
 from apps.ingestion.logparse.decode import DecodeReport, iter_lines
 from apps.ingestion.logparse.limits import Limits, human_bytes
-from apps.ingestion.models import LEVEL_NUMBER, IngestJob, Source, StoredFile
-from apps.ingestion.pipeline import Grouped, SourceStats, group_records, parse_source
+from apps.ingestion.models import LEVEL_NUMBER, ErrorGroup, IngestJob, Source, StoredFile
+from apps.ingestion.pipeline import (
+    Grouped,
+    SourceStats,
+    group_records,
+    parse_source,
+    year_hint,
+)
+from apps.rules import diagnosis
+from apps.rules.engine.catalogue import Catalogue
+from apps.rules.engine.engine import Engine
 from apps.tenants.jobs import enqueue_tenant_task
 
 log = logging.getLogger(__name__)
@@ -267,7 +276,7 @@ def _row(incident_id: int, source_id: int, grouped: Grouped) -> tuple:
         _clean(record.message),
         _clean(record.raw),
         grouped.match.template_id,
-        grouped.fingerprint.group_id,
+        grouped.group,
         _attrs_json(record.attrs),
         record.truncated,
     )
@@ -298,11 +307,16 @@ def _ingest_member(
     miner,
     observed: grouping_store.Observed,
     done_before: dict,
+    engine,
+    group_rules: grouping_store.GroupRules,
+    source_ids: dict[str, int],
+    default_year: int,
 ) -> None:
     stored = job.stored_file
     source, _ = Source.objects.get_or_create(
         stored_file=stored, member=name[:500], defaults={"incident_id": job.incident_id}
     )
+    source_ids[source.member] = source.pk
     reader = _HashingReader(stream)
     report = DecodeReport()
     stats = SourceStats(name=source.member)
@@ -320,7 +334,7 @@ def _ingest_member(
         source=source.member,
         stats=stats,
         log_format=stored.log_format or None,
-        default_year=job.created_at.year,
+        default_year=default_year,
     )
     rows: list[tuple] = []
     first_ts = last_ts = None
@@ -332,8 +346,11 @@ def _ingest_member(
             "events_done": done_before["events"] + stats.records,
         }
 
+    feed = engine.feed
     for grouped in group_records(records, miner):
+        grouped.group = group_rules.apply(grouped.group, grouped)
         observed.see(grouped)
+        feed(grouped.record, template_id=grouped.match.template_id, group=grouped.group)
         ts = grouped.record.ts
         if ts is not None:
             first_ts = ts if first_ts is None or ts < first_ts else first_ts
@@ -422,7 +439,6 @@ def run_ingest(job_id: int) -> str:
             time.sleep(min(2**attempt, 15))
         except (DatabaseError, Exception) as exc:  # poison input must not loop
             log.exception("ingest job %s failed", job_id)
-            connection.close()
             _finish(job_id, IngestJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
             return IngestJob.Status.FAILED
     elapsed = max(time.monotonic() - started, 1e-6)
@@ -430,6 +446,26 @@ def run_ingest(job_id: int) -> str:
     IngestJob.objects.filter(pk=job_id).update(lines_per_second=lines / elapsed)
     _finish(job_id, IngestJob.Status.DONE, warnings=warnings)
     return IngestJob.Status.DONE
+
+
+def tenant_catalogue() -> Catalogue:
+    """The built-in rules with this tenant's settings and custom rules."""
+    try:
+        from apps.rules.services import tenant_catalogue as load
+    except ImportError:  # the tenant rule settings module is optional
+        return Catalogue.load()
+    return load()
+
+
+def _baseline_templates(job: IngestJob) -> set[str] | None:
+    """Templates seen in the project's earlier incidents: "new" is measured against them."""
+    earlier = (
+        ErrorGroup.objects.filter(project_id=job.incident.project_id)
+        .exclude(occurrences__incident_id=job.incident_id)
+        .values_list("template_id", flat=True)
+    )
+    baseline = set(earlier)
+    return baseline or None
 
 
 def _ingest_file(job: IngestJob) -> list[str]:
@@ -440,15 +476,32 @@ def _ingest_file(job: IngestJob) -> list[str]:
     with grouping_store.project_lock(project.pk):
         miner = grouping_store.load_miner(project)
         observed = grouping_store.Observed()
+        group_rules = grouping_store.GroupRules.load(project)
+        engine = Engine(tenant_catalogue(), baseline_templates=_baseline_templates(job))
+        source_ids: dict[str, int] = {}
+        default_year = year_hint([path])
         done_before = {"bytes": 0, "lines": 0, "events": 0}
         members = 0
         for member in open_members(
             path, display_name=stored.original_name, limits=limits(), report=archive_report
         ):
             members += 1
-            _ingest_member(job, member.name, member.stream, miner, observed, done_before)
+            _ingest_member(
+                job,
+                member.name,
+                member.stream,
+                miner,
+                observed,
+                done_before,
+                engine,
+                group_rules,
+                source_ids,
+                default_year,
+            )
         grouping_store.save_miner(project, miner)
         grouping_store.record_groups(job.incident, miner, observed)
+        diagnosis.save_job_findings(job, engine.findings(), source_ids)
+        diagnosis.refresh_diagnosis(job.incident)
     warnings = list(archive_report.warnings)
     if members == 0:
         warnings.append("no log file was found in this upload")

@@ -1,0 +1,134 @@
+"""Persist the engine's findings for one ingest job and re-read the whole incident.
+
+The engine runs inside the ingest job over that job's records; the incident's diagnosis
+(windows, ranked root causes) is recomputed from every job's findings, so adding logs later
+or deleting a source changes the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db import transaction
+
+from apps.incidents.models import Incident
+from apps.rules.engine.finding import EvidenceRef, Severity
+from apps.rules.engine.finding import Finding as EngineFinding
+from apps.rules.engine.incidents import build_incidents, rank_root_causes
+from apps.rules.models import Diagnosis, Finding
+
+MAX_EVIDENCE = 50
+
+
+def _pair(ref: EvidenceRef | None, source_ids: Mapping[str, int]) -> list[int] | None:
+    if ref is None or ref.source not in source_ids:
+        return None
+    return [source_ids[ref.source], ref.line]
+
+
+@transaction.atomic
+def save_job_findings(job, findings: list[EngineFinding], source_ids: Mapping[str, int]) -> None:
+    """Replace this job's findings (idempotent when the job runs again)."""
+    Finding.objects.filter(job=job).delete()
+    rows = []
+    for f in findings:
+        evidence = [p for p in (_pair(r, source_ids) for r in f.evidence[:MAX_EVIDENCE]) if p]
+        rows.append(
+            Finding(
+                incident_id=job.incident_id,
+                job=job,
+                rule_id=f.rule_id[:120],
+                category=f.category[:60],
+                severity=str(f.severity),
+                title=f.title[:300],
+                explanation=f.explanation,
+                remediation=f.remediation,
+                count=f.count,
+                first_ts=f.first_ts,
+                last_ts=f.last_ts,
+                services=list(f.services)[:20],
+                groups=list(f.groups)[:20],
+                confidence=f.confidence,
+                detector=f.detector,
+                evidence=evidence,
+                trigger=_pair(f.trigger, source_ids),
+                flashpoint=_pair(f.flashpoint, source_ids),
+            )
+        )
+    Finding.objects.bulk_create(rows)
+
+
+def _ref(pair) -> EvidenceRef | None:
+    return EvidenceRef(str(pair[0]), pair[1]) if pair else None
+
+
+def _refs(pairs) -> list[list[int]]:
+    return [[int(r.source), r.line] for r in pairs]
+
+
+def engine_findings(incident: Incident) -> list[EngineFinding]:
+    """The incident's stored findings as engine objects (source ids as source names)."""
+    return [
+        EngineFinding(
+            rule_id=f.rule_id,
+            category=f.category,
+            severity=Severity(f.severity),
+            title=f.title,
+            explanation=f.explanation,
+            remediation=f.remediation,
+            evidence=[EvidenceRef(str(s), line) for s, line in f.evidence],
+            trigger=_ref(f.trigger),
+            flashpoint=_ref(f.flashpoint),
+            count=f.count,
+            first_ts=f.first_ts,
+            last_ts=f.last_ts,
+            services=list(f.services),
+            confidence=f.confidence,
+            groups=list(f.groups),
+            detector=f.detector,
+        )
+        for f in Finding.objects.filter(incident=incident)
+    ]
+
+
+@transaction.atomic
+def refresh_diagnosis(incident: Incident) -> Diagnosis:
+    findings = engine_findings(incident)
+    ranked = rank_root_causes(findings)
+    windows = build_incidents(findings)
+    top = ranked[0] if ranked else None
+    values = {
+        "root_category": top.category if top else "",
+        "root_title": (top.title if top else "")[:300],
+        "root_summary": top.summary if top else "",
+        "root_confidence": top.confidence if top else 0.0,
+        "root_evidence": _refs(([top.trigger] if top.trigger else []) + top.evidence)
+        if top
+        else [],
+        "candidates": [
+            {
+                "category": c.category,
+                "title": c.title,
+                "summary": c.summary,
+                "confidence": c.confidence,
+                "services": c.services,
+                "first_ts": c.first_ts.isoformat() if c.first_ts else None,
+                "evidence": _refs(c.evidence[:5]),
+                "explains": c.explains,
+            }
+            for c in ranked[:5]
+        ],
+        "windows": [
+            {
+                "start": w.start.isoformat() if w.start else None,
+                "end": w.end.isoformat() if w.end else None,
+                "services": w.services,
+                "first": _refs([w.first_event])[0] if w.first_event else None,
+                "first_category": w.first_category,
+                "severity": str(w.max_severity),
+            }
+            for w in windows
+        ],
+    }
+    diagnosis, _ = Diagnosis.objects.update_or_create(incident=incident, defaults=values)
+    return diagnosis

@@ -1,0 +1,287 @@
+"""The whole offline analysis of log files, without a database: what `manage.py triage` prints.
+
+decode → parse → group → rules and detectors → incident windows → ranked root cause →
+the local analyzer's narrative. The same cores as ingestion, in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from apps.ingestion.grouping.miner import Miner
+from apps.ingestion.logparse.archive import ArchiveReport
+from apps.ingestion.logparse.decode import DecodeReport, iter_lines
+from apps.ingestion.pipeline import (
+    SourceStats,
+    group_records,
+    parse_source,
+    source_streams,
+    year_hint,
+)
+from apps.rules.engine.catalogue import Catalogue
+from apps.rules.engine.engine import Engine
+from apps.rules.engine.finding import EvidenceRef, Finding
+from apps.rules.engine.incidents import RootCause, build_incidents, rank_root_causes
+
+LEVEL_RANK = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
+
+
+@dataclass(slots=True)
+class GroupSummary:
+    group: str
+    template: str
+    count: int = 0
+    level: str | None = None
+    first: EvidenceRef | None = None
+    first_ts: datetime | None = None
+
+
+@dataclass(slots=True)
+class TriageReport:
+    sources: list[SourceStats] = field(default_factory=list)
+    groups: list[GroupSummary] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    incidents: list = field(default_factory=list)
+    root_causes: list[RootCause] = field(default_factory=list)
+    analysis: dict | None = None
+    lines: dict[EvidenceRef, str] = field(default_factory=dict)  # raw text of cited lines
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def root_cause(self) -> RootCause | None:
+        return self.root_causes[0] if self.root_causes else None
+
+
+def triage(
+    paths: list[Path],
+    *,
+    log_format: str | None = None,
+    catalogue: Catalogue | None = None,
+    analyze: bool = True,
+) -> TriageReport:
+    report = TriageReport()
+    engine = Engine(catalogue or Catalogue.load())
+    miner = Miner()
+    groups: dict[str, GroupSummary] = {}
+    default_year = year_hint(paths)
+    archive_report = ArchiveReport()
+    for name, stream in source_streams(paths, archive_report):
+        decode = DecodeReport()
+        stats = SourceStats(name=name)
+        lines = iter_lines(stream, report=decode)
+        records = parse_source(
+            lines, source=name, stats=stats, log_format=log_format, default_year=default_year
+        )
+        for grouped in group_records(records, miner):
+            record = grouped.record
+            engine.feed(record, template_id=grouped.match.template_id, group=grouped.group)
+            summary = groups.get(grouped.group)
+            if summary is None:
+                summary = groups[grouped.group] = GroupSummary(
+                    group=grouped.group,
+                    template=grouped.match.template_id,
+                    first=EvidenceRef(name, record.line),
+                    first_ts=record.ts,
+                )
+            summary.count += 1
+            if record.level and (
+                summary.level is None or LEVEL_RANK[record.level] > LEVEL_RANK[summary.level]
+            ):
+                summary.level = record.level
+        stats.warnings.extend(decode.warnings)
+        report.sources.append(stats)
+    report.warnings.extend(archive_report.warnings)
+    templates = {t.template_id: t.template for t in miner.templates()}
+    for summary in groups.values():
+        summary.template = templates.get(miner.resolve(summary.template), summary.template)
+    report.groups = sorted(
+        groups.values(), key=lambda g: (-LEVEL_RANK.get(g.level or "", -1), -g.count)
+    )
+    report.findings = engine.findings()
+    report.incidents = build_incidents(report.findings)
+    report.root_causes = rank_root_causes(report.findings)
+    report.lines = _fetch_lines(paths, _cited_refs(report))
+    if analyze:
+        report.analysis = _local_analysis(report)
+    return report
+
+
+def _cited_refs(report: TriageReport) -> set[EvidenceRef]:
+    refs: set[EvidenceRef] = set()
+    for f in report.findings:
+        refs.update(f.evidence[:10])
+        refs.update(r for r in (f.trigger, f.flashpoint) if r is not None)
+    for rc in report.root_causes[:3]:
+        refs.update(rc.evidence[:10])
+        if rc.trigger:
+            refs.add(rc.trigger)
+    refs.update(g.first for g in report.groups[:20] if g.first is not None)
+    return refs
+
+
+def _fetch_lines(paths: list[Path], refs: set[EvidenceRef]) -> dict[EvidenceRef, str]:
+    """Second, cheap pass: the raw text of the cited lines only."""
+    wanted: dict[str, set[int]] = {}
+    for ref in refs:
+        wanted.setdefault(ref.source, set()).add(ref.line)
+    out: dict[EvidenceRef, str] = {}
+    for name, stream in source_streams(paths, ArchiveReport()):
+        numbers = wanted.get(name)
+        if not numbers:
+            continue
+        last = max(numbers)
+        for line in iter_lines(stream):
+            if line.number in numbers:
+                out[EvidenceRef(name, line.number)] = line.text
+            if line.number >= last:
+                break
+    return out
+
+
+def _local_analysis(report: TriageReport) -> dict | None:
+    from apps.analysis.evidence.builder import build_evidence_pack
+    from apps.analysis.providers.local import LocalProvider
+    from apps.analysis.providers.run import run_analysis
+
+    groups = [
+        {
+            "group_id": g.group,
+            "template": g.template,
+            "count": g.count,
+            "level": g.level,
+            "first": g.first,
+            "samples": [],
+            "is_new": False,
+        }
+        for g in report.groups[:10]
+    ]
+    pack = build_evidence_pack(
+        lines=report.lines,
+        findings=report.findings,
+        groups=groups,
+        root_cause=report.root_cause,
+    )
+    validated = run_analysis(pack, LocalProvider())
+    summary = [c for c in validated.claims() if c.section == "summary"]
+    return {
+        "status": validated.status,
+        "summary": " ".join(c.text for c in summary),
+        "claims": [
+            {
+                "section": c.section,
+                "kind": c.kind,
+                "text": c.text,
+                "status": c.status,
+                "evidence": [
+                    {"file": pack.by_id[i].ref.source, "line": pack.by_id[i].ref.line}
+                    for i in c.cited_ids
+                    if i in pack.by_id
+                ],
+            }
+            for c in validated.claims()
+        ],
+    }
+
+
+def _ref(ref: EvidenceRef | None, lines: dict[EvidenceRef, str] | None = None) -> dict | None:
+    if ref is None:
+        return None
+    out: dict = {"file": ref.source, "line": ref.line}
+    if lines is not None and ref in lines:
+        out["text"] = lines[ref][:500]
+    return out
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts else None
+
+
+def _ordered_refs(trigger: EvidenceRef | None, evidence: list[EvidenceRef]) -> list[EvidenceRef]:
+    refs = [trigger] if trigger else []
+    refs += [r for r in evidence if r != trigger]
+    return refs
+
+
+def to_json(report: TriageReport) -> dict:
+    """The `triage --json` document (keys of the DESIGN.md contract, and more)."""
+    rc = report.root_cause
+    root = None
+    if rc is not None:
+        refs = _ordered_refs(rc.trigger, rc.evidence)
+        root = {
+            "category": rc.category,
+            "title": rc.title,
+            "summary": rc.summary,
+            "confidence": round(rc.confidence, 3),
+            "services": rc.services,
+            "first_ts": _iso(rc.first_ts),
+            "lines": [r.line for r in refs],
+            "evidence": [_ref(r, report.lines) for r in refs[:20]],
+            "explains": rc.explains,
+        }
+    return {
+        "files": [
+            {
+                "name": s.name,
+                "format": s.fmt,
+                "confidence": round(s.confidence, 3),
+                "lines": s.lines,
+                "events": s.records,
+                "coverage": s.summary(),
+                "warnings": s.warnings,
+            }
+            for s in report.sources
+        ],
+        "groups": [
+            {
+                "group": g.group,
+                "template": g.template,
+                "count": g.count,
+                "level": g.level,
+                "first": _ref(g.first),
+            }
+            for g in report.groups[:50]
+        ],
+        "findings": [
+            {
+                "rule": f.rule_id,
+                "category": f.category,
+                "severity": str(f.severity),
+                "title": f.title,
+                "count": f.count,
+                "first_ts": _iso(f.first_ts),
+                "last_ts": _iso(f.last_ts),
+                "services": f.services,
+                "confidence": round(f.confidence, 3),
+                "detector": f.detector,
+                "lines": [r.line for r in _ordered_refs(f.trigger, f.evidence)],
+                "trigger": _ref(f.trigger, report.lines),
+                "flashpoint": _ref(f.flashpoint, report.lines),
+                "evidence": [_ref(r) for r in f.evidence[:50]],
+                "explanation": f.explanation,
+                "remediation": f.remediation,
+            }
+            for f in report.findings
+        ],
+        "incidents": [
+            {
+                "start": _iso(w.start),
+                "end": _iso(w.end),
+                "services": w.services,
+                "severity": str(w.max_severity),
+                "first": _ref(w.first_event, report.lines),
+                "first_category": w.first_category,
+                "categories": sorted({f.category for f in w.findings}),
+            }
+            for w in report.incidents
+        ],
+        "root_cause": root,
+        "candidates": [
+            {"category": c.category, "title": c.title, "confidence": round(c.confidence, 3)}
+            for c in report.root_causes[:5]
+        ],
+        "analysis": report.analysis,
+        "warnings": report.warnings,
+    }
