@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# make bench: throughput and quality numbers, printed (nothing asserted). Needs the same set-up
+# as make test; drain3 (benchmark-only) comes from requirements-bench.txt.
+set -euo pipefail
+export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
+. "$(dirname "$0")/dev-env.sh"
+python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt >&2
+python manage.py migrate_schemas --shared --noinput -v 0
+python manage.py migrate_schemas --noinput -v 0
+python manage.py bootstrap
+echo "== ingestion: logparse, rules and end-to-end ingest on 1,000,000 mixed lines"
+python bench/ingest_bench.py "$@"
+echo
+echo "== grouping accuracy on ../shared/data/loghub (GA/PA/FGA/FTA) and speed vs drain3"
+python bench/grouping_bench.py
+if [ -f bench/workspace_bench.py ]; then
+  echo
+  echo "== workspace: server time of the incident pages"
+  python bench/workspace_bench.py
+fi
