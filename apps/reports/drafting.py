@@ -1,0 +1,445 @@
+"""Draft the sections of a postmortem from what the product knows about an incident.
+
+`gather(incident)` reads everything once (sources, findings, diagnosis, latest analysis,
+per-service counts, first warning/error); `draft_section(key, facts)` turns it into Markdown plus
+the citations it makes. Every log- or LLM-derived string goes through `md_escape`, every
+citation through `cite`, so Markdown cannot be injected from a log line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Count, F, Q
+
+from apps.incidents.models import Incident
+from apps.reports.models import SectionKey
+from apps.reports.render.markdown import cite, md_escape
+
+ERROR = 4  # ingestion level number of ERROR
+WARN = 3
+MAX_FINDINGS = 12
+MAX_ACTIONS = 8
+
+Ref = tuple[int, int]
+
+
+@dataclass
+class KeyEvent:
+    when: datetime | None
+    text: str
+    ref: Ref | None = None
+
+
+@dataclass
+class Facts:
+    incident: Incident
+    sources: list = field(default_factory=list)
+    findings: list = field(default_factory=list)
+    diagnosis: object | None = None
+    analysis: object | None = None
+    services: list[dict] = field(default_factory=list)  # service, total, errors
+    first_error: object | None = None
+    first_warning: object | None = None
+    groups: list = field(default_factory=list)
+    default_owner: str = ""
+
+    @property
+    def members(self) -> dict[int, str]:
+        return {s.pk: s.member for s in self.sources}
+
+    @property
+    def first_ts(self) -> datetime | None:
+        return min((s.first_ts for s in self.sources if s.first_ts), default=None)
+
+    @property
+    def last_ts(self) -> datetime | None:
+        return max((s.last_ts for s in self.sources if s.last_ts), default=None)
+
+    @property
+    def result(self) -> dict:
+        return (self.analysis.result or {}) if self.analysis is not None else {}
+
+    @property
+    def event_count(self) -> int:
+        return sum(s.event_count for s in self.sources)
+
+    @property
+    def error_count(self) -> int:
+        return sum(row["errors"] for row in self.services)
+
+
+def gather(incident: Incident, *, default_owner: str = "") -> Facts:
+    from apps.analysis.selectors import latest_analysis
+    from apps.ingestion.models import Event, GroupOccurrence, Source
+    from apps.rules.models import Diagnosis, Finding
+
+    events = Event.objects.filter(incident=incident)
+    first = events.order_by(F("ts").asc(nulls_last=True), "id").only(
+        "source_id", "line", "ts", "service", "message", "level"
+    )
+    return Facts(
+        incident=incident,
+        sources=list(
+            Source.objects.filter(incident=incident).select_related("stored_file").order_by("id")
+        ),
+        findings=list(Finding.objects.filter(incident=incident).order_by("first_ts", "id")),
+        diagnosis=Diagnosis.objects.filter(incident=incident).first(),
+        analysis=latest_analysis(incident),
+        services=list(
+            events.values("service")
+            .annotate(total=Count("id"), errors=Count("id", filter=Q(level__gte=ERROR)))
+            .order_by("-errors", "-total", "service")
+        ),
+        first_error=first.filter(level__gte=ERROR).first(),
+        first_warning=first.filter(level=WARN).first(),
+        groups=list(
+            GroupOccurrence.objects.filter(incident=incident, group__level__gte=ERROR)
+            .select_related("group")
+            .order_by("-count", "id")[:5]
+        ),
+        default_owner=default_owner,
+    )
+
+
+# --- small formatting helpers -------------------------------------------------------------------
+
+
+def _ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown time"
+
+
+def _hms(value: datetime | None) -> str:
+    return value.strftime("%H:%M:%S") if value else "—"
+
+
+def duration_text(delta: timedelta | None) -> str:
+    if delta is None:
+        return "unknown"
+    seconds = int(delta.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def _ref(pair) -> Ref | None:
+    try:
+        return int(pair[0]), int(pair[1])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+
+
+class Citer:
+    """Writes citation links and remembers what a section cited."""
+
+    def __init__(self, facts: Facts):
+        self.members = facts.members
+        self.refs: list[Ref] = []
+
+    def __call__(self, pair) -> str:
+        ref = _ref(pair)
+        if ref is None:
+            return ""
+        if ref not in self.refs:
+            self.refs.append(ref)
+        name = self.members.get(ref[0], f"source {ref[0]}").rsplit("/", 1)[-1]
+        return cite(f"{name}:{ref[1]}", *ref)
+
+    def many(self, pairs, limit: int = 4) -> str:
+        links = [link for link in (self(p) for p in list(pairs or ())[:limit]) if link]
+        return " ".join(links)
+
+    def claim(self, claim: dict) -> str | None:
+        """An analysis claim as Markdown: verified ones with links, unverified ones marked."""
+        if not isinstance(claim, dict) or claim.get("status") == "dropped":
+            return None
+        text = md_escape(claim.get("text") or "")
+        if not text:
+            return None
+        if claim.get("status") == "verified":
+            pairs = [(c.get("source_id"), c.get("line")) for c in claim.get("citations") or ()]
+            links = self.many(pairs)
+            return f"{text} {links}".strip()
+        return f"{text} _(unverified)_"
+
+
+def _claims(citer: Citer, claims) -> list[str]:
+    return [line for line in (citer.claim(c) for c in claims or ()) if line]
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+
+def key_events(facts: Facts) -> list[KeyEvent]:
+    """The timeline's rows (and the chart's numbered markers), in time order."""
+    rows: list[KeyEvent] = []
+    if facts.sources and facts.first_ts:
+        earliest = min((s for s in facts.sources if s.first_ts), key=lambda s: s.first_ts)
+        rows.append(KeyEvent(earliest.first_ts, f"First log line ({earliest.member})", None))
+    if facts.first_warning is not None:
+        e = facts.first_warning
+        rows.append(
+            KeyEvent(
+                e.ts,
+                f"First warning in {e.service or 'logs'}: {e.message[:140]}",
+                (e.source_id, e.line),
+            )
+        )
+    if facts.first_error is not None:
+        e = facts.first_error
+        rows.append(
+            KeyEvent(
+                e.ts,
+                f"First error in {e.service or 'logs'}: {e.message[:140]}",
+                (e.source_id, e.line),
+            )
+        )
+    for window in (facts.diagnosis.windows if facts.diagnosis else None) or []:
+        if not isinstance(window, dict):
+            continue
+        start = _parse(window.get("start"))
+        services = ", ".join(str(s) for s in (window.get("services") or [])[:4])
+        rows.append(
+            KeyEvent(
+                start,
+                f"Incident window opens ({services or 'all services'})",
+                _ref(window.get("first")),
+            )
+        )
+    for finding in facts.findings[:MAX_FINDINGS]:
+        ref = (
+            _ref(finding.trigger)
+            or _ref(finding.flashpoint)
+            or _ref((finding.evidence or [None])[0])
+        )
+        rows.append(
+            KeyEvent(finding.first_ts, f"{finding.get_severity_display()}: {finding.title}", ref)
+        )
+    if facts.last_ts:
+        rows.append(KeyEvent(facts.last_ts, "Last log line", None))
+    return sorted(rows, key=lambda r: (r.when is None, r.when or datetime.min.replace(tzinfo=UTC)))
+
+
+def _parse(value) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _title(facts: Facts, citer: Citer) -> str:
+    d = facts.diagnosis
+    if d and d.root_title:
+        return f"{facts.incident.title}: {d.root_title}"[:300]
+    return facts.incident.title[:300]
+
+
+def _summary(facts: Facts, citer: Citer) -> str:
+    i = facts.incident
+    span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
+    lines = [
+        f"On {_ts(facts.first_ts)}, **{md_escape(i.project.name)}** had an incident "
+        f"(_{md_escape(i.title)}_), severity {i.get_severity_display()}, lasting "
+        f"{duration_text(span)} in the logs. {facts.error_count:,} error events across "
+        f"{sum(1 for s in facts.services if s['errors'])} service(s)."
+    ]
+    d = facts.diagnosis
+    if d and d.root_summary:
+        lines += ["", f"{md_escape(d.root_summary)} {citer.many(d.root_evidence, 2)}".strip()]
+    claims = _claims(citer, facts.result.get("summary"))
+    if claims:
+        lines += ["", "**Analysis:**", ""] + [f"- {c}" for c in claims]
+    return "\n".join(lines)
+
+
+def _impact(facts: Facts, citer: Citer) -> str:
+    span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
+    affected = [s for s in facts.services if s["errors"]] or facts.services
+    lines = [
+        f"- **Duration:** {duration_text(span)} ({_ts(facts.first_ts)} → {_ts(facts.last_ts)})",
+        f"- **Affected services:** {', '.join(md_escape(s['service'] or '(no service)') for s in affected[:8]) or 'none identified'}",
+        f"- **Error events:** {facts.error_count:,} of {facts.event_count:,} events",
+        "",
+        "| Service | Events | Errors |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {md_escape(s['service'] or '(no service)')} | {s['total']:,} | {s['errors']:,} |"
+        for s in facts.services[:12]
+    ]
+    if facts.groups:
+        lines += ["", "| Top error group | Count | First seen |", "|---|---:|---|"]
+        for occ in facts.groups:
+            template = md_escape(occ.group.template[:160])
+            lines.append(f"| {template} | {occ.count:,} | {_hms(occ.first_ts)} |")
+    claims = _claims(citer, facts.result.get("impact"))
+    if claims:
+        lines += [""] + [f"- {c}" for c in claims]
+    return "\n".join(lines)
+
+
+def _detection(facts: Facts, citer: Citer) -> str:
+    lines = []
+    e = facts.first_error
+    if e is not None:
+        lines.append(
+            f"- The failure was first visible at **{_ts(e.ts)}** in "
+            f"{md_escape(e.service or 'the logs')}: `{md_escape(e.message[:160])}` {citer((e.source_id, e.line))}"
+        )
+    first_finding = next((f for f in facts.findings if f.first_ts), None)
+    if first_finding is not None:
+        ref = first_finding.trigger or (first_finding.evidence or [None])[0]
+        lines.append(
+            f"- The rules engine flagged **{md_escape(first_finding.title)}** at "
+            f"{_ts(first_finding.first_ts)} {citer(ref)}".rstrip()
+        )
+    if e is not None and e.ts:
+        lag = facts.incident.created_at - e.ts
+        if lag.total_seconds() > 0:
+            lines.append(
+                f"- The logs were brought into AI Ops Assistant {duration_text(lag)} after the first error."
+            )
+    lines.append("- _How did the team find out (alert, customer report, dashboard)? Add it here._")
+    return "\n".join(lines)
+
+
+def _timeline(facts: Facts, citer: Citer) -> str:
+    lines = ["| # | Time (UTC) | Event | Evidence |", "|---:|---|---|---|"]
+    for n, row in enumerate(key_events(facts), start=1):
+        when = row.when.strftime("%Y-%m-%d %H:%M:%S") if row.when else "—"
+        lines.append(
+            f"| {n} | {when} | {md_escape(row.text)} | {citer(row.ref) if row.ref else ''} |"
+        )
+    return "\n".join(lines)
+
+
+def _root_cause(facts: Facts, citer: Citer) -> str:
+    lines = []
+    d = facts.diagnosis
+    if d and d.root_category:
+        lines.append(
+            f"**{md_escape(d.root_title or d.root_category)}** (rules engine, confidence "
+            f"{d.root_confidence:.0%})"
+        )
+        if d.root_summary:
+            lines += ["", md_escape(d.root_summary)]
+        if d.root_evidence:
+            lines += ["", f"Evidence: {citer.many(d.root_evidence, 5)}"]
+    for hyp in (facts.result.get("hypotheses") or [])[:3]:
+        if not isinstance(hyp, dict):
+            continue
+        text = citer.claim(hyp.get("statement") or {})
+        if text:
+            confidence = hyp.get("confidence")
+            conf = (
+                f" (confidence {float(confidence):.0%})"
+                if isinstance(confidence, int | float)
+                else ""
+            )
+            lines += ["", f"- Hypothesis {int(hyp.get('rank') or 0)}{conf}: {text}"]
+    if not lines:
+        lines = ["_Insufficient evidence for a root cause yet. Describe it here and cite lines._"]
+    return "\n".join(lines)
+
+
+def _contributing(facts: Facts, citer: Citer) -> str:
+    root = facts.diagnosis.root_category if facts.diagnosis else ""
+    lines = []
+    for f in facts.findings[:MAX_FINDINGS]:
+        if f.category == root:
+            continue
+        explanation = f" — {md_escape(f.explanation[:300])}" if f.explanation else ""
+        lines.append(
+            f"- **{md_escape(f.title)}** ({f.get_severity_display()}, {f.count}×){explanation} "
+            f"{citer.many(f.evidence, 2)}".rstrip()
+        )
+    lines += [f"- {c}" for c in _claims(citer, facts.result.get("contributing_factors"))]
+    return "\n".join(lines) or "_No contributing factors identified from the logs._"
+
+
+def _went_well(facts: Facts, citer: Citer) -> str:
+    lines = [
+        f"- Logs from {len(facts.sources)} source(s) ({facts.event_count:,} events) were available "
+        "for the analysis."
+    ]
+    if facts.findings:
+        lines.append(
+            f"- The rules engine produced {len(facts.findings)} finding(s) with cited lines."
+        )
+    lines.append("- _Add what helped: alerts that fired, runbooks, rollbacks, communication._")
+    return "\n".join(lines)
+
+
+def _went_wrong(facts: Facts, citer: Citer) -> str:
+    lines = []
+    for f in facts.findings:
+        if f.severity in ("critical", "error"):
+            lines.append(
+                f"- {md_escape(f.title)} {citer(f.trigger or (f.evidence or [None])[0])}".rstrip()
+            )
+        if len(lines) >= 6:
+            break
+    span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
+    if facts.error_count:
+        lines.append(f"- Errors were logged for {duration_text(span)} before the logs end.")
+    lines.append("- _Add what slowed detection or recovery._")
+    return "\n".join(lines)
+
+
+def _actions(facts: Facts, citer: Citer) -> str:
+    return (
+        "Drafted from rule remediations and the analysis. Give each item an owner and a due date."
+    )
+
+
+def _appendix(facts: Facts, citer: Citer) -> str:
+    return "Every line cited in this postmortem, with the file it came from and its SHA-256 digest."
+
+
+WRITERS = {
+    SectionKey.TITLE: _title,
+    SectionKey.SUMMARY: _summary,
+    SectionKey.IMPACT: _impact,
+    SectionKey.DETECTION: _detection,
+    SectionKey.TIMELINE: _timeline,
+    SectionKey.ROOT_CAUSE: _root_cause,
+    SectionKey.CONTRIBUTING: _contributing,
+    SectionKey.WENT_WELL: _went_well,
+    SectionKey.WENT_WRONG: _went_wrong,
+    SectionKey.ACTIONS: _actions,
+    SectionKey.APPENDIX: _appendix,
+}
+
+
+def draft_section(key: str, facts: Facts) -> tuple[str, list[list[int]]]:
+    """(Markdown, citations) for one section."""
+    citer = Citer(facts)
+    body = WRITERS[SectionKey(key)](facts, citer)
+    return body, [list(ref) for ref in citer.refs]
+
+
+def draft_actions(facts: Facts) -> list[dict]:
+    """Action items: rule remediations, then the analysis' recommended actions (deduplicated)."""
+    items: list[dict] = []
+    seen: set[str] = set()
+    for f in facts.findings:
+        text = " ".join((f.remediation or "").split())[:500]
+        if text and text.lower() not in seen:
+            seen.add(text.lower())
+            items.append({"text": text, "citations": [list(r) for r in [_ref(f.trigger)] if r]})
+    for claim in facts.result.get("actions") or []:
+        if not isinstance(claim, dict) or claim.get("status") == "dropped":
+            continue
+        text = " ".join(str(claim.get("text") or "").split())[:500]
+        if text and text.lower() not in seen:
+            seen.add(text.lower())
+            cites = [[c.get("source_id"), c.get("line")] for c in claim.get("citations") or ()]
+            items.append({"text": text, "citations": [list(r) for r in map(_ref, cites) if r]})
+    return items[:MAX_ACTIONS]

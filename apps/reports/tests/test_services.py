@@ -1,0 +1,169 @@
+"""Drafting and editing: sections with citations, autosave, history, restore, regenerate,
+concurrent edits (compare-and-set), action items and the tenant template."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.reports import services
+from apps.reports.models import ReportTemplate, ReportVersion, SectionKey
+from apps.reports.render.markdown import citations_in
+
+
+def _section(report, key):
+    return report.sections.get(key=key)
+
+
+def test_draft_has_every_section_with_citations(report, incident):
+    keys = list(report.sections.values_list("key", flat=True))
+    assert keys == list(SectionKey.values)
+    assert report.title.startswith(incident.title)
+    for key in ("summary", "detection", "timeline", "root_cause"):
+        section = _section(report, key)
+        assert section.body.strip(), key
+        assert section.citations, key
+        assert [list(r) for r in citations_in(section.body)] == section.citations
+        assert section.versions.get().kind == ReportVersion.Kind.GENERATED
+    impact = _section(report, "impact").body
+    assert "Duration" in impact and "Affected services" in impact and "Error events" in impact
+    assert report.actions.exists()
+    # every citation is a real event of this incident
+    from apps.ingestion.models import Event
+
+    for source_id, line in _section(report, "timeline").citations:
+        assert Event.objects.filter(incident=incident, source_id=source_id, line=line).exists()
+
+
+def test_drafting_twice_returns_the_same_report(report, incident, personas):
+    again = services.create_draft(incident=incident, user=personas.owner)
+    assert again.pk == report.pk
+
+
+def test_autosave_bumps_version_and_coalesces_history(report, personas):
+    section = _section(report, "summary")
+    first = services.save_section(
+        report=report, key="summary", body="One", base_version=section.version, user=personas.member
+    )
+    assert first.ok and first.section.version == section.version + 1
+    second = services.save_section(
+        report=report,
+        key="summary",
+        body="One two",
+        base_version=first.section.version,
+        user=personas.member,
+    )
+    assert second.ok and second.section.body == "One two" and second.section.edited
+    kinds = list(second.section.versions.values_list("kind", flat=True))
+    assert kinds == ["edit", "generated"]  # two keystroke saves, one history entry
+
+
+def test_title_section_renames_the_report(report, personas):
+    title = _section(report, "title")
+    services.save_section(
+        report=report,
+        key="title",
+        body="DB pool exhausted\n",
+        base_version=title.version,
+        user=personas.member,
+    )
+    report.refresh_from_db()
+    assert report.title == "DB pool exhausted"
+
+
+def test_concurrent_edits_are_detected_and_nothing_is_lost(report, personas):
+    section = _section(report, "root_cause")
+    base = section.version
+    alice = services.save_section(
+        report=report,
+        key="root_cause",
+        body="Alice's cause",
+        base_version=base,
+        user=personas.owner,
+    )
+    assert alice.ok
+    bob = services.save_section(
+        report=report,
+        key="root_cause",
+        body="Bob's cause",
+        base_version=base,
+        user=personas.member,
+    )
+    assert not bob.ok and bob.conflict
+    assert bob.section.body == "Alice's cause"  # not overwritten
+    kept = bob.section.versions.filter(kind=ReportVersion.Kind.CONFLICT).get()
+    assert kept.body == "Bob's cause" and kept.created_by_id == personas.member.pk
+    # Bob chooses to overwrite knowingly, on top of the version he has now seen
+    again = services.save_section(
+        report=report,
+        key="root_cause",
+        body="Bob's cause",
+        base_version=bob.section.version,
+        user=personas.member,
+    )
+    assert again.ok and again.section.body == "Bob's cause"
+
+
+def test_restore_an_earlier_version(report, personas):
+    section = _section(report, "detection")
+    generated = section.body
+    services.save_section(
+        report=report,
+        key="detection",
+        body="rewritten",
+        base_version=section.version,
+        user=personas.member,
+    )
+    version = section.versions.get(kind=ReportVersion.Kind.GENERATED)
+    restored = services.restore_version(report=report, version=version, user=personas.member)
+    assert restored.body == generated
+    assert restored.citations == version.citations
+    assert restored.versions.first().kind == ReportVersion.Kind.RESTORED
+
+
+def test_regenerate_one_section_keeps_edits_elsewhere(report, personas):
+    summary = _section(report, "summary")
+    edited = "Our summary, citing [a line](#ev-1-1)."
+    services.save_section(
+        report=report,
+        key="summary",
+        body=edited,
+        base_version=summary.version,
+        user=personas.member,
+    )
+    timeline = _section(report, "timeline")
+    services.save_section(
+        report=report,
+        key="timeline",
+        body="broken",
+        base_version=timeline.version,
+        user=personas.member,
+    )
+    regenerated = services.regenerate_section(report=report, key="timeline", user=personas.member)
+    assert regenerated.body == timeline.body and regenerated.citations == timeline.citations
+    summary.refresh_from_db()
+    assert summary.body == edited and summary.citations == [[1, 1]]
+    assert list(regenerated.versions.values_list("kind", flat=True))[:2] == ["regenerated", "edit"]
+
+
+def test_action_items_and_template(report, incident, personas):
+    services.save_template(sections=["summary", "actions"], default_owner="sre-oncall")
+    tmpl = ReportTemplate.objects.get()
+    assert tmpl.sections == ["title", "summary", "actions", "appendix"]
+    item = services.save_action(report=report, item=None, text="Cap the pool", owner="")
+    assert item.owner == "sre-oncall"
+    services.save_action(
+        report=report, item=item, text="Cap the pool at 50", owner="bob", done=True
+    )
+    item.refresh_from_db()
+    assert item.done and item.owner == "bob"
+    report.delete()
+    fresh = services.create_draft(incident=incident)
+    assert list(fresh.sections.values_list("key", flat=True)) == tmpl.sections
+    assert set(fresh.actions.values_list("owner", flat=True)) == {"sre-oncall"}
+
+
+def test_stale_version_for_unknown_section_is_404(report):
+    from django.http import Http404
+
+    with pytest.raises(Http404):
+        services.save_section(report=report, key="nope", body="x", base_version=1)
