@@ -1,9 +1,40 @@
+"""Read side of the incident workspace: projects, incidents, timeline, events, evidence.
+
+Every query here is scoped to one incident and uses the event indexes
+(incident, ts, id) / (incident, level, ts) / (incident, service, ts) / (incident, group_id),
+so the workspace stays fast deep into a million events.
+"""
+
 from __future__ import annotations
 
-from django.db.models import Count, Max, Prefetch, QuerySet
+import math
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from apps.incidents.models import Incident, Project
+
+# --- projects and incidents -------------------------------------------------------------------
 
 
 def projects_with_stats() -> QuerySet[Project]:
@@ -23,6 +54,57 @@ def get_incident_for_request(request, incident_id: int) -> Incident:
     return get_object_or_404(Incident.objects.select_related("project"), pk=incident_id)
 
 
+SEVERITY_RANK = Case(
+    When(severity="critical", then=Value(3)),
+    When(severity="error", then=Value(2)),
+    When(severity="warning", then=Value(1)),
+    default=Value(0),
+    output_field=IntegerField(),
+)
+
+INCIDENT_SORTS = {
+    "recent": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "severity": ("severity", "-created_at"),
+    "events": ("-event_count", "-id"),
+    "errors": ("-error_count", "-id"),
+    "title": ("title", "id"),
+}
+
+
+def incidents_for_project(project: Project, *, q: str = "", sort: str = "recent", status=""):
+    """The project's incidents with counts, time range and top finding: one query per page.
+
+    Counts come from the per-source and per-group totals the ingest job maintains, never from
+    counting events."""
+    from apps.ingestion.models import GroupOccurrence, Source
+    from apps.rules.models import Finding
+
+    sources = Source.objects.filter(incident=OuterRef("pk")).values("incident")
+    errors = (
+        GroupOccurrence.objects.filter(incident=OuterRef("pk"), group__level__gte=4)
+        .values("incident")
+        .annotate(n=Sum("count"))
+        .values("n")
+    )
+    top = Finding.objects.filter(incident=OuterRef("pk")).order_by(
+        SEVERITY_RANK.desc(), "first_ts", "id"
+    )
+    qs = project.incidents.annotate(
+        event_count=Coalesce(Subquery(sources.annotate(n=Sum("event_count")).values("n")), 0),
+        first_ts=Subquery(sources.annotate(t=Min("first_ts")).values("t")),
+        last_ts=Subquery(sources.annotate(t=Max("last_ts")).values("t")),
+        error_count=Coalesce(Subquery(errors), 0),
+        top_finding=Subquery(top.values("title")[:1]),
+        top_finding_severity=Subquery(top.values("severity")[:1]),
+    )
+    if q:
+        qs = qs.filter(title__icontains=q)
+    if status in Incident.Status.values:
+        qs = qs.filter(status=status)
+    return qs.order_by(*INCIDENT_SORTS.get(sort, INCIDENT_SORTS["recent"]))
+
+
 def incident_sources_and_jobs(incident: Incident):
     from apps.ingestion.models import IngestJob, Source
 
@@ -34,6 +116,465 @@ def incident_sources_and_jobs(incident: Incident):
     )
     return jobs
 
+
+def sources_of(jobs) -> list:
+    return [source for job in jobs for source in job.stored_file.sources.all()]
+
+
+def incident_bounds(sources) -> tuple[datetime | None, datetime | None]:
+    firsts = [s.first_ts for s in sources if s.first_ts]
+    lasts = [s.last_ts for s in sources if s.last_ts]
+    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
+
+def diagnosis_of(incident: Incident):
+    from apps.rules.models import Diagnosis
+
+    return Diagnosis.objects.filter(incident=incident).first()
+
+
+def findings_of(incident: Incident, window: tuple | None = None) -> list:
+    """Findings, most severe first; with a zoom window, those overlapping it."""
+    from apps.rules.models import Finding
+
+    qs = Finding.objects.filter(incident=incident)
+    if window:
+        start, end = window
+        qs = qs.filter(Q(last_ts__gte=start) | Q(last_ts__isnull=True)).filter(
+            Q(first_ts__lt=end) | Q(first_ts__isnull=True)
+        )
+    return list(qs.annotate(rank=SEVERITY_RANK).order_by("-rank", "first_ts", "id"))
+
+
+def events_at(refs) -> dict[tuple[int, int], object]:
+    """The events at [source_id, line] refs (natural keys), in one query."""
+    from apps.ingestion.models import Event
+
+    keys = {(int(r[0]), int(r[1])) for r in refs if r and len(r) == 2}
+    if not keys:
+        return {}
+    condition = Q()
+    for source_id, line in keys:
+        condition |= Q(source_id=source_id, line=line)
+    rows = (
+        Event.objects.filter(condition)
+        .select_related("source")
+        .only("source__member", "line", "end_line", "message", "level", "ts", "service")
+    )
+    return {(e.source_id, e.line): e for e in rows}
+
+
+# --- filters ------------------------------------------------------------------------------------
+
+PAGE_SIZE = 100
+
+
+def _parse_ts(value: str) -> datetime | None:
+    if not value or len(value) > 40:
+        return None
+    value = value.strip().replace("Z", "+00:00")
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        try:  # a '+' that arrived unencoded in a query string became a space
+            ts = datetime.fromisoformat(value[:-6] + value[-6:].replace(" ", "+"))
+        except ValueError:
+            return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    """What the workspace shows: a zoom window (`start`, `end`) and event filters."""
+
+    level: str = ""  # minimum level name
+    service: str = ""
+    source: int | None = None
+    group: str = ""
+    q: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def from_query(cls, params) -> EventFilters:
+        from apps.ingestion.models import LEVEL_NUMBER
+
+        level = params.get("level", "").upper()
+        source = params.get("source", "")
+        start, end = _parse_ts(params.get("from", "")), _parse_ts(params.get("to", ""))
+        if start and end and end <= start:
+            start, end = end, start
+        return cls(
+            level=level if level in LEVEL_NUMBER else "",
+            service=params.get("service", "")[:200],
+            source=int(source) if source.isdigit() and len(source) < 18 else None,
+            group=params.get("group", "")[:32],
+            q=params.get("q", "").strip()[:200],
+            start=start,
+            end=end,
+        )
+
+    @property
+    def window(self) -> tuple[datetime, datetime] | None:
+        return (self.start, self.end) if self.start and self.end else None
+
+    @property
+    def any_event_filter(self) -> bool:
+        return bool(self.level or self.service or self.source or self.group or self.q)
+
+    def params(self, **overrides) -> dict[str, str]:
+        """The filters as query parameters (for links and hidden inputs), '' values dropped."""
+        values = replace(self, **overrides) if overrides else self
+        out = {
+            "from": values.start.isoformat() if values.start else "",
+            "to": values.end.isoformat() if values.end else "",
+            "level": values.level,
+            "service": values.service,
+            "source": str(values.source) if values.source else "",
+            "group": values.group,
+            "q": values.q,
+        }
+        return {key: value for key, value in out.items() if value}
+
+
+def filtered_events(incident: Incident, filters: EventFilters) -> QuerySet:
+    from apps.ingestion.models import LEVEL_NUMBER, Event
+
+    qs = Event.objects.filter(incident=incident)
+    if filters.level:
+        qs = qs.filter(level__gte=LEVEL_NUMBER[filters.level])
+    if filters.service:
+        qs = qs.filter(service=filters.service)
+    if filters.source:
+        qs = qs.filter(source_id=filters.source)
+    if filters.group:
+        qs = qs.filter(group_id=filters.group)
+    if filters.q:
+        qs = qs.filter(message__icontains=filters.q)
+    if filters.start:
+        qs = qs.filter(ts__gte=filters.start)
+    if filters.end:
+        qs = qs.filter(ts__lt=filters.end)
+    return qs
+
+
+def events_page(incident: Incident, filters: EventFilters, after: str = "") -> tuple[list, str]:
+    """One page of events in (ts, id) order and the cursor for the next page ('' at the end).
+
+    Keyset pagination: the 500th page costs what the first does."""
+    qs = filtered_events(incident, filters).select_related("source")
+    qs = qs.only(
+        "source__member",
+        "source__id",
+        "line",
+        "end_line",
+        "ts",
+        "level",
+        "service",
+        "message",
+        "raw",
+        "group_id",
+        "truncated",
+    )
+    cursor = parse_cursor(after)
+    if cursor is not None:
+        ts, last_id = cursor
+        if ts is None:  # events without a timestamp come last
+            qs = qs.filter(ts__isnull=True, id__gt=last_id)
+        else:
+            qs = qs.filter(Q(ts__gt=ts) | Q(ts=ts, id__gt=last_id) | Q(ts__isnull=True))
+    rows = list(qs.order_by(F("ts").asc(nulls_last=True), "id")[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_cursor = make_cursor(rows[-1]) if more and rows else ""
+    return rows, next_cursor
+
+
+def make_cursor(event) -> str:
+    return f"{event.ts.isoformat() if event.ts else ''}|{event.pk}"
+
+
+def parse_cursor(value: str) -> tuple[datetime | None, int] | None:
+    if not value or "|" not in value:
+        return None
+    ts_text, _, id_text = value.rpartition("|")
+    if not id_text.isdigit() or len(id_text) > 18:
+        return None
+    ts = _parse_ts(ts_text) if ts_text else None
+    if ts_text and ts is None:
+        return None
+    return ts, int(id_text)
+
+
+# --- timeline -----------------------------------------------------------------------------------
+
+NICE_STEPS = [
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+    172800,
+    604800,
+]
+TIMELINE_BUCKETS = 120
+LEVEL_COLOURS = {  # stacked bottom to top
+    0: "fill-slate-300",
+    1: "fill-slate-300",
+    2: "fill-sky-400",
+    3: "fill-amber-400",
+    4: "fill-red-500",
+    5: "fill-fuchsia-700",
+}
+MAX_LANES = 12
+
+
+def bucket_width(start: datetime, end: datetime, buckets: int = TIMELINE_BUCKETS) -> int:
+    span = max((end - start).total_seconds(), 1.0)
+    target = span / buckets
+    return next((step for step in NICE_STEPS if step >= target), NICE_STEPS[-1])
+
+
+def _bucket_expr(origin: datetime, width: int) -> RawSQL:
+    return RawSQL(
+        "floor((extract(epoch from ts) - %s) / %s)::int", (origin.timestamp(), float(width))
+    )
+
+
+@dataclass
+class Timeline:
+    start: datetime
+    end: datetime
+    width: int  # seconds per bucket
+    buckets: int
+    zoomed: bool
+    bars: list[dict] = field(default_factory=list)  # per bucket: x, w, segments, total, times
+    lanes: list[dict] = field(default_factory=list)  # per service: name, cells
+    markers: list[dict] = field(default_factory=list)  # findings
+    windows: list[dict] = field(default_factory=list)  # incident windows
+    max_count: int = 0
+    total: int = 0
+    height: int = 0
+    ticks: list[dict] = field(default_factory=list)
+
+    @property
+    def services(self) -> list[str]:
+        return [lane["name"] for lane in self.lanes]
+
+
+# SVG geometry (viewBox units); the SVG scales to its container's width.
+SVG_W, LABEL_W, HIST_H, LANE_H, AXIS_H = 1000, 120, 80, 16, 18
+
+
+def build_timeline(
+    incident: Incident, sources, filters: EventFilters, findings, diagnosis
+) -> Timeline | None:
+    """Histogram stacked by level, swimlanes per service, finding and window markers: 3 queries.
+
+    Bucket counts come from index-only scans of (incident, level, ts) and (incident, service, ts).
+    """
+    from apps.ingestion.models import Event
+
+    first, last = incident_bounds(sources)
+    zoomed = filters.window is not None
+    if zoomed:
+        start, end = filters.window
+    elif first and last:
+        start, end = first, last + timedelta(seconds=1)
+    else:
+        return None
+    width = bucket_width(start, end)
+    origin = datetime.fromtimestamp(math.floor(start.timestamp() / width) * width, tz=UTC)
+    buckets = max(1, math.ceil((end - origin).total_seconds() / width))
+    base = Event.objects.filter(incident=incident, ts__gte=start, ts__lt=end)
+    bucket = _bucket_expr(origin, width)
+    by_level = (
+        base.annotate(b=bucket).values("b", "level").annotate(n=Count("*")).order_by()
+    ).values_list("b", "level", "n")
+    by_service = (
+        base.annotate(b=bucket).values("b", "service").annotate(n=Count("*")).order_by()
+    ).values_list("b", "service", "n")
+    errors_by_service = (
+        base.filter(level__gte=4)
+        .annotate(b=bucket)
+        .values("b", "service")
+        .annotate(n=Count("*"))
+        .order_by()
+    ).values_list("b", "service", "n")
+
+    timeline = Timeline(start=origin, end=end, width=width, buckets=buckets, zoomed=zoomed)
+    counts: dict[int, dict[int | None, int]] = {}
+    for b, level, n in by_level:
+        counts.setdefault(b, {})[level] = n
+    plot_w = SVG_W - LABEL_W
+    step = plot_w / buckets
+    timeline.max_count = max((sum(levels.values()) for levels in counts.values()), default=0)
+    timeline.total = sum(sum(levels.values()) for levels in counts.values())
+    scale = (HIST_H - 4) / timeline.max_count if timeline.max_count else 0
+    for b in range(buckets):
+        levels = counts.get(b, {})
+        total = sum(levels.values())
+        t0 = origin + timedelta(seconds=b * width)
+        bar = {
+            "x": LABEL_W + b * step,
+            "w": max(step - 0.5, 0.5),
+            "total": total,
+            "from": t0,
+            "to": t0 + timedelta(seconds=width),
+            "zoom_from": t0 - timedelta(seconds=3 * width),
+            "zoom_to": t0 + timedelta(seconds=4 * width),
+            "segments": [],
+        }
+        y = HIST_H
+        for level in (None, 0, 1, 2, 3, 4, 5):
+            n = levels.get(level, 0)
+            if not n:
+                continue
+            h = max(n * scale, 1.0)
+            y -= h
+            bar["segments"].append(
+                {"y": y, "h": h, "n": n, "cls": LEVEL_COLOURS.get(level, "fill-slate-300")}
+            )
+        bar["errors"] = levels.get(4, 0) + levels.get(5, 0)
+        timeline.bars.append(bar)
+
+    lanes: dict[str, dict[int, int]] = {}
+    for b, service, n in by_service:
+        lanes.setdefault(service, {})[b] = n
+    lane_errors: dict[str, dict[int, int]] = {}
+    for b, service, n in errors_by_service:
+        lane_errors.setdefault(service, {})[b] = n
+    ranked = sorted(lanes, key=lambda s: (-sum(lanes[s].values()), s))[:MAX_LANES]
+    for index, service in enumerate(sorted(ranked)):
+        cells = lanes[service]
+        peak = max(cells.values())
+        errs = lane_errors.get(service, {})
+        timeline.lanes.append(
+            {
+                "name": service,
+                "label": service or "(no service)",
+                "y": HIST_H + AXIS_H + index * LANE_H,
+                "total": sum(cells.values()),
+                "errors": sum(errs.values()),
+                "cells": [
+                    {
+                        "x": LABEL_W + b * step,
+                        "w": max(step - 0.5, 0.5),
+                        "n": n,
+                        "errors": errs.get(b, 0),
+                        "opacity": round(0.25 + 0.75 * n / peak, 2),
+                    }
+                    for b, n in sorted(cells.items())
+                    if 0 <= b < buckets
+                ],
+            }
+        )
+
+    def x_of(ts: datetime | None) -> float | None:
+        if ts is None:
+            return None
+        return LABEL_W + (ts - origin).total_seconds() / width * step
+
+    for finding in findings:
+        x = x_of(finding.first_ts)
+        if x is not None and LABEL_W <= x <= SVG_W:
+            timeline.markers.append({"x": x, "finding": finding})
+    for window in (diagnosis.windows if diagnosis else []) or []:
+        ws, we = _parse_ts(window.get("start") or ""), _parse_ts(window.get("end") or "")
+        if not ws or not we:
+            continue
+        x0 = max(x_of(ws), LABEL_W)
+        x1 = min(x_of(we + timedelta(seconds=1)), SVG_W)
+        if x1 > x0:
+            timeline.windows.append({"x": x0, "w": x1 - x0, "window": window})
+    timeline.ticks = _ticks(origin, end, width, buckets, step)
+    timeline.height = HIST_H + AXIS_H + len(timeline.lanes) * LANE_H + 4
+    return timeline
+
+
+def _ticks(origin: datetime, end: datetime, width: int, buckets: int, step: float) -> list[dict]:
+    every = max(1, buckets // 6)
+    fmt = "%H:%M:%S" if width < 60 else "%H:%M"
+    if (end - origin) > timedelta(days=1):
+        fmt = "%m-%d %H:%M"
+    return [
+        {
+            "x": LABEL_W + b * step,
+            "label": (origin + timedelta(seconds=b * width)).strftime(fmt),
+        }
+        for b in range(0, buckets, every)
+    ]
+
+
+# --- error groups -------------------------------------------------------------------------------
+
+SPARK_BUCKETS = 40
+SPARK_W, SPARK_H = 120, 20
+
+
+def top_groups(incident: Incident, limit: int = 15) -> list:
+    from apps.ingestion.models import GroupOccurrence
+
+    return list(
+        GroupOccurrence.objects.filter(incident=incident)
+        .select_related("group")
+        .order_by(F("group__level").desc(nulls_last=True), "-count", "id")[:limit]
+    )
+
+
+def attach_sparklines(incident: Incident, occurrences, sources, filters: EventFilters) -> None:
+    """A per-group event-count sparkline over the incident (or the zoom window): one query."""
+    from apps.ingestion.models import Event
+
+    if not occurrences:
+        return
+    first, last = filters.window or incident_bounds(sources)
+    if not first or not last:
+        return
+    last = last + timedelta(seconds=1) if not filters.window else last
+    width = max(1, math.ceil((last - first).total_seconds() / SPARK_BUCKETS))
+    ids = [occ.group.group_id for occ in occurrences]
+    rows = (
+        Event.objects.filter(incident=incident, group_id__in=ids, ts__gte=first, ts__lt=last)
+        .annotate(b=_bucket_expr(first, width))
+        .values("group_id", "b")
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list("group_id", "b", "n")
+    )
+    series: dict[str, dict[int, int]] = {}
+    for group_id, b, n in rows:
+        series.setdefault(group_id, {})[b] = n
+    step = SPARK_W / SPARK_BUCKETS
+    for occ in occurrences:
+        cells = series.get(occ.group.group_id, {})
+        peak = max(cells.values(), default=0)
+        occ.spark = [
+            {
+                "x": round(b * step, 2),
+                "w": round(max(step - 0.4, 0.4), 2),
+                "h": round(max(n / peak * SPARK_H, 1), 2),
+                "y": round(SPARK_H - max(n / peak * SPARK_H, 1), 2),
+            }
+            for b, n in sorted(cells.items())
+            if 0 <= b < SPARK_BUCKETS
+        ]
+
+
+# --- evidence -----------------------------------------------------------------------------------
 
 EVIDENCE_CONTEXT = 10
 EVIDENCE_CONTEXT_MAX = 500
@@ -51,15 +592,17 @@ def evidence_context(incident: Incident, source_id: int, line: int, context: str
     except ValueError:
         n = EVIDENCE_CONTEXT
     low, high = max(1, line - n), line + n
+    # events never span more than a few hundred lines; bound the scan of the natural-key index
     events = list(
-        Event.objects.filter(source=source, end_line__gte=low, line__lte=high)
+        Event.objects.filter(
+            source=source, line__gte=low - EVIDENCE_CONTEXT_MAX * 4, line__lte=high
+        )
+        .filter(end_line__gte=low)
         .order_by("line")
-        .values("line", "end_line", "raw", "level", "ts")
+        .values("line", "end_line", "raw", "level", "ts", "service")
     )
     target = next((e for e in events if e["line"] <= line <= e["end_line"]), None)
     if target is None:
-        from django.http import Http404
-
         raise Http404("No such line in this source")
     rows = []
     for event in events:

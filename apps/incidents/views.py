@@ -1,14 +1,29 @@
 from __future__ import annotations
 
+from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.incidents import selectors, services
 from apps.incidents.forms import ProjectForm
+from apps.incidents.models import Incident
+from apps.incidents.selectors import EventFilters
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
 
+INCIDENTS_PER_PAGE = 25
 
+
+def _partial_for(request: TenantHttpRequest, template: str, target: str) -> str:
+    """`template#target` when htmx asks for that fragment (never for a history restore)."""
+    htmx = request.htmx
+    if htmx and htmx.target == target and not htmx.history_restore_request:
+        return f"{template}#{target}"
+    return template
+
+
+@require_GET
 def project_list(request: TenantHttpRequest):
     projects = list(selectors.projects_with_stats())
     return render(request, "incidents/project_list.html", {"projects": projects})
@@ -28,49 +43,168 @@ def project_create(request: TenantHttpRequest):
     return render(request, "incidents/project_form.html", {"form": form})
 
 
+@require_GET
 def project_detail(request: TenantHttpRequest, slug: str):
+    """The project's incidents: search, sort, status filter, pagination (3 queries)."""
     project = selectors.get_project_for_request(request, slug)
-    incidents = list(project.incidents.all()[:50])
-    return render(
-        request, "incidents/project_detail.html", {"project": project, "incidents": incidents}
-    )
+    q = request.GET.get("q", "").strip()[:200]
+    sort = request.GET.get("sort", "recent")
+    sort = sort if sort in selectors.INCIDENT_SORTS else "recent"
+    status = request.GET.get("status", "")
+    status = status if status in Incident.Status.values else ""
+    incidents = selectors.incidents_for_project(project, q=q, sort=sort, status=status)
+    page = Paginator(incidents, INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "project": project,
+        "page": page,
+        "incidents": page.object_list,
+        "q": q,
+        "sort": sort,
+        "status": status,
+        "sorts": list(selectors.INCIDENT_SORTS),
+        "statuses": Incident.Status.choices,
+    }
+    template = _partial_for(request, "incidents/project_detail.html", "incident-list")
+    return render(request, template, context)
 
 
+def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
+    """Everything under the header, filtered by the zoom window and the event filters."""
+    filters = EventFilters.from_query(request.GET)
+    sources = selectors.sources_of(jobs)
+    diagnosis = selectors.diagnosis_of(incident)
+    all_findings = selectors.findings_of(incident)
+    findings = all_findings
+    if filters.window:
+        start, end = filters.window
+        findings = [
+            f
+            for f in all_findings
+            if (f.last_ts is None or f.last_ts >= start)
+            and (f.first_ts is None or f.first_ts < end)
+        ]
+    timeline = selectors.build_timeline(incident, sources, filters, findings, diagnosis)
+    groups = selectors.top_groups(incident)
+    selectors.attach_sparklines(incident, groups, sources, filters)
+    events, next_cursor = selectors.events_page(incident, filters, request.GET.get("after", ""))
+    refs = [f.trigger for f in all_findings] + [f.flashpoint for f in all_findings]
+    if diagnosis and diagnosis.root_evidence:
+        refs.append(diagnosis.root_evidence[0])
+    lines = selectors.events_at(refs)
+    for finding in all_findings:
+        finding.trigger_event = lines.get(_key(finding.trigger))
+        finding.flashpoint_event = lines.get(_key(finding.flashpoint))
+    root_event = None
+    if diagnosis and diagnosis.root_evidence:
+        root_event = lines.get(_key(diagnosis.root_evidence[0]))
+    first, last = selectors.incident_bounds(sources)
+    return {
+        "filters": filters,
+        "sources": sources,
+        "diagnosis": diagnosis,
+        "root_event": root_event,
+        "top_finding": all_findings[0] if all_findings else None,
+        "findings": findings,
+        "finding_total": len(all_findings),
+        "timeline": timeline,
+        "groups": groups,
+        "events": events,
+        "next_cursor": next_cursor,
+        "after": request.GET.get("after", ""),
+        "first_ts": first,
+        "last_ts": last,
+        "span": (last - first) if first and last else None,
+        "event_count": sum(s.event_count for s in sources),
+        "services": timeline.services if timeline else [],
+    }
+
+
+def _key(ref) -> tuple[int, int] | None:
+    if not ref or len(ref) != 2:
+        return None
+    try:
+        return int(ref[0]), int(ref[1])
+    except (TypeError, ValueError):
+        return None
+
+
+@require_GET
 def incident_detail(request: TenantHttpRequest, incident_id: int):
-    from apps.ingestion.selectors import EventFilters, events_page, top_groups
-
+    """The workspace. htmx requests targeting #workspace get only that fragment."""
     incident = selectors.get_incident_for_request(request, incident_id)
     jobs = selectors.incident_sources_and_jobs(incident)
-    filters = EventFilters.from_query(request.GET)
-    events, next_cursor = events_page(incident, filters, request.GET.get("after", ""))
     context = {
         "incident": incident,
         "jobs": jobs,
         "active": any(job.is_active for job in jobs),
-        "groups": top_groups(incident),
-        "events": events,
-        "next_cursor": next_cursor,
-        "filters": filters,
+        "statuses": Incident.Status.choices,
+        "severities": Incident.Severity.choices,
+        **_workspace(request, incident, jobs),
     }
-    return render(request, "incidents/incident_detail.html", context)
+    template = _partial_for(request, "incidents/incident_detail.html", "workspace")
+    return render(request, template, context)
 
 
-def event_list(request: TenantHttpRequest, incident_id: int):
-    """The events table as a partial (HTMX) or a page: filters and keyset pagination."""
-    from apps.ingestion.selectors import EventFilters, events_page
+@require_GET
+def incident_timeline(request: TenantHttpRequest, incident_id: int):
+    """The timeline alone: refreshed while a job runs."""
+    from apps.ingestion.models import Source
 
     incident = selectors.get_incident_for_request(request, incident_id)
     filters = EventFilters.from_query(request.GET)
-    events, next_cursor = events_page(incident, filters, request.GET.get("after", ""))
-    return render(
-        request,
-        "incidents/partials/_events.html",
-        {"incident": incident, "events": events, "next_cursor": next_cursor, "filters": filters},
-    )
+    sources = list(Source.objects.filter(incident=incident))
+    diagnosis = selectors.diagnosis_of(incident)
+    findings = selectors.findings_of(incident, filters.window)
+    timeline = selectors.build_timeline(incident, sources, filters, findings, diagnosis)
+    context = {"incident": incident, "filters": filters, "timeline": timeline, "active": True}
+    return render(request, "incidents/partials/_timeline.html", context)
 
 
+@require_role(Role.MEMBER)
+@require_POST
+def incident_update(request: TenantHttpRequest, incident_id: int):
+    """Change status and/or severity (members and owners; viewers get 403)."""
+    incident = selectors.get_incident_for_request(request, incident_id)
+    status = request.POST.get("status", incident.status)
+    severity = request.POST.get("severity", incident.severity)
+    if status not in Incident.Status.values or severity not in Incident.Severity.values:
+        return HttpResponse("Unknown status or severity.", status=400)
+    if (status, severity) != (incident.status, incident.severity):
+        incident.status, incident.severity = status, severity
+        incident.save(update_fields=["status", "severity"])
+    if not request.htmx:
+        return redirect("incidents:incident-detail", incident_id=incident.pk)
+    context = {
+        "incident": incident,
+        "statuses": Incident.Status.choices,
+        "severities": Incident.Severity.choices,
+        "saved": True,
+    }
+    return render(request, "incidents/partials/_triage.html", context)
+
+
+@require_GET
+def event_list(request: TenantHttpRequest, incident_id: int):
+    """The events table as a partial: filters and keyset pagination (2 queries)."""
+    incident = selectors.get_incident_for_request(request, incident_id)
+    filters = EventFilters.from_query(request.GET)
+    after = request.GET.get("after", "")
+    events, next_cursor = selectors.events_page(incident, filters, after)
+    context = {
+        "incident": incident,
+        "events": events,
+        "next_cursor": next_cursor,
+        "filters": filters,
+        "after": after,
+    }
+    return render(request, "incidents/partials/_events.html", context)
+
+
+@require_GET
 def evidence(request: TenantHttpRequest, incident_id: int, source_id: int, line: int):
-    """The raw line(s) in context: every evidence link in the product lands here."""
+    """The raw line(s) in context: every evidence link in the product lands here.
+
+    A page, or (htmx) the side panel's content (3 queries)."""
     incident = selectors.get_incident_for_request(request, incident_id)
     context = selectors.evidence_context(incident, source_id, line, request.GET.get("context"))
     template = "incidents/partials/_evidence.html" if request.htmx else "incidents/evidence.html"

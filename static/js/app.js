@@ -1,13 +1,175 @@
-// Small, CSP-friendly behaviour (no inline scripts anywhere). Keyboard shortcuts live here.
+// Small, CSP-friendly behaviour (no inline scripts anywhere; everything hangs off data- attributes).
+// Links keep their hrefs, so every page works without this file.
 (function () {
   "use strict";
-  document.addEventListener("keydown", function (event) {
-    const target = event.target;
-    const typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable);
-    if (event.key === "/" && !typing) {
-      const search = document.querySelector("[data-search]");
-      if (search) { event.preventDefault(); search.focus(); }
+  document.documentElement.classList.add("js");
+
+  function isTyping(target) {
+    return target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" ||
+      target.tagName === "SELECT" || target.isContentEditable);
+  }
+
+  // --- side panel (evidence) ------------------------------------------------------------------
+  function panel() { return document.getElementById("side-panel"); }
+
+  function closePanel() {
+    const aside = panel();
+    if (!aside || !aside.firstElementChild) return false;
+    aside.replaceChildren();
+    const row = document.querySelector("[data-event-row].is-current");
+    if (row) row.focus({ preventScroll: true });
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    const close = event.target.closest("[data-close-panel]");
+    if (close && panel() && panel().contains(close)) {
+      event.preventDefault();
+      closePanel();
     }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const aside = panel();
+    if (aside && (event.detail.target === aside)) {
+      const section = aside.querySelector("#evidence-panel");
+      if (section) section.focus({ preventScroll: true });
+      const hit = aside.querySelector("[data-testid=evidence-hit]");
+      if (hit) hit.scrollIntoView({ block: "center" });
+    }
+  });
+
+  // --- keyboard: "/" search, j/k events, Enter raw line, Esc close ----------------------------
+  function rows() { return Array.from(document.querySelectorAll("[data-event-row]")); }
+
+  function moveRow(delta) {
+    const all = rows();
+    if (!all.length) return;
+    let index = all.findIndex(function (r) { return r.classList.contains("is-current"); });
+    if (index >= 0) all[index].classList.remove("is-current");
+    index = index < 0 ? (delta > 0 ? 0 : all.length - 1) : Math.max(0, Math.min(all.length - 1, index + delta));
+    const row = all[index];
+    row.classList.add("is-current");
+    row.setAttribute("aria-current", "true");
+    all.forEach(function (r) { if (r !== row) r.removeAttribute("aria-current"); });
+    row.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (event.key === "Escape") {
+      if (closePanel()) { event.preventDefault(); return; }
+      if (isTyping(target)) target.blur();
+      return;
+    }
+    if (isTyping(target)) return;
+    if (event.key === "/") {
+      const search = document.querySelector("[data-search]");
+      if (search) { event.preventDefault(); search.focus(); search.select(); }
+    } else if (event.key === "j" || event.key === "k") {
+      event.preventDefault();
+      moveRow(event.key === "j" ? 1 : -1);
+    } else if (event.key === "Enter" || event.key === "o") {
+      const row = document.querySelector("[data-event-row].is-current");
+      if (row && (target === row || target === document.body)) {
+        const link = row.querySelector("[data-evidence-link]");
+        if (link) { event.preventDefault(); link.click(); }
+      }
+    }
+  });
+
+  // --- filters: selects submit their form ------------------------------------------------------
+  document.addEventListener("change", function (event) {
+    const select = event.target.closest("[data-autosubmit]");
+    if (select && select.form) select.form.requestSubmit();
+  });
+
+  // --- timeline: drag to zoom a range, click to zoom around a bar ------------------------------
+  let drag = null;
+
+  function svgX(svg, clientX) {
+    const rect = svg.getBoundingClientRect();
+    return (clientX - rect.left) / rect.width * Number(svg.dataset.svgW);
+  }
+
+  function timeAt(svg, x) {
+    const labelW = Number(svg.dataset.labelW), svgW = Number(svg.dataset.svgW);
+    const span = Number(svg.dataset.bucket) * Number(svg.dataset.buckets);
+    const fraction = Math.max(0, Math.min(1, (x - labelW) / (svgW - labelW)));
+    return new Date((Number(svg.dataset.origin) + fraction * span) * 1000);
+  }
+
+  function zoomTo(from, to) {
+    const form = document.getElementById("filters");
+    if (!form) return false;
+    form.querySelector("[data-zoom-from]").value = from;
+    form.querySelector("[data-zoom-to]").value = to;
+    form.requestSubmit();
+    return true;
+  }
+
+  document.addEventListener("mousedown", function (event) {
+    const svg = event.target.closest("svg[data-timeline]");
+    if (!svg || event.button !== 0) return;
+    event.preventDefault();
+    const x = svgX(svg, event.clientX);
+    drag = { svg: svg, x0: x, x1: x, moved: false };
+  });
+
+  document.addEventListener("mousemove", function (event) {
+    if (!drag) return;
+    drag.x1 = svgX(drag.svg, event.clientX);
+    if (Math.abs(drag.x1 - drag.x0) > 4) drag.moved = true;
+    const sel = drag.svg.querySelector("[data-zoom-selection]");
+    if (sel && drag.moved) {
+      const labelW = Number(drag.svg.dataset.labelW), svgW = Number(drag.svg.dataset.svgW);
+      const a = Math.max(labelW, Math.min(drag.x0, drag.x1));
+      const b = Math.min(svgW, Math.max(drag.x0, drag.x1));
+      sel.setAttribute("x", a);
+      sel.setAttribute("width", Math.max(0, b - a));
+      sel.setAttribute("visibility", "visible");
+    }
+  });
+
+  document.addEventListener("mouseup", function () {
+    if (!drag) return;
+    const current = drag;
+    drag = null;
+    if (!current.moved) return; // a click: handled by the click listener below
+    current.svg.dataset.dragged = "1";
+    const a = timeAt(current.svg, Math.min(current.x0, current.x1));
+    const b = timeAt(current.svg, Math.max(current.x0, current.x1));
+    if (b - a >= 1000) zoomTo(a.toISOString(), b.toISOString());
+  });
+
+  document.addEventListener("click", function (event) {
+    const svg = event.target.closest("svg[data-timeline]");
+    if (!svg) return;
+    event.preventDefault();
+    if (svg.dataset.dragged) { delete svg.dataset.dragged; return; }
+    const bar = event.target.closest("a[data-zoom-from]");
+    if (bar) {
+      zoomTo(bar.dataset.zoomFrom, bar.dataset.zoomTo);
+      return;
+    }
+    // a click between bars: zoom to a tenth of the range around that point
+    const x = svgX(svg, event.clientX);
+    if (x < Number(svg.dataset.labelW)) return;
+    const t = timeAt(svg, x).getTime();
+    const span = Number(svg.dataset.bucket) * Number(svg.dataset.buckets) * 1000 / 10;
+    zoomTo(new Date(t - span / 2).toISOString(), new Date(t + span / 2).toISOString());
+  });
+
+  // --- live updates: when the last ingest job finishes, refresh the whole incident page -------
+  document.addEventListener("ingest-progress", function (event) {
+    const page = document.querySelector("[data-incident-page][data-live]");
+    if (!page || !event.detail || event.detail.active !== false || !window.htmx) return;
+    page.removeAttribute("data-live");
+    window.htmx.ajax("GET", window.location.pathname + window.location.search, {
+      target: "#incident-page", select: "#incident-page", swap: "outerHTML",
+    });
   });
 })();
 

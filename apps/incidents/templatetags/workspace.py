@@ -1,0 +1,79 @@
+"""Template helpers of the incident workspace: evidence links and filter query strings."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import template
+from django.urls import reverse
+
+register = template.Library()
+
+LEVEL_CLASSES = {
+    5: "font-semibold text-fuchsia-800",
+    4: "font-semibold text-red-700",
+    3: "text-amber-700",
+    2: "text-sky-700",
+}
+SEVERITY_CLASSES = {
+    "critical": "bg-fuchsia-100 text-fuchsia-800",
+    "error": "bg-red-100 text-red-800",
+    "warning": "bg-amber-100 text-amber-800",
+    "info": "bg-slate-100 text-slate-700",
+    "sev1": "bg-red-600 text-white",
+    "sev2": "bg-orange-100 text-orange-800",
+    "sev3": "bg-amber-100 text-amber-800",
+    "sev4": "bg-slate-100 text-slate-700",
+    "investigating": "bg-amber-100 text-amber-800",
+    "mitigated": "bg-sky-100 text-sky-800",
+    "resolved": "bg-emerald-100 text-emerald-800",
+}
+
+
+@register.simple_tag
+def evidence_url(incident, ref) -> str:
+    """The evidence view of a [source_id, line] ref ('' for a malformed ref)."""
+    try:
+        source_id, line = int(ref[0]), int(ref[1])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return ""
+    return reverse(
+        "incidents:evidence",
+        kwargs={"incident_id": incident.pk, "source_id": source_id, "line": line},
+    )
+
+
+@register.simple_tag
+def filters_qs(filters, **overrides) -> str:
+    """`?from=…&level=…` for the current filters with some replaced ('' or None clears one)."""
+    clean = {
+        key: (value or None) if key in ("start", "end", "source") else (value or "")
+        for key, value in overrides.items()
+    }
+    params = filters.params(**clean)
+    return "?" + urlencode(params) if params else "?"
+
+
+@register.filter
+def level_class(level) -> str:
+    return LEVEL_CLASSES.get(level, "text-slate-500")
+
+
+@register.filter
+def badge_class(value) -> str:
+    return SEVERITY_CLASSES.get(value, "bg-slate-100 text-slate-700")
+
+
+@register.filter
+def duration(seconds) -> str:
+    """12 s, 4 min 3 s, 2 h 5 min."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds.total_seconds() if hasattr(seconds, "total_seconds") else seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"

@@ -1,0 +1,123 @@
+"""The workspace in a real browser (Debian Chromium via Playwright)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django_tenants.utils import tenant_context
+
+from apps.tenants.models import Membership, Role
+from conftest import PASSWORD, ensure_tenant, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, username="wanda", role=Role.MEMBER):
+    tenant = ensure_tenant("alpha")
+    user, created = get_user_model().objects.get_or_create(username=username)
+    if created:
+        user.set_password(PASSWORD)
+        user.save()
+    Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": role})
+    page.goto(live_server.url + "/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/t/alpha/$"))
+    return tenant
+
+
+def workspace_incident(tenant, title="checkout-db-connections"):
+    from apps.incidents.models import Incident
+
+    with tenant_context(tenant):
+        return Incident.objects.get(project__slug="workspace", title=title)
+
+
+def test_workspace_layout_zoom_filter_and_evidence(live_server, page):
+    tenant = sign_in(page, live_server)
+    incident = workspace_incident(tenant)
+    base = f"{live_server.url}/t/alpha/incidents/{incident.pk}/"
+    page.goto(base)
+    assert page.get_by_test_id("root-cause").is_visible()
+    screenshot(page, "workspace-1280")
+
+    # zoom: drag across the middle of the histogram
+    svg = page.locator("svg[data-timeline]")
+    box = svg.bounding_box()
+    y = box["y"] + box["height"] * 0.15
+    page.mouse.move(box["x"] + box["width"] * 0.4, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, y, steps=5)
+    page.mouse.up()
+    page.wait_for_url(re.compile(r".*from=.*to=.*"))
+    page.get_by_test_id("zoom-chip").wait_for()
+    assert "zoomed" in page.get_by_test_id("timeline-summary").inner_text()
+    zoomed_url = page.url
+    screenshot(page, "workspace-zoomed")
+
+    # filter by level and service
+    page.get_by_test_id("filter-level").select_option("ERROR")
+    page.wait_for_url(re.compile(r".*level=ERROR.*"))
+    services = page.get_by_test_id("filter-service").locator("option").all_inner_texts()
+    service = next(s for s in services if s != "all services")
+    page.get_by_test_id("filter-service").select_option(label=service)
+    page.wait_for_url(re.compile(r".*service=" + re.escape(service) + ".*"))
+    rows = page.get_by_test_id("event")
+    if rows.count():
+        levels = page.locator("[data-testid=event] td:nth-child(2)").all_inner_texts()
+        assert set(levels) <= {"ERROR", "FATAL"}
+
+    # back button: the previous filter state comes back
+    page.go_back()
+    page.go_back()
+    page.wait_for_url(zoomed_url)
+    page.get_by_test_id("zoom-chip").wait_for()
+
+    # a finding's trigger opens the raw line in the side panel, Esc closes it
+    page.goto(base)
+    page.get_by_test_id("finding-trigger").first.click()
+    hit = page.get_by_test_id("side-panel").get_by_test_id("evidence-hit").first
+    hit.wait_for()
+    assert hit.is_visible()
+    screenshot(page, "evidence-panel")
+    page.keyboard.press("Escape")
+    page.get_by_test_id("side-panel").get_by_test_id("evidence").wait_for(state="detached")
+    assert page.js_errors == []
+
+
+def test_keyboard_navigation(live_server, page):
+    tenant = sign_in(page, live_server)
+    incident = workspace_incident(tenant)
+    page.goto(f"{live_server.url}/t/alpha/incidents/{incident.pk}/")
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.name") == "q"
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    rows = page.locator("[data-event-row]")
+    assert "is-current" in rows.nth(0).get_attribute("class")
+    page.keyboard.press("j")
+    assert "is-current" in rows.nth(1).get_attribute("class")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("side-panel").get_by_test_id("evidence-hit").first.wait_for()
+    page.keyboard.press("Escape")
+    page.get_by_test_id("side-panel").get_by_test_id("evidence").wait_for(state="detached")
+    assert page.js_errors == []
+
+
+def test_narrow_window(live_server, page):
+    tenant = sign_in(page, live_server)
+    incident = workspace_incident(tenant, "worker-oom-crashloop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/t/alpha/incidents/{incident.pk}/")
+    screenshot(page, "workspace-narrow")
+    page.goto(f"{live_server.url}/t/alpha/projects/workspace/")
+    screenshot(page, "project-narrow")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/t/alpha/projects/workspace/")
+    screenshot(page, "project-1280")
+    assert page.js_errors == []
