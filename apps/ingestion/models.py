@@ -6,6 +6,7 @@ Tenant schema. An `Event` is one log record (multi-line records joined); its nat
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from apps.incidents.models import Incident, Project
@@ -125,8 +126,14 @@ class Event(models.Model):
     """One log record. Written with COPY by the ingest job, never saved one by one."""
 
     id = models.BigAutoField(primary_key=True)
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="events")
+    # No database constraints on the hot path: COPY would check both keys for every row.
+    # Deletes go through the ORM (cascade) or delete_source (SQL); both remove events first.
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="events", db_constraint=False
+    )
     line = models.BigIntegerField()  # first physical line (1-based)
     end_line = models.BigIntegerField()
     ts = models.DateTimeField(null=True)
@@ -217,3 +224,38 @@ class GroupOccurrence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id} in {self.incident_id}"
+
+
+class GroupRule(models.Model):
+    """A member's merge or split decision, applied to existing and future events of a project.
+
+    Rules apply in creation order, each once: an event whose group is `source_group` (and, for a
+    split, whose condition holds) moves to `target_group`. See `grouping_store.GroupRules`.
+    """
+
+    class Kind(models.TextChoices):
+        MERGE = "merge", "Merge"
+        SPLIT = "split", "Split"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="group_rules")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    source_group = models.CharField(max_length=32)
+    target_group = models.CharField(max_length=32)
+    # split: {"template_id", "token", "sub", "value", "position"} or {"exception_type"}
+    condition = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # users live in the public schema
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "id"], name="group_rule_order")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source_group} → {self.target_group}"

@@ -37,7 +37,27 @@ def object_kwargs(tenant, *, foreign_of=None):
         project = Project.objects.get(slug=f"{owner.slug}-marker")
         incident = project.incidents.get()
         source = incident.sources.get()
-    return {"slug": project.slug, "incident_id": incident.pk, "source_id": source.pk, "line": 1}
+        group = incident.occurrences.select_related("group").get().group
+        from apps.rules.models import CustomRule
+
+        custom, _ = CustomRule.objects.get_or_create(
+            rule_id=f"{owner.slug}-marker",
+            defaults={
+                "category": "marker",
+                "severity": "error",
+                "title": f"custom {MARKERS[owner.slug]}",
+                "pattern": "marker",
+            },
+        )
+    return {
+        "slug": project.slug,
+        "incident_id": incident.pk,
+        "source_id": source.pk,
+        "line": 1,
+        "group_id": group.group_id,
+        "rule_id": "db-too-many-connections.postgres",
+        "custom_id": custom.pk,
+    }
 
 
 def build_url(tenant, route_name, values):
