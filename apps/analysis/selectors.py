@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
+from apps.analysis.evidence.types import GroupInput
 from apps.analysis.models import AISettings, AnalysisRun
 from apps.incidents.models import Incident
+from apps.rules.engine.finding import EvidenceRef, Severity
+from apps.rules.engine.finding import Finding as EngineFinding
 
 HISTORY_LIMIT = 20
 
@@ -71,3 +77,238 @@ def ai_settings() -> AISettings:
     return AISettings.objects.filter(pk=AISettings.SINGLETON_PK).first() or AISettings(
         pk=AISettings.SINGLETON_PK
     )
+
+
+# --- evidence pack inputs: one tenant (the schema selected), one incident -----------------------
+
+MAX_GROUPS = 10
+SAMPLES_PER_GROUP = 2
+CONTEXT_LINES = 2
+ROOT_EVIDENCE = 5  # lines of the root-cause candidate worth sending (they repeat one message)
+
+
+def _ref(pair: Any) -> EvidenceRef | None:
+    """``[source_id, line]`` as stored by the rules app → an `EvidenceRef` (source as str)."""
+    if not pair or len(pair) != 2:
+        return None
+    return EvidenceRef(str(int(pair[0])), int(pair[1]))
+
+
+def _refs(pairs: Any) -> list[EvidenceRef]:
+    return [r for r in (_ref(p) for p in pairs or ()) if r is not None]
+
+
+def incident_findings(incident: Incident) -> list[EngineFinding]:
+    """The incident's stored rule findings as the engine's value objects."""
+    from apps.rules.models import Finding
+
+    return [
+        EngineFinding(
+            rule_id=f.rule_id,
+            category=f.category,
+            severity=Severity(f.severity),
+            title=f.title,
+            explanation=f.explanation,
+            remediation=f.remediation,
+            evidence=_refs(f.evidence),
+            trigger=_ref(f.trigger),
+            flashpoint=_ref(f.flashpoint),
+            count=f.count,
+            first_ts=f.first_ts,
+            last_ts=f.last_ts,
+            services=list(f.services or ()),
+            confidence=f.confidence,
+            groups=list(f.groups or ()),
+            detector=f.detector,
+        )
+        for f in Finding.objects.filter(incident=incident).order_by("id")
+    ]
+
+
+def incident_root_cause(incident: Incident, findings: list[EngineFinding]) -> dict | None:
+    """The stored diagnosis' root cause; computed from the findings when none is stored yet."""
+    from apps.rules.engine.incidents import root_cause
+    from apps.rules.models import Diagnosis
+
+    diagnosis = Diagnosis.objects.filter(incident=incident).first()
+    if diagnosis is not None:
+        if not diagnosis.root_category:
+            return None  # the rules engine says: insufficient evidence
+        return {
+            "category": diagnosis.root_category,
+            "summary": diagnosis.root_summary or diagnosis.root_title,
+            "evidence": list(dict.fromkeys(_refs(diagnosis.root_evidence)))[:ROOT_EVIDENCE],
+            "confidence": diagnosis.root_confidence,
+        }
+    top = root_cause(findings) if findings else None
+    if top is None:
+        return None
+    evidence = ([top.trigger] if top.trigger else []) + [
+        e for e in top.evidence if e != top.trigger
+    ]
+    return {
+        "category": top.category,
+        "summary": top.summary,
+        "evidence": evidence,
+        "confidence": top.confidence,
+    }
+
+
+def incident_groups(incident: Incident) -> list[GroupInput]:
+    """The top error groups of the incident with their first line and a few samples (3 queries)."""
+    from apps.ingestion.models import LEVELS, Event, GroupOccurrence
+
+    occurrences = list(
+        GroupOccurrence.objects.filter(incident=incident)
+        .select_related("group")
+        .annotate(seen_in=Count("group__occurrences"))
+        .order_by(F("group__level").desc(nulls_last=True), "-count", "group__group_id")[:MAX_GROUPS]
+    )
+    if not occurrences:
+        return []
+    first_ids = [o.first_event_id for o in occurrences if o.first_event_id]
+    firsts = {
+        pk: EvidenceRef(str(source_id), line)
+        for pk, source_id, line in Event.objects.filter(
+            incident=incident, pk__in=first_ids
+        ).values_list("id", "source_id", "line")
+    }
+    group_ids = [o.group.group_id for o in occurrences]
+    samples: dict[str, list[EvidenceRef]] = {}
+    with connection.cursor() as cursor:
+        # A few rows per group without sorting a group's (possibly huge) set of events.
+        cursor.execute(
+            f"""
+            SELECT g.gid, e.source_id, e.line
+            FROM unnest(%s::text[]) AS g(gid)
+            CROSS JOIN LATERAL (
+                SELECT source_id, line FROM {Event._meta.db_table}
+                WHERE incident_id = %s AND group_id = g.gid
+                LIMIT %s
+            ) AS e
+            """,  # noqa: S608 - the table name is ours; values are parameters
+            [group_ids, incident.pk, SAMPLES_PER_GROUP + 1],
+        )
+        for gid, source_id, line in cursor.fetchall():
+            samples.setdefault(gid, []).append(EvidenceRef(str(source_id), line))
+    out = []
+    for o in occurrences:
+        g = o.group
+        first = firsts.get(o.first_event_id) if o.first_event_id else None
+        extra = sorted(r for r in samples.get(g.group_id, []) if r != first)
+        out.append(
+            GroupInput(
+                group_id=g.group_id,
+                template=g.template,
+                count=o.count,
+                level=LEVELS[g.level] if g.level is not None else None,
+                first=first or (extra[0] if extra else None),
+                samples=tuple(extra[:SAMPLES_PER_GROUP]),
+                is_new=o.seen_in <= 1,
+                first_ts=o.first_ts,
+            )
+        )
+    return out
+
+
+def incident_first_error(incident: Incident) -> EvidenceRef | None:
+    """The earliest ERROR/FATAL event by timestamp (one indexed LIMIT 1 query per level)."""
+    from apps.ingestion.models import LEVEL_NUMBER, Event
+
+    found = []
+    for level in (LEVEL_NUMBER["ERROR"], LEVEL_NUMBER["FATAL"]):
+        row = (
+            Event.objects.filter(incident=incident, level=level, ts__isnull=False)
+            .order_by("ts", "id")
+            .values_list("ts", "source_id", "line")
+            .first()
+        )
+        if row:
+            found.append(row)
+    if not found:
+        return None
+    _, source_id, line = min(found)
+    return EvidenceRef(str(source_id), line)
+
+
+def incident_timeline(incident: Incident) -> dict[str, Any]:
+    """A small, factual outline: the sources, their spans, the rules engine's windows."""
+    from apps.ingestion.models import Source
+    from apps.rules.models import Diagnosis
+
+    sources = list(
+        Source.objects.filter(incident=incident)
+        .order_by("id")
+        .values("member", "line_count", "event_count", "first_ts", "last_ts")[:50]
+    )
+    windows = (
+        Diagnosis.objects.filter(incident=incident).values_list("windows", flat=True).first() or []
+    )
+    return {
+        "sources": [
+            {
+                "name": s["member"],
+                "lines": s["line_count"],
+                "events": s["event_count"],
+                "first_ts": s["first_ts"].isoformat() if s["first_ts"] else None,
+                "last_ts": s["last_ts"].isoformat() if s["last_ts"] else None,
+            }
+            for s in sources
+        ],
+        "windows": [
+            {k: w.get(k) for k in ("start", "end", "services", "severity")} for w in windows[:5]
+        ],
+    }
+
+
+def incident_lines(
+    incident: Incident, refs: list[EvidenceRef], context: int = CONTEXT_LINES
+) -> dict[EvidenceRef, str]:
+    """Raw text of ``refs`` and their ±``context`` neighbours, in one query, this incident only.
+
+    A ref is the natural key of an event: (source id, first physical line). Lines inside a
+    multi-line event are not refs of their own and are simply absent.
+    """
+    from apps.ingestion.models import Event
+
+    wanted: dict[int, set[int]] = {}
+    for ref in refs:
+        try:
+            source_id = int(ref.source)
+        except ValueError:
+            continue
+        lines = wanted.setdefault(source_id, set())
+        lines.update(n for n in range(ref.line - context, ref.line + context + 1) if n >= 1)
+    if not wanted:
+        return {}
+    query = Q()
+    for source_id, lines in wanted.items():
+        query |= Q(source_id=source_id, line__in=sorted(lines))
+    rows = Event.objects.filter(query, incident=incident).values_list("source_id", "line", "raw")
+    return {EvidenceRef(str(source_id), line): raw for source_id, line, raw in rows}
+
+
+def evidence_inputs(incident: Incident) -> dict[str, Any]:
+    """Keyword arguments for `build_evidence_pack` (minus redactor and budget) for ``incident``."""
+    findings = incident_findings(incident)
+    groups = incident_groups(incident)
+    root = incident_root_cause(incident, findings)
+    refs: list[EvidenceRef] = []
+    for f in findings:
+        refs += [r for r in (f.trigger, f.flashpoint) if r] + f.evidence[:10]
+    for g in groups:
+        refs += ([g.first] if g.first else []) + list(g.samples)
+    if root:
+        refs += root["evidence"]
+    first_error = incident_first_error(incident)
+    if first_error:
+        refs.append(first_error)
+    return {
+        "lines": incident_lines(incident, refs),
+        "first_error": first_error,
+        "findings": findings,
+        "groups": groups,
+        "root_cause": root,
+        "timeline": incident_timeline(incident),
+        "context_lines": CONTEXT_LINES,
+    }

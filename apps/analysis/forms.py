@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from apps.analysis.models import AISettings
+from apps.analysis.services import endpoint_is_local
+
+_INPUT = "w-full rounded border border-slate-300 px-2 py-1"
+
+
+class AISettingsForm(forms.Form):
+    """The tenant's provider. The API key is write-only: never rendered back, empty = keep."""
+
+    provider = forms.ChoiceField(choices=AISettings.Provider.choices)
+    base_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1 (Ollama)",
+        widget=forms.URLInput(attrs={"class": _INPUT, "placeholder": "https://…/v1"}),
+    )
+    model = forms.CharField(
+        required=False, max_length=200, widget=forms.TextInput(attrs={"class": _INPUT})
+    )
+    api_key = forms.CharField(
+        required=False,
+        max_length=500,
+        strip=True,
+        label="API key",
+        help_text="Write-only: leave empty to keep the stored key.",
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"class": _INPUT, "autocomplete": "new-password"}
+        ),
+    )
+    clear_api_key = forms.BooleanField(required=False, label="Remove the stored API key")
+    timeout_seconds = forms.IntegerField(
+        min_value=1, max_value=600, initial=60, widget=forms.NumberInput(attrs={"class": _INPUT})
+    )
+    max_tokens = forms.IntegerField(
+        min_value=64,
+        max_value=32000,
+        initial=2000,
+        widget=forms.NumberInput(attrs={"class": _INPUT}),
+    )
+    price_per_1k_tokens = forms.DecimalField(
+        required=False,
+        min_value=Decimal(0),
+        max_digits=10,
+        decimal_places=6,
+        label="Price per 1k tokens",
+        help_text="Optional; shown as a cost estimate in the preview.",
+        widget=forms.NumberInput(attrs={"class": _INPUT, "step": "0.000001"}),
+    )
+    local_endpoints_only = forms.BooleanField(
+        required=False,
+        label="Allow only local endpoints",
+        help_text="Refuse endpoints outside loopback and private networks (data stays in-house).",
+    )
+
+    @classmethod
+    def from_settings(cls, ai: AISettings, data=None) -> AISettingsForm:
+        initial = {
+            "provider": ai.provider,
+            "base_url": ai.base_url,
+            "model": ai.model,
+            "timeout_seconds": ai.timeout_seconds,
+            "max_tokens": ai.max_tokens,
+            "price_per_1k_tokens": ai.price_per_1k_tokens,
+            "local_endpoints_only": ai.local_endpoints_only,
+        }
+        return cls(data, initial=initial)
+
+    def clean_base_url(self) -> str:
+        url = self.cleaned_data.get("base_url") or ""
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Use an http:// or https:// URL.")
+        return url
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("provider") != AISettings.Provider.OPENAI:
+            return data
+        if not data.get("base_url") and "base_url" not in self.errors:
+            self.add_error("base_url", "Required for an OpenAI-compatible endpoint.")
+        if not data.get("model"):
+            self.add_error("model", "Required for an OpenAI-compatible endpoint.")
+        url = data.get("base_url")
+        if url and data.get("local_endpoints_only") and not endpoint_is_local(url):
+            self.add_error(
+                "base_url",
+                "The policy allows only local endpoints (loopback or private network).",
+            )
+        return data
+
+    def unsaved_settings(self, stored: AISettings) -> AISettings:
+        """The settings as submitted (not saved), keeping the stored key unless a new one is typed:
+        what *Test connection* tries."""
+        from apps.analysis.services import seal_api_key
+
+        d = self.cleaned_data
+        sealed = stored.api_key_sealed
+        if d.get("clear_api_key"):
+            sealed = ""
+        if d.get("api_key"):
+            sealed = seal_api_key(d["api_key"])
+        return AISettings(
+            pk=AISettings.SINGLETON_PK,
+            provider=d["provider"],
+            base_url=d.get("base_url") or "",
+            model=d.get("model") or "",
+            api_key_sealed=sealed,
+            timeout_seconds=d["timeout_seconds"],
+            max_tokens=d["max_tokens"],
+            price_per_1k_tokens=d.get("price_per_1k_tokens"),
+            local_endpoints_only=d.get("local_endpoints_only") or False,
+        )

@@ -1,0 +1,407 @@
+"""Write side of the analysis: AI settings, *Analyze* requests and the analysis job.
+
+The job is the only place a provider is called. One `AnalysisRun` row per request; the job claims
+its row with a compare-and-set, so a re-delivered job (django-q2 delivers at least once) never
+calls the provider again once the run is done, and never creates a row.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from apps.analysis import selectors
+from apps.analysis.citations import Citation, ValidatedAnalysis, ValidatedClaim
+from apps.analysis.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
+from apps.analysis.evidence.types import EvidencePack
+from apps.analysis.models import RESULT_VERSION, AISettings, AnalysisRun
+from apps.analysis.providers import (
+    AnalysisProvider,
+    ConnectionCheck,
+    LocalProvider,
+    OpenAICompatibleProvider,
+    run_analysis,
+)
+from apps.analysis.redaction import Redactor
+from apps.analysis.sealing import SealError, seal, unseal
+from apps.incidents.models import Incident
+from apps.tenants.jobs import enqueue_tenant_task
+
+log = logging.getLogger(__name__)
+
+TASK = "apps.analysis.tasks.analyze_incident"
+TOKEN_BUDGET = DEFAULT_TOKEN_BUDGET  # of the whole prompt; the preview shows the estimate
+
+
+class ProviderPolicyError(Exception):
+    """The configured provider may not be used (policy, or incomplete settings). Safe to show."""
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def _seal_context() -> str:
+    return f"analysis.api_key:{connection.schema_name}"
+
+
+def _secrets() -> list[str]:
+    return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+
+
+def api_key(ai: AISettings) -> str | None:
+    """The unsealed API key, or None (none stored, or SECRET_KEY changed: ask for it again)."""
+    if not ai.api_key_sealed:
+        return None
+    try:
+        return unseal(ai.api_key_sealed, secrets=_secrets(), context=_seal_context())
+    except SealError:
+        log.warning("the stored API key of this tenant cannot be unsealed; it must be re-entered")
+        return None
+
+
+def seal_api_key(key: str) -> str:
+    """``key`` sealed for this tenant (see apps/analysis/sealing.py); never stored in clear."""
+    return seal(key, secret=settings.SECRET_KEY, context=_seal_context())
+
+
+@transaction.atomic
+def save_ai_settings(
+    *,
+    provider: str,
+    base_url: str,
+    model: str,
+    timeout_seconds: int,
+    max_tokens: int,
+    price_per_1k_tokens: Decimal | None,
+    local_endpoints_only: bool,
+    new_api_key: str = "",
+    clear_api_key: bool = False,
+    user: Any = None,
+) -> AISettings:
+    """Save the tenant's settings. The key is write-only: an empty ``new_api_key`` keeps it."""
+    ai = AISettings.objects.select_for_update().filter(
+        pk=AISettings.SINGLETON_PK
+    ).first() or AISettings(pk=AISettings.SINGLETON_PK)
+    ai.provider = provider
+    ai.base_url = base_url.strip()
+    ai.model = model.strip()
+    ai.timeout_seconds = timeout_seconds
+    ai.max_tokens = max_tokens
+    ai.price_per_1k_tokens = price_per_1k_tokens
+    ai.local_endpoints_only = local_endpoints_only
+    if clear_api_key:
+        ai.api_key_sealed = ""
+    if new_api_key:
+        ai.api_key_sealed = seal_api_key(new_api_key)
+    ai.updated_by = user if getattr(user, "pk", None) else None
+    ai.save()
+    return ai
+
+
+# "Local" for the policy: this machine and private networks (RFC 1918, unique-local IPv6).
+# Not Python's `is_private`, which also counts documentation and reserved ranges.
+_LOCAL_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def _is_internal(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_loopback
+        or ip.is_link_local
+        or any(ip.version == n.version and ip in n for n in _LOCAL_NETWORKS)
+    )
+
+
+def endpoint_is_local(base_url: str) -> bool:
+    """True when every address ``base_url``'s host resolves to is loopback or private."""
+    host = urlsplit(base_url).hostname
+    if not host:
+        return False
+    try:
+        return _is_internal(host)
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(_is_internal(str(info[4][0])) for info in infos)
+
+
+def check_policy(ai: AISettings) -> None:
+    """Raise `ProviderPolicyError` when ``ai`` may not be used as configured."""
+    if ai.provider == AISettings.Provider.LOCAL:
+        return
+    if not ai.base_url or not ai.model:
+        raise ProviderPolicyError("The OpenAI-compatible provider needs a base URL and a model.")
+    if ai.local_endpoints_only and not endpoint_is_local(ai.base_url):
+        raise ProviderPolicyError(
+            "Policy: only local endpoints (loopback or private network) are allowed, and "
+            "this base URL is not one."
+        )
+
+
+def provider_for(ai: AISettings) -> AnalysisProvider:
+    """The provider ``ai`` configures, after the policy check."""
+    check_policy(ai)
+    if ai.provider == AISettings.Provider.LOCAL:
+        return LocalProvider()
+    return OpenAICompatibleProvider(
+        base_url=ai.base_url,
+        api_key=api_key(ai),
+        model=ai.model,
+        timeout=float(ai.timeout_seconds),
+        max_tokens=ai.max_tokens,
+    )
+
+
+def check_connection(ai: AISettings) -> ConnectionCheck:
+    """The *Test connection* button: one short call, no retries; the message never has the key."""
+    try:
+        provider = provider_for(ai)
+    except ProviderPolicyError as exc:
+        return ConnectionCheck(False, str(exc))
+    return provider.test_connection()
+
+
+# --- evidence and preview ---------------------------------------------------------------------
+
+
+def build_pack(incident: Incident) -> EvidencePack:
+    """The redacted, numbered evidence pack for ``incident`` (this tenant, this incident only)."""
+    return build_evidence_pack(
+        redactor=Redactor(), token_budget=TOKEN_BUDGET, **selectors.evidence_inputs(incident)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    provider: str
+    model: str
+    base_url: str
+    sends_data: bool  # False for the local provider: nothing leaves the server
+    body_json: str  # the request body exactly as the provider builds it (pretty-printed)
+    token_estimate: int  # of the prompt
+    max_completion_tokens: int | None
+    cost_estimate: Decimal | None  # prompt + max completion tokens at the configured price
+    evidence_count: int
+    omitted: int
+    redactions: dict[str, int]
+    policy_error: str = ""
+
+
+def preview(incident: Incident) -> Preview:
+    """What *Analyze* would send now: the exact redacted payload, its size and cost."""
+    ai = selectors.ai_settings()
+    pack = build_pack(incident)
+    policy_error = ""
+    try:
+        provider = provider_for(ai)
+    except ProviderPolicyError as exc:
+        policy_error = str(exc)
+        provider = None
+    if isinstance(provider, OpenAICompatibleProvider):
+        body: dict[str, Any] = provider.request_body(pack)
+        sends = True
+        max_completion: int | None = ai.max_tokens
+    else:
+        body = {"messages": render_prompt(pack)}
+        sends = False
+        max_completion = None
+    cost = None
+    if ai.price_per_1k_tokens is not None and sends:
+        tokens = pack.token_estimate + (max_completion or 0)
+        cost = (Decimal(tokens) / 1000 * ai.price_per_1k_tokens).quantize(Decimal("0.0001"))
+    return Preview(
+        provider=ai.provider,
+        model=ai.model if sends else LocalProvider.model,
+        base_url=ai.base_url if sends else "",
+        sends_data=sends,
+        body_json=json.dumps(body, ensure_ascii=False, indent=2),
+        token_estimate=pack.token_estimate,
+        max_completion_tokens=max_completion,
+        cost_estimate=cost,
+        evidence_count=len(pack.items),
+        omitted=pack.omitted,
+        redactions=dict(pack.redactions),
+        policy_error=policy_error,
+    )
+
+
+# --- analyze ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_analysis(*, incident: Incident, user: Any = None) -> AnalysisRun:
+    """One new run per request, queued for the worker once the row is committed."""
+    run = AnalysisRun.objects.create(
+        incident=incident, requested_by=user if getattr(user, "pk", None) else None
+    )
+    enqueue_tenant_task(
+        TASK, run.pk, schema_name=connection.schema_name, task_name=f"analysis-{run.pk}"
+    )
+    return run
+
+
+def _claim(run_id: int) -> bool:
+    """Compare-and-set: queued → running; a running run only when its worker must be dead."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    return (
+        AnalysisRun.objects.filter(pk=run_id)
+        .filter(
+            Q(status=AnalysisRun.Status.QUEUED)
+            | Q(status=AnalysisRun.Status.RUNNING, started_at__lt=stale)
+        )
+        .update(status=AnalysisRun.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
+        == 1
+    )
+
+
+def _fail(run_id: int, error: str, **fields: Any) -> str:
+    AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
+        status=AnalysisRun.Status.FAILED, error=error[:2000], finished_at=timezone.now(), **fields
+    )
+    return AnalysisRun.Status.FAILED
+
+
+def execute_run(run_id: int) -> str:
+    """The analysis job (inside the tenant's schema). Returns the final status or "skipped"."""
+    if not _claim(run_id):
+        return "skipped"
+    run = AnalysisRun.objects.select_related("incident").get(pk=run_id)
+    max_attempts = settings.Q_CLUSTER["max_attempts"]
+    if run.attempts > max_attempts:
+        return _fail(run_id, f"gave up after {max_attempts} attempts")
+    ai = selectors.ai_settings()
+    try:
+        provider = provider_for(ai)
+        pack = build_pack(run.incident)
+    except ProviderPolicyError as exc:
+        return _fail(run_id, str(exc), provider=ai.provider)
+    except Exception as exc:  # poison input must end failed, not loop
+        log.exception("analysis %s: building the evidence pack failed", run_id)
+        return _fail(run_id, f"building the evidence pack failed ({type(exc).__name__})")
+    AnalysisRun.objects.filter(pk=run_id).update(provider=provider.name, model=provider.model)
+    try:
+        analysis = run_analysis(pack, provider)
+    except Exception as exc:  # run_analysis turns provider errors into results; this is a bug
+        log.exception("analysis %s: the provider call failed unexpectedly", run_id)
+        return _fail(run_id, f"the analysis failed ({type(exc).__name__})")
+    return store_result(run_id, analysis, pack)
+
+
+def store_result(run_id: int, analysis: ValidatedAnalysis, pack: EvidencePack) -> str:
+    """Write a finished analysis onto its run (only while this worker holds the claim)."""
+    prompt = [c.prompt_tokens for c in analysis.calls if c.prompt_tokens is not None]
+    completion = [c.completion_tokens for c in analysis.calls if c.completion_tokens is not None]
+    status = AnalysisRun.Status.FAILED if analysis.status == "failed" else AnalysisRun.Status.DONE
+    error = ""
+    if analysis.error is not None:
+        error = f"{analysis.error.kind}: {analysis.error.message}"
+    AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
+        status=status,
+        provider=analysis.provider,
+        model=analysis.model,
+        result=result_json(analysis, pack),
+        error=error[:2000],
+        prompt_tokens=sum(prompt) if prompt else None,
+        completion_tokens=sum(completion) if completion else None,
+        token_estimate=pack.token_estimate,
+        latency_ms=sum(c.latency_ms for c in analysis.calls),
+        payload_sha256=analysis.payload_sha256,
+        evidence_count=len(pack.items),
+        redactions=dict(pack.redactions),
+        calls=[
+            {
+                "provider": c.provider,
+                "model": c.model,
+                "attempt": c.attempt,
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "latency_ms": c.latency_ms,
+                "payload_sha256": c.payload_sha256,
+                "error": c.error,
+            }
+            for c in analysis.calls
+        ],
+        finished_at=timezone.now(),
+    )
+    return status
+
+
+# --- the stored result (shape documented in apps/analysis/models.py) --------------------------
+
+
+def _citation(c: Citation, quote: str) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "source_id": int(c.ref.source),
+        "line": c.ref.line,
+        "quote": quote if c.quoted else "",
+    }
+
+
+def _claim_json(claim: ValidatedClaim) -> dict[str, Any]:
+    return {
+        "text": claim.text,
+        "kind": claim.kind,
+        "status": claim.status,
+        "citations": [_citation(c, claim.quote) for c in claim.citations],
+        "quote": claim.quote,
+        "reasons": list(claim.reasons),
+    }
+
+
+def result_json(analysis: ValidatedAnalysis, pack: EvidencePack) -> dict[str, Any]:
+    return {
+        "version": RESULT_VERSION,
+        "status": analysis.status,
+        "summary": [_claim_json(c) for c in analysis.summary],
+        "impact": [_claim_json(c) for c in analysis.impact],
+        "hypotheses": [
+            {
+                "rank": h.rank,
+                "category": h.category,
+                "confidence": h.confidence,
+                "statement": _claim_json(h.statement),
+                "contradicting": [_citation(c, "") for c in h.contradicting],
+            }
+            for h in analysis.hypotheses
+        ],
+        "contributing_factors": [_claim_json(c) for c in analysis.contributing_factors],
+        "actions": [_claim_json(c) for c in analysis.actions],
+        "evidence": {
+            item.id: {
+                "source_id": int(item.ref.source),
+                "line": item.ref.line,
+                "role": item.role,
+                "text": item.text,
+            }
+            for item in pack.items
+        },
+        "counts": analysis.counts(),
+        "repaired": analysis.repaired,
+        "error": (
+            {"kind": analysis.error.kind, "message": analysis.error.message}
+            if analysis.error
+            else None
+        ),
+    }
