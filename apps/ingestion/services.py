@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import chain
 from pathlib import Path
@@ -26,6 +28,7 @@ from django.utils import timezone
 
 from apps.incidents.models import Incident, Project
 from apps.ingestion import grouping_store
+from apps.ingestion.grouping.miner import Miner
 from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
 from apps.ingestion.logparse.decode import DecodeReport, iter_lines
 from apps.ingestion.logparse.limits import Limits, human_bytes
@@ -300,23 +303,87 @@ def _copy_batch(source_id: int, rows: list[tuple], *, job_id: int, progress: dic
         IngestJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now(), **progress)
 
 
-def _ingest_member(
-    job: IngestJob,
-    name: str,
-    stream: BinaryIO,
-    miner,
-    observed: grouping_store.Observed,
-    done_before: dict,
-    engine,
-    group_rules: grouping_store.GroupRules,
-    source_ids: dict[str, int],
-    default_year: int,
-) -> None:
+class _Writer:
+    """Runs `_copy_batch` calls: on a second thread and connection, so that PostgreSQL
+    writes one batch while this process parses the next (psycopg waits without the GIL).
+
+    Inside an open transaction (tests, or a caller's atomic block) a second connection
+    could not see the rows it points to, so the writer then runs each batch inline.
+    """
+
+    def __init__(self) -> None:
+        self.threaded = not connection.in_atomic_block
+        self.error: BaseException | None = None
+        if self.threaded:
+            self._schema = connection.schema_name
+            self._queue: queue.Queue = queue.Queue(maxsize=2)
+            self._thread = threading.Thread(target=self._run, name="ingest-copy", daemon=True)
+            self._thread.start()
+
+    def submit(self, source_id: int, rows: list[tuple], *, job_id: int, progress: dict) -> None:
+        if not self.threaded:
+            _copy_batch(source_id, rows, job_id=job_id, progress=progress)
+            return
+        self._raise()
+        self._queue.put((source_id, rows, job_id, progress))
+
+    def flush(self) -> None:
+        """Wait until every submitted batch is committed."""
+        if self.threaded:
+            self._queue.join()
+            self._raise()
+
+    def close(self) -> None:
+        if self.threaded and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        connection.set_schema(self._schema)
+        try:
+            while (item := self._queue.get()) is not None:
+                try:
+                    if self.error is None:
+                        source_id, rows, job_id, progress = item
+                        _copy_batch(source_id, rows, job_id=job_id, progress=progress)
+                except BaseException as exc:  # handed to the parsing thread
+                    self.error = exc
+                finally:
+                    self._queue.task_done()
+            self._queue.task_done()
+        finally:
+            connection.close()
+
+
+@dataclass(slots=True)
+class _Run:
+    """The state of one ingest job across the sources of its upload."""
+
+    job: IngestJob
+    miner: Miner
+    observed: grouping_store.Observed
+    engine: Engine
+    group_rules: grouping_store.GroupRules
+    writer: _Writer
+    default_year: int
+    source_ids: dict[str, int] = field(default_factory=dict)  # member name → source id
+    bytes: int = 0  # done in earlier sources, for the progress bar
+    lines: int = 0
+    events: int = 0
+
+
+def _ingest_member(run: _Run, name: str, stream: BinaryIO) -> None:
+    job, writer = run.job, run.writer
     stored = job.stored_file
     source, _ = Source.objects.get_or_create(
         stored_file=stored, member=name[:500], defaults={"incident_id": job.incident_id}
     )
-    source_ids[source.member] = source.pk
+    run.source_ids[source.member] = source.pk
     reader = _HashingReader(stream)
     report = DecodeReport()
     stats = SourceStats(name=source.member)
@@ -334,22 +401,22 @@ def _ingest_member(
         source=source.member,
         stats=stats,
         log_format=stored.log_format or None,
-        default_year=default_year,
+        default_year=run.default_year,
     )
     rows: list[tuple] = []
     first_ts = last_ts = None
 
     def progress() -> dict:
         return {
-            "bytes_done": done_before["bytes"] + reader.count,
-            "lines_done": done_before["lines"] + report.lines,
-            "events_done": done_before["events"] + stats.records,
+            "bytes_done": run.bytes + reader.count,
+            "lines_done": run.lines + report.lines,
+            "events_done": run.events + stats.records,
         }
 
-    feed = engine.feed
-    for grouped in group_records(records, miner):
-        grouped.group = group_rules.apply(grouped.group, grouped)
-        observed.see(grouped)
+    feed, apply, see = run.engine.feed, run.group_rules.apply, run.observed.see
+    for grouped in group_records(records, run.miner):
+        grouped.group = apply(grouped.group, grouped)
+        see(grouped)
         feed(grouped.record, template_id=grouped.match.template_id, group=grouped.group)
         ts = grouped.record.ts
         if ts is not None:
@@ -357,9 +424,10 @@ def _ingest_member(
             last_ts = ts if last_ts is None or ts > last_ts else last_ts
         rows.append(_row(job.incident_id, source.pk, grouped))
         if len(rows) >= BATCH_SIZE:
-            _copy_batch(source.pk, rows, job_id=job.pk, progress=progress())
+            writer.submit(source.pk, rows, job_id=job.pk, progress=progress())
             rows = []
-    _copy_batch(source.pk, rows, job_id=job.pk, progress=progress())
+    writer.submit(source.pk, rows, job_id=job.pk, progress=progress())
+    writer.flush()
     warnings = report.warnings + stats.warnings
     Source.objects.filter(pk=source.pk).update(
         status=Source.Status.DONE,
@@ -375,9 +443,9 @@ def _ingest_member(
         first_ts=first_ts,
         last_ts=last_ts,
     )
-    done_before["bytes"] += reader.count
-    done_before["lines"] += report.lines
-    done_before["events"] += stats.records
+    run.bytes += reader.count
+    run.lines += report.lines
+    run.events += stats.records
 
 
 def _claim(job_id: int) -> bool:
@@ -473,34 +541,28 @@ def _ingest_file(job: IngestJob) -> list[str]:
     path = Path(settings.MEDIA_ROOT) / stored.path
     archive_report = ArchiveReport()
     project = job.incident.project
+    members = 0
     with grouping_store.project_lock(project.pk):
-        miner = grouping_store.load_miner(project)
-        observed = grouping_store.Observed()
-        group_rules = grouping_store.GroupRules.load(project)
-        engine = Engine(tenant_catalogue(), baseline_templates=_baseline_templates(job))
-        source_ids: dict[str, int] = {}
-        default_year = year_hint([path])
-        done_before = {"bytes": 0, "lines": 0, "events": 0}
-        members = 0
-        for member in open_members(
-            path, display_name=stored.original_name, limits=limits(), report=archive_report
-        ):
-            members += 1
-            _ingest_member(
-                job,
-                member.name,
-                member.stream,
-                miner,
-                observed,
-                done_before,
-                engine,
-                group_rules,
-                source_ids,
-                default_year,
-            )
-        grouping_store.save_miner(project, miner)
-        grouping_store.record_groups(job.incident, miner, observed)
-        diagnosis.save_job_findings(job, engine.findings(), source_ids)
+        run = _Run(
+            job=job,
+            miner=grouping_store.load_miner(project),
+            observed=grouping_store.Observed(),
+            engine=Engine(tenant_catalogue(), baseline_templates=_baseline_templates(job)),
+            group_rules=grouping_store.GroupRules.load(project),
+            writer=_Writer(),
+            default_year=year_hint([path]),
+        )
+        try:
+            for member in open_members(
+                path, display_name=stored.original_name, limits=limits(), report=archive_report
+            ):
+                members += 1
+                _ingest_member(run, member.name, member.stream)
+        finally:
+            run.writer.close()
+        grouping_store.save_miner(project, run.miner)
+        grouping_store.record_groups(job.incident, run.miner, run.observed)
+        diagnosis.save_job_findings(job, run.engine.findings(), run.source_ids)
         diagnosis.refresh_diagnosis(job.incident)
     warnings = list(archive_report.warnings)
     if members == 0:

@@ -5,173 +5,307 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('incidents', '0001_initial'),
+        ("incidents", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ErrorGroup',
+            name="ErrorGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('group_id', models.CharField(max_length=32)),
-                ('template_id', models.CharField(blank=True, max_length=32)),
-                ('template', models.TextField()),
-                ('exception_type', models.CharField(blank=True, max_length=300)),
-                ('frames', models.JSONField(blank=True, default=list)),
-                ('level', models.SmallIntegerField(null=True)),
-                ('count', models.BigIntegerField(default=0)),
-                ('first_seen', models.DateTimeField(null=True)),
-                ('last_seen', models.DateTimeField(null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='groups', to='incidents.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("group_id", models.CharField(max_length=32)),
+                ("template_id", models.CharField(blank=True, max_length=32)),
+                ("template", models.TextField()),
+                ("exception_type", models.CharField(blank=True, max_length=300)),
+                ("frames", models.JSONField(blank=True, default=list)),
+                ("level", models.SmallIntegerField(null=True)),
+                ("count", models.BigIntegerField(default=0)),
+                ("first_seen", models.DateTimeField(null=True)),
+                ("last_seen", models.DateTimeField(null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="groups",
+                        to="incidents.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GroupOccurrence',
+            name="GroupOccurrence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count', models.BigIntegerField(default=0)),
-                ('first_ts', models.DateTimeField(null=True)),
-                ('last_ts', models.DateTimeField(null=True)),
-                ('first_event_id', models.BigIntegerField(null=True)),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='occurrences', to='ingestion.errorgroup')),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='occurrences', to='incidents.incident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("count", models.BigIntegerField(default=0)),
+                ("first_ts", models.DateTimeField(null=True)),
+                ("last_ts", models.DateTimeField(null=True)),
+                ("first_event_id", models.BigIntegerField(null=True)),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="occurrences",
+                        to="ingestion.errorgroup",
+                    ),
+                ),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="occurrences",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='MinerState',
+            name="MinerState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.JSONField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='miner_state', to='incidents.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("state", models.JSONField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="miner_state",
+                        to="incidents.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('member', models.CharField(max_length=500)),
-                ('status', models.CharField(choices=[('ingesting', 'Ingesting'), ('done', 'Done'), ('skipped', 'Skipped')], default='ingesting', max_length=10)),
-                ('fmt', models.CharField(blank=True, max_length=40)),
-                ('confidence', models.FloatField(default=0)),
-                ('line_count', models.BigIntegerField(default=0)),
-                ('event_count', models.BigIntegerField(default=0)),
-                ('parsed_lines', models.BigIntegerField(default=0)),
-                ('unparsed_lines', models.BigIntegerField(default=0)),
-                ('truncated_lines', models.BigIntegerField(default=0)),
-                ('checkpoint_line', models.BigIntegerField(default=0)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('warnings', models.JSONField(blank=True, default=list)),
-                ('first_ts', models.DateTimeField(blank=True, null=True)),
-                ('last_ts', models.DateTimeField(blank=True, null=True)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sources', to='incidents.incident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("member", models.CharField(max_length=500)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("ingesting", "Ingesting"),
+                            ("done", "Done"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="ingesting",
+                        max_length=10,
+                    ),
+                ),
+                ("fmt", models.CharField(blank=True, max_length=40)),
+                ("confidence", models.FloatField(default=0)),
+                ("line_count", models.BigIntegerField(default=0)),
+                ("event_count", models.BigIntegerField(default=0)),
+                ("parsed_lines", models.BigIntegerField(default=0)),
+                ("unparsed_lines", models.BigIntegerField(default=0)),
+                ("truncated_lines", models.BigIntegerField(default=0)),
+                ("checkpoint_line", models.BigIntegerField(default=0)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("warnings", models.JSONField(blank=True, default=list)),
+                ("first_ts", models.DateTimeField(blank=True, null=True)),
+                ("last_ts", models.DateTimeField(blank=True, null=True)),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sources",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('line', models.BigIntegerField()),
-                ('end_line', models.BigIntegerField()),
-                ('ts', models.DateTimeField(null=True)),
-                ('ts_inherited', models.BooleanField(default=False)),
-                ('level', models.SmallIntegerField(null=True)),
-                ('service', models.CharField(blank=True, max_length=200)),
-                ('host', models.CharField(blank=True, max_length=200)),
-                ('trace_id', models.CharField(blank=True, max_length=200)),
-                ('message', models.TextField()),
-                ('raw', models.TextField()),
-                ('template_id', models.CharField(blank=True, max_length=32)),
-                ('group_id', models.CharField(blank=True, max_length=32)),
-                ('attrs', models.JSONField(null=True)),
-                ('truncated', models.BooleanField(default=False)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='incidents.incident')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='ingestion.source')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("line", models.BigIntegerField()),
+                ("end_line", models.BigIntegerField()),
+                ("ts", models.DateTimeField(null=True)),
+                ("ts_inherited", models.BooleanField(default=False)),
+                ("level", models.SmallIntegerField(null=True)),
+                ("service", models.CharField(blank=True, max_length=200)),
+                ("host", models.CharField(blank=True, max_length=200)),
+                ("trace_id", models.CharField(blank=True, max_length=200)),
+                ("message", models.TextField()),
+                ("raw", models.TextField()),
+                ("template_id", models.CharField(blank=True, max_length=32)),
+                ("group_id", models.CharField(blank=True, max_length=32)),
+                ("attrs", models.JSONField(null=True)),
+                ("truncated", models.BooleanField(default=False)),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="ingestion.source",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='StoredFile',
+            name="StoredFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('original_name', models.CharField(max_length=255)),
-                ('path', models.CharField(max_length=255)),
-                ('size', models.BigIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('log_format', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='files', to='incidents.incident')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("original_name", models.CharField(max_length=255)),
+                ("path", models.CharField(max_length=255)),
+                ("size", models.BigIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("log_format", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="files",
+                        to="incidents.incident",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='source',
-            name='stored_file',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sources', to='ingestion.storedfile'),
+            model_name="source",
+            name="stored_file",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sources",
+                to="ingestion.storedfile",
+            ),
         ),
         migrations.CreateModel(
-            name='IngestJob',
+            name="IngestJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('bytes_total', models.BigIntegerField(default=0)),
-                ('bytes_done', models.BigIntegerField(default=0)),
-                ('lines_done', models.BigIntegerField(default=0)),
-                ('events_done', models.BigIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('warnings', models.JSONField(blank=True, default=list)),
-                ('lines_per_second', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('incident', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='incidents.incident')),
-                ('stored_file', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='job', to='ingestion.storedfile')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("bytes_total", models.BigIntegerField(default=0)),
+                ("bytes_done", models.BigIntegerField(default=0)),
+                ("lines_done", models.BigIntegerField(default=0)),
+                ("events_done", models.BigIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("warnings", models.JSONField(blank=True, default=list)),
+                ("lines_per_second", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "incident",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="jobs",
+                        to="incidents.incident",
+                    ),
+                ),
+                (
+                    "stored_file",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="job",
+                        to="ingestion.storedfile",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='errorgroup',
-            constraint=models.UniqueConstraint(fields=('project', 'group_id'), name='one_group_per_project'),
+            model_name="errorgroup",
+            constraint=models.UniqueConstraint(
+                fields=("project", "group_id"), name="one_group_per_project"
+            ),
         ),
         migrations.AddIndex(
-            model_name='groupoccurrence',
-            index=models.Index(fields=['incident', '-count'], name='occurrence_top'),
+            model_name="groupoccurrence",
+            index=models.Index(fields=["incident", "-count"], name="occurrence_top"),
         ),
         migrations.AddConstraint(
-            model_name='groupoccurrence',
-            constraint=models.UniqueConstraint(fields=('group', 'incident'), name='one_occurrence_per_incident'),
+            model_name="groupoccurrence",
+            constraint=models.UniqueConstraint(
+                fields=("group", "incident"), name="one_occurrence_per_incident"
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['incident', 'ts', 'id'], name='event_timeline'),
+            model_name="event",
+            index=models.Index(fields=["incident", "ts", "id"], name="event_timeline"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['incident', 'level', 'ts'], name='event_level'),
+            model_name="event",
+            index=models.Index(fields=["incident", "level", "ts"], name="event_level"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['incident', 'group_id'], name='event_group'),
+            model_name="event",
+            index=models.Index(fields=["incident", "group_id"], name="event_group"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['incident', 'service', 'ts'], name='event_service'),
+            model_name="event",
+            index=models.Index(fields=["incident", "service", "ts"], name="event_service"),
         ),
         migrations.AddConstraint(
-            model_name='event',
-            constraint=models.UniqueConstraint(fields=('source', 'line'), name='event_natural_key'),
+            model_name="event",
+            constraint=models.UniqueConstraint(fields=("source", "line"), name="event_natural_key"),
         ),
         migrations.AddConstraint(
-            model_name='source',
-            constraint=models.UniqueConstraint(fields=('stored_file', 'member'), name='one_source_per_member'),
+            model_name="source",
+            constraint=models.UniqueConstraint(
+                fields=("stored_file", "member"), name="one_source_per_member"
+            ),
         ),
     ]

@@ -77,6 +77,11 @@ def build_url(tenant, route_name, values):
 ROUTES = [name for name, _ in tenant_routes()]
 
 
+def _int_kwargs(route):
+    pattern = dict(tenant_routes())[route]
+    return [p.split(">")[0].split(":")[-1] for p in pattern.split("<int:")[1:]]
+
+
 def test_routes_are_enumerated():
     assert "incidents:project-list" in ROUTES
     assert "incidents:project-detail" in ROUTES
@@ -114,7 +119,16 @@ def test_foreign_object_ids_never_show_foreign_content(client, personas, route, 
 @pytest.mark.parametrize("route", [r for r in ROUTES if "<" in dict(tenant_routes())[r]])
 def test_unknown_object_ids_are_404(client, personas, route):
     client.force_login(personas.owner)
-    values = {"slug": "no-such-project", "incident_id": 987654, "source_id": 987654, "line": 1}
+    values = {
+        "slug": "no-such-project",
+        "incident_id": 987654,
+        "source_id": 987654,
+        "line": 1,
+        "group_id": "0" * 16,
+        "rule_id": "no.such.rule",
+        "custom_id": 987654,
+    }
+    values.update({k: 987654 for k in _int_kwargs(route) if k not in values})
     response = client.get(build_url(personas.alpha, route, values))
     assert response.status_code in (404, 405)
 
