@@ -18,12 +18,15 @@ PAGE = "analysis/analysis.html"
 @require_GET
 def analysis_detail(request: TenantHttpRequest, incident_id: int):
     """The analysis of an incident (newest run, or ``?run=<id>``) and the history of runs.
-    HTMX requests get the run panel only: that is what the progress polling swaps."""
+    HTMX requests get the run panel only: that is what the progress polling swaps; once the
+    run has finished, the history comes along out of band so its row shows the outcome."""
     incident = get_incident_for_request(request, incident_id)
     run = selectors.run_for_display(incident, request.GET.get("run"))
     context = {"incident": incident, "run": run, "can_analyze": _can_analyze(request)}
     if request.htmx:
-        return render(request, PAGE + "#run-panel", context)
+        if run is not None and not run.is_active:
+            context["history"] = selectors.run_history(incident)
+        return render(request, "analysis/partials/_panel.html", context)
     context["history"] = selectors.run_history(incident)
     context["ai"] = selectors.ai_settings()
     return render(request, PAGE, context)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from apps.analysis import selectors
+from apps.analysis import selectors, services
 from apps.analysis.models import AnalysisRun
+from apps.analysis.sealing import SealError, seal, unseal
 from apps.incidents.models import Incident
 
 
@@ -31,6 +34,7 @@ def marker_incident(alpha):
 
 
 def test_latest_analysis_is_the_newest_done_run(marker_incident):
+    AnalysisRun.objects.filter(incident=marker_incident).delete()
     assert selectors.latest_analysis(marker_incident) is None
     old = AnalysisRun.objects.create(incident=marker_incident, status=AnalysisRun.Status.DONE)
     new = AnalysisRun.objects.create(incident=marker_incident, status=AnalysisRun.Status.DONE)
@@ -38,3 +42,67 @@ def test_latest_analysis_is_the_newest_done_run(marker_incident):
     AnalysisRun.objects.create(incident=marker_incident, status=AnalysisRun.Status.RUNNING)
     assert old.pk < new.pk
     assert selectors.latest_analysis(marker_incident) == new
+
+
+# --- sealing of the API key ---------------------------------------------------------------------
+
+
+def test_seal_round_trip_and_refusals():
+    token = seal("sk-live-secret", secret="k1", context="t_alpha")
+    assert token.startswith("v1:") and "sk-live-secret" not in token
+    assert seal("sk-live-secret", secret="k1", context="t_alpha") != token  # random nonce
+    assert unseal(token, secrets=["k1"], context="t_alpha") == "sk-live-secret"
+    assert unseal(token, secrets=["new", "k1"], context="t_alpha") == "sk-live-secret"  # rotation
+    for secrets, context in ((["k2"], "t_alpha"), (["k1"], "t_beta"), ([], "t_alpha")):
+        with pytest.raises(SealError):
+            unseal(token, secrets=secrets, context=context)
+    raw = bytearray(base64.urlsafe_b64decode(token[3:]))
+    raw[20] ^= 1  # one flipped bit of ciphertext
+    tampered = "v1:" + base64.urlsafe_b64encode(bytes(raw)).decode()
+    for bad in (tampered, "v1:", "v2:abc", "plain-text-key", "v1:!!!"):
+        with pytest.raises(SealError):
+            unseal(bad, secrets=["k1"], context="t_alpha")
+
+
+def test_stale_running_run_is_taken_over_once(alpha, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    incident = Incident.objects.get(project__slug="alpha-marker")
+    dead = AnalysisRun.objects.create(
+        incident=incident,
+        status=AnalysisRun.Status.RUNNING,
+        started_at=timezone.now() - timedelta(hours=2),  # its worker died long ago
+        attempts=1,
+    )
+    assert services.execute_run(dead.pk) == AnalysisRun.Status.DONE
+    assert services.execute_run(dead.pk) == "skipped"
+    dead.refresh_from_db()
+    assert dead.attempts == 2 and dead.result["version"] == 1
+
+
+def test_poison_run_gives_up_after_max_attempts(alpha, settings):
+    incident = Incident.objects.get(project__slug="alpha-marker")
+    run = AnalysisRun.objects.create(incident=incident, attempts=settings.Q_CLUSTER["max_attempts"])
+    assert services.execute_run(run.pk) == AnalysisRun.Status.FAILED
+    run.refresh_from_db()
+    assert run.status == "failed" and "gave up" in run.error
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:11434/v1", True),
+        ("http://localhost:8000/v1", True),
+        ("http://[::1]:8000/v1", True),
+        ("http://10.1.2.3/v1", True),
+        ("http://192.168.1.20:8080/v1", True),
+        ("https://93.184.215.14/v1", False),
+        ("https://203.0.113.9/v1", False),  # documentation range: not "local"
+        ("https://no-such-host.invalid/v1", False),  # unresolvable: refused
+        ("not a url", False),
+    ],
+)
+def test_endpoint_policy(url, local):
+    assert services.endpoint_is_local(url) is local

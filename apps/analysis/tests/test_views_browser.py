@@ -1,0 +1,146 @@
+"""*Analyze* in a real browser with a real `qcluster` worker: the HTMX progress panel polls until
+the job is done, hostile LLM and log text stays inert (no dialog, no request), citations open the
+evidence view."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from apps.analysis import services
+from apps.analysis.models import AISettings, AnalysisRun
+from apps.incidents.models import Project
+from apps.ingestion import services as ingestion
+from apps.tenants.models import Membership, Role
+from conftest import ensure_tenant, screenshot
+
+from .fake_llm import FakeLLM, ok
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def qcluster():
+    db = settings.DATABASES["default"]
+    url = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "aiops.settings_test",
+        "Q_WORKERS": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    yield proc
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=20)
+
+
+def test_analyze_with_worker_renders_hostile_text_inert(
+    live_server, page, qcluster, fake_llm: FakeLLM
+):
+    tenant = ensure_tenant("alpha")
+    user = get_user_model().objects.create_user("wendy", password="x-long-password-1")
+    Membership.objects.create(tenant=tenant, user=user, role=Role.MEMBER)
+    pixel = f"{fake_llm.base_url.rsplit('/v1', 1)[0]}/pixel"
+    line = (
+        f'2024-01-15T14:02:11Z ERROR api: payment failed <img src="{pixel}-log.png" '
+        "onerror=alert(1)><script>alert(2)</script>"
+    )
+    with tenant_context(tenant):
+        project = Project.objects.get(slug="alpha-marker")
+        incident = ingestion.create_incident(
+            project=project,
+            title="hostile",
+            uploads=[ingestion.upload_from_text(line + "\n")],
+            run_inline=True,
+        )
+        for job in incident.jobs.all():
+            ingestion.run_ingest(job.pk)
+        services.save_ai_settings(
+            provider=AISettings.Provider.OPENAI,
+            base_url=fake_llm.base_url,
+            model="fake-model",
+            timeout_seconds=10,
+            max_tokens=500,
+            price_per_1k_tokens=None,
+            local_endpoints_only=True,
+        )
+        e1 = services.build_pack(incident).items[0].id
+    hostile = [
+        f"![pixel]({pixel}-md.png)",
+        f'<img src="{pixel}-html.png" onerror="alert(3)">',
+        "<script>alert(4)</script>",
+        f'<button hx-get="{pixel}-hx" hx-trigger="load">x</button>',
+    ]
+    fake_llm.default = ok(
+        json.dumps(
+            {
+                "summary": [
+                    {
+                        "text": f"Payment failed {h}",
+                        "evidence": [e1],
+                        "quote": "api: payment failed",
+                    }
+                    for h in hostile
+                ],
+                "hypotheses": [
+                    {
+                        "category": hostile[1],
+                        "confidence": 0.6,
+                        "statement": {"text": hostile[3], "evidence": [e1], "quote": hostile[2]},
+                    }
+                ],
+            }
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    try:
+        page.goto(f"{live_server.url}/t/alpha/incidents/{incident.pk}/analysis/")
+        page.get_by_test_id("analyze").click()
+        page.locator('[data-testid="run-panel"][data-status="done"]').wait_for(timeout=60_000)
+        screenshot(page, "analysis-done")
+        assert page.get_by_test_id("history-row").first.inner_text().count("Done") == 1
+        claims = page.get_by_test_id("claim")
+        assert claims.count() == 5
+        assert hostile[0] in claims.first.inner_text()  # markdown shown as text
+        assert page.locator("img").count() == 0
+        assert page.get_by_test_id("citation").count() == 4  # the hypothesis' quote is wrong
+        assert page.get_by_test_id("unverified").count() == 1
+        page.wait_for_timeout(500)
+        assert page.js_errors == []
+        paths = [path for method, path, _, _ in fake_llm.requests if method == "GET"]
+        assert not any("pixel" in p for p in paths), paths
+        # a citation opens the raw line in the evidence view, still inert
+        page.get_by_test_id("citation").first.click()
+        page.wait_for_url("**/evidence/**")
+        assert "api: payment failed" in page.content()
+        page.wait_for_timeout(300)
+        assert page.js_errors == []
+        assert not any("pixel" in p for _, p, _, _ in fake_llm.requests)
+        with tenant_context(tenant):
+            assert AnalysisRun.objects.filter(incident=incident).count() == 1
+            assert len(fake_llm.chat_bodies()) == 1
+    finally:
+        with tenant_context(tenant):
+            incident.delete()
+            AISettings.objects.all().delete()
