@@ -1,0 +1,401 @@
+"""Workspace views: filters, keyset pagination, triage edits, evidence, escaping, query budgets."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import F
+
+from apps.incidents.models import Incident
+from apps.incidents.selectors import PAGE_SIZE, EventFilters, events_page
+from apps.ingestion.models import Event
+
+from .conftest import ingest_text, url
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def get(client, tenant, path, **headers):
+    return client.get(url(tenant, path), **headers)
+
+
+def ordered(incident):
+    return Event.objects.filter(incident=incident).order_by(F("ts").asc(nulls_last=True), "id")
+
+
+# --- query budgets ------------------------------------------------------------------------------
+# Every request costs 4 middleware queries (domain, session, user, membership); django-tenants
+# sends `SET search_path` before each query, so each query counts twice.
+MIDDLEWARE = 4
+
+
+def budget(queries: int) -> int:
+    return 2 * (MIDDLEWARE + queries)
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "headers", "queries"),
+    [
+        # project, count, page
+        ("project page", "projects/workspace/", {}, 3),
+        ("project page, search", "projects/workspace/?q=checkout&sort=errors", {}, 3),
+        # incident, jobs, sources, diagnosis, findings, 3 timeline, groups, sparklines,
+        # events, evidence lines of findings and root cause
+        ("incident page", "incidents/{pk}/", {}, 12),
+        (
+            "incident page, zoomed and filtered (htmx fragment)",
+            "incidents/{pk}/?from={mid}&to={end}&level=WARN&q=a",
+            {**HX, "HTTP_HX_TARGET": "workspace"},
+            12,
+        ),
+        # incident, sources, diagnosis, findings, 3 timeline
+        ("timeline partial", "incidents/{pk}/timeline/", HX, 7),
+        ("events partial", "incidents/{pk}/events/?level=INFO", HX, 2),
+        ("events partial, deep page", "incidents/{pk}/events/?after={cursor}", HX, 2),
+        # incident, source, events around the line
+        ("evidence page", "incidents/{pk}/evidence/{sid}/{line}/", {}, 3),
+        ("evidence panel", "incidents/{pk}/evidence/{sid}/{line}/?context=50", HX, 3),
+    ],
+)
+def test_query_budget(
+    client, personas, db_incident, django_assert_num_queries, name, path, headers, queries
+):
+    from apps.incidents.selectors import make_cursor
+
+    client.force_login(personas.member)
+    events = ordered(db_incident)
+    event = events[len(events) // 2]
+    first, last = events.first().ts, events.exclude(ts=None).last().ts
+    path = path.format(
+        pk=db_incident.pk,
+        sid=event.source_id,
+        line=event.line,
+        cursor=make_cursor(events[PAGE_SIZE * 3]).replace("+", "%2B"),
+        mid=(first + (last - first) / 2).isoformat().replace("+", "%2B"),
+        end=last.isoformat().replace("+", "%2B"),
+    )
+    with django_assert_num_queries(budget(queries)):
+        response = get(client, personas.alpha, path, **headers)
+    assert response.status_code == 200, name
+
+
+# --- project page -------------------------------------------------------------------------------
+
+
+def test_project_page_lists_incidents_with_counts_and_top_finding(client, personas, db_incident):
+    client.force_login(personas.viewer)
+    body = get(client, personas.alpha, "projects/workspace/").content.decode()
+    assert "checkout-db-connections" in body
+    assert "worker-oom-crashloop" in body
+    events = sum(s.event_count for s in db_incident.sources.all())
+    assert f">{events}<" in body
+    top = db_incident.findings.order_by("-count").first()
+    assert top is not None
+    assert "PostgreSQL refused connections" in body
+
+
+def test_project_page_search_sort_and_pagination(client, personas, alpha):
+    from apps.incidents.models import Project
+
+    project = Project.objects.get(slug="workspace")
+    Incident.objects.bulk_create(
+        Incident(project=project, title=f"paging {i:02d}", severity="sev1" if i == 7 else "sev4")
+        for i in range(30)
+    )
+    client.force_login(personas.member)
+    body = get(client, personas.alpha, "projects/workspace/?q=paging").content.decode()
+    assert body.count('data-testid="incident-row"') == 25
+    assert "Page 1 of 2" in body
+    page2 = get(client, personas.alpha, "projects/workspace/?q=paging&page=2").content.decode()
+    assert page2.count('data-testid="incident-row"') == 5
+    top = get(
+        client,
+        personas.alpha,
+        "projects/workspace/?q=paging&sort=severity",
+        **HX,
+        HTTP_HX_TARGET="incident-list",
+    ).content.decode()
+    assert "<html" not in top
+    titles = [part.split("<")[0] for part in top.split(">paging ")[1:]]
+    assert titles[0] == "07"  # sev1 first
+    none = get(client, personas.alpha, "projects/workspace/?q=no-such-title").content.decode()
+    assert 'data-testid="no-incidents"' in none
+    odd = get(client, personas.alpha, "projects/workspace/?sort=;drop&status=x&page=zz")
+    assert odd.status_code == 200
+
+
+# --- incident page ------------------------------------------------------------------------------
+
+
+def test_incident_page_header_findings_groups(client, personas, db_incident):
+    client.force_login(personas.viewer)
+    body = get(client, personas.alpha, f"incidents/{db_incident.pk}/").content.decode()
+    diagnosis = db_incident.diagnosis
+    assert diagnosis.root_category in body
+    sid, line = diagnosis.root_evidence[0]
+    assert f"/evidence/{sid}/{line}/" in body  # the root cause's first evidence line
+    assert 'data-testid="root-evidence"' in body
+    assert body.count('data-testid="finding"') == db_incident.findings.count()
+    assert 'data-testid="finding-trigger"' in body
+    assert 'data-testid="sparkline"' in body and "<rect" in body
+    assert 'data-testid="finding-marker"' in body
+    assert 'data-testid="incident-window"' in body
+    assert 'data-testid="lane"' in body
+    assert 'data-testid="status-select"' not in body  # viewers read
+    assert 'data-testid="status"' in body
+
+
+def test_zoom_filters_everything_below(client, personas, db_incident):
+    client.force_login(personas.member)
+    events = ordered(db_incident).exclude(ts=None)
+    first, last = events.first().ts, events.last().ts
+    start, end = first + (last - first) * 0.8, last
+    qs = f"?from={start.isoformat()}&to={end.isoformat()}".replace("+", "%2B")
+    response = get(
+        client, personas.alpha, f"incidents/{db_incident.pk}/{qs}", **HX, HTTP_HX_TARGET="workspace"
+    )
+    body = response.content.decode()
+    assert "<html" not in body and 'id="workspace"' in body
+    assert "zoomed" in body
+    page = response.context["events"]
+    assert page and all(start <= e.ts < end for e in page)
+    shown = response.context["findings"]
+    assert all((f.last_ts or end) >= start and (f.first_ts or start) < end for f in shown)
+    assert len(shown) <= db_incident.findings.count()
+    # a history restore (back button) gets the whole page, never the fragment
+    restore = get(
+        client,
+        personas.alpha,
+        f"incidents/{db_incident.pk}/{qs}",
+        **HX,
+        HTTP_HX_TARGET="workspace",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+    )
+    assert "<html" in restore.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"level": "ERROR"},
+        {"level": "warn"},
+        {"service": "postgresql"},
+        {"q": "too many clients"},
+        {"level": "ERROR", "q": "connection"},
+    ],
+)
+def test_event_filters(client, personas, db_incident, params):
+    client.force_login(personas.member)
+    from urllib.parse import urlencode
+
+    response = get(
+        client, personas.alpha, f"incidents/{db_incident.pk}/events/?{urlencode(params)}"
+    )
+    events = response.context["events"]
+    assert events
+    level = params.get("level", "").upper()
+    for event in events:
+        if level:
+            assert (
+                event.level_name
+                in {"WARN": ("WARN", "ERROR", "FATAL"), "ERROR": ("ERROR", "FATAL")}[level]
+            )
+        if "service" in params:
+            assert event.service == params["service"]
+        if "q" in params:
+            assert params["q"].lower() in event.message.lower()
+
+
+def test_source_and_group_filters(client, personas, db_incident):
+    client.force_login(personas.member)
+    source = db_incident.sources.order_by("-event_count").first()
+    response = get(client, personas.alpha, f"incidents/{db_incident.pk}/events/?source={source.pk}")
+    assert {e.source_id for e in response.context["events"]} == {source.pk}
+    occurrence = db_incident.occurrences.select_related("group").order_by("-count").first()
+    group_id = occurrence.group.group_id
+    response = get(client, personas.alpha, f"incidents/{db_incident.pk}/?group={group_id}")
+    assert {e.group_id for e in response.context["events"]} == {group_id}
+    assert 'data-testid="group-chip"' in response.content.decode()
+
+
+def test_keyset_pagination_walks_every_event_once(db_incident):
+    filters = EventFilters.from_query({})
+    seen, after, pages = [], "", 0
+    while True:
+        rows, after = events_page(db_incident, filters, after)
+        seen.extend(e.pk for e in rows)
+        pages += 1
+        if not after:
+            break
+    assert seen == list(ordered(db_incident).values_list("pk", flat=True))
+    assert pages == -(-len(seen) // PAGE_SIZE)
+
+
+def test_next_page_link_continues_where_the_page_ended(client, personas, db_incident):
+    client.force_login(personas.member)
+    first = get(client, personas.alpha, f"incidents/{db_incident.pk}/events/?level=INFO", **HX)
+    cursor = first.context["next_cursor"]
+    assert cursor and 'data-testid="next-page"' in first.content.decode()
+    second = get(
+        client,
+        personas.alpha,
+        f"incidents/{db_incident.pk}/events/?level=INFO&after={cursor.replace('+', '%2B')}",
+        **HX,
+    )
+    a, b = first.context["events"], second.context["events"]
+    assert (a[-1].ts, a[-1].pk) < (b[0].ts, b[0].pk)
+    assert 'data-testid="first-page"' in second.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after=garbage",
+        "after=x|y",
+        "after=|99999999999999999999999",
+        "from=nope&to=2024",
+        "source=99999999999999999999999",
+        "level=<script>",
+        "from=2030-01-01&to=2020-01-01",
+    ],
+)
+def test_odd_parameters_never_fail(client, personas, db_incident, query):
+    client.force_login(personas.member)
+    for path in ("", "events/", "timeline/"):
+        assert (
+            get(client, personas.alpha, f"incidents/{db_incident.pk}/{path}?{query}").status_code
+            == 200
+        )
+
+
+def test_empty_incident_has_empty_states(client, personas, alpha):
+    from apps.incidents.models import Project
+
+    incident = Incident.objects.create(project=Project.objects.get(slug="workspace"), title="empty")
+    client.force_login(personas.member)
+    body = get(client, personas.alpha, f"incidents/{incident.pk}/").content.decode()
+    assert 'data-testid="timeline-empty"' in body
+    assert 'data-testid="no-events"' in body
+    assert 'data-testid="no-findings"' in body
+
+
+# --- triage -------------------------------------------------------------------------------------
+
+
+def test_member_changes_status_and_severity(client, personas, db_incident):
+    client.force_login(personas.member)
+    path = f"incidents/{db_incident.pk}/triage/"
+    response = client.post(
+        url(personas.alpha, path), {"status": "mitigated", "severity": "sev1"}, **HX
+    )
+    assert response.status_code == 200
+    assert 'data-testid="triage-saved"' in response.content.decode()
+    db_incident.refresh_from_db()
+    assert (db_incident.status, db_incident.severity) == ("mitigated", "sev1")
+    no_js = client.post(url(personas.alpha, path), {"status": "resolved", "severity": "sev1"})
+    assert no_js.status_code == 302
+    db_incident.refresh_from_db()
+    assert db_incident.status == "resolved"
+    bad = client.post(url(personas.alpha, path), {"status": "deleted", "severity": "sev1"})
+    assert bad.status_code == 400
+
+
+def test_viewer_cannot_change_status(client, personas, db_incident):
+    client.force_login(personas.viewer)
+    before = (db_incident.status, db_incident.severity)
+    response = client.post(
+        url(personas.alpha, f"incidents/{db_incident.pk}/triage/"),
+        {"status": "resolved", "severity": "sev1"},
+        **HX,
+    )
+    assert response.status_code == 403
+    db_incident.refresh_from_db()
+    assert (db_incident.status, db_incident.severity) == before
+
+
+# --- evidence -----------------------------------------------------------------------------------
+
+
+def test_evidence_highlights_the_line_in_context(client, personas, db_incident):
+    client.force_login(personas.viewer)
+    finding = db_incident.findings.filter(trigger__isnull=False).first()
+    sid, line = finding.trigger
+    event = Event.objects.get(source_id=sid, line=line)
+    response = get(client, personas.alpha, f"incidents/{db_incident.pk}/evidence/{sid}/{line}/")
+    body = response.content.decode()
+    assert "<html" in body
+    rows = response.context["rows"]
+    hits = [r for r in rows if r["hit"]]
+    assert hits[0]["number"] == line and hits[0]["text"] == event.raw.split("\n")[0]
+    assert len(rows) > len(hits)  # context lines around it
+    assert body.count('data-testid="evidence-hit"') == len(hits)
+    panel = get(
+        client, personas.alpha, f"incidents/{db_incident.pk}/evidence/{sid}/{line}/?context=2", **HX
+    )
+    assert "<html" not in panel.content.decode()
+    assert len(panel.context["rows"]) <= 5 + event.end_line - event.line
+
+
+def test_evidence_of_unknown_line_or_foreign_source_is_404(
+    client, personas, db_incident, oom_incident
+):
+    client.force_login(personas.member)
+    source = db_incident.sources.first()
+    assert (
+        get(
+            client, personas.alpha, f"incidents/{db_incident.pk}/evidence/{source.pk}/99999999/"
+        ).status_code
+        == 404
+    )
+    other = oom_incident.sources.first()
+    assert (
+        get(
+            client, personas.alpha, f"incidents/{db_incident.pk}/evidence/{other.pk}/1/"
+        ).status_code
+        == 404
+    )
+
+
+# --- escaping -----------------------------------------------------------------------------------
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '<a hx-get="/x" hx-trigger="load">hx</a>',
+    '<a href="javascript:alert(1)">click</a>',
+    "</textarea><svg onload=alert(1)>",
+]
+
+
+def xss_log() -> str:
+    lines = []
+    for i, payload in enumerate(PAYLOADS):
+        lines.append(f"2024-01-15T14:02:{10 + i:02d}Z ERROR svc-{payload}: failed {payload}")
+    return "\n".join(lines) + "\n"
+
+
+def test_log_text_is_escaped_everywhere(client, personas, alpha):
+    from apps.incidents.models import Project
+
+    incident = ingest_text(Project.objects.get(slug="workspace"), xss_log(), title="<b>xss</b>")
+    client.force_login(personas.member)
+    source = incident.sources.get()
+    pages = [
+        f"incidents/{incident.pk}/",
+        f"incidents/{incident.pk}/events/",
+        f"incidents/{incident.pk}/timeline/",
+        f"incidents/{incident.pk}/evidence/{source.pk}/1/?context=10",
+        "projects/workspace/",
+    ]
+    for path in pages:
+        body = get(client, personas.alpha, path).content.decode()
+        for needle in (
+            "<script>alert",
+            "<img src=x",
+            'hx-get="/x"',
+            'href="javascript:',
+            "<svg onload",
+            "<b>xss",
+        ):
+            assert needle not in body, (path, needle)
+    body = get(client, personas.alpha, f"incidents/{incident.pk}/events/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
