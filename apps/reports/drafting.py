@@ -293,7 +293,8 @@ def _detection(facts: Facts, citer: Citer) -> str:
             f"- The failure was first visible at **{_ts(e.ts)}** in "
             f"{md_escape(e.service or 'the logs')}: `{md_escape(e.message[:160])}` {citer((e.source_id, e.line))}"
         )
-    first_finding = next((f for f in facts.findings if f.first_ts), None)
+    ranked = [f for f in facts.findings if f.first_ts and f.severity in ("error", "critical")]
+    first_finding = next(iter(ranked or [f for f in facts.findings if f.first_ts]), None)
     if first_finding is not None:
         ref = first_finding.trigger or (first_finding.evidence or [None])[0]
         lines.append(
@@ -302,7 +303,7 @@ def _detection(facts: Facts, citer: Citer) -> str:
         )
     if e is not None and e.ts:
         lag = facts.incident.created_at - e.ts
-        if lag.total_seconds() > 0:
+        if 0 < lag.total_seconds() < 7 * 86400:
             lines.append(
                 f"- The logs were brought into AI Ops Assistant {duration_text(lag)} after the first error."
             )

@@ -131,7 +131,6 @@ def to_print_html(doc: Document) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(doc.title)}</title></head><body>"
-        f'<div class="running-title">{_e(doc.title)}</div>'
         '<section class="cover"><p class="kicker">Postmortem</p>'
         f'<h1>{_e(doc.title)}</h1><p class="subtitle">{_e(doc.subtitle)}</p>'
         f'<p class="badges"><span class="badge status">{_e(doc.status)}</span>'
