@@ -198,6 +198,7 @@ class Preview:
     base_url: str
     sends_data: bool  # False for the local provider: nothing leaves the server
     body_json: str  # the request body exactly as the provider builds it (pretty-printed)
+    messages: list[dict[str, str]]  # the same messages, for reading (role, content)
     token_estimate: int  # of the prompt
     max_completion_tokens: int | None
     cost_estimate: Decimal | None  # prompt + max completion tokens at the configured price
@@ -235,6 +236,7 @@ def preview(incident: Incident) -> Preview:
         base_url=ai.base_url if sends else "",
         sends_data=sends,
         body_json=json.dumps(body, ensure_ascii=False, indent=2),
+        messages=list(body["messages"]),
         token_estimate=pack.token_estimate,
         max_completion_tokens=max_completion,
         cost_estimate=cost,

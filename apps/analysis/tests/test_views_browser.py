@@ -140,6 +140,11 @@ def test_analyze_with_worker_renders_hostile_text_inert(
         with tenant_context(tenant):
             assert AnalysisRun.objects.filter(incident=incident).count() == 1
             assert len(fake_llm.chat_bodies()) == 1
+        # the preview shows the payload as text (the log line's markup included), sends nothing
+        page.goto(f"{live_server.url}/t/alpha/incidents/{incident.pk}/analysis/preview/")
+        assert "<script>alert(2)</script>" in page.get_by_test_id("message").last.inner_text()
+        screenshot(page, "analysis-preview")
+        assert page.js_errors == [] and len(fake_llm.chat_bodies()) == 1
     finally:
         with tenant_context(tenant):
             incident.delete()
