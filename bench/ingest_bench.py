@@ -50,7 +50,9 @@ def run_core(path: Path, *, group: bool, rules: bool) -> tuple[int, float]:
             engine = Engine(Catalogue.load()) if rules else None
             for grouped in group_records(records, Miner()):
                 if engine is not None:
-                    engine.feed(grouped.record, template_id=grouped.match.template_id, group=grouped.group)
+                    engine.feed(
+                        grouped.record, template_id=grouped.match.template_id, group=grouped.group
+                    )
             if engine is not None:
                 engine.findings()
     return stats.lines, time.perf_counter() - started
@@ -99,10 +101,11 @@ def run_copy_floor(path: Path) -> tuple[int, float]:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE bench_floor (n bigint, raw text)")
-        with path.open(encoding="utf-8", errors="replace") as handle, cursor.cursor.copy(
-            "COPY bench_floor (n, raw) FROM STDIN"
-        ) as copy:
-            for lines, text in enumerate(handle, start=1):  # noqa: B007
+        with (
+            path.open(encoding="utf-8", errors="replace") as handle,
+            cursor.cursor.copy("COPY bench_floor (n, raw) FROM STDIN") as copy,
+        ):
+            for lines, text in enumerate(handle, start=1):
                 copy.write_row((lines, text.rstrip("\n")))
         cursor.execute("DROP TABLE bench_floor")
     return lines, time.perf_counter() - started
