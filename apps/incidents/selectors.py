@@ -7,10 +7,13 @@ so the workspace stays fast deep into a million events.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -306,6 +309,33 @@ def parse_cursor(value: str) -> tuple[datetime | None, int] | None:
     return ts, int(id_text)
 
 
+# --- aggregate cache --------------------------------------------------------------------------
+# Bucket counts over a million events cost a full index scan; they only change when events are
+# added or deleted, so they are cached under a key that carries the tenant's schema and the
+# sources' event counts (new or deleted events give a new key). Never cached mid-ingest.
+AGGREGATE_TTL = 6 * 3600
+
+
+def _data_version(sources) -> str | None:
+    if any(s.status == "ingesting" for s in sources):
+        return None
+    return ",".join(f"{s.pk}:{s.event_count}" for s in sources)
+
+
+def cached_rows(sources, name: str, params: tuple, queryset) -> list:
+    """`list(queryset)`, cached per tenant schema, incident data version and parameters."""
+    version = _data_version(sources)
+    if version is None:
+        return list(queryset)
+    digest = hashlib.sha256(repr((name, params, version)).encode()).hexdigest()[:32]
+    key = f"workspace:{connection.schema_name}:{digest}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = list(queryset)
+        cache.set(key, rows, AGGREGATE_TTL)
+    return rows
+
+
 # --- timeline -----------------------------------------------------------------------------------
 
 NICE_STEPS = [
@@ -415,6 +445,10 @@ def build_timeline(
         .order_by()
     ).values_list("b", "service", "n")
 
+    key = (incident.pk, start, end, width)
+    by_level = cached_rows(sources, "level", key, by_level)
+    by_service = cached_rows(sources, "service", key, by_service)
+    errors_by_service = cached_rows(sources, "errors", key, errors_by_service)
     timeline = Timeline(start=origin, end=end, width=width, buckets=buckets, zoomed=zoomed)
     counts: dict[int, dict[int | None, int]] = {}
     for b, level, n in by_level:
@@ -555,6 +589,7 @@ def attach_sparklines(incident: Incident, occurrences, sources, filters: EventFi
         .order_by()
         .values_list("group_id", "b", "n")
     )
+    rows = cached_rows(sources, "sparks", (incident.pk, first, last, width, *ids), rows)
     series: dict[str, dict[int, int]] = {}
     for group_id, b, n in rows:
         series.setdefault(group_id, {})[b] = n

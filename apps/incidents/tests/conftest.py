@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django_tenants.utils import tenant_context
 
+from apps.tenants.tests.test_jobs import qcluster  # noqa: F401 (fixture: a real django-q2 worker)
 from conftest import ensure_tenant
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
@@ -92,3 +93,11 @@ def oom_incident(alpha):
 
 def url(tenant, path: str) -> str:
     return tenant.url_prefix + path.lstrip("/")
+
+
+@pytest.fixture(autouse=True)
+def _cold_aggregate_cache():
+    """Timeline aggregates are cached; every test (and its query budget) starts cold."""
+    from django.core.cache import cache
+
+    cache.clear()

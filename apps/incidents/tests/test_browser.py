@@ -11,6 +11,8 @@ from django_tenants.utils import tenant_context
 from apps.tenants.models import Membership, Role
 from conftest import PASSWORD, ensure_tenant, screenshot
 
+from .conftest import SAMPLES
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -121,3 +123,80 @@ def test_narrow_window(live_server, page):
     page.goto(f"{live_server.url}/t/alpha/projects/workspace/")
     screenshot(page, "project-1280")
     assert page.js_errors == []
+
+
+def test_upload_bundle_and_watch_progress_finish(live_server, page, qcluster):
+    from apps.incidents.models import Incident
+
+    tenant = sign_in(page, live_server)
+    page.goto(f"{live_server.url}/t/alpha/projects/workspace/")
+    page.get_by_test_id("new-incident").click()
+    page.get_by_label("Title").fill("uploaded oom bundle")
+    page.get_by_test_id("file-input").set_input_files(str(SAMPLES / "worker-oom-crashloop.zip"))
+    page.get_by_role("button", name="Create and analyse").click()
+    page.wait_for_url(re.compile(r".*/incidents/\d+/$"))
+    page.get_by_test_id("ingest-status").wait_for()
+    # the worker picks the job up; the progress partial polls until it is done, then the page
+    # refreshes itself: findings and the root cause appear without a reload
+    page.get_by_test_id("root-cause").wait_for(timeout=90_000)
+    page.locator("[data-testid=job][data-status=done]").first.wait_for(state="attached")
+    assert page.get_by_test_id("finding").count() > 0
+    assert page.get_by_test_id("event").count() > 0
+    screenshot(page, "upload-finished")
+    with tenant_context(tenant):
+        incident = Incident.objects.filter(title="uploaded oom bundle").latest("pk")
+        assert incident.jobs.get().status == "done"
+    assert page.js_errors == []
+
+
+XSS_PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '<div hx-get="/x" hx-trigger="load">hx</div>',
+    '<a href="javascript:alert(1)">click me</a>',
+    "<img src=http://evil.example/x.png>",
+    "</textarea><svg onload=alert(1)>",
+    '"><iframe src=https://evil.example/></iframe>',
+]
+
+
+def test_xss_payloads_in_logs_stay_text(live_server, page):
+    from apps.incidents.models import Project
+
+    from .conftest import ingest_text
+
+    tenant = sign_in(page, live_server)
+    lines = []
+    for i, payload in enumerate(XSS_PAYLOADS):
+        lines.append(f"2024-01-15T14:02:{10 + i:02d}Z ERROR svc{i}: request failed {payload}")
+        lines.append(f"    at frame {payload}")  # continuation: a multi-line event
+    with tenant_context(tenant):
+        project, _ = Project.objects.get_or_create(slug="xss", defaults={"name": "XSS"})
+        incident = ingest_text(project, "\n".join(lines) + "\n", title="<script>alert(2)</script>")
+        source_id = incident.sources.get().pk
+    foreign: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            foreign.append(request.url)
+            if not request.url.startswith(live_server.url) and not request.url.startswith("data:")
+            else None
+        ),
+    )
+    page.goto(f"{live_server.url}/t/alpha/incidents/{incident.pk}/")
+    page.get_by_test_id("event").first.wait_for()
+    for summary in page.locator("[data-testid=event] summary").all():
+        summary.click()
+    page.locator("[data-testid=raw-link]").first.click()
+    page.get_by_test_id("side-panel").get_by_test_id("evidence-hit").first.wait_for()
+    page.goto(
+        f"{live_server.url}/t/alpha/incidents/{incident.pk}/evidence/{source_id}/1/?context=20"
+    )
+    page.goto(f"{live_server.url}/t/alpha/projects/xss/")
+    page.wait_for_timeout(500)
+    assert page.js_errors == []  # no alert() dialog, no script error
+    assert foreign == []
+    page.goto(f"{live_server.url}/t/alpha/incidents/{incident.pk}/")
+    text = page.get_by_test_id("event-table").inner_text()
+    assert "<script>alert(1)</script>" in text  # shown as text
+    assert page.locator("#workspace script, #workspace iframe, #workspace img").count() == 0
