@@ -13,9 +13,12 @@ _INPUT = "w-full rounded border border-slate-300 px-2 py-1"
 class AISettingsForm(forms.Form):
     """The tenant's provider. The API key is write-only: never rendered back, empty = keep."""
 
-    provider = forms.ChoiceField(choices=AISettings.Provider.choices)
+    provider = forms.ChoiceField(
+        choices=AISettings.Provider.choices, widget=forms.Select(attrs={"class": _INPUT})
+    )
     base_url = forms.URLField(
         required=False,
+        label="Base URL",
         max_length=500,
         assume_scheme="https",
         help_text="e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1 (Ollama)",

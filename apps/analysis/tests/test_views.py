@@ -197,6 +197,7 @@ def test_done_run_links_verified_citations_only(client, personas, incident):
     ).lstrip("/")
     assert f'href="{personas.alpha.url_prefix}{link}"' in body or link in body
     assert body.count('data-testid="citation"') == 1
+    assert 'data-testid="evidence-sent"' in body and MARKERS["alpha"] in body
     assert body.count('data-testid="unverified"') == 1
     assert "Invented." not in body and "1 claim dropped" in body
     assert run.result["summary"][0]["citations"][0]["source_id"] == int(item.ref.source)
@@ -353,3 +354,17 @@ def test_query_budgets(client, personas, incident, django_assert_num_queries):
             services.execute_run(run.pk)
     with django_assert_num_queries(2 * 8):  # more history, same count
         assert client.get(detail).status_code == 200
+
+
+def test_run_parameter_is_scoped_to_the_incident(client, personas, incident):
+    with tenant_context(personas.alpha):
+        project = Project.objects.get(slug="alpha-marker")
+        other = Incident.objects.create(project=project, title="other")
+        foreign = AnalysisRun.objects.create(incident=other)
+        own = AnalysisRun.objects.create(incident=incident)
+    client.force_login(personas.member)
+    detail = url(personas.alpha, "analysis:analysis-detail", incident.pk)
+    assert client.get(detail + f"?run={own.pk}").status_code == 200
+    assert client.get(detail + f"?run={foreign.pk}").status_code == 404
+    assert client.get(detail + "?run=abc").status_code == 404
+    assert client.get(detail + "?run=abc", HTTP_HX_REQUEST="true").status_code == 404

@@ -149,3 +149,40 @@ def test_analyze_with_worker_renders_hostile_text_inert(
         with tenant_context(tenant):
             incident.delete()
             AISettings.objects.all().delete()
+
+
+def test_owner_configures_provider_and_tests_connection(live_server, page, fake_llm: FakeLLM):
+    tenant = ensure_tenant("alpha")
+    owner = get_user_model().objects.create_user("olga", password="x-long-password-1")
+    Membership.objects.create(tenant=tenant, user=owner, role=Role.OWNER)
+    key = "sk-browser-ONLY-WRITE-1234567890abcdef"
+    fake_llm.required_key = key
+    client = Client()
+    client.force_login(owner)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    try:
+        page.goto(f"{live_server.url}/t/alpha/settings/ai/")
+        page.get_by_label("Provider").select_option("openai-compatible")
+        page.get_by_label("Base URL").fill(fake_llm.base_url)
+        page.get_by_label("Model").fill("fake-model")
+        page.get_by_label("API key", exact=True).fill(key)
+        page.get_by_label("Allow only local endpoints").check()
+        page.get_by_test_id("test-connection").click()
+        result = page.get_by_test_id("connection")
+        result.wait_for()
+        assert result.get_attribute("data-ok") == "true", result.inner_text()
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_load_state()
+        assert "A key is stored" in page.get_by_test_id("api-key-state").inner_text()
+        assert page.get_by_label("API key", exact=True).input_value() == ""
+        assert key not in page.content()
+        # the stored key is used when the field stays empty
+        page.get_by_test_id("test-connection").click()
+        page.locator('[data-testid="connection"][data-ok="true"]').wait_for()
+        screenshot(page, "analysis-settings")
+        assert page.js_errors == []
+    finally:
+        with tenant_context(tenant):
+            AISettings.objects.all().delete()
