@@ -38,8 +38,14 @@ class AISettingsForm(forms.Form):
         ),
     )
     clear_api_key = forms.BooleanField(required=False, label="Remove the stored API key")
+    # per attempt; up to 3 attempts (SDK retries) × 2 (one repair round) must stay well inside
+    # the worker's task timeout (Q_TIMEOUT, 1800 s by default)
     timeout_seconds = forms.IntegerField(
-        min_value=1, max_value=600, initial=60, widget=forms.NumberInput(attrs={"class": _INPUT})
+        min_value=1,
+        max_value=240,
+        initial=60,
+        help_text="Per attempt (at most 240 s).",
+        widget=forms.NumberInput(attrs={"class": _INPUT}),
     )
     max_tokens = forms.IntegerField(
         min_value=64,
