@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
+    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -280,13 +282,22 @@ def events_page(incident: Incident, filters: EventFilters, after: str = "") -> t
         "truncated",
     )
     cursor = parse_cursor(after)
-    if cursor is not None:
-        ts, last_id = cursor
-        if ts is None:  # events without a timestamp come last
-            qs = qs.filter(ts__isnull=True, id__gt=last_id)
-        else:
-            qs = qs.filter(Q(ts__gt=ts) | Q(ts=ts, id__gt=last_id) | Q(ts__isnull=True))
-    rows = list(qs.order_by(F("ts").asc(nulls_last=True), "id")[: PAGE_SIZE + 1])
+    order = (F("ts").asc(nulls_last=True), "id")
+    if cursor is None:
+        rows = list(qs.order_by(*order)[: PAGE_SIZE + 1])
+    elif cursor[0] is None:  # events without a timestamp come last
+        rows = list(qs.filter(ts__isnull=True, id__gt=cursor[1]).order_by("id")[: PAGE_SIZE + 1])
+    else:
+        # a row comparison is an index range condition on (incident, ts, id): page 500 costs
+        # what page 1 does; the untimestamped tail is fetched only when the timed rows run out
+        after_row = RawSQL('("ingestion_event"."ts", "ingestion_event"."id") > (%s, %s)', cursor)
+        rows = list(
+            qs.filter(ExpressionWrapper(after_row, output_field=BooleanField())).order_by(*order)[
+                : PAGE_SIZE + 1
+            ]
+        )
+        if len(rows) <= PAGE_SIZE:
+            rows += list(qs.filter(ts__isnull=True).order_by("id")[: PAGE_SIZE + 1 - len(rows)])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = make_cursor(rows[-1]) if more and rows else ""

@@ -399,3 +399,23 @@ def test_log_text_is_escaped_everywhere(client, personas, alpha):
             assert needle not in body, (path, needle)
     body = get(client, personas.alpha, f"incidents/{incident.pk}/events/").content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_keyset_pagination_with_untimestamped_tail(alpha, monkeypatch):
+    from apps.incidents import selectors
+    from apps.incidents.models import Project
+
+    text = "".join(f"2024-01-15T14:02:{i:02d}Z INFO api: request {i}\n" for i in range(30))
+    incident = ingest_text(Project.objects.get(slug="workspace"), text, title="nulls")
+    ids = list(
+        Event.objects.filter(incident=incident).order_by("line").values_list("pk", flat=True)
+    )
+    Event.objects.filter(pk__in=ids[::3]).update(ts=None)
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 4)
+    seen, after = [], ""
+    while True:
+        rows, after = selectors.events_page(incident, EventFilters(), after)
+        seen.extend(e.pk for e in rows)
+        if not after:
+            break
+    assert seen == list(ordered(incident).values_list("pk", flat=True))
