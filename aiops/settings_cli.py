@@ -13,6 +13,7 @@ DATABASES: dict = {}
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.postgres",
     "apps.incidents",
     "apps.ingestion",
     "apps.rules",

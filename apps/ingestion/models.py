@@ -7,7 +7,9 @@ Tenant schema. An `Event` is one log record (multi-line records joined); its nat
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models.functions import Upper
 
 from apps.incidents.models import Incident, Project
 
@@ -156,6 +158,8 @@ class Event(models.Model):
             models.Index(fields=["incident", "level", "ts"], name="event_level"),
             models.Index(fields=["incident", "group_id"], name="event_group"),
             models.Index(fields=["incident", "service", "ts"], name="event_service"),
+            # substring search (`message__icontains` → UPPER(message) LIKE): trigram GIN
+            GinIndex(OpClass(Upper("message"), name="gin_trgm_ops"), name="event_message_trgm"),
         ]
 
     def __str__(self) -> str:
