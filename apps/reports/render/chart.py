@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 
-W, H, PAD_L, PAD_R, PAD_T, PLOT_H, AXIS_H, LEGEND_H = 760, 230, 48, 12, 26, 150, 22, 20
+W, H, PAD_L, PAD_R, PAD_T, PLOT_H, AXIS_H, LEGEND_H = 760, 246, 48, 12, 42, 150, 22, 20
+MARKER_ROWS = (PAD_T - 12, PAD_T - 29)  # staggered so close markers stay readable
+MARKER_GAP = 15
 LEVEL_FILLS = (("other", "#cbd5e1"), ("warn", "#f59e0b"), ("error", "#dc2626"))
 
 
@@ -67,17 +69,24 @@ def render_svg(data: ChartData, title: str = "Events over time") -> str:
             f'<text x="{_fmt(x)}" y="{base_y + 14}" text-anchor="{anchor}" fill="#475569">'
             f"{escape(when.strftime(fmt))}</text>"
         )
+    last_x = [float("-inf")] * len(MARKER_ROWS)
     for number, (when, label) in enumerate(data.markers, start=1):
         offset = (when - data.start).total_seconds() / span
         if not 0 <= offset <= 1:
             continue
         x = PAD_L + plot_w * offset
+        row = next(
+            (r for r, prev in enumerate(last_x) if x - prev >= MARKER_GAP),
+            min(range(len(last_x)), key=lambda r: last_x[r]),
+        )
+        last_x[row] = x
+        cy = MARKER_ROWS[row]
         out.append(
-            f'<line x1="{_fmt(x)}" y1="{PAD_T - 8}" x2="{_fmt(x)}" y2="{base_y}" '
+            f'<line x1="{_fmt(x)}" y1="{cy + 7}" x2="{_fmt(x)}" y2="{base_y}" '
             f'stroke="#4f46e5" stroke-width="1" stroke-dasharray="3 2"/>'
-            f'<circle cx="{_fmt(x)}" cy="{PAD_T - 12}" r="7" fill="#4f46e5"/>'
-            f'<text x="{_fmt(x)}" y="{PAD_T - 8.5}" text-anchor="middle" fill="#ffffff" '
-            f'font-size="9">{number}</text>'
+            f'<circle cx="{_fmt(x)}" cy="{cy}" r="7" fill="#4f46e5"/>'
+            f'<text x="{_fmt(x)}" y="{cy + 3.5}" text-anchor="middle" fill="#ffffff" '
+            f'font-size="{9 if number < 10 else 7.5}">{number}</text>'
             f"<title>{escape(label)}</title>"
         )
     legend_y = H - 6

@@ -55,8 +55,8 @@ def test_draft_edit_and_download_both_formats(live_server, page, browser_inciden
     page.get_by_test_id("draft-postmortem").click()
     page.get_by_test_id("section-root_cause").wait_for()
     preview = page.get_by_test_id("preview-summary")
-    preview.locator("p").first.wait_for()
-    assert "Loading preview" not in preview.inner_text()
+    expect(preview).not_to_contain_text("Loading preview", timeout=10_000)
+    assert preview.locator("a.cite").count() > 0  # citations link to the evidence view
     assert page.get_by_test_id("evidence").locator("pre").count() > 0
 
     # edit a section: the preview follows as you type, autosave shows its state

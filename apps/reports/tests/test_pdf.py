@@ -136,6 +136,7 @@ HOSTILE_LINES = [
 @needs_poppler
 def test_hostile_log_lines_cause_zero_fetches_and_no_embedded_files(project, personas):
     listener = Listener()
+    port = listener.port
     try:
         text = "\n".join(HOSTILE_LINES).format(port=listener.port) + "\n"
         incident = ingest_text(project, text, title=f"hostile <b>{listener.port}</b>")
@@ -164,6 +165,7 @@ def test_hostile_log_lines_cause_zero_fetches_and_no_embedded_files(project, per
     assert '<imgsrc="file:///etc/passwd">' in flat
     assert "<linkrel=attachment" in flat
     assert "file:///dev/urandom" in flat
+    assert f"hostile<b>{port}</b>" in flat  # the incident title, escaped, on the cover
     md = services.markdown_export(report)
     assert '<img src="file:///etc/passwd">' in md  # inside a code fence
     assert "\\<img src" in md  # escaped where it is Markdown text
