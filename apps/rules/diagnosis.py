@@ -7,6 +7,7 @@ or deleting a source changes the answer.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from django.db import transaction
@@ -58,16 +59,29 @@ def save_job_findings(job, findings: list[EngineFinding], source_ids: Mapping[st
     Finding.objects.bulk_create(rows)
 
 
-def _ref(pair) -> EvidenceRef | None:
-    return EvidenceRef(str(pair[0]), pair[1]) if pair else None
+class _SourceNames:
+    """Source ids ↔ the names users read (`postgresql.log`), unique within the incident."""
+
+    def __init__(self, incident: Incident) -> None:
+        from apps.ingestion.models import Source
+
+        rows = list(Source.objects.filter(incident=incident).values_list("pk", "member"))
+        taken = Counter(member for _, member in rows)
+        self.name = {pk: member if taken[member] == 1 else f"{member}#{pk}" for pk, member in rows}
+        self.pk = {name: pk for pk, name in self.name.items()}
+
+    def ref(self, pair) -> EvidenceRef | None:
+        if not pair:
+            return None
+        return EvidenceRef(self.name.get(pair[0], str(pair[0])), pair[1])
+
+    def pairs(self, refs) -> list[list[int]]:
+        return [[self.pk[r.source], r.line] for r in refs if r.source in self.pk]
 
 
-def _refs(pairs) -> list[list[int]]:
-    return [[int(r.source), r.line] for r in pairs]
-
-
-def engine_findings(incident: Incident) -> list[EngineFinding]:
-    """The incident's stored findings as engine objects (source ids as source names)."""
+def engine_findings(incident: Incident, names: _SourceNames | None = None) -> list[EngineFinding]:
+    """The incident's stored findings as engine objects, sources named as users read them."""
+    names = names or _SourceNames(incident)
     return [
         EngineFinding(
             rule_id=f.rule_id,
@@ -76,9 +90,9 @@ def engine_findings(incident: Incident) -> list[EngineFinding]:
             title=f.title,
             explanation=f.explanation,
             remediation=f.remediation,
-            evidence=[EvidenceRef(str(s), line) for s, line in f.evidence],
-            trigger=_ref(f.trigger),
-            flashpoint=_ref(f.flashpoint),
+            evidence=[names.ref(pair) for pair in f.evidence],
+            trigger=names.ref(f.trigger),
+            flashpoint=names.ref(f.flashpoint),
             count=f.count,
             first_ts=f.first_ts,
             last_ts=f.last_ts,
@@ -93,7 +107,9 @@ def engine_findings(incident: Incident) -> list[EngineFinding]:
 
 @transaction.atomic
 def refresh_diagnosis(incident: Incident) -> Diagnosis:
-    findings = engine_findings(incident)
+    names = _SourceNames(incident)
+    findings = engine_findings(incident, names)
+    _refs = names.pairs
     ranked = rank_root_causes(findings)
     windows = build_incidents(findings)
     top = ranked[0] if ranked else None
@@ -123,7 +139,7 @@ def refresh_diagnosis(incident: Incident) -> Diagnosis:
                 "start": w.start.isoformat() if w.start else None,
                 "end": w.end.isoformat() if w.end else None,
                 "services": w.services,
-                "first": _refs([w.first_event])[0] if w.first_event else None,
+                "first": (_refs([w.first_event]) or [None])[0] if w.first_event else None,
                 "first_category": w.first_category,
                 "severity": str(w.max_severity),
             }

@@ -50,6 +50,13 @@ def test_sample_bundle_is_ingested_loss_free(alpha_project):
     assert Event.objects.filter(incident=incident, end_line__gt=models_F("line")).exists()
     assert GroupOccurrence.objects.filter(incident=incident).exists()
     assert ErrorGroup.objects.filter(project=alpha_project, level__gte=4).exists()
+    # the rules ran in the job: the diagnosis names the cause and its first raw line
+    diagnosis = incident.diagnosis
+    assert diagnosis.root_category == "db-too-many-connections"
+    first_source = next(s for m, s in sources.items() if m.endswith("postgresql.log"))
+    assert diagnosis.root_evidence[0] == [first_source.pk, 125]
+    assert "postgresql.log:125" in diagnosis.root_summary
+    assert incident.findings.filter(category="db-too-many-connections").exists()
 
 
 def models_F(name):
