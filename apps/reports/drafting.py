@@ -20,7 +20,7 @@ from apps.reports.render.markdown import cite, md_escape
 ERROR = 4  # ingestion level number of ERROR
 WARN = 3
 MAX_FINDINGS = 12
-MAX_ACTIONS = 8
+MAX_ACTIONS = 10
 
 Ref = tuple[int, int]
 
@@ -427,20 +427,22 @@ def draft_section(key: str, facts: Facts) -> tuple[str, list[list[int]]]:
 
 
 def draft_actions(facts: Facts) -> list[dict]:
-    """Action items: rule remediations, then the analysis' recommended actions (deduplicated)."""
+    """Action items: the analysis' recommended actions, then rule remediations (deduplicated)."""
     items: list[dict] = []
     seen: set[str] = set()
-    for f in facts.findings:
-        text = " ".join((f.remediation or "").split())[:500]
+
+    def add(text: str, pairs) -> None:
+        text = " ".join(str(text or "").split())[:500]
         if text and text.lower() not in seen:
             seen.add(text.lower())
-            items.append({"text": text, "citations": [list(r) for r in [_ref(f.trigger)] if r]})
+            items.append({"text": text, "citations": [list(r) for r in map(_ref, pairs) if r]})
+
     for claim in facts.result.get("actions") or []:
-        if not isinstance(claim, dict) or claim.get("status") == "dropped":
-            continue
-        text = " ".join(str(claim.get("text") or "").split())[:500]
-        if text and text.lower() not in seen:
-            seen.add(text.lower())
-            cites = [[c.get("source_id"), c.get("line")] for c in claim.get("citations") or ()]
-            items.append({"text": text, "citations": [list(r) for r in map(_ref, cites) if r]})
+        if isinstance(claim, dict) and claim.get("status") != "dropped":
+            add(
+                claim.get("text"),
+                [[c.get("source_id"), c.get("line")] for c in claim.get("citations") or ()],
+            )
+    for finding in facts.findings:
+        add(finding.remediation, [finding.trigger] if finding.trigger else [])
     return items[:MAX_ACTIONS]

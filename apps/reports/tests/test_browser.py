@@ -88,3 +88,39 @@ def test_draft_edit_and_download_both_formats(live_server, page, browser_inciden
     assert pdf_path.read_bytes().startswith(b"%PDF")
     screenshot(page, "postmortem-downloads")
     assert page.js_errors == []
+
+
+def test_two_members_editing_one_section_see_the_conflict(
+    live_server, page, browser, browser_incident
+):
+    from apps.reports import services
+
+    tenant, incident = browser_incident
+    with tenant_context(tenant):
+        services.create_draft(incident=incident)
+    sign_in(page, live_server, tenant, username="pia")
+    other = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    sign_in(other, live_server, tenant, username="quinn")
+    address = f"{live_server.url}/t/alpha/incidents/{incident.pk}/postmortem/"
+    page.goto(address)
+    other.goto(address)
+
+    page.get_by_test_id("body-detection").fill("Pia's detection notes")
+    expect(page.get_by_test_id("status-detection")).to_contain_text("Saved", timeout=10_000)
+    other.get_by_test_id("body-detection").fill("Quinn's detection notes")
+    status = other.get_by_test_id("status-detection")
+    expect(status).to_contain_text("Not saved", timeout=10_000)
+    expect(status).to_contain_text("pia saved this section")
+    screenshot(other, "postmortem-conflict")
+    with tenant_context(tenant):
+        section = incident.report.sections.get(key="detection")
+        assert section.body == "Pia's detection notes"
+        assert section.versions.filter(kind="conflict", body="Quinn's detection notes").exists()
+
+    other.get_by_test_id("overwrite-detection").click()  # an explicit choice, on top of v2
+    expect(other.get_by_test_id("status-detection")).to_contain_text("Saved", timeout=10_000)
+    with tenant_context(tenant):
+        section.refresh_from_db()
+        assert section.body == "Quinn's detection notes"
+    assert page.js_errors == [] and other.context.pages
+    other.context.close()

@@ -167,3 +167,47 @@ def test_stale_version_for_unknown_section_is_404(report):
 
     with pytest.raises(Http404):
         services.save_section(report=report, key="nope", body="x", base_version=1)
+
+
+def test_draft_uses_the_latest_analysis(incident, personas):
+    """Verified claims get citation links, unverified ones are marked, dropped ones are left out."""
+    from apps.analysis.models import AnalysisRun
+    from apps.ingestion.models import Event
+
+    event = Event.objects.filter(incident=incident, level__gte=4).order_by("id").first()
+    cit = {"id": "E1", "source_id": event.source_id, "line": event.line, "quote": ""}
+
+    def claim(text, status, kind="fact"):
+        cites = [cit] if status == "verified" else []
+        return {"text": text, "kind": kind, "status": status, "citations": cites, "quote": ""}
+
+    result = {
+        "version": 1,
+        "status": "ok",
+        "summary": [claim("Verified <b>summary</b>", "verified"), claim("Guess", "unverified")],
+        "impact": [claim("Checkout failed for users", "verified")],
+        "hypotheses": [
+            {
+                "rank": 1,
+                "category": "db",
+                "confidence": 0.8,
+                "statement": claim("Pool too small", "verified", "hypothesis"),
+                "contradicting": [],
+            }
+        ],
+        "contributing_factors": [claim("Made up", "dropped")],
+        "actions": [claim("Alert on pool saturation", "verified", "action")],
+        "evidence": {},
+    }
+    run = AnalysisRun.objects.create(
+        incident=incident, status=AnalysisRun.Status.DONE, result=result
+    )
+    report = services.create_draft(incident=incident, user=personas.member)
+    assert report.analysis_id == run.pk
+    summary = _section(report, "summary")
+    assert "Verified \\<b\\>summary\\</b\\>" in summary.body
+    assert f"#ev-{event.source_id}-{event.line}" in summary.body
+    assert "Guess _(unverified)_" in summary.body
+    assert "Pool too small" in _section(report, "root_cause").body
+    assert "Made up" not in _section(report, "contributing").body
+    assert report.actions.filter(text="Alert on pool saturation").exists()
