@@ -571,13 +571,10 @@ SPARK_W, SPARK_H = 120, 20
 
 
 def top_groups(incident: Incident, limit: int = 15) -> list:
-    from apps.ingestion.models import GroupOccurrence
+    """The incident's top groups, each with `is_new` and `seen_in` (earlier incidents)."""
+    from apps.ingestion.group_selectors import incident_groups
 
-    return list(
-        GroupOccurrence.objects.filter(incident=incident)
-        .select_related("group")
-        .order_by(F("group__level").desc(nulls_last=True), "-count", "id")[:limit]
-    )
+    return incident_groups(incident, limit=limit)
 
 
 def attach_sparklines(incident: Incident, occurrences, sources, filters: EventFilters) -> None:

@@ -38,14 +38,14 @@ def budget(queries: int) -> int:
         # project, count, page
         ("project page", "projects/workspace/", {}, 3),
         ("project page, search", "projects/workspace/?q=checkout&sort=errors", {}, 3),
-        # incident, jobs, sources, diagnosis, findings, 3 timeline, groups, sparklines,
-        # events, evidence lines of findings and root cause
-        ("incident page", "incidents/{pk}/", {}, 12),
+        # incident, jobs, sources, diagnosis, findings, 3 timeline, groups, groups in other
+        # incidents, sparklines, events, evidence lines of findings and root cause
+        ("incident page", "incidents/{pk}/", {}, 13),
         (
             "incident page, zoomed and filtered (htmx fragment)",
             "incidents/{pk}/?from={mid}&to={end}&level=WARN&q=a",
             {**HX, "HTTP_HX_TARGET": "workspace"},
-            12,
+            13,
         ),
         # incident, sources, diagnosis, findings, 3 timeline
         ("timeline partial", "incidents/{pk}/timeline/", HX, 7),
