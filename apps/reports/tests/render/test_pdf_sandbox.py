@@ -115,3 +115,10 @@ def test_rendering_is_time_bounded():
     big = "<p>" + "word " * 200_000 + "</p>"
     with pytest.raises(PdfTimeout):
         render_pdf(big, static_root=STATIC, stylesheet=CSS, timeout=0.5)
+
+
+def test_rendering_is_memory_bounded():
+    from apps.reports.render.pdf import PdfError
+
+    with pytest.raises(PdfError):
+        render_pdf("<p>x</p>", static_root=STATIC, stylesheet=CSS, memory=64 * 1024 * 1024)
