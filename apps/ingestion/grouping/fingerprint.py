@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .masks import WILDCARD, mask_message
 
@@ -252,6 +253,12 @@ def _digest(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
 
 
+@lru_cache(maxsize=65536)
+def _plain_fingerprint(template_id: str) -> Fingerprint:
+    """Messages without a stack trace group by template: one digest per template, cached."""
+    return Fingerprint(_digest("message", template_id), None, [], template_id)
+
+
 def fingerprint(
     message: str, template_id: str | None = None, *, max_frames: int = MAX_FRAMES
 ) -> Fingerprint:
@@ -261,8 +268,9 @@ def fingerprint(
     """
     trace = parse_stack(message)
     if trace is None:
-        key = template_id if template_id is not None else mask_message(head_line(message))
-        return Fingerprint(_digest("message", key), None, [], template_id)
+        if template_id is not None:
+            return _plain_fingerprint(template_id)
+        return Fingerprint(_digest("message", mask_message(head_line(message))), None, [], None)
     in_app = [f for f in trace.frames if f.in_app]
     used = [str(f) for f in (in_app or trace.frames)[:max_frames]]
     group_id = _digest(trace.language, trace.exception_type, *used, "|", template_id or "")
