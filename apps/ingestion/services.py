@@ -27,7 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.incidents.models import Incident, Project
-from apps.ingestion import grouping_store
+from apps.ingestion import grouping_store, rollup
 from apps.ingestion.grouping.miner import Miner
 from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
 from apps.ingestion.logparse.decode import DecodeReport, iter_lines
@@ -67,6 +67,7 @@ EVENT_COLUMNS = (
     "truncated",
 )
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+NULL = "\\N"  # COPY text format
 DB_RETRIES = 5
 # A running job whose heartbeat is older than this lost its worker and may be claimed again.
 HEARTBEAT_STALE_SECONDS = 60
@@ -203,6 +204,7 @@ def delete_source(*, source: Source) -> None:
         stored.delete()
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
     grouping_store.refresh_incident_groups(incident)
+    rollup.refresh_rollup(incident)
 
 
 def _estimated_bytes(stored: StoredFile) -> int:
@@ -285,6 +287,30 @@ def _row(incident_id: int, source_id: int, grouped: Grouped) -> tuple:
     )
 
 
+def _esc(text: str) -> str:
+    """COPY text format escaping (backslash, tab, newline, CR); most fields have none."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return (
+            text.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return text
+
+
+def _copy_line(r: tuple) -> str:
+    """One row of EVENT_COLUMNS in COPY text format: an f-string is ~4× cheaper than
+    psycopg's generic per-value write_row on this hot path."""
+    ts, level, attrs = r[4], r[6], r[14]
+    return (
+        f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{ts.isoformat() if ts is not None else NULL}\t"
+        f"{'t' if r[5] else 'f'}\t{NULL if level is None else level}\t"
+        f"{_esc(r[7])}\t{_esc(r[8])}\t{_esc(r[9])}\t{_esc(r[10])}\t{_esc(r[11])}\t"
+        f"{r[12]}\t{r[13]}\t{NULL if attrs is None else _esc(attrs)}\t{'t' if r[15] else 'f'}\n"
+    )
+
+
 def _copy_batch(source_id: int, rows: list[tuple], *, job_id: int, progress: dict) -> None:
     """COPY one batch and advance the source's checkpoint in the same transaction."""
     with transaction.atomic():
@@ -297,8 +323,7 @@ def _copy_batch(source_id: int, rows: list[tuple], *, job_id: int, progress: dic
                 raw = cursor.cursor
                 columns = ", ".join(EVENT_COLUMNS)
                 with raw.copy(f"COPY ingestion_event ({columns}) FROM STDIN") as copy:
-                    for row in fresh:
-                        copy.write_row(row)
+                    copy.write("".join(map(_copy_line, fresh)))
             Source.objects.filter(pk=source_id).update(checkpoint_line=fresh[-1][2])
         IngestJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now(), **progress)
 
@@ -562,6 +587,7 @@ def _ingest_file(job: IngestJob) -> list[str]:
             run.writer.close()
         grouping_store.save_miner(project, run.miner)
         grouping_store.record_groups(job.incident, run.miner, run.observed)
+        rollup.refresh_rollup(job.incident)
         diagnosis.save_job_findings(job, run.engine.findings(), run.source_ids)
         diagnosis.refresh_diagnosis(job.incident)
     warnings = list(archive_report.warnings)

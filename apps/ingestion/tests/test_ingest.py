@@ -176,3 +176,23 @@ def test_zip_member_names_are_metadata_only(alpha_project, tmp_path):
     source = incident.sources.get()
     assert ".." not in source.member
     assert not (tmp_path / "etc").exists()
+
+
+def test_copy_escaping_round_trips(alpha_project, tmp_path):
+    """Tabs, backslashes and COPY's own markers (\\N, \\.) survive the text-format COPY."""
+    path = tmp_path / "tricky.log"
+    path.write_text(
+        "2024-01-15T14:02:11Z ERROR api: tab\there backslash \\ end\n"
+        "\\N\n"
+        "\\.\n"
+        "2024-01-15T14:02:12Z WARN api: C:\\temp\\new \\t literal ünïcödé 🔥\n"
+        '{"level":"error","msg":"json \\\\ with \\t escapes","path":"C:\\\\x"}\n',
+        encoding="utf-8",
+    )
+    incident = ingest(alpha_project, path)
+    source = incident.sources.get()
+    assert source_digest(source) == file_digest(path)
+    messages = list(
+        Event.objects.filter(source=source).order_by("line").values_list("message", flat=True)
+    )
+    assert any("tab\there backslash \\ end" in m for m in messages)
