@@ -173,3 +173,42 @@ def screenshot(page, name: str) -> None:
     out = Path(__file__).parent / ".artifacts" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+
+
+def test_database_url() -> str:
+    """The URL of the test database, for subprocesses (workers) that must use it too."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def qcluster():
+    """A real django-q2 worker (`manage.py qcluster`) on the test database, for one test."""
+    import signal
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "aiops.settings_test",
+        "Q_WORKERS": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    yield proc
+    os.killpg(proc.pid, signal.SIGKILL)  # graceful shutdown is not under test
+    proc.wait(timeout=20)

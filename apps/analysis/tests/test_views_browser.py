@@ -5,13 +5,8 @@ evidence view."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django_tenants.utils import tenant_context
@@ -26,29 +21,6 @@ from conftest import ensure_tenant, screenshot
 from .fake_llm import FakeLLM, ok
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def qcluster():
-    db = settings.DATABASES["default"]
-    url = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "aiops.settings_test",
-        "Q_WORKERS": "1",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    yield proc
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=20)
 
 
 def test_analyze_with_worker_renders_hostile_text_inert(

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from django_tenants.utils import tenant_context
 
-from apps.tenants.tests.test_jobs import qcluster  # noqa: F401 (fixture: a real django-q2 worker)
 from conftest import ensure_tenant
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"

@@ -43,10 +43,11 @@ def _big_log(path, lines=60_000):
 
 
 def _worker(schema, job_id):
-    db = settings.DATABASES["default"]
+    from conftest import test_database_url
+
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": test_database_url(),
         "DJANGO_SETTINGS_MODULE": "aiops.settings_test",
     }
     return subprocess.Popen(

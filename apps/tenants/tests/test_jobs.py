@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
 from django_q.models import Task
 from django_q.tasks import async_task
@@ -21,29 +16,6 @@ from apps.tenants.jobs import TenantTaskError, enqueue_tenant_task, run_tenant_t
 from conftest import ensure_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def qcluster():
-    db = settings.DATABASES["default"]
-    url = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "aiops.settings_test",
-        "Q_WORKERS": "1",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    yield proc
-    os.killpg(proc.pid, signal.SIGKILL)  # graceful shutdown is not under test here
-    proc.wait(timeout=20)
 
 
 def wait_for(predicate, timeout=30.0):
