@@ -48,6 +48,8 @@ export PATH="$AIOPS_ROOT/.venv/bin:$PATH"
 
 # --- PostgreSQL ------------------------------------------------------------------------------------
 find_pg_bin() {
+  if [ -n "${AIOPS_PG_BIN:-}" ]; then echo "$AIOPS_PG_BIN"; return 0; fi
+  [ -n "${AIOPS_USE_PGSERVER:-}" ] && { pgserver_bin; return $?; }
   if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
     dirname "$(readlink -f "$(command -v pg_ctl)")"; return 0
   fi
@@ -55,7 +57,12 @@ find_pg_bin() {
   for dir in $(ls -d /usr/lib/postgresql/*/bin /usr/local/pgsql/bin /opt/homebrew/opt/postgresql*/bin 2>/dev/null | sort -rV); do
     if [ -x "$dir/pg_ctl" ] && [ -x "$dir/initdb" ]; then echo "$dir"; return 0; fi
   done
-  # No system PostgreSQL: the pgserver wheel bundles the server binaries.
+  pgserver_bin
+}
+
+# No system PostgreSQL: the pgserver wheel bundles the server binaries (Python 3.12 wheels).
+pgserver_bin() {
+  local dir
   if ! .venv/bin/python -c 'import pgserver' >/dev/null 2>&1; then
     say "no PostgreSQL binaries found; installing the pgserver wheel (bundled PostgreSQL)"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check pgserver >&2 || return 1

@@ -196,3 +196,15 @@ def test_copy_escaping_round_trips(alpha_project, tmp_path):
         Event.objects.filter(source=source).order_by("line").values_list("message", flat=True)
     )
     assert any("tab\there backslash \\ end" in m for m in messages)
+
+
+def test_text_search_index_in_every_tenant_schema(personas):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
+        has_trgm = cursor.fetchone()[0] == 1
+        cursor.execute("SELECT schemaname FROM pg_indexes WHERE indexname = 'event_message_trgm'")
+        schemas = {row[0] for row in cursor.fetchall()}
+    assert has_trgm, "the test cluster's PostgreSQL ships pg_trgm (contrib)"
+    assert {personas.alpha.schema_name, personas.beta.schema_name} <= schemas
