@@ -1,0 +1,1 @@
+"""`make prove`: attacks on the running system, kept as repeatable scripts (issue 9)."""
