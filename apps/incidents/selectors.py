@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -172,6 +173,15 @@ def events_at(refs) -> dict[tuple[int, int], object]:
 # --- filters ------------------------------------------------------------------------------------
 
 PAGE_SIZE = 100
+# Substring search runs on the trigram index (UPPER(message) gin_trgm_ops), which needs a
+# term with at least 3 letters or digits in a row: shorter terms would scan every message of
+# the incident, so they are not applied (the search box says so).
+MIN_SEARCH_RUN = 3
+_SEARCHABLE = re.compile(rf"[^\W_]{{{MIN_SEARCH_RUN}}}")
+
+
+def searchable(q: str) -> bool:
+    return bool(_SEARCHABLE.search(q))
 
 
 def _parse_ts(value: str) -> datetime | None:
@@ -225,7 +235,16 @@ class EventFilters:
 
     @property
     def any_event_filter(self) -> bool:
-        return bool(self.level or self.service or self.source or self.group or self.q)
+        return bool(self.level or self.service or self.source or self.group or self.search)
+
+    @property
+    def search(self) -> str:
+        """The text filter applied: `q` if the trigram index can serve it, else ''."""
+        return self.q if searchable(self.q) else ""
+
+    @property
+    def search_too_short(self) -> bool:
+        return bool(self.q) and not self.search
 
     def params(self, **overrides) -> dict[str, str]:
         """The filters as query parameters (for links and hidden inputs), '' values dropped."""
@@ -254,8 +273,10 @@ def filtered_events(incident: Incident, filters: EventFilters) -> QuerySet:
         qs = qs.filter(source_id=filters.source)
     if filters.group:
         qs = qs.filter(group_id=filters.group)
-    if filters.q:
-        qs = qs.filter(message__icontains=filters.q)
+    if filters.search:
+        # UPPER("message"::text) LIKE UPPER('%term%'): the ::text cast of a text column is a
+        # no-op the planner drops, so this matches the event_message_trgm expression index
+        qs = qs.filter(message__icontains=filters.search)
     if filters.start:
         qs = qs.filter(ts__gte=filters.start)
     if filters.end:
@@ -321,8 +342,9 @@ def parse_cursor(value: str) -> tuple[datetime | None, int] | None:
 
 
 # --- aggregate cache --------------------------------------------------------------------------
-# Bucket counts over a million events cost a full index scan; they only change when events are
-# added or deleted, so they are cached under a key that carries the tenant's schema and the
+# Bucket counts over a million events cost a full index scan (the timeline reads the rollup
+# instead; the sparklines still count events); they only change when events are added or
+# deleted, so they are also cached under a key that carries the tenant's schema and the
 # sources' event counts (new or deleted events give a new key). Never cached mid-ingest.
 AGGREGATE_TTL = 6 * 3600
 
@@ -334,15 +356,20 @@ def _data_version(sources) -> str | None:
 
 
 def cached_rows(sources, name: str, params: tuple, queryset) -> list:
-    """`list(queryset)`, cached per tenant schema, incident data version and parameters."""
+    """`list(queryset)` (or `queryset()` for a function returning rows), cached per tenant
+    schema, incident data version and parameters."""
+
+    def fetch() -> list:
+        return list(queryset() if callable(queryset) else queryset)
+
     version = _data_version(sources)
     if version is None:
-        return list(queryset)
+        return fetch()
     digest = hashlib.sha256(repr((name, params, version)).encode()).hexdigest()[:32]
     key = f"workspace:{connection.schema_name}:{digest}"
     rows = cache.get(key)
     if rows is None:
-        rows = list(queryset)
+        rows = fetch()
         cache.set(key, rows, AGGREGATE_TTL)
     return rows
 
@@ -354,7 +381,7 @@ NICE_STEPS = [
     2,
     5,
     10,
-    15,
+    20,  # bar widths from 10 s up are whole 10-second rollup buckets
     30,
     60,
     120,
@@ -420,15 +447,80 @@ class Timeline:
 SVG_W, LABEL_W, HIST_H, LANE_H, AXIS_H = 1000, 120, 80, 16, 18
 
 
-def build_timeline(
-    incident: Incident, sources, filters: EventFilters, findings, diagnosis
-) -> Timeline | None:
-    """Histogram stacked by level, swimlanes per service, finding and window markers: 3 queries.
+def rollup_is_current(sources, jobs) -> bool:
+    """Whether the event rollup holds every event of these sources.
 
-    Bucket counts come from index-only scans of (incident, level, ts) and (incident, service, ts).
+    The ingest job rebuilds it as its last step, so it is current when every job that wrote
+    events is done and no source is still being written (a failed job may leave a half-written
+    source: the timeline then counts raw events, as it does while a job runs)."""
+    return all(s.status != "ingesting" for s in sources) and all(
+        job.status == "done" for job in jobs
+    )
+
+
+TIMELINE_SQL = """
+SELECT b, level, service, GROUPING(level, service),
+       sum(n)::bigint, (sum(n) FILTER (WHERE level >= 4))::bigint
+FROM (
+    SELECT floor((extract(epoch from t) - %(origin)s) / %(width)s)::int AS b, level, service, n
+    FROM (
+        SELECT bucket AS t, level, service, count AS n FROM ingestion_eventrollup
+        WHERE incident_id = %(incident)s AND bucket >= %(lo)s AND bucket < %(hi)s
+        UNION ALL
+        SELECT ts, level, service, 1 FROM ingestion_event
+        WHERE incident_id = %(incident)s AND ts >= %(start)s AND ts < %(lo)s
+        UNION ALL
+        SELECT ts, level, service, 1 FROM ingestion_event
+        WHERE incident_id = %(incident)s AND ts >= %(hi)s AND ts < %(end)s
+    ) AS counted
+) AS bucketed
+GROUP BY GROUPING SETS ((b, level), (b, service))
+"""
+
+
+def timeline_counts(
+    incident: Incident, start: datetime, end: datetime, origin: datetime, width: int, *, rollup
+) -> list[tuple]:
+    """Event counts in [start, end) per bar (`width` seconds from `origin`): one query.
+
+    Rows are (bar, level, None, 1, n, None) per level and (bar, None, service, 2, n, errors)
+    per service. With `rollup`, whole 10-second rollup buckets inside the range come from
+    the rollup and only the partial buckets at its edges (a zoom window need not be aligned)
+    from raw events; bars narrower than a rollup bucket count raw events (a short range, so
+    a cheap scan of the (incident, ts) index).
     """
-    from apps.ingestion.models import Event
+    from apps.ingestion.models import EventRollup
 
+    seconds = EventRollup.SECONDS
+    lo = hi = end  # no rollup rows: raw events in [start, end)
+    if rollup and width % seconds == 0:
+        first = math.ceil(start.timestamp() / seconds) * seconds
+        last = math.floor(end.timestamp() / seconds) * seconds
+        if first < last:
+            lo = datetime.fromtimestamp(first, tz=UTC)
+            hi = datetime.fromtimestamp(last, tz=UTC)
+    params = {
+        "incident": incident.pk,
+        "origin": origin.timestamp(),
+        "width": float(width),
+        "start": start,
+        "end": end,
+        "lo": lo,
+        "hi": hi,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(TIMELINE_SQL, params)
+        return cursor.fetchall()
+
+
+def build_timeline(
+    incident: Incident, sources, filters: EventFilters, findings, diagnosis, *, rollup: bool
+) -> Timeline | None:
+    """Histogram stacked by level, swimlanes per service, finding and window markers: 1 query.
+
+    Counts come from the event rollup when it is current (`rollup_is_current`), otherwise
+    (a job is running) from raw events; either way in one query.
+    """
     first, last = incident_bounds(sources)
     zoomed = filters.window is not None
     if zoomed:
@@ -440,26 +532,20 @@ def build_timeline(
     width = bucket_width(start, end)
     origin = datetime.fromtimestamp(math.floor(start.timestamp() / width) * width, tz=UTC)
     buckets = max(1, math.ceil((end - origin).total_seconds() / width))
-    base = Event.objects.filter(incident=incident, ts__gte=start, ts__lt=end)
-    bucket = _bucket_expr(origin, width)
-    by_level = (
-        base.annotate(b=bucket).values("b", "level").annotate(n=Count("*")).order_by()
-    ).values_list("b", "level", "n")
-    by_service = (
-        base.annotate(b=bucket).values("b", "service").annotate(n=Count("*")).order_by()
-    ).values_list("b", "service", "n")
-    errors_by_service = (
-        base.filter(level__gte=4)
-        .annotate(b=bucket)
-        .values("b", "service")
-        .annotate(n=Count("*"))
-        .order_by()
-    ).values_list("b", "service", "n")
-
-    key = (incident.pk, start, end, width)
-    by_level = cached_rows(sources, "level", key, by_level)
-    by_service = cached_rows(sources, "service", key, by_service)
-    errors_by_service = cached_rows(sources, "errors", key, errors_by_service)
+    key = (incident.pk, start, end, width, rollup)
+    rows = cached_rows(
+        sources,
+        "timeline",
+        key,
+        lambda: timeline_counts(incident, start, end, origin, width, rollup=rollup),
+    )
+    by_level = [(b, level, n) for b, level, _, grouping, n, _ in rows if grouping == 1]
+    by_service = [(b, service, n) for b, _, service, grouping, n, _ in rows if grouping == 2]
+    errors_by_service = [
+        (b, service, errors)
+        for b, _, service, grouping, _, errors in rows
+        if grouping == 2 and errors
+    ]
     timeline = Timeline(start=origin, end=end, width=width, buckets=buckets, zoomed=zoomed)
     counts: dict[int, dict[int | None, int]] = {}
     for b, level, n in by_level:

@@ -83,7 +83,15 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
             if (f.last_ts is None or f.last_ts >= start)
             and (f.first_ts is None or f.first_ts < end)
         ]
-    timeline = selectors.build_timeline(incident, sources, filters, findings, diagnosis)
+    writers = [job for job in jobs if job.stored_file.sources.all()]
+    timeline = selectors.build_timeline(
+        incident,
+        sources,
+        filters,
+        findings,
+        diagnosis,
+        rollup=selectors.rollup_is_current(sources, writers),
+    )
     groups = selectors.top_groups(incident)
     selectors.attach_sparklines(incident, groups, sources, filters)
     events, next_cursor = selectors.events_page(incident, filters, request.GET.get("after", ""))
@@ -152,10 +160,14 @@ def incident_timeline(request: TenantHttpRequest, incident_id: int):
 
     incident = selectors.get_incident_for_request(request, incident_id)
     filters = EventFilters.from_query(request.GET)
-    sources = list(Source.objects.filter(incident=incident))
+    sources = list(Source.objects.filter(incident=incident).select_related("stored_file__job"))
     diagnosis = selectors.diagnosis_of(incident)
     findings = selectors.findings_of(incident, filters.window)
-    timeline = selectors.build_timeline(incident, sources, filters, findings, diagnosis)
+    jobs = {source.stored_file.job for source in sources}
+    rollup = selectors.rollup_is_current(sources, jobs)
+    timeline = selectors.build_timeline(
+        incident, sources, filters, findings, diagnosis, rollup=rollup
+    )
     context = {"incident": incident, "filters": filters, "timeline": timeline, "active": True}
     return render(request, "incidents/partials/_timeline.html", context)
 

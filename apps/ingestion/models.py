@@ -170,6 +170,33 @@ class Event(models.Model):
         return LEVELS[self.level] if self.level is not None else ""
 
 
+class EventRollup(models.Model):
+    """Event counts per incident, 10-second bucket, level and service: what the timeline draws.
+
+    Derived data, rebuilt per incident by `rollup.refresh_rollup` at the end of each ingest job
+    and after a source is deleted. Buckets are `date_bin('10 seconds', ts, epoch)`, so every
+    timeline bar width that is a multiple of 10 s is a sum of whole rollup buckets. Events
+    without a timestamp are not counted (the timeline cannot place them).
+    """
+
+    SECONDS = 10
+
+    # (incident, bucket) below serves the foreign key too
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="rollup", db_index=False
+    )
+    bucket = models.DateTimeField()
+    level = models.SmallIntegerField(null=True)
+    service = models.CharField(max_length=200, blank=True)
+    count = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["incident", "bucket"], name="event_rollup_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.bucket:%H:%M:%S} {self.level} {self.service}"
+
+
 class MinerState(models.Model):
     """The template miner's learned state, per project (loaded and saved by each job)."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db.models import F
 
@@ -38,17 +40,18 @@ def budget(queries: int) -> int:
         # project, count, page
         ("project page", "projects/workspace/", {}, 3),
         ("project page, search", "projects/workspace/?q=checkout&sort=errors", {}, 3),
-        # incident, jobs, sources, diagnosis, findings, 3 timeline, groups, groups in other
-        # incidents, sparklines, events, evidence lines of findings and root cause
-        ("incident page", "incidents/{pk}/", {}, 13),
+        # incident, jobs, sources, diagnosis, findings, timeline (one query on the rollup:
+        # was 3 on raw events), groups, groups in other incidents, sparklines, events,
+        # evidence lines of findings and root cause
+        ("incident page", "incidents/{pk}/", {}, 11),
         (
             "incident page, zoomed and filtered (htmx fragment)",
             "incidents/{pk}/?from={mid}&to={end}&level=WARN&q=a",
             {**HX, "HTTP_HX_TARGET": "workspace"},
-            13,
+            11,
         ),
-        # incident, sources, diagnosis, findings, 3 timeline
-        ("timeline partial", "incidents/{pk}/timeline/", HX, 7),
+        # incident, sources (with their jobs), diagnosis, findings, timeline (was 3 queries)
+        ("timeline partial", "incidents/{pk}/timeline/", HX, 5),
         ("events partial", "incidents/{pk}/events/?level=INFO", HX, 2),
         ("events partial, deep page", "incidents/{pk}/events/?after={cursor}", HX, 2),
         # incident, source, events around the line
@@ -419,3 +422,109 @@ def test_keyset_pagination_with_untimestamped_tail(alpha, monkeypatch):
         if not after:
             break
     assert seen == list(ordered(incident).values_list("pk", flat=True))
+
+
+# --- timeline from the rollup -------------------------------------------------------------------
+
+
+def _drawn(timeline):
+    """What the timeline draws: bars (per level) and lanes (per service), without geometry."""
+    bars = [
+        (b["from"], b["total"], b["errors"], [s["n"] for s in b["segments"]]) for b in timeline.bars
+    ]
+    lanes = [
+        (
+            lane["name"],
+            lane["total"],
+            lane["errors"],
+            [(c["n"], c["errors"]) for c in lane["cells"]],
+        )
+        for lane in timeline.lanes
+    ]
+    return timeline.start, timeline.width, timeline.buckets, timeline.total, bars, lanes
+
+
+def _timeline(incident, params, *, rollup):
+    from apps.incidents import selectors
+
+    sources = list(incident.sources.all())
+    filters = EventFilters.from_query(params)
+    findings = selectors.findings_of(incident, filters.window)
+    return selectors.build_timeline(
+        incident, sources, filters, findings, incident.diagnosis, rollup=rollup
+    )
+
+
+def test_timeline_from_rollup_matches_raw_events(db_incident):
+    events = ordered(db_incident).exclude(ts=None)
+    first, last = events.first().ts, events.last().ts
+    span = last - first
+    windows = [
+        {},  # the whole incident
+        # unaligned zoom windows: whole rollup buckets inside, raw events at the edges
+        {"from": (first + span * 0.13).isoformat(), "to": (first + span * 0.71).isoformat()},
+        {"from": (first + span * 0.5).isoformat(), "to": last.isoformat()},
+        # narrower than a rollup bucket per bar: raw events only
+        {
+            "from": (first + span * 0.5).isoformat(),
+            "to": (first + span * 0.5 + timedelta(seconds=90)).isoformat(),
+        },
+    ]
+    for params in windows:
+        from_rollup = _timeline(db_incident, params, rollup=True)
+        from_events = _timeline(db_incident, params, rollup=False)
+        assert from_rollup.total > 0, params
+        assert _drawn(from_rollup) == _drawn(from_events), params
+    whole = _timeline(db_incident, {}, rollup=True)
+    assert whole.total == events.count()
+    assert whole.width % 10 == 0  # bars are whole 10-second rollup buckets
+
+
+def test_timeline_reads_the_rollup_unless_a_job_is_running(client, personas, db_incident):
+    from apps.ingestion.models import EventRollup, IngestJob
+
+    client.force_login(personas.member)
+    path = f"incidents/{db_incident.pk}/timeline/"
+    total = ordered(db_incident).exclude(ts=None).count()
+    assert get(client, personas.alpha, path, **HX).context["timeline"].total == total
+    rollup = list(EventRollup.objects.filter(incident=db_incident))
+    job = db_incident.jobs.first()
+    try:
+        EventRollup.objects.filter(incident=db_incident, level=4).delete()
+        errors = sum(r.count for r in rollup if r.level == 4)
+        assert errors
+        from django.core.cache import cache
+
+        cache.clear()
+        shown = get(client, personas.alpha, path, **HX).context["timeline"].total
+        assert shown == total - errors  # drawn from the rollup, not by counting events
+        IngestJob.objects.filter(pk=job.pk).update(status=IngestJob.Status.RUNNING)
+        assert get(client, personas.alpha, path, **HX).context["timeline"].total == total
+    finally:
+        IngestJob.objects.filter(pk=job.pk).update(status=job.status)
+        EventRollup.objects.filter(incident=db_incident).delete()
+        EventRollup.objects.bulk_create(rollup)
+
+
+# --- short search terms -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("q", "applied"),
+    [("a", False), ("db", False), ("a b", False), ("--", False), ("too", True), ("x-503", True)],
+)
+def test_short_search_terms_are_not_applied_and_say_so(client, personas, db_incident, q, applied):
+    from urllib.parse import urlencode
+
+    client.force_login(personas.member)
+    response = get(client, personas.alpha, f"incidents/{db_incident.pk}/?{urlencode({'q': q})}")
+    filters = response.context["filters"]
+    assert filters.q == q  # kept in the search box and in links
+    assert filters.search == (q if applied else "")
+    body = response.content.decode()
+    assert ('data-testid="search-too-short"' in body) is not applied
+    if not applied:
+        unfiltered = get(client, personas.alpha, f"incidents/{db_incident.pk}/events/")
+        assert [e.pk for e in response.context["events"]] == [
+            e.pk for e in unfiltered.context["events"]
+        ]
