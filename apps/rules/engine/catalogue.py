@@ -227,9 +227,14 @@ def scan_text(record: Record) -> str:
     attrs = record.attrs
     if attrs:
         extra = None
+        text_keys = _TEXT_KEYS
         for key, value in attrs.items():
-            if isinstance(value, str) and value and _is_text_key(key) and value != text:
-                extra = [value] if extra is None else [*extra, value]
+            if isinstance(value, str) and value:
+                known = text_keys.get(key)
+                if known is None:
+                    known = _is_text_key(key)
+                if known and value != text:
+                    extra = [value] if extra is None else [*extra, value]
         if extra:
             text = "\n".join([text, *extra])
     return text[:MAX_SCAN_CHARS]

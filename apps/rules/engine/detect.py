@@ -59,6 +59,21 @@ class _Template:
     last_ts: datetime | None = None
     services: dict[str, None] = field(default_factory=dict)
     evidence: list[EvidenceRef] = field(default_factory=list)
+    buckets: dict[int, int] = field(default_factory=dict)  # base bucket → lines (timed only)
+
+
+class _Service:
+    """Per-service bookkeeping over timed records."""
+
+    __slots__ = ("buckets", "first", "last")
+
+    def __init__(self, record: Record) -> None:
+        self.first = EvidenceRef(record.source, record.line)
+        self.buckets: dict[int, int] = {}
+        self.last = record  # the latest timed record: its line is read at the end
+
+
+_EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
 
 
 class StreamDetector:
@@ -69,57 +84,99 @@ class StreamDetector:
         self.calm_fraction = calm_fraction
         self.n = 0
         self.templates: dict[str, _Template] = {}
-        self.tpl_buckets: Counter[tuple[str, int]] = Counter()
-        self.svc_buckets: Counter[tuple[str, int]] = Counter()
-        self.err_buckets: Counter[int] = Counter()
-        self.all_buckets: Counter[int] = Counter()
-        self.err_refs: dict[int, list[EvidenceRef]] = {}
-        self.svc_first: dict[str, EvidenceRef] = {}
-        self.svc_last: dict[str, tuple[int, EvidenceRef]] = {}
+        # Templates / services in the order of their first timed record (the report order).
+        self.timed_templates: list[str] = []
+        self.services: dict[str, _Service] = {}
+        self.all_buckets: dict[int, int] = {}
+        self.err_buckets: dict[int, int] = {}
+        self.err_refs: dict[int, list[tuple[str, int]]] = {}  # first lines per bucket
 
     def feed(
         self, record: Record, *, template_id: str | None = None, group: str | None = None
     ) -> None:
+        self.feed_many(((record, template_id, group),))
+
+    def feed_many(self, items: Iterable[tuple[Record, str | None, str | None]]) -> None:
+        """Feed (record, template id, group) triples in stream order."""
+        templates = self.templates
+        timed_templates = self.timed_templates
+        services = self.services
+        all_buckets = self.all_buckets
+        err_buckets = self.err_buckets
+        err_refs = self.err_refs
+        rank_of = LEVEL_RANK.get
+        utc, epoch_ordinal = UTC, _EPOCH_ORDINAL
         index = self.n
-        self.n += 1
-        rank = LEVEL_RANK.get(record.level, -1) if record.level else -1
-        ref = None
-        if template_id is not None:
-            tpl = self.templates.get(template_id)
-            if tpl is None:
-                tpl = self.templates[template_id] = _Template(
-                    index=index,
-                    first_ts=record.ts,
-                    level_rank=rank,
-                    errorish=looks_errorish(record.message),
-                    sample=record.message[:300],
-                    group=group,
-                )
-            tpl.count += 1
-            tpl.last_ts = record.ts
-            if rank > tpl.level_rank:
-                tpl.level_rank = rank
-            if record.service and len(tpl.services) < 10:
-                tpl.services[record.service] = None
-            if len(tpl.evidence) < EVIDENCE_PER_TEMPLATE:
-                ref = EvidenceRef(record.source, record.line)
-                tpl.evidence.append(ref)
-        if record.ts is None:
-            return
-        bucket = int(record.ts.timestamp()) // BASE_BUCKET
-        self.all_buckets[bucket] += 1
-        if template_id is not None:
-            self.tpl_buckets[template_id, bucket] += 1
-        if record.service:
-            self.svc_buckets[record.service, bucket] += 1
-            if record.service not in self.svc_first:
-                self.svc_first[record.service] = EvidenceRef(record.source, record.line)
-            self.svc_last[record.service] = (bucket, ref or EvidenceRef(record.source, record.line))
-        if rank >= ERROR_RANK:
-            self.err_buckets[bucket] += 1
-            refs = self.err_refs.setdefault(bucket, [])
-            if len(refs) < EVIDENCE_PER_TEMPLATE:
-                refs.append(ref or EvidenceRef(record.source, record.line))
+        try:
+            for record, template_id, group in items:
+                rank = rank_of(record.level, -1)
+                ts = record.ts
+                tpl = None
+                if template_id is not None:
+                    tpl = templates.get(template_id)
+                    if tpl is None:
+                        tpl = templates[template_id] = _Template(
+                            index=index,
+                            first_ts=ts,
+                            level_rank=rank,
+                            errorish=looks_errorish(record.message),
+                            sample=record.message[:300],
+                            group=group,
+                        )
+                    tpl.count += 1
+                    tpl.last_ts = ts
+                    if rank > tpl.level_rank:
+                        tpl.level_rank = rank
+                    service = record.service
+                    if service and len(tpl.services) < 10:
+                        tpl.services[service] = None
+                    if len(tpl.evidence) < EVIDENCE_PER_TEMPLATE:
+                        tpl.evidence.append(EvidenceRef(record.source, record.line))
+                index += 1
+                if ts is None:
+                    continue
+                # second = int(ts.timestamp()), computed from the fields for UTC times: the
+                # float detour costs several times more. int() truncates towards zero.
+                if ts.tzinfo is utc:
+                    second = (
+                        (ts.toordinal() - epoch_ordinal) * 86400
+                        + ts.hour * 3600
+                        + ts.minute * 60
+                        + ts.second
+                    )
+                    if second < 0 and ts.microsecond:
+                        second += 1
+                else:
+                    second = int(ts.timestamp())
+                bucket = second // BASE_BUCKET
+                all_buckets[bucket] = all_buckets.get(bucket, 0) + 1
+                if tpl is not None:
+                    counts = tpl.buckets
+                    c = counts.get(bucket)
+                    if c is None:
+                        if not counts:
+                            timed_templates.append(template_id)
+                        counts[bucket] = 1
+                    else:
+                        counts[bucket] = c + 1
+                service = record.service
+                if service:
+                    svc = services.get(service)
+                    if svc is None:
+                        svc = services[service] = _Service(record)
+                    else:
+                        svc.last = record
+                    counts = svc.buckets
+                    counts[bucket] = counts.get(bucket, 0) + 1
+                if rank >= ERROR_RANK:
+                    err_buckets[bucket] = err_buckets.get(bucket, 0) + 1
+                    refs = err_refs.get(bucket)
+                    if refs is None:
+                        err_refs[bucket] = [(record.source, record.line)]
+                    elif len(refs) < EVIDENCE_PER_TEMPLATE:
+                        refs.append((record.source, record.line))
+        finally:
+            self.n = index
 
     # --- results --------------------------------------------------------------------------
 
@@ -198,16 +255,13 @@ class StreamDetector:
 
     def _template_spikes(self, width: int) -> list[Finding]:
         lo, hi = min(self.all_buckets) // width, max(self.all_buckets) // width
-        per_tpl: dict[str, list[tuple[int, int]]] = {}
-        for (tid, b), c in self.tpl_buckets.items():
-            per_tpl.setdefault(tid, []).append((b, c))
         calm_end = int(self.n * self.calm_fraction)
         hits = []
-        for tid, counts in per_tpl.items():
+        for tid in self.timed_templates:
             t = self.templates[tid]
             if t.index >= calm_end and self.baseline is None:
                 continue  # a new template: reported by new-template, not as a spike
-            spike = self._spikes(self._rebin(counts, width), lo, hi, 20, 10)
+            spike = self._spikes(self._rebin(t.buckets.items(), width), lo, hi, 20, 10)
             if spike:
                 hits.append((spike[1] / max(spike[2], 1), tid, t, spike))
         hits.sort(key=lambda h: -h[0])
@@ -235,12 +289,10 @@ class StreamDetector:
 
     def _service_spikes_and_silences(self, width: int) -> list[Finding]:
         lo, hi = min(self.all_buckets) // width, max(self.all_buckets) // width
-        per_svc: dict[str, list[tuple[int, int]]] = {}
-        for (svc, b), c in self.svc_buckets.items():
-            per_svc.setdefault(svc, []).append((b, c))
         out = []
-        for svc, counts in per_svc.items():
-            series = self._rebin(counts, width)
+        for svc, state in self.services.items():
+            counts = state.buckets
+            series = self._rebin(counts.items(), width)
             spike = self._spikes(series, lo, hi, 50, 10)
             if spike:
                 bucket, peak, typical = spike
@@ -252,8 +304,8 @@ class StreamDetector:
                         f"Log volume spike on {svc}",
                         f"{peak} lines in {width * BASE_BUCKET}s at {_ts(bucket * width)}, usually {typical:g}.",
                         "Look at the templates that make up the spike.",
-                        [self.svc_first[svc]],
-                        sum(c for _, c in counts),
+                        [state.first],
+                        sum(counts.values()),
                         _dt(bucket * width),
                         None,
                         [svc],
@@ -271,7 +323,7 @@ class StreamDetector:
                 and sum(self.all_buckets[b] for b in self.all_buckets if b // width > last_bucket)
                 >= 10
             ):
-                last_ref = self.svc_last[svc][1]
+                last_ref = EvidenceRef(state.last.source, state.last.line)
                 out.append(
                     _finding(
                         f"detect.service-silent.{svc}",
@@ -282,7 +334,7 @@ class StreamDetector:
                         f"and went silent after {_ts((last_bucket + 1) * width)} while other services kept logging.",
                         "Check whether the process crashed, hung or lost its log pipeline at that time.",
                         [last_ref],
-                        sum(c for _, c in counts),
+                        sum(counts.values()),
                         _dt((last_bucket + 1) * width),
                         None,
                         [svc],
@@ -301,9 +353,12 @@ class StreamDetector:
         if spike is None:
             return []
         bucket, peak, typical = spike
-        refs: list[EvidenceRef] = []
-        for b in range(bucket * width, (bucket + 1) * width):
-            refs.extend(self.err_refs.get(b, []))
+        first, end = bucket * width, (bucket + 1) * width
+        if width <= len(self.err_refs):
+            in_peak = [b for b in range(first, end) if b in self.err_refs]
+        else:  # wide buckets (uploads spanning years): walk the buckets that have errors
+            in_peak = sorted(b for b in self.err_refs if first <= b < end)
+        refs = [EvidenceRef(*ref) for b in in_peak for ref in self.err_refs[b]]
         return [
             _finding(
                 "detect.error-burst",

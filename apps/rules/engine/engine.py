@@ -23,14 +23,22 @@ from typing import Any
 
 from apps.ingestion.logparse.record import Record
 
-from .catalogue import LEVEL_RANK, Catalogue, Rule, build_user_rule, scan_text
+from .catalogue import (
+    EXIT_CODE_KEYS,
+    LEVEL_RANK,
+    STATUS_KEYS,
+    Catalogue,
+    Rule,
+    build_user_rule,
+    scan_text,
+)
 from .finding import EvidenceRef, Finding
-from .patterns import KeywordIndex
+from .patterns import MAX_SCAN_CHARS, KeywordIndex
 
 EVIDENCE_CAP = 50
 SERVICES_CAP = 20
 GROUPS_CAP = 50
-BATCH = 16
+BATCH = 64
 _UNTIMED = float("inf")
 
 
@@ -85,15 +93,20 @@ class Engine:
         self._always = tuple(
             i for i, r in enumerate(self._rules) if not r.keywords and r.regex is not None
         )
-        # Field-only rules (status / exit code) read attrs: skip records without any.
+        # Field-only rules (status / exit code) read attrs: skip records without any, and
+        # records without any of the attrs the rule's conditions need.
         self._fields_only = tuple(
-            i for i, r in enumerate(self._rules) if not r.keywords and r.regex is None
+            (i, _needed_attrs(r))
+            for i, r in enumerate(self._rules)
+            if not r.keywords and r.regex is None
         )
+        needs = [need for _, need in self._fields_only]
+        self._fields_keys = None if None in needs else frozenset().union(*needs)
         self._states: dict[int, _RuleState] = {}
         self._pending: list[tuple[Record, str | None, str | None]] = []
+        self._flushed = 0
         self._seq = 0
         self._last_ts: datetime | None = None  # latest timestamp seen, for untimed records
-        self.records_seen = 0
         self._detector = None
         if detect:
             from .detect import StreamDetector
@@ -102,45 +115,75 @@ class Engine:
 
     # --- streaming ------------------------------------------------------------------------
 
+    @property
+    def records_seen(self) -> int:
+        return self._flushed + len(self._pending)
+
     def feed(
         self, record: Record, *, template_id: str | None = None, group: str | None = None
     ) -> None:
-        self.records_seen += 1
-        if self._detector is not None:
-            self._detector.feed(record, template_id=template_id, group=group)
-        self._pending.append((record, template_id, group))
-        if len(self._pending) >= BATCH:
+        pending = self._pending
+        pending.append((record, template_id, group))
+        if len(pending) >= BATCH:
             self._flush()
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        texts = [scan_text(r) for r, _, _ in pending]
-        keyword_hit = self._index.any_in(texts)
-        always, fields_only = self._always, self._fields_only
-        if not keyword_hit and not always:
-            if fields_only:
-                for (record, template_id, group), text in zip(pending, texts, strict=True):
-                    if record.attrs:
-                        if record.ts is not None:
-                            self._last_ts = record.ts
-                        self._run(fields_only, record, text, template_id, group)
-            for record, _, _ in reversed(pending):
-                if record.ts is not None:
-                    self._last_ts = record.ts
-                    break
+        self._flushed += len(pending)
+        if self._detector is not None:
+            self._detector.feed_many(pending)
+        texts = [
+            r.message if not r.attrs and len(r.message) <= MAX_SCAN_CHARS else scan_text(r)
+            for r, _, _ in pending
+        ]
+        hits = self._index.hits(texts)
+        if self._always:
+            self._flush_all(pending, texts, hits)
             return
-        for (record, template_id, group), text in zip(pending, texts, strict=True):
+        # Records worth a look: those holding a keyword, and those with the attrs a
+        # field-only rule reads. Everything else cannot match any rule.
+        todo = hits
+        fields_only, fields_keys = self._fields_only, self._fields_keys
+        if fields_only:
+            with_attrs = [
+                j
+                for j, (r, _, _) in enumerate(pending)
+                if r.attrs and (fields_keys is None or not fields_keys.isdisjoint(r.attrs))
+            ]
+            if with_attrs:
+                todo = sorted({*hits, *with_attrs}) if hits else with_attrs
+        if todo:
+            hit_set = set(hits)
+            candidates_of = self._index.candidates
+            for j in todo:
+                record, template_id, group = pending[j]
+                text = texts[j]
+                candidates = candidates_of(text) if j in hit_set else set()
+                attrs = record.attrs
+                if attrs:
+                    for i, need in fields_only:
+                        if need is None or not need.isdisjoint(attrs):
+                            candidates.add(i)
+                if candidates:
+                    if record.ts is None:
+                        self._last_ts = _latest_ts(pending, j, self._last_ts)
+                    self._run(sorted(candidates), record, text, template_id, group)
+        self._last_ts = _latest_ts(pending, len(pending) - 1, self._last_ts)
+
+    def _flush_all(self, pending, texts: list[str], hits: list[int]) -> None:
+        """The batch path when some rule runs on every record (no keywords to prefilter on)."""
+        hit_set = set(hits)
+        always, fields_only = self._always, self._fields_only
+        for j, ((record, template_id, group), text) in enumerate(zip(pending, texts, strict=True)):
             if record.ts is not None:
                 self._last_ts = record.ts
-            candidates = self._index.candidates(text) if keyword_hit else set()
-            if always:
-                candidates.update(always)
+            candidates = self._index.candidates(text) if j in hit_set else set()
+            candidates.update(always)
             if fields_only and record.attrs:
-                candidates.update(fields_only)
-            if candidates:
-                self._run(sorted(candidates), record, text, template_id, group)
+                candidates.update(i for i, _ in fields_only)
+            self._run(sorted(candidates), record, text, template_id, group)
 
     def _run(self, indexes, record: Record, text: str, template_id, group) -> None:
         rules = self._rules
@@ -156,29 +199,40 @@ class Engine:
         if state is None:
             state = self._states[i] = _RuleState()
         state.count += 1
-        self._seq += 1
-        ref = EvidenceRef(record.source, record.line)
+        self._seq = seq = self._seq + 1
         ts = record.ts
         if ts is not None:
             if state.first_ts is None or ts < state.first_ts:
                 state.first_ts = ts
             if state.last_ts is None or ts > state.last_ts:
                 state.last_ts = ts
+            epoch = ts.timestamp()
+        else:
+            epoch = _UNTIMED
         # Sources may be fed one after another: order evidence by time, then by feed order.
-        entry = (ts.timestamp() if ts is not None else _UNTIMED, self._seq, ref)
-        if state.trigger is None or entry < state.trigger:
-            state.trigger = entry
+        # `seq` grows with every match, so an entry (epoch, seq, ref) sorts before an earlier
+        # one exactly when its epoch is smaller: the comparisons below look at epochs only,
+        # and the EvidenceRef is only built when some structure keeps it.
+        ref = None
+        trigger = state.trigger
+        if trigger is None or epoch < trigger[0]:
+            ref = EvidenceRef(record.source, record.line)
+            state.trigger = (epoch, seq, ref)
         if record.service and len(state.services) < SERVICES_CAP:
             state.services[record.service] = None
         if group and len(state.groups) < GROUPS_CAP:
             state.groups[group] = None
         heap = state.evidence
         if len(heap) < EVIDENCE_CAP:
-            heapq.heappush(heap, (-entry[0], -entry[1], ref))
-        elif (-entry[0], -entry[1]) > heap[0][:2]:
-            heapq.heapreplace(heap, (-entry[0], -entry[1], ref))
-        if record.source not in state.per_source and len(state.per_source) < SERVICES_CAP:
-            state.per_source[record.source] = entry
+            ref = ref or EvidenceRef(record.source, record.line)
+            heapq.heappush(heap, (-epoch, -seq, ref))
+        elif -epoch > heap[0][0]:
+            ref = ref or EvidenceRef(record.source, record.line)
+            heapq.heapreplace(heap, (-epoch, -seq, ref))
+        per_source = state.per_source
+        if record.source not in per_source and len(per_source) < SERVICES_CAP:
+            ref = ref or EvidenceRef(record.source, record.line)
+            per_source[record.source] = (epoch, seq, ref)
         crossed = False
         if rule.threshold is not None and not state.fired:
             ts = record.ts or self._last_ts
@@ -198,7 +252,8 @@ class Engine:
         if crossed:
             score += 1
         if score > state.flash_score:
-            state.flash_score, state.flash_ref = score, ref
+            state.flash_score = score
+            state.flash_ref = ref or EvidenceRef(record.source, record.line)
         if rule.co_signal_regex is not None and not state.co_regex_hit:
             state.co_regex_hit = rule.co_signal_regex.search(text)
 
@@ -251,6 +306,24 @@ class Engine:
             out.extend(self._detector.findings())
         out.sort(key=_finding_order)
         return out
+
+
+def _needed_attrs(rule: Rule) -> frozenset[str] | None:
+    """Attrs of which a field-only rule needs at least one to match; None: no such need."""
+    if rule.status is not None:
+        return frozenset(STATUS_KEYS)
+    if rule.exit_codes is not None and None not in rule.exit_codes:
+        return frozenset(EXIT_CODE_KEYS)
+    return None
+
+
+def _latest_ts(pending, j: int, default: datetime | None) -> datetime | None:
+    """The timestamp of the last timed record in pending[: j + 1], else `default`."""
+    for k in range(j, -1, -1):
+        ts = pending[k][0].ts
+        if ts is not None:
+            return ts
+    return default
 
 
 def _finding_order(f: Finding) -> tuple:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 import re._constants as sre_c
 import re._parser as sre_parse
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 import re2
 from re2 import _re2
@@ -204,12 +206,20 @@ class KeywordIndex:
                     owners.append([])
                 owners[seen[key]].append(rule_index)
         self._set = None
+        self._any = None
         if seen:
             s = re2.Set.SearchSet(_re2_options(case_sensitive=False))
             for key in seen:
                 s.Add(re2.escape(key))
             s.Compile()
             self._set = s._set  # the raw binding: the wrapper re-encodes on every call
+            # The same keywords as one alternation: its match positions say which message of
+            # a joined batch holds a keyword, without a Set scan per message.
+            opts = _re2_options(case_sensitive=False)
+            opts.never_capture = True
+            anyre = _re2.RE2("|".join(re2.escape(k) for k in seen).encode("utf-8"), opts)
+            if anyre.ok():
+                self._any = anyre
         self._owners = [tuple(o) for o in owners]
 
     def candidates(self, text: str) -> set[int]:
@@ -229,3 +239,33 @@ class KeywordIndex:
         if self._set is None:
             return False
         return bool(self._set.Match("\n".join(texts).encode("utf-8", "surrogatepass")))
+
+    def hits(self, texts: Sequence[str]) -> list[int]:
+        """Indexes (ascending) of the texts in which some keyword occurs.
+
+        One scan over the joined batch; keywords never contain a newline, so every match lies
+        inside one text, and a text holding a keyword always yields a match inside it.
+        """
+        if self._set is None:
+            return []
+        joined = "\n".join(texts)
+        data = joined.encode("utf-8", "surrogatepass")
+        anyre = self._any
+        if anyre is None or len(data) != len(joined):
+            # No alternation, or non-ASCII text (byte offsets ≠ character offsets).
+            if not self._set.Match(data):
+                return []
+            match = self._set.Match
+            return [i for i, t in enumerate(texts) if match(t.encode("utf-8", "surrogatepass"))]
+        ends = list(accumulate(len(t) + 1 for t in texts))  # one past each text's newline
+        size = len(data)
+        out: list[int] = []
+        pos = 0
+        while pos < size:
+            start = anyre.Match(_UNANCHORED, data, pos, size)[0][0]
+            if start < 0:
+                break
+            i = bisect_left(ends, start + 1)  # the text whose span holds `start`
+            out.append(i)
+            pos = ends[i]
+        return out
