@@ -90,10 +90,10 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
         filters,
         findings,
         diagnosis,
-        rollup=selectors.rollup_is_current(sources, writers),
+        rollup=(rollup := selectors.rollup_is_current(sources, writers)),
     )
     groups = selectors.top_groups(incident)
-    selectors.attach_sparklines(incident, groups, sources, filters)
+    selectors.attach_sparklines(incident, groups, sources, filters, rollup=rollup)
     events, next_cursor = selectors.events_page(incident, filters, request.GET.get("after", ""))
     refs = [f.trigger for f in all_findings] + [f.flashpoint for f in all_findings]
     if diagnosis and diagnosis.root_evidence:

@@ -244,6 +244,7 @@ def refresh_incident_groups(incident: Incident) -> None:
         if row["level"] is not None and (group.level is None or row["level"] > group.level):
             ErrorGroup.objects.filter(pk=group.pk).update(level=row["level"])
     GroupOccurrence.objects.bulk_create(occurrences)
+    _refresh_group_rollup(incident)
     touched = before | {o.group_id for o in occurrences}  # emptied groups are reset too
     totals = _group_totals(list(touched))
     empty = {"count": 0, "first_seen": None, "last_seen": None}
@@ -413,3 +414,20 @@ def _matching_event_ids(
         ):
             moved.append(event_id)
     return moved
+
+
+GROUP_ROLLUP_SQL = """
+INSERT INTO ingestion_grouprollup (incident_id, group_id, bucket, count)
+SELECT incident_id, group_id, date_bin('10 seconds', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00'),
+       count(*)
+FROM ingestion_event
+WHERE incident_id = %s AND ts IS NOT NULL
+GROUP BY 1, 2, 3
+"""
+
+
+def _refresh_group_rollup(incident: Incident) -> None:
+    """Rebuild the per-group sparkline counts of `incident` (inside the caller's transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingestion_grouprollup WHERE incident_id = %s", [incident.pk])
+        cursor.execute(GROUP_ROLLUP_SQL, [incident.pk])

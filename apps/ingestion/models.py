@@ -290,3 +290,27 @@ class GroupRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.source_group} → {self.target_group}"
+
+
+class GroupRollup(models.Model):
+    """Event counts per incident, error group and 10-second bucket: the groups' sparklines.
+
+    Derived data, rebuilt with the incident's group occurrences
+    (`grouping_store.refresh_incident_groups`: after ingest jobs, source deletion, merges and
+    splits). Same buckets as `EventRollup`.
+    """
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="group_rollup", db_index=False
+    )
+    group_id = models.CharField(max_length=32)
+    bucket = models.DateTimeField()
+    count = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["incident", "group_id", "bucket"], name="group_rollup_series")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.group_id} {self.bucket:%H:%M:%S}"

@@ -90,3 +90,49 @@ def test_untimestamped_events_are_not_counted(alpha_project):
     services.run_ingest(incident.jobs.get().pk)
     assert Event.objects.filter(incident=incident, ts__isnull=True).exists()
     assert_rollup_matches(incident)
+
+
+def group_rollup_matches(incident) -> None:
+    from apps.ingestion.models import GroupRollup
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT group_id, date_bin('10 seconds', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00'),"
+            " count(*) FROM ingestion_event WHERE incident_id = %s AND ts IS NOT NULL"
+            " GROUP BY 1, 2",
+            [incident.pk],
+        )
+        expected = {(g, b): n for g, b, n in cursor.fetchall()}
+    got = {
+        (g, b): n
+        for g, b, n in GroupRollup.objects.filter(incident=incident).values_list(
+            "group_id", "bucket", "count"
+        )
+    }
+    assert got == expected and expected
+
+
+def test_group_rollup_follows_ingest_and_deletion(alpha_project):
+    incident = ingest(alpha_project, SAMPLES / "checkout-db-connections.zip")
+    group_rollup_matches(incident)
+    services.delete_source(source=incident.sources.order_by("pk").first())
+    group_rollup_matches(incident)
+
+
+def test_sparklines_from_rollup_equal_raw_counts(alpha_project):
+    from apps.incidents import selectors
+    from apps.incidents.selectors import EventFilters
+
+    incident = ingest(alpha_project, SAMPLES / "checkout-db-connections.zip")
+    sources = list(incident.sources.all())
+
+    def sparks(rollup_flag):
+        groups = selectors.top_groups(incident)
+        selectors.attach_sparklines(
+            incident, groups, sources, EventFilters.from_query({}), rollup=rollup_flag
+        )
+        return {occ.group.group_id: occ.spark for occ in groups}
+
+    from_rollup, from_events = sparks(True), sparks(False)
+    assert any(from_rollup.values())
+    assert from_rollup == from_events
