@@ -209,6 +209,8 @@ _TEXT_ATTR_HINTS = (
 
 
 _TEXT_KEYS: dict[str, bool] = {}
+# Attr key sequences (a record format has few) → the keys among them that name text.
+_TEXT_KEYS_OF: dict[tuple, tuple] = {}
 
 
 def _is_text_key(key: str) -> bool:
@@ -221,22 +223,30 @@ def _is_text_key(key: str) -> bool:
     return known
 
 
+def _text_keys(keys: tuple) -> tuple:
+    out = tuple(k for k in keys if isinstance(k, str) and _is_text_key(k))
+    if len(_TEXT_KEYS_OF) < 10_000:
+        _TEXT_KEYS_OF[keys] = out
+    return out
+
+
 def scan_text(record: Record) -> str:
     """The text rules run on: the message plus error-ish string attrs, bounded."""
     text = record.message
     attrs = record.attrs
     if attrs:
-        extra = None
-        text_keys = _TEXT_KEYS
-        for key, value in attrs.items():
-            if isinstance(value, str) and value:
-                known = text_keys.get(key)
-                if known is None:
-                    known = _is_text_key(key)
-                if known and value != text:
-                    extra = [value] if extra is None else [*extra, value]
-        if extra:
-            text = "\n".join([text, *extra])
+        keys = tuple(attrs)
+        text_keys = _TEXT_KEYS_OF.get(keys)
+        if text_keys is None:
+            text_keys = _text_keys(keys)
+        if text_keys:
+            extra = [
+                value
+                for key in text_keys
+                if isinstance(value := attrs[key], str) and value and value != text
+            ]
+            if extra:
+                text = "\n".join([text, *extra])
     return text[:MAX_SCAN_CHARS]
 
 

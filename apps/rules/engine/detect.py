@@ -87,7 +87,8 @@ class StreamDetector:
         # Templates / services in the order of their first timed record (the report order).
         self.timed_templates: list[str] = []
         self.services: dict[str, _Service] = {}
-        self.all_buckets: dict[int, int] = {}
+        self.untemplated: dict[int, int] = {}  # timed records without a template id, per bucket
+        self.all_buckets: dict[int, int] = {}  # every timed record, per bucket: set by findings()
         self.err_buckets: dict[int, int] = {}
         self.err_refs: dict[int, list[tuple[str, int]]] = {}  # first lines per bucket
 
@@ -101,7 +102,7 @@ class StreamDetector:
         templates = self.templates
         timed_templates = self.timed_templates
         services = self.services
-        all_buckets = self.all_buckets
+        untemplated = self.untemplated
         err_buckets = self.err_buckets
         err_refs = self.err_refs
         rank_of = LEVEL_RANK.get
@@ -149,7 +150,6 @@ class StreamDetector:
                 else:
                     second = int(ts.timestamp())
                 bucket = second // BASE_BUCKET
-                all_buckets[bucket] = all_buckets.get(bucket, 0) + 1
                 if tpl is not None:
                     counts = tpl.buckets
                     c = counts.get(bucket)
@@ -159,6 +159,8 @@ class StreamDetector:
                         counts[bucket] = 1
                     else:
                         counts[bucket] = c + 1
+                else:
+                    untemplated[bucket] = untemplated.get(bucket, 0) + 1
                 service = record.service
                 if service:
                     svc = services.get(service)
@@ -181,6 +183,11 @@ class StreamDetector:
     # --- results --------------------------------------------------------------------------
 
     def findings(self) -> list[Finding]:
+        all_buckets = dict(self.untemplated)
+        for tid in self.timed_templates:
+            for b, c in self.templates[tid].buckets.items():
+                all_buckets[b] = all_buckets.get(b, 0) + c
+        self.all_buckets = all_buckets
         out = self._new_templates()
         if self.all_buckets:
             width = self._bucket_width()

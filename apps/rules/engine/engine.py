@@ -38,7 +38,7 @@ from .patterns import MAX_SCAN_CHARS, KeywordIndex
 EVIDENCE_CAP = 50
 SERVICES_CAP = 20
 GROUPS_CAP = 50
-BATCH = 64
+BATCH = 256
 _UNTIMED = float("inf")
 
 
