@@ -210,7 +210,7 @@ _TEXT_ATTR_HINTS = (
 
 _TEXT_KEYS: dict[str, bool] = {}
 # Attr key sequences (a record format has few) → the keys among them that name text.
-_TEXT_KEYS_OF: dict[tuple, tuple] = {}
+TEXT_KEYS_BY_SIGNATURE: dict[tuple, tuple] = {(): ()}
 
 
 def _is_text_key(key: str) -> bool:
@@ -225,8 +225,8 @@ def _is_text_key(key: str) -> bool:
 
 def _text_keys(keys: tuple) -> tuple:
     out = tuple(k for k in keys if isinstance(k, str) and _is_text_key(k))
-    if len(_TEXT_KEYS_OF) < 10_000:
-        _TEXT_KEYS_OF[keys] = out
+    if len(TEXT_KEYS_BY_SIGNATURE) < 10_000:
+        TEXT_KEYS_BY_SIGNATURE[keys] = out
     return out
 
 
@@ -236,7 +236,7 @@ def scan_text(record: Record) -> str:
     attrs = record.attrs
     if attrs:
         keys = tuple(attrs)
-        text_keys = _TEXT_KEYS_OF.get(keys)
+        text_keys = TEXT_KEYS_BY_SIGNATURE.get(keys)
         if text_keys is None:
             text_keys = _text_keys(keys)
         if text_keys:

@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress, repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from apps.ingestion.logparse.record import Record
@@ -27,6 +29,7 @@ from .catalogue import (
     EXIT_CODE_KEYS,
     LEVEL_RANK,
     STATUS_KEYS,
+    TEXT_KEYS_BY_SIGNATURE,
     Catalogue,
     Rule,
     build_user_rule,
@@ -39,6 +42,9 @@ EVIDENCE_CAP = 50
 SERVICES_CAP = 20
 GROUPS_CAP = 50
 BATCH = 256
+_RECORD = itemgetter(0)
+_MESSAGE = attrgetter("message")
+_ATTRS = attrgetter("attrs")
 _UNTIMED = float("inf")
 
 
@@ -100,8 +106,8 @@ class Engine:
             for i, r in enumerate(self._rules)
             if not r.keywords and r.regex is None
         )
-        needs = [need for _, need in self._fields_only]
-        self._fields_keys = None if None in needs else frozenset().union(*needs)
+        # attr keys → the field-only rules to run (records without attrs run none)
+        self._fields_by_keys: dict[tuple, tuple[int, ...]] = {(): ()}
         self._states: dict[int, _RuleState] = {}
         self._pending: list[tuple[Record, str | None, str | None]] = []
         self._flushed = 0
@@ -134,10 +140,18 @@ class Engine:
         self._flushed += len(pending)
         if self._detector is not None:
             self._detector.feed_many(pending)
-        texts = [
-            r.message if not r.attrs and len(r.message) <= MAX_SCAN_CHARS else scan_text(r)
-            for r, _, _ in pending
-        ]
+        records = list(map(_RECORD, pending))
+        texts = list(map(_MESSAGE, records))
+        attrs_of = list(map(_ATTRS, records))
+        keys_of = _attr_keys(attrs_of) if any(attrs_of) else None
+        if keys_of is not None:
+            # Records whose attrs hold text rules read too (scan_text); the key sequence
+            # (few per format) tells which records that can be, without a look at each.
+            text_keys = TEXT_KEYS_BY_SIGNATURE.get
+            for j in compress(range(len(records)), map(text_keys, keys_of, repeat(True))):
+                texts[j] = scan_text(records[j])
+        if max(map(len, texts)) > MAX_SCAN_CHARS:
+            texts = [t[:MAX_SCAN_CHARS] for t in texts]
         hits = self._index.hits(texts)
         if self._always:
             self._flush_all(pending, texts, hits)
@@ -145,32 +159,46 @@ class Engine:
         # Records worth a look: those holding a keyword, and those with the attrs a
         # field-only rule reads. Everything else cannot match any rule.
         todo = hits
-        fields_only, fields_keys = self._fields_only, self._fields_keys
-        if fields_only:
-            with_attrs = [
-                j
-                for j, (r, _, _) in enumerate(pending)
-                if r.attrs and (fields_keys is None or not fields_keys.isdisjoint(r.attrs))
-            ]
-            if with_attrs:
-                todo = sorted({*hits, *with_attrs}) if hits else with_attrs
+        fields_of = None
+        if self._fields_only and keys_of is not None:
+            fields_of = list(map(self._fields_by_keys.get, keys_of))
+            if None in fields_of:
+                for j, fields in enumerate(fields_of):
+                    if fields is None:
+                        fields_of[j] = self._fields_for(keys_of[j], attrs_of[j])
+            with_fields = list(compress(range(len(records)), fields_of))
+            if with_fields:
+                todo = sorted({*hits, *with_fields}) if hits else with_fields
         if todo:
             hit_set = set(hits)
             candidates_of = self._index.candidates
             for j in todo:
                 record, template_id, group = pending[j]
                 text = texts[j]
-                candidates = candidates_of(text) if j in hit_set else set()
-                attrs = record.attrs
-                if attrs:
-                    for i, need in fields_only:
-                        if need is None or not need.isdisjoint(attrs):
-                            candidates.add(i)
-                if candidates:
-                    if record.ts is None:
-                        self._last_ts = _latest_ts(pending, j, self._last_ts)
-                    self._run(sorted(candidates), record, text, template_id, group)
+                fields = fields_of[j] if fields_of is not None else ()
+                if j in hit_set:
+                    candidates = candidates_of(text)
+                    candidates.update(fields)
+                    if not candidates:
+                        continue
+                    indexes = sorted(candidates)
+                else:
+                    indexes = fields  # ascending already
+                if record.ts is None:
+                    self._last_ts = _latest_ts(pending, j, self._last_ts)
+                self._run(indexes, record, text, template_id, group)
         self._last_ts = _latest_ts(pending, len(pending) - 1, self._last_ts)
+
+    def _fields_for(self, keys: tuple, attrs: Mapping) -> tuple[int, ...]:
+        """The field-only rules a record with these attr keys (in this order) may match."""
+        if not attrs:
+            return ()
+        fields = tuple(
+            i for i, need in self._fields_only if need is None or not need.isdisjoint(attrs)
+        )
+        if len(self._fields_by_keys) < 10_000:
+            self._fields_by_keys[keys] = fields
+        return fields
 
     def _flush_all(self, pending, texts: list[str], hits: list[int]) -> None:
         """The batch path when some rule runs on every record (no keywords to prefilter on)."""
@@ -315,6 +343,13 @@ def _needed_attrs(rule: Rule) -> frozenset[str] | None:
     if rule.exit_codes is not None and None not in rule.exit_codes:
         return frozenset(EXIT_CODE_KEYS)
     return None
+
+
+def _attr_keys(attrs_of: list) -> list[tuple]:
+    try:
+        return list(map(tuple, attrs_of))
+    except TypeError:  # attrs=None somewhere
+        return [tuple(a) if a else () for a in attrs_of]
 
 
 def _latest_ts(pending, j: int, default: datetime | None) -> datetime | None:
