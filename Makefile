@@ -1,5 +1,5 @@
 # The verbs a newcomer needs. Each one sets up what it needs first (venv, deps, PostgreSQL).
-.PHONY: run test lint bench css
+.PHONY: run test lint bench css prove
 
 run:   ## serve the app and a worker on http://127.0.0.1:8000 with demo data
 	@bash scripts/run.sh
@@ -12,6 +12,11 @@ lint:  ## ruff lint + format check
 
 bench: ## throughput and grouping benchmarks (prints numbers, asserts nothing)
 	@bash scripts/bench.sh
+
+prove: ## attack the running system (faults, hostile uploads, XSS in Chromium); README table
+	@bash -c '. scripts/dev-env.sh && rc=0; \
+	  for s in faults hostile xss; do python prove/$$s.py || rc=1; done; \
+	  python prove/report.py || rc=1; exit $$rc'
 
 css:   ## rebuild static/css/app.css (needs Node; the built file is committed)
 	npm install --no-audit --no-fund && npm run build:css
