@@ -30,7 +30,8 @@ def run_module(path: str, name: str) -> int:
     import pytest
 
     (RESULTS / f"{name}.json").unlink(missing_ok=True)
-    code = pytest.main([path, "-q", "-s", "-p", "no:cacheprovider", "--reuse-db", *sys.argv[1:]])
+    # --create-db: a reused test database would miss new tenant-schema migrations
+    code = pytest.main([path, "-q", "-s", "-p", "no:cacheprovider", "--create-db", *sys.argv[1:]])
     row = read_result(name)
     if row is None:
         print(f"prove {name}: no results written (pytest exit {code})")
