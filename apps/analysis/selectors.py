@@ -11,7 +11,7 @@ from django.http import Http404
 from apps.analysis.evidence.types import GroupInput
 from apps.analysis.models import AISettings, AnalysisRun
 from apps.incidents.models import Incident
-from apps.rules.engine.finding import EvidenceRef, Severity
+from apps.rules.engine.finding import EvidenceRef
 from apps.rules.engine.finding import Finding as EngineFinding
 
 HISTORY_LIMIT = 20
@@ -87,42 +87,19 @@ CONTEXT_LINES = 2
 ROOT_EVIDENCE = 5  # lines of the root-cause candidate worth sending (they repeat one message)
 
 
-def _ref(pair: Any) -> EvidenceRef | None:
-    """``[source_id, line]`` as stored by the rules app → an `EvidenceRef` (source as str)."""
-    if not pair or len(pair) != 2:
-        return None
-    return EvidenceRef(str(int(pair[0])), int(pair[1]))
-
-
 def _refs(pairs: Any) -> list[EvidenceRef]:
-    return [r for r in (_ref(p) for p in pairs or ()) if r is not None]
+    """``[source_id, line]`` pairs as stored by the rules app → `EvidenceRef`s (source as str)."""
+    from apps.rules.diagnosis import SourceIds
+
+    ids = SourceIds()
+    return [r for r in (ids.ref(p) for p in pairs or ()) if r is not None]
 
 
 def incident_findings(incident: Incident) -> list[EngineFinding]:
-    """The incident's stored rule findings as the engine's value objects."""
-    from apps.rules.models import Finding
+    """The incident's stored rule findings as the engine's value objects (sources by id)."""
+    from apps.rules.diagnosis import SourceIds, engine_findings
 
-    return [
-        EngineFinding(
-            rule_id=f.rule_id,
-            category=f.category,
-            severity=Severity(f.severity),
-            title=f.title,
-            explanation=f.explanation,
-            remediation=f.remediation,
-            evidence=_refs(f.evidence),
-            trigger=_ref(f.trigger),
-            flashpoint=_ref(f.flashpoint),
-            count=f.count,
-            first_ts=f.first_ts,
-            last_ts=f.last_ts,
-            services=list(f.services or ()),
-            confidence=f.confidence,
-            groups=list(f.groups or ()),
-            detector=f.detector,
-        )
-        for f in Finding.objects.filter(incident=incident).order_by("id")
-    ]
+    return engine_findings(incident, SourceIds())
 
 
 def incident_root_cause(incident: Incident, findings: list[EngineFinding]) -> dict | None:

@@ -59,7 +59,20 @@ def save_job_findings(job, findings: list[EngineFinding], source_ids: Mapping[st
     Finding.objects.bulk_create(rows)
 
 
-class _SourceNames:
+class SourceIds:
+    """Stored [source_id, line] pairs ↔ engine refs named by the source id (`"12"`): what code
+    that looks lines up again (the analysis layer's evidence pack) wants."""
+
+    def ref(self, pair) -> EvidenceRef | None:
+        if not pair or len(pair) != 2:
+            return None
+        return EvidenceRef(str(int(pair[0])), int(pair[1]))
+
+    def pairs(self, refs) -> list[list[int]]:
+        return [[int(r.source), r.line] for r in refs if r.source.isdigit()]
+
+
+class _SourceNames(SourceIds):
     """Source ids ↔ the names users read (`postgresql.log`), unique within the incident."""
 
     def __init__(self, incident: Incident) -> None:
@@ -79,8 +92,9 @@ class _SourceNames:
         return [[self.pk[r.source], r.line] for r in refs if r.source in self.pk]
 
 
-def engine_findings(incident: Incident, names: _SourceNames | None = None) -> list[EngineFinding]:
-    """The incident's stored findings as engine objects, sources named as users read them."""
+def engine_findings(incident: Incident, names: SourceIds | None = None) -> list[EngineFinding]:
+    """The incident's stored findings as engine objects; sources named as users read them
+    unless `names` says otherwise (`SourceIds()`: by source id)."""
     names = names or _SourceNames(incident)
     return [
         EngineFinding(
@@ -101,7 +115,7 @@ def engine_findings(incident: Incident, names: _SourceNames | None = None) -> li
             groups=list(f.groups),
             detector=f.detector,
         )
-        for f in Finding.objects.filter(incident=incident)
+        for f in Finding.objects.filter(incident=incident).order_by("id")
     ]
 
 
