@@ -4,16 +4,20 @@ Used by prove/hostile.py (≥ 500 files) and the always-on subset in `make test`
 Outcomes: `rejected-at-upload` (form error or 413, reason on the page), `rejected-by-job`
 (job failed, reason on the incident page), `rejected-400` (Django's generic Bad Request), `accepted-with-warnings` (job done, warnings or
 skipped members shown), `accepted` (clean); `crash` is anything else: an exception, a 500,
-a job left running, or a failure/warning the page does not show.
+a job left running, a job failed by an internal exception (not a reasoned refusal), or a
+failure/warning the page does not show.
 """
 
 from __future__ import annotations
 
 import io
+import re
 
 from django.utils.html import escape
 from django_tenants.utils import tenant_context
 
+# "KeyError: …", "CharacterNotInRepertoire: …": the job's catch-all caught an exception
+INTERNAL = re.compile(r"^(?:[A-Z][a-z0-9]*){2,}: ")  # a CamelCase exception class name
 OUTCOMES = (
     "accepted",
     "accepted-with-warnings",
@@ -75,6 +79,8 @@ def push(client, tenant, project_slug: str, item, title: str) -> tuple[str, str]
         if job.status == IngestJob.Status.FAILED:
             if not job.error or escape(job.error) not in body:
                 return "crash", f"failure reason not shown: {job.error[:100]!r}"
+            if INTERNAL.match(job.error):  # run_ingest's catch-all: an exception, not a verdict
+                return "crash", f"job failed with an internal error: {job.error[:200]}"
             return "rejected-by-job", job.error[:200]
         shown += job.warnings
     for source in sources:
