@@ -95,6 +95,8 @@ def parse_source(
     for record in records:
         if not record.service:
             record.service = fallback_service
+        if "\x00" in record.message:  # a JSON "\u0000" escape: NUL is never stored or mined
+            record.message = record.message.replace("\x00", "")
         span = record.end_line - record.line + 1
         stats.records += 1
         stats.lines = record.end_line

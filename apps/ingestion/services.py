@@ -255,6 +255,8 @@ def _clean(text: str | None, limit: int | None = None) -> str:
     if not text.isascii():
         # lone surrogates (from JSON "\ud800" escapes) cannot be stored as UTF-8
         text = text.encode("utf-8", "replace").decode("utf-8")
+    if "\x00" in text:  # a JSON "\u0000" escape decodes to NUL, which PostgreSQL text refuses
+        text = text.replace("\x00", "")
     return text
 
 

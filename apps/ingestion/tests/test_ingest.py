@@ -208,3 +208,13 @@ def test_text_search_index_in_every_tenant_schema(personas):
         schemas = {row[0] for row in cursor.fetchall()}
     assert has_trgm, "the test cluster's PostgreSQL ships pg_trgm (contrib)"
     assert {personas.alpha.schema_name, personas.beta.schema_name} <= schemas
+
+
+def test_nul_from_json_escape_is_stored_without_it(alpha_project, tmp_path):
+    path = tmp_path / "nul.jsonl"
+    path.write_text('{"msg":"\\u0000 nul","level":"error","ts":"2024-01-15T14:02:11Z"}\n')
+    incident = ingest(alpha_project, path)
+    job = incident.jobs.get()
+    assert job.status == IngestJob.Status.DONE, job.error
+    event = Event.objects.get(incident=incident)
+    assert "\x00" not in event.message and "nul" in event.message
