@@ -2,7 +2,7 @@
 
     python prove/report.py        (the last step of `make prove`)
 
-Reads prove/out/results/*.json (one row per script: faults, hostile, xss) and replaces the text
+Reads prove/out/results/*.json (one row per attack; ORDER lists them) and replaces the text
 between `<!-- prove:begin -->` and `<!-- prove:end -->`. A script that did not run shows as such.
 """
 
@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from prove.common import ROOT, format_row, read_result
 
 BEGIN, END = "<!-- prove:begin -->", "<!-- prove:end -->"
-ORDER = ("faults", "hostile", "xss")
+ORDER = ("faults", "jobs_faults", "outage", "hostile", "xss", "load", "fairness", "isolation", "migrations")
 
 
 def table() -> str:
