@@ -129,6 +129,7 @@ ROOT_URLCONF = "aiops.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 
 MIDDLEWARE = [
+    "aiops.outage.DatabaseOutageMiddleware",  # outermost: a 503 when PostgreSQL is away
     "django_tenants.middleware.TenantSubfolderMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.ingestion.middleware.RequestSizeLimitMiddleware",
