@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from aiops.outage import is_outage, retry_transient
 from apps.analysis import selectors
 from apps.analysis.citations import Citation, ValidatedAnalysis, ValidatedClaim
 from apps.analysis.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
@@ -266,42 +267,72 @@ def _claim(run_id: int) -> bool:
     """Compare-and-set: queued → running; a running run only when its worker must be dead."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.Q_CLUSTER["timeout"])
-    return (
-        AnalysisRun.objects.filter(pk=run_id)
-        .filter(
-            Q(status=AnalysisRun.Status.QUEUED)
-            | Q(status=AnalysisRun.Status.RUNNING, started_at__lt=stale)
+
+    def attempt() -> bool:
+        claimed = (
+            AnalysisRun.objects.filter(pk=run_id)
+            .filter(
+                Q(status=AnalysisRun.Status.QUEUED)
+                | Q(status=AnalysisRun.Status.RUNNING, started_at__lt=stale)
+            )
+            .update(status=AnalysisRun.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
         )
-        .update(status=AnalysisRun.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
-        == 1
-    )
+        # a try that committed before its connection died left our start time on the row
+        return claimed == 1 or (
+            AnalysisRun.objects.filter(
+                pk=run_id, status=AnalysisRun.Status.RUNNING, started_at=now
+            ).exists()
+        )
+
+    return retry_transient(attempt, what=f"analysis {run_id}: claim")
 
 
 def _fail(run_id: int, error: str, **fields: Any) -> str:
-    AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
-        status=AnalysisRun.Status.FAILED, error=error[:2000], finished_at=timezone.now(), **fields
-    )
+    def write() -> None:
+        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
+            status=AnalysisRun.Status.FAILED,
+            error=error[:2000],
+            finished_at=timezone.now(),
+            **fields,
+        )
+
+    retry_transient(write, what=f"analysis {run_id}: fail")
     return AnalysisRun.Status.FAILED
 
 
 def execute_run(run_id: int) -> str:
-    """The analysis job (inside the tenant's schema). Returns the final status or "skipped"."""
+    """The analysis job (inside the tenant's schema). Returns the final status or "skipped".
+
+    Database steps ride out a PostgreSQL restart (`retry_transient`); the provider is called
+    once per delivery. If the database stays away longer, the error is raised and the run stays
+    `running` until a re-delivery finds it stale.
+    """
     if not _claim(run_id):
         return "skipped"
-    run = AnalysisRun.objects.select_related("incident").get(pk=run_id)
+    what = f"analysis {run_id}"
+    run = retry_transient(
+        lambda: AnalysisRun.objects.select_related("incident").get(pk=run_id), what=what
+    )
     max_attempts = settings.Q_CLUSTER["max_attempts"]
     if run.attempts > max_attempts:
         return _fail(run_id, f"gave up after {max_attempts} attempts")
-    ai = selectors.ai_settings()
+    ai = retry_transient(selectors.ai_settings, what=what)
     try:
         provider = provider_for(ai)
-        pack = build_pack(run.incident)
+        pack = retry_transient(lambda: build_pack(run.incident), what=f"{what}: evidence")
     except ProviderPolicyError as exc:
         return _fail(run_id, str(exc), provider=ai.provider)
     except Exception as exc:  # poison input must end failed, not loop
+        if is_outage(exc):
+            raise  # the database stayed away: not the input's fault
         log.exception("analysis %s: building the evidence pack failed", run_id)
         return _fail(run_id, f"building the evidence pack failed ({type(exc).__name__})")
-    AnalysisRun.objects.filter(pk=run_id).update(provider=provider.name, model=provider.model)
+    retry_transient(
+        lambda: AnalysisRun.objects.filter(pk=run_id).update(
+            provider=provider.name, model=provider.model
+        ),
+        what=what,
+    )
     try:
         analysis = run_analysis(pack, provider)
     except Exception as exc:  # run_analysis turns provider errors into results; this is a bug
@@ -318,20 +349,20 @@ def store_result(run_id: int, analysis: ValidatedAnalysis, pack: EvidencePack) -
     error = ""
     if analysis.error is not None:
         error = f"{analysis.error.kind}: {analysis.error.message}"
-    AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
-        status=status,
-        provider=analysis.provider,
-        model=analysis.model,
-        result=result_json(analysis, pack),
-        error=error[:2000],
-        prompt_tokens=sum(prompt) if prompt else None,
-        completion_tokens=sum(completion) if completion else None,
-        token_estimate=pack.token_estimate,
-        latency_ms=sum(c.latency_ms for c in analysis.calls),
-        payload_sha256=analysis.payload_sha256,
-        evidence_count=len(pack.items),
-        redactions=dict(pack.redactions),
-        calls=[
+    fields = {
+        "status": status,
+        "provider": analysis.provider,
+        "model": analysis.model,
+        "result": result_json(analysis, pack),
+        "error": error[:2000],
+        "prompt_tokens": sum(prompt) if prompt else None,
+        "completion_tokens": sum(completion) if completion else None,
+        "token_estimate": pack.token_estimate,
+        "latency_ms": sum(c.latency_ms for c in analysis.calls),
+        "payload_sha256": analysis.payload_sha256,
+        "evidence_count": len(pack.items),
+        "redactions": dict(pack.redactions),
+        "calls": [
             {
                 "provider": c.provider,
                 "model": c.model,
@@ -344,7 +375,13 @@ def store_result(run_id: int, analysis: ValidatedAnalysis, pack: EvidencePack) -
             }
             for c in analysis.calls
         ],
-        finished_at=timezone.now(),
+        "finished_at": timezone.now(),
+    }
+    retry_transient(
+        lambda: AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
+            **fields
+        ),
+        what=f"analysis {run_id}: store",
     )
     return status
 

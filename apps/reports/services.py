@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from aiops.outage import retry_transient
 from apps.incidents.models import Incident
 from apps.reports import drafting, selectors
 from apps.reports.models import (
@@ -331,34 +332,56 @@ def request_pdf(*, report: Report, user=None) -> PdfExport:
 
 
 def render_export(export_id: int) -> str:
-    """Render one export (the job body; safe to run more than once): claim, render, store."""
-    claimed = PdfExport.objects.filter(
-        pk=export_id,
-        status__in=[PdfExport.Status.QUEUED, PdfExport.Status.RUNNING],
-        attempts__lt=MAX_PDF_ATTEMPTS,
-    ).update(status=PdfExport.Status.RUNNING, attempts=F("attempts") + 1)
-    if not claimed:
+    """Render one export (the job body; safe to run more than once): claim, render, store.
+
+    Database steps ride out a PostgreSQL restart (`retry_transient`), so a restart mid-render
+    costs a pause, not an export stuck "Rendering". The PDF lands with its status in one UPDATE:
+    a half-written PDF is never stored, and only a `done` export is served."""
+    what = f"pdf export {export_id}"
+
+    def claim() -> int:
+        return PdfExport.objects.filter(
+            pk=export_id,
+            status__in=[PdfExport.Status.QUEUED, PdfExport.Status.RUNNING],
+            attempts__lt=MAX_PDF_ATTEMPTS,
+        ).update(status=PdfExport.Status.RUNNING, attempts=F("attempts") + 1)
+
+    def give_up() -> None:
         PdfExport.objects.filter(
             pk=export_id, status__in=[PdfExport.Status.QUEUED, PdfExport.Status.RUNNING]
         ).update(status=PdfExport.Status.FAILED, error="Gave up after repeated attempts.")
+
+    if not retry_transient(claim, what=f"{what}: claim"):
+        retry_transient(give_up, what=what)
         return "skipped"
-    export = PdfExport.objects.select_related("report").defer("pdf").get(pk=export_id)
+    export = retry_transient(
+        lambda: PdfExport.objects.select_related("report").defer("pdf").get(pk=export_id),
+        what=what,
+    )
+    running = PdfExport.objects.filter(pk=export_id, status=PdfExport.Status.RUNNING)
     try:
-        result = render_report_pdf(export.report)
+        result = retry_transient(lambda: render_report_pdf(export.report), what=what)
     except PdfError as exc:
         log.warning("pdf export %s failed: %s", export_id, exc)
-        PdfExport.objects.filter(pk=export_id, status=PdfExport.Status.RUNNING).update(
-            status=PdfExport.Status.FAILED, error=str(exc)[:500], finished_at=timezone.now()
+        reason = str(exc)[:500]
+        retry_transient(
+            lambda: running.update(
+                status=PdfExport.Status.FAILED, error=reason, finished_at=timezone.now()
+            ),
+            what=what,
         )
         return PdfExport.Status.FAILED
-    PdfExport.objects.filter(pk=export_id, status=PdfExport.Status.RUNNING).update(
-        status=PdfExport.Status.DONE,
-        pdf=result.pdf,
-        sha256=hashlib.sha256(result.pdf).hexdigest(),
-        size=len(result.pdf),
-        pages=result.pages,
-        refused_urls=len(result.refused),
-        error="",
-        finished_at=timezone.now(),
+    retry_transient(
+        lambda: running.update(
+            status=PdfExport.Status.DONE,
+            pdf=result.pdf,
+            sha256=hashlib.sha256(result.pdf).hexdigest(),
+            size=len(result.pdf),
+            pages=result.pages,
+            refused_urls=len(result.refused),
+            error="",
+            finished_at=timezone.now(),
+        ),
+        what=f"{what}: store",
     )
     return PdfExport.Status.DONE

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,43 @@ def test_secret_corpus_never_reaches_the_server(
     leaked = sorted({k for k, _, secret in corpus for s in sent if secret in s})
     assert leaked == []
     assert len(set(re.findall(r"<SECRET:([a-z0-9-]+):\d+>", sent[0]))) >= 5, kinds_sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_rides_out_a_database_restart_during_the_provider_call(personas, fake_llm, monkeypatch):
+    """The worker's connection is terminated (as by `pg_ctl restart -m fast`) while the model
+    answers: the result is still stored, on the one run, after one provider call."""
+    import threading
+
+    from apps.tenants.tests.test_outage import terminate_backend
+
+    from .fake_llm import Reply, completion
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", False)
+    with tenant_context(personas.alpha):
+        incident = Incident.objects.get(title=f"incident {MARKERS['alpha']}")
+        use_fake(fake_llm)
+        try:
+            fake_llm.queue(
+                Reply(200, completion(_answer_for(services.build_pack(incident))), hang=1)
+            )
+            run = AnalysisRun.objects.create(incident=incident)
+            pid = connection.connection.info.backend_pid
+
+            def kill_when_the_model_is_asked() -> None:
+                while not fake_llm.chat_bodies():
+                    time.sleep(0.02)
+                terminate_backend(pid)
+
+            killer = threading.Thread(target=kill_when_the_model_is_asked)
+            killer.start()
+            status = tasks.analyze_incident(run.pk)
+            killer.join()
+            assert connection.connection.info.backend_pid != pid  # it did reconnect
+            run.refresh_from_db()
+            assert status == run.status == AnalysisRun.Status.DONE, run.error
+            assert run.attempts == 1 and len(fake_llm.chat_bodies()) == 1
+            assert AnalysisRun.objects.filter(incident=incident, pk__gte=run.pk).count() == 1
+        finally:  # transactional: leave the tenant's settings and runs as other tests expect
+            AnalysisRun.objects.filter(incident=incident).delete()
+            AISettings.objects.all().delete()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import time
@@ -169,3 +170,46 @@ def test_hostile_log_lines_cause_zero_fetches_and_no_embedded_files(project, per
     md = services.markdown_export(report)
     assert '<img src="file:///etc/passwd">' in md  # inside a code fence
     assert "\\<img src" in md  # escaped where it is Markdown text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_rides_out_a_database_restart_mid_render(incident, personas, monkeypatch):
+    """The worker's connection is terminated (as by `pg_ctl restart -m fast`) while the PDF
+    renders: the export still ends done, with one whole PDF, on its first attempt."""
+    import threading
+
+    from django.db import connection
+
+    from apps.tenants.tests.test_outage import _admin, terminate_backend
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", False)
+    existed = hasattr(incident, "report")
+    report = services.create_draft(incident=incident, user=personas.member)
+    try:
+        export = PdfExport.objects.create(report=report)
+        pid = connection.connection.info.backend_pid
+        table = f'"{connection.schema_name}".reports_pdfexport'
+
+        def kill_once_rendering() -> None:
+            with _admin() as admin:
+                query = f"SELECT status FROM {table} WHERE id = %s"
+                while admin.execute(query, [export.pk]).fetchone()[0] != "running":
+                    time.sleep(0.02)
+            time.sleep(0.3)
+            terminate_backend(pid)
+
+        killer = threading.Thread(target=kill_once_rendering)
+        killer.start()
+        status = services.render_export(export.pk)
+        killer.join()
+        assert connection.connection.info.backend_pid != pid  # it did reconnect
+        export.refresh_from_db()
+        assert status == export.status == PdfExport.Status.DONE, export.error
+        pdf = bytes(export.pdf)
+        assert export.attempts == 1 and pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+        assert export.size == len(pdf) and export.sha256 == hashlib.sha256(pdf).hexdigest()
+    finally:  # transactional: leave the incident as the other tests expect it
+        if not existed:
+            report.delete()
+        else:
+            PdfExport.objects.filter(report=report).delete()
