@@ -251,3 +251,11 @@ MAX_REQUEST_BYTES = envint("MAX_REQUEST_MB", 2048, minimum=1) * MiB
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MAX_PASTE_MB", 20, minimum=1) * MiB  # pasted text
 DATA_UPLOAD_MAX_NUMBER_FILES = INGEST_LIMITS["max_files_per_upload"]
 FILE_UPLOAD_PERMISSIONS = 0o600
+
+# --- per-tenant ingest quotas and fair queuing (apps/tenants/scheduling.py) -------------------
+# Jobs of one tenant handed to django-q2 at a time; the rest wait their turn, round-robin.
+INGEST_TENANT_CONCURRENCY = envint("INGEST_TENANT_CONCURRENCY", 1, minimum=1)
+# Ingest jobs a tenant may have queued or running; an upload beyond this is refused.
+INGEST_TENANT_MAX_QUEUED = envint("INGEST_TENANT_MAX_QUEUED", 100, minimum=1)
+# Stored upload bytes a tenant may hold; an upload beyond this is refused.
+INGEST_TENANT_STORAGE_BYTES = envint("INGEST_TENANT_STORAGE_MB", 20480, minimum=1) * MiB

@@ -27,7 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.incidents.models import Incident, Project
-from apps.ingestion import grouping_store, rollup
+from apps.ingestion import grouping_store, quotas, rollup
 from apps.ingestion.grouping.miner import Miner
 from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
 from apps.ingestion.logparse.decode import DecodeReport, iter_lines
@@ -43,7 +43,7 @@ from apps.ingestion.pipeline import (
 from apps.rules import diagnosis
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
-from apps.tenants.jobs import enqueue_tenant_task
+from apps.tenants import scheduling
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,13 @@ def upload_from_path(path: str | Path, log_format: str = "") -> Upload:
     return Upload(name=path.name, chunks=chunks(), log_format=log_format)
 
 
-def _store(incident: Incident, upload: Upload, bounds: Limits) -> StoredFile:
-    """Stream the upload to a generated file name under MEDIA_ROOT, hashing as it goes."""
+def _store(
+    incident: Incident, upload: Upload, bounds: Limits, *, room: int | None = None, in_use: int = 0
+) -> StoredFile:
+    """Stream the upload to a generated file name under MEDIA_ROOT, hashing as it goes.
+
+    `room`: bytes the tenant may still store (its storage quota); `in_use` is for the message.
+    """
     relative = Path("uploads") / connection.schema_name / f"{uuid.uuid4().hex}.bin"
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -128,19 +133,21 @@ def _store(incident: Incident, upload: Upload, bounds: Limits) -> StoredFile:
                     raise UploadRejected(
                         f"{upload.name}: larger than the {human_bytes(bounds.max_upload_bytes)} limit"
                     )
+                if room is not None and size > room:
+                    raise UploadRejected(quotas.storage_refusal(upload.name, in_use=in_use))
                 digest.update(chunk)
                 out.write(chunk)
+        return StoredFile.objects.create(
+            incident=incident,
+            original_name=(upload.name or "upload")[:255],
+            path=str(relative),
+            size=size,
+            sha256=digest.hexdigest(),
+            log_format=upload.log_format[:500],
+        )
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    return StoredFile.objects.create(
-        incident=incident,
-        original_name=(upload.name or "upload")[:255],
-        path=str(relative),
-        size=size,
-        sha256=digest.hexdigest(),
-        log_format=upload.log_format[:500],
-    )
 
 
 @transaction.atomic
@@ -149,6 +156,9 @@ def add_files(
 ) -> list[IngestJob]:
     """Store each upload and queue one ingest job per stored file (queued on commit).
 
+    The tenant's quotas (queued jobs, stored bytes; apps.ingestion.quotas) are checked before,
+    during and after storing; a refused upload leaves nothing behind, on disk or in the
+    database. Jobs reach django-q2 through the fair-queuing dispatcher (apps.tenants.scheduling).
     `run_inline`: the caller runs the jobs itself (the `ingest` command); nothing is queued.
     """
     bounds = limits()
@@ -158,22 +168,35 @@ def add_files(
         raise UploadRejected(
             f"{len(uploads)} files in one upload; the limit is {bounds.max_files_per_upload}."
         )
+    if not run_inline and (refusal := quotas.queue_refusal(len(uploads))):
+        raise UploadRejected(refusal)
+    in_use = quotas.stored_bytes()
+    room = max(settings.INGEST_TENANT_STORAGE_BYTES - in_use, 0)
+    stored_paths: list[Path] = []
     jobs = []
-    for upload in uploads:
-        stored = _store(incident, upload, bounds)
-        job = IngestJob.objects.create(
-            incident=incident, stored_file=stored, bytes_total=_estimated_bytes(stored)
-        )
-        if run_inline:
+    try:
+        for upload in uploads:
+            stored = _store(incident, upload, bounds, room=room, in_use=in_use)
+            stored_paths.append(Path(settings.MEDIA_ROOT) / stored.path)
+            room -= stored.size
+            job = IngestJob.objects.create(
+                incident=incident, stored_file=stored, bytes_total=_estimated_bytes(stored)
+            )
             jobs.append(job)
-            continue
-        enqueue_tenant_task(
-            "apps.ingestion.tasks.ingest",
-            job.pk,
-            schema_name=connection.schema_name,
-            task_name=f"ingest-{connection.schema_name}-{job.pk}",
-        )
-        jobs.append(job)
+        # again, exactly, under the tenant's lock (held to commit): concurrent uploads
+        quotas.lock_tenant()
+        others = quotas.pending_jobs() - len(jobs)
+        if not run_inline and (refusal := quotas.queue_refusal(len(jobs), pending=others)):
+            raise UploadRejected(refusal)
+        total, mine = quotas.stored_bytes(), sum(job.stored_file.size for job in jobs)
+        if total > settings.INGEST_TENANT_STORAGE_BYTES:
+            raise UploadRejected(quotas.storage_refusal(uploads[-1].name, in_use=total - mine))
+    except BaseException:
+        for path in stored_paths:  # this transaction rolls back: the rows go, so do the files
+            path.unlink(missing_ok=True)
+        raise
+    if not run_inline:
+        scheduling.submit(connection.schema_name, [job.pk for job in jobs])
     return jobs
 
 

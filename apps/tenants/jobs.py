@@ -29,14 +29,28 @@ def enqueue_tenant_task(
     func: str | Callable[..., Any], *args: Any, schema_name: str, **kwargs: Any
 ) -> None:
     """Queue `func(*args, **kwargs)` to run in `schema_name`, once the transaction commits."""
-    if not schema_name or schema_name == get_public_schema_name():
-        raise TenantTaskError("tenant tasks need the schema_name of a tenant")
+    _check_schema_name(schema_name)
+    transaction.on_commit(lambda: send_tenant_task(func, *args, schema_name=schema_name, **kwargs))
+
+
+def send_tenant_task(
+    func: str | Callable[..., Any], *args: Any, schema_name: str, **kwargs: Any
+) -> str:
+    """Hand `func(*args, **kwargs)` to django-q2 now, to run in `schema_name`; the task id.
+
+    For callers whose rows are already committed (the ingest dispatcher); everyone else uses
+    `enqueue_tenant_task`.
+    """
+    _check_schema_name(schema_name)
     path = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
     task_name = kwargs.pop("task_name", None)
     q_options = {"task_name": task_name} if task_name else {}
-    transaction.on_commit(
-        lambda: async_task(run_tenant_task, schema_name, path, *args, q_options=q_options, **kwargs)
-    )
+    return async_task(run_tenant_task, schema_name, path, *args, q_options=q_options, **kwargs)
+
+
+def _check_schema_name(schema_name: str) -> None:
+    if not schema_name or schema_name == get_public_schema_name():
+        raise TenantTaskError("tenant tasks need the schema_name of a tenant")
 
 
 def run_tenant_task(schema_name: str, func_path: str, *args: Any, **kwargs: Any) -> Any:

@@ -98,3 +98,44 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.tenant_slug}"
+
+
+class IngestTicket(models.Model):
+    """One ingest job of a tenant, waiting for or handed to django-q2 (apps.tenants.scheduling).
+
+    Lives in the public schema so one dispatcher sees every tenant's queue. Created in the
+    upload's transaction; deleted once its job has ended.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        DISPATCHED = "dispatched", "Dispatched"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ingest_tickets")
+    job_id = models.BigIntegerField()  # IngestJob.pk in the tenant's schema
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatches = models.PositiveIntegerField(default=0)  # > 1: handed over again (lost worker)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "job_id"], name="one_ticket_per_ingest_job")
+        ]
+        indexes = [models.Index(fields=["state", "tenant", "created_at"])]
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"ingest job {self.job_id} of {self.tenant_id} ({self.state})"
+
+
+class IngestLane(models.Model):
+    """When a tenant last had an ingest job handed to django-q2: round-robin order."""
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, related_name="ingest_lane"
+    )
+    served_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} served {self.served_at:%H:%M:%S}"
