@@ -5,6 +5,7 @@ Prints, on this machine, in this process:
   parse+group    + template mining and fingerprints                        (logparse --jsonl)
   parse+group+rules  + the rules engine and detectors                      (triage / ingest)
   ingest         the real ingest job into PostgreSQL (COPY, checkpoints, groups, findings)
+  text index     the follow-up job that fills the trigram search index (search.py)
   COPY floor     a plain COPY of the same raw lines into a bare table (the floor)
 with lines/s and ratios against the parse baseline, and the peak RSS of this process.
 Nothing is asserted: the numbers are for reading. Usage:
@@ -68,7 +69,7 @@ def run_ingest(path: Path) -> tuple[int, float]:
 
     from apps.incidents.models import Project
     from apps.incidents.services import create_project
-    from apps.ingestion import services
+    from apps.ingestion import search, services
     from apps.tenants.models import Tenant
     from apps.tenants.services import create_tenant, ensure_public_tenant
 
@@ -86,12 +87,16 @@ def run_ingest(path: Path) -> tuple[int, float]:
         )
         job = incident.jobs.get()
         started = time.perf_counter()
-        services.run_ingest(job.pk)
+        services.run_ingest(job.pk, queue_text_index=False)
         elapsed = time.perf_counter() - started
         job.refresh_from_db()
         if job.status != "done":
             raise SystemExit(f"ingest failed: {job.error}")
-        return job.lines_done, elapsed
+        # the job that follows it on a worker: text search index (apps/ingestion/search.py)
+        started = time.perf_counter()
+        search.index_job(job.pk)
+        indexing = time.perf_counter() - started
+        return job.lines_done, elapsed, indexing
 
 
 def run_copy_floor(path: Path) -> tuple[int, float]:
@@ -125,11 +130,13 @@ def main() -> None:
     rows.append(("parse+group", *run_core(path, group=True, rules=False)))
     rows.append(("parse+group+rules", *run_core(path, group=True, rules=True)))
     if not args.no_db:
-        rows.append(("ingest into PostgreSQL", *run_ingest(path)))
+        lines, elapsed, indexing = run_ingest(path)
+        rows.append(("ingest into PostgreSQL", lines, elapsed))
+        rows.append(("text index (after the job)", lines, indexing))
         rows.append(("COPY floor (raw lines)", *run_copy_floor(path)))
-    print(f"{'stage':<26}{'lines':>12}{'seconds':>10}{'lines/s':>12}{'vs parse':>10}")
+    print(f"{'stage':<28}{'lines':>12}{'seconds':>10}{'lines/s':>12}{'vs parse':>10}")
     for name, n, t in rows:
-        print(f"{name:<26}{n:>12,}{t:>10.2f}{n / t:>12,.0f}{(n / t) / base:>10.2f}")
+        print(f"{name:<28}{n:>12,}{t:>10.2f}{n / t:>12,.0f}{(n / t) / base:>10.2f}")
     rules_ratio = rows[1][2] and rows[2][2] / rows[1][2]
     print(f"rules add {100 * (rules_ratio - 1):.0f}% to parse+group time")
     print(f"peak RSS of this process: {_rss_mb():.0f} MB")

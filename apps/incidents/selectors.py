@@ -173,7 +173,7 @@ def events_at(refs) -> dict[tuple[int, int], object]:
 # --- filters ------------------------------------------------------------------------------------
 
 PAGE_SIZE = 100
-# Substring search runs on the trigram index (UPPER(message) gin_trgm_ops), which needs a
+# Substring search runs on a trigram index (apps/ingestion/search.py), which needs a
 # term with at least 3 letters or digits in a row: shorter terms would scan every message of
 # the incident, so they are not applied (the search box says so).
 MIN_SEARCH_RUN = 3
@@ -262,6 +262,7 @@ class EventFilters:
 
 
 def filtered_events(incident: Incident, filters: EventFilters) -> QuerySet:
+    from apps.ingestion import search
     from apps.ingestion.models import LEVEL_NUMBER, Event
 
     qs = Event.objects.filter(incident=incident)
@@ -274,9 +275,8 @@ def filtered_events(incident: Incident, filters: EventFilters) -> QuerySet:
     if filters.group:
         qs = qs.filter(group_id=filters.group)
     if filters.search:
-        # UPPER("message"::text) LIKE UPPER('%term%'): the ::text cast of a text column is a
-        # no-op the planner drops, so this matches the event_message_trgm expression index
-        qs = qs.filter(message__icontains=filters.search)
+        # the trigram index of EventText, or a scan for sources not indexed yet (search.py)
+        qs = search.matching(qs, filters.search, incident_id=incident.pk)
     if filters.start:
         qs = qs.filter(ts__gte=filters.start)
     if filters.end:

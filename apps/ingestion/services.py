@@ -7,18 +7,15 @@ The web upload, the paste box, the `ingest` command and the tests all go through
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import queue
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -27,27 +24,22 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.incidents.models import Incident, Project
-from apps.ingestion import grouping_store, quotas, rollup
+from apps.ingestion import compute, grouping_store, quotas, rollup
 from apps.ingestion.grouping.miner import Miner
-from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
-from apps.ingestion.logparse.decode import DecodeReport, iter_lines
+from apps.ingestion.logparse.archive import ArchiveRejected
 from apps.ingestion.logparse.limits import Limits, human_bytes
-from apps.ingestion.models import LEVEL_NUMBER, ErrorGroup, IngestJob, Source, StoredFile
+from apps.ingestion.models import ErrorGroup, IngestJob, Source, StoredFile
 from apps.ingestion.pipeline import (
-    Grouped,
-    SourceStats,
-    group_records,
-    parse_source,
     year_hint,
 )
 from apps.rules import diagnosis
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
 from apps.tenants import scheduling
+from apps.tenants.jobs import enqueue_tenant_task
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000
 EVENT_COLUMNS = (
     "incident_id",
     "source_id",
@@ -67,8 +59,9 @@ EVENT_COLUMNS = (
     "truncated",
 )
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-NULL = "\\N"  # COPY text format
 DB_RETRIES = 5
+# Parse, mine and run the rules in a forked process while this one writes (compute.py).
+FORK_COMPUTE = True
 # A running job whose heartbeat is older than this lost its worker and may be claimed again.
 HEARTBEAT_STALE_SECONDS = 60
 
@@ -220,6 +213,7 @@ def delete_source(*, source: Source) -> None:
     incident = source.incident
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM ingestion_event WHERE source_id = %s", [source.pk])
+        cursor.execute("DELETE FROM ingestion_eventtext WHERE source_id = %s", [source.pk])
     stored = source.stored_file
     source.delete()
     if not stored.sources.exists():
@@ -255,101 +249,27 @@ def _estimated_bytes(stored: StoredFile) -> int:
 # ----------------------------------------------------------------------------- the ingest job
 
 
-class _HashingReader:
-    """Wraps a member stream: hashes the bytes and counts them for the progress bar."""
+def _copy_batch(
+    source_id: int, prefix: str, rows: list[tuple[int, str]], *, job_id: int, progress: dict
+) -> None:
+    """COPY one batch and advance the source's checkpoint in the same transaction.
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self.digest = hashlib.sha256()
-        self.count = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(n)
-        self.digest.update(data)
-        self.count += len(data)
-        return data
-
-
-def _clean(text: str | None, limit: int | None = None) -> str:
-    if not text:
-        return ""
-    if limit is not None and len(text) > limit:
-        text = text[:limit]
-    if not text.isascii():
-        # lone surrogates (from JSON "\ud800" escapes) cannot be stored as UTF-8
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    if "\x00" in text:  # a JSON "\u0000" escape decodes to NUL, which PostgreSQL text refuses
-        text = text.replace("\x00", "")
-    return text
-
-
-def _attrs_json(attrs: dict) -> str | None:
-    if not attrs:
-        return None
-    text = json.dumps(attrs, ensure_ascii=True, default=str)
-    return text.replace("\\u0000", "")  # jsonb refuses NUL
-
-
-def _row(incident_id: int, source_id: int, grouped: Grouped) -> tuple:
-    record = grouped.record
-    return (
-        incident_id,
-        source_id,
-        record.line,
-        record.end_line,
-        record.ts,
-        record.ts_inherited,
-        LEVEL_NUMBER.get(record.level) if record.level else None,
-        _clean(record.service, 200),
-        _clean(record.host, 200),
-        _clean(record.trace_id, 200),
-        _clean(record.message),
-        _clean(record.raw),
-        grouped.match.template_id,
-        grouped.group,
-        _attrs_json(record.attrs),
-        record.truncated,
-    )
-
-
-def _esc(text: str) -> str:
-    """COPY text format escaping (backslash, tab, newline, CR); most fields have none."""
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return (
-            text.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return text
-
-
-def _copy_line(r: tuple) -> str:
-    """One row of EVENT_COLUMNS in COPY text format: an f-string is ~4× cheaper than
-    psycopg's generic per-value write_row on this hot path."""
-    ts, level, attrs = r[4], r[6], r[14]
-    return (
-        f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{ts.isoformat() if ts is not None else NULL}\t"
-        f"{'t' if r[5] else 'f'}\t{NULL if level is None else level}\t"
-        f"{_esc(r[7])}\t{_esc(r[8])}\t{_esc(r[9])}\t{_esc(r[10])}\t{_esc(r[11])}\t"
-        f"{r[12]}\t{r[13]}\t{NULL if attrs is None else _esc(attrs)}\t{'t' if r[15] else 'f'}\n"
-    )
-
-
-def _copy_batch(source_id: int, rows: list[tuple], *, job_id: int, progress: dict) -> None:
-    """COPY one batch and advance the source's checkpoint in the same transaction."""
+    `rows` are (line, COPY text from `line` on) from compute.py; `prefix` holds the incident
+    and source ids. Rows at or below the checkpoint are already stored (a resumed job)."""
     with transaction.atomic():
         checkpoint = (
             Source.objects.select_for_update().values_list("checkpoint_line", flat=True)
         ).get(pk=source_id)
-        fresh = [row for row in rows if row[2] > checkpoint]
+        fresh = (
+            rows if not rows or rows[0][0] > checkpoint else [r for r in rows if r[0] > checkpoint]
+        )
         if fresh:
             with connection.cursor() as cursor:
                 raw = cursor.cursor
                 columns = ", ".join(EVENT_COLUMNS)
                 with raw.copy(f"COPY ingestion_event ({columns}) FROM STDIN") as copy:
-                    copy.write("".join(map(_copy_line, fresh)))
-            Source.objects.filter(pk=source_id).update(checkpoint_line=fresh[-1][2])
+                    copy.write("".join([prefix + tail for _, tail in fresh]))
+            Source.objects.filter(pk=source_id).update(checkpoint_line=fresh[-1][0])
         IngestJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now(), **progress)
 
 
@@ -370,12 +290,14 @@ class _Writer:
             self._thread = threading.Thread(target=self._run, name="ingest-copy", daemon=True)
             self._thread.start()
 
-    def submit(self, source_id: int, rows: list[tuple], *, job_id: int, progress: dict) -> None:
+    def submit(
+        self, source_id: int, prefix: str, rows: list, *, job_id: int, progress: dict
+    ) -> None:
         if not self.threaded:
-            _copy_batch(source_id, rows, job_id=job_id, progress=progress)
+            _copy_batch(source_id, prefix, rows, job_id=job_id, progress=progress)
             return
         self._raise()
-        self._queue.put((source_id, rows, job_id, progress))
+        self._queue.put((source_id, prefix, rows, job_id, progress))
 
     def flush(self) -> None:
         """Wait until every submitted batch is committed."""
@@ -399,8 +321,8 @@ class _Writer:
             while (item := self._queue.get()) is not None:
                 try:
                     if self.error is None:
-                        source_id, rows, job_id, progress = item
-                        _copy_batch(source_id, rows, job_id=job_id, progress=progress)
+                        source_id, prefix, rows, job_id, progress = item
+                        _copy_batch(source_id, prefix, rows, job_id=job_id, progress=progress)
                 except BaseException as exc:  # handed to the parsing thread
                     self.error = exc
                 finally:
@@ -408,94 +330,6 @@ class _Writer:
             self._queue.task_done()
         finally:
             connection.close()
-
-
-@dataclass(slots=True)
-class _Run:
-    """The state of one ingest job across the sources of its upload."""
-
-    job: IngestJob
-    miner: Miner
-    observed: grouping_store.Observed
-    engine: Engine
-    group_rules: grouping_store.GroupRules
-    writer: _Writer
-    default_year: int
-    source_ids: dict[str, int] = field(default_factory=dict)  # member name → source id
-    bytes: int = 0  # done in earlier sources, for the progress bar
-    lines: int = 0
-    events: int = 0
-
-
-def _ingest_member(run: _Run, name: str, stream: BinaryIO) -> None:
-    job, writer = run.job, run.writer
-    stored = job.stored_file
-    source, _ = Source.objects.get_or_create(
-        stored_file=stored, member=name[:500], defaults={"incident_id": job.incident_id}
-    )
-    run.source_ids[source.member] = source.pk
-    reader = _HashingReader(stream)
-    report = DecodeReport()
-    stats = SourceStats(name=source.member)
-    lines = iter_lines(reader, limits=limits(), report=report)
-    first = next(lines, None)  # decoding the head sniffs the content
-    if report.looks_binary:
-        Source.objects.filter(pk=source.pk).update(
-            status=Source.Status.SKIPPED,
-            sha256="",
-            warnings=[f"skipped: {report.binary_detail or 'binary data'}, not a text log"],
-        )
-        return
-    records = parse_source(
-        chain([first], lines) if first is not None else lines,
-        source=source.member,
-        stats=stats,
-        log_format=stored.log_format or None,
-        default_year=run.default_year,
-    )
-    rows: list[tuple] = []
-    first_ts = last_ts = None
-
-    def progress() -> dict:
-        return {
-            "bytes_done": run.bytes + reader.count,
-            "lines_done": run.lines + report.lines,
-            "events_done": run.events + stats.records,
-        }
-
-    feed, apply, see = run.engine.feed, run.group_rules.apply, run.observed.see
-    for grouped in group_records(records, run.miner):
-        grouped.group = apply(grouped.group, grouped)
-        see(grouped)
-        feed(grouped.record, template_id=grouped.match.template_id, group=grouped.group)
-        ts = grouped.record.ts
-        if ts is not None:
-            first_ts = ts if first_ts is None or ts < first_ts else first_ts
-            last_ts = ts if last_ts is None or ts > last_ts else last_ts
-        rows.append(_row(job.incident_id, source.pk, grouped))
-        if len(rows) >= BATCH_SIZE:
-            writer.submit(source.pk, rows, job_id=job.pk, progress=progress())
-            rows = []
-    writer.submit(source.pk, rows, job_id=job.pk, progress=progress())
-    writer.flush()
-    warnings = report.warnings + stats.warnings
-    Source.objects.filter(pk=source.pk).update(
-        status=Source.Status.DONE,
-        fmt=stats.fmt,
-        confidence=stats.confidence,
-        line_count=report.lines,
-        event_count=stats.records,
-        parsed_lines=stats.parsed_lines,
-        unparsed_lines=stats.unparsed_lines,
-        truncated_lines=report.truncated_lines,
-        sha256=reader.digest.hexdigest(),
-        warnings=warnings[:50],
-        first_ts=first_ts,
-        last_ts=last_ts,
-    )
-    run.bytes += reader.count
-    run.lines += report.lines
-    run.events += stats.records
 
 
 def _claim(job_id: int) -> bool:
@@ -527,12 +361,14 @@ def _finish(job_id: int, status: str, *, error: str = "", warnings: list[str] | 
     IngestJob.objects.filter(pk=job_id).update(**fields)
 
 
-def run_ingest(job_id: int) -> str:
+def run_ingest(job_id: int, *, queue_text_index: bool = True) -> str:
     """The ingest job (runs in the tenant's schema). Returns the final status.
 
     Safe to run twice or concurrently: rows carry a natural key and the per-source
     checkpoint is committed with them. Transient database errors (a restart) are retried
     here, resuming from the checkpoint; anything else fails the job with a visible reason.
+    When done, the text-search indexing of its sources is queued as a job of its own
+    (search.py); `queue_text_index=False` leaves that to the caller (the inline commands).
     """
     if not _claim(job_id):
         return "skipped"
@@ -549,6 +385,10 @@ def run_ingest(job_id: int) -> str:
         except ArchiveRejected as exc:
             _finish(job_id, IngestJob.Status.FAILED, error=exc.reason)
             return IngestJob.Status.FAILED
+        except compute.ComputeFailed as exc:  # the message names the original error
+            log.error("ingest job %s failed in its compute process: %s", job_id, exc)
+            _finish(job_id, IngestJob.Status.FAILED, error=str(exc))
+            return IngestJob.Status.FAILED
         except TRANSIENT_DB_ERRORS:
             if attempt == DB_RETRIES - 1:
                 raise  # let django-q2 record it; the job row stays resumable
@@ -563,6 +403,13 @@ def run_ingest(job_id: int) -> str:
     lines = IngestJob.objects.filter(pk=job_id).values_list("lines_done", flat=True).get()
     IngestJob.objects.filter(pk=job_id).update(lines_per_second=lines / elapsed)
     _finish(job_id, IngestJob.Status.DONE, warnings=warnings)
+    if queue_text_index:
+        enqueue_tenant_task(
+            "apps.ingestion.search.index_job",
+            job_id,
+            schema_name=connection.schema_name,
+            task_name=f"index-text-{connection.schema_name}-{job_id}",
+        )
     return IngestJob.Status.DONE
 
 
@@ -587,35 +434,62 @@ def _baseline_templates(job: IngestJob) -> set[str] | None:
 
 
 def _ingest_file(job: IngestJob) -> list[str]:
+    """Run the job's compute process and write what it sends (compute.py)."""
     stored = job.stored_file
     path = Path(settings.MEDIA_ROOT) / stored.path
-    archive_report = ArchiveReport()
     project = job.incident.project
-    members = 0
     with grouping_store.project_lock(project.pk):
-        run = _Run(
-            job=job,
+        spec = compute.Spec(
+            path=path,
+            display_name=stored.original_name,
+            log_format=stored.log_format or None,
+            default_year=year_hint([path]),
+            limits=limits(),
             miner=grouping_store.load_miner(project),
-            observed=grouping_store.Observed(),
             engine=Engine(tenant_catalogue(), baseline_templates=_baseline_templates(job)),
             group_rules=grouping_store.GroupRules.load(project),
-            writer=_Writer(),
-            default_year=year_hint([path]),
+            observed=grouping_store.Observed(),
         )
+        stream = compute.messages(spec, fork=FORK_COMPUTE)
+        writer = _Writer()  # after the fork: the child must not inherit a thread
+        source_ids: dict[str, int] = {}
+        source_id, prefix = 0, ""
+        result = None
         try:
-            for member in open_members(
-                path, display_name=stored.original_name, limits=limits(), report=archive_report
-            ):
-                members += 1
-                _ingest_member(run, member.name, member.stream)
+            for message in stream:
+                kind = message[0]
+                if kind == "rows":
+                    writer.submit(source_id, prefix, message[1], job_id=job.pk, progress=message[2])
+                elif kind == "source":
+                    source, _ = Source.objects.get_or_create(
+                        stored_file=stored,
+                        member=message[1],
+                        defaults={"incident_id": job.incident_id},
+                    )
+                    source_ids[source.member] = source_id = source.pk
+                    prefix = f"{job.incident_id}\t{source_id}\t"
+                elif kind == "source_done":
+                    writer.flush()
+                    Source.objects.filter(pk=source_id).update(
+                        status=Source.Status.DONE, **message[1]
+                    )
+                elif kind == "skip":
+                    Source.objects.filter(pk=source_id).update(
+                        status=Source.Status.SKIPPED, sha256="", warnings=[message[1]]
+                    )
+                elif kind == "rejected":
+                    raise ArchiveRejected(message[1])
+                elif kind == "done":
+                    result = message
         finally:
-            run.writer.close()
-        grouping_store.save_miner(project, run.miner)
-        grouping_store.record_groups(job.incident, run.miner, run.observed)
+            stream.close()
+            writer.close()
+        assert result is not None  # compute.messages raises when the child did not finish
+        _, miner_state, observed, findings, warnings = result
+        miner = Miner.from_state(miner_state)
+        grouping_store.save_miner(project, miner)
+        grouping_store.record_groups(job.incident, miner, observed)
         rollup.refresh_rollup(job.incident)
-        diagnosis.save_job_findings(job, run.engine.findings(), run.source_ids)
+        diagnosis.save_job_findings(job, findings, source_ids)
         diagnosis.refresh_diagnosis(job.incident)
-    warnings = list(archive_report.warnings)
-    if members == 0:
-        warnings.append("no log file was found in this upload")
     return warnings

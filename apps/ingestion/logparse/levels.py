@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The normalised levels, in order: an event stores the index (Event.level).
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+LEVEL_NUMBER = {name: number for number, name in enumerate(LEVELS)}
+
 
 class Scheme(StrEnum):
     """How to read a numeric level."""

@@ -204,10 +204,19 @@ def test_text_search_index_in_every_tenant_schema(personas):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
         has_trgm = cursor.fetchone()[0] == 1
-        cursor.execute("SELECT schemaname FROM pg_indexes WHERE indexname = 'event_message_trgm'")
+        cursor.execute("SELECT schemaname FROM pg_indexes WHERE indexname = 'eventtext_body_trgm'")
         schemas = {row[0] for row in cursor.fetchall()}
+        # and none on the events themselves: its cost per COPYed row is what search.py avoids
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'ingestion_event' "
+            "AND schemaname = %s",
+            [personas.alpha.schema_name],
+        )
+        event_indexes = [row[0] for row in cursor.fetchall()]
     assert has_trgm, "the test cluster's PostgreSQL ships pg_trgm (contrib)"
     assert {personas.alpha.schema_name, personas.beta.schema_name} <= schemas
+    assert not [d for d in event_indexes if "gin" in d.lower()], event_indexes
+    assert len(event_indexes) == 6, event_indexes  # pkey, (source, line), four (incident, …)
 
 
 def test_nul_from_json_escape_is_stored_without_it(alpha_project, tmp_path):

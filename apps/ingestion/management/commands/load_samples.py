@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 
 from apps.incidents.models import Incident, Project
 from apps.incidents.services import create_project
-from apps.ingestion import services
+from apps.ingestion import search, services
 from apps.tenants.models import Tenant
 
 SAMPLES = settings.BASE_DIR / "samples"
@@ -53,5 +53,6 @@ class Command(BaseCommand):
                         run_inline=True,
                     )
                 for job in jobs:
-                    services.run_ingest(job.pk)
+                    services.run_ingest(job.pk, queue_text_index=False)
+                search.index_incident(incident.pk)
                 self.stdout.write(f"loaded sample: {title}")
