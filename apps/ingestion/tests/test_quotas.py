@@ -23,6 +23,12 @@ def media_files() -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
+@pytest.fixture(autouse=True)
+def private_media(settings, tmp_path):
+    """Other test runs share the test MEDIA_ROOT: count files in a directory of our own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def incident(personas):
     with tenant_context(personas.alpha):
@@ -103,3 +109,44 @@ def test_quota_refusal_is_shown_in_the_upload_form(client, personas, incident, s
     assert "big.log: this upload would take your team&#x27;s stored logs past its" in body
     with tenant_context(personas.alpha):
         assert StoredFile.objects.count() == rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_uploads_cannot_both_slip_under_the_queue_quota(personas, settings):
+    """The first upload's job is not committed when the second checks up front; the final
+    check under the tenant's advisory lock waits for it and refuses the second."""
+    import threading
+
+    from django.db import transaction
+
+    with tenant_context(personas.alpha):
+        incident = Incident.objects.get(title__startswith="incident ALPHA")
+        settings.INGEST_TENANT_MAX_QUEUED = quotas.pending_jobs() + 1
+    stored, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with tenant_context(personas.alpha), transaction.atomic():
+                services.add_files(incident=incident, uploads=[services.upload_from_text(LINE)])
+                stored.set()  # holds the tenant's lock until this transaction commits
+                release.wait(10)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            stored.set()
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert stored.wait(10)
+    threading.Timer(1.0, release.set).start()
+    with (
+        tenant_context(personas.alpha),
+        pytest.raises(services.UploadRejected, match="may queue at most"),
+    ):
+        services.add_files(incident=incident, uploads=[services.upload_from_text(LINE)])
+    thread.join(10)
+    assert not errors
+    with tenant_context(personas.alpha):
+        assert quotas.pending_jobs() == settings.INGEST_TENANT_MAX_QUEUED
