@@ -262,7 +262,8 @@ class EventFilters:
 
 
 def filtered_events(incident: Incident, filters: EventFilters) -> QuerySet:
-    from apps.ingestion import search
+    """Every event matching the filters (the event page searches text by `search.search_ids`
+    instead: bounded work per page)."""
     from apps.ingestion.models import LEVEL_NUMBER, Event
 
     qs = Event.objects.filter(incident=incident)
@@ -275,6 +276,8 @@ def filtered_events(incident: Incident, filters: EventFilters) -> QuerySet:
     if filters.group:
         qs = qs.filter(group_id=filters.group)
     if filters.search:
+        from apps.ingestion import search
+
         # the trigram index of EventText, or a scan for sources not indexed yet (search.py)
         qs = search.matching(qs, filters.search, incident_id=incident.pk)
     if filters.start:
@@ -284,30 +287,53 @@ def filtered_events(incident: Incident, filters: EventFilters) -> QuerySet:
     return qs
 
 
-def events_page(incident: Incident, filters: EventFilters, after: str = "") -> tuple[list, str]:
-    """One page of events in (ts, id) order and the cursor for the next page ('' at the end).
+EVENT_COLUMNS = (
+    "source__member",
+    "source__id",
+    "line",
+    "end_line",
+    "ts",
+    "level",
+    "service",
+    "message",
+    "raw",
+    "group_id",
+    "truncated",
+)
 
-    Keyset pagination: the 500th page costs what the first does."""
-    qs = filtered_events(incident, filters).select_related("source")
-    qs = qs.only(
-        "source__member",
-        "source__id",
-        "line",
-        "end_line",
-        "ts",
-        "level",
-        "service",
-        "message",
-        "raw",
-        "group_id",
-        "truncated",
-    )
+
+@dataclass
+class EventPage:
+    rows: list
+    next_cursor: str  # '' at the end
+    # a text search that stopped before the page was full (search.SEARCH_BUDGET): the time of
+    # the last event it tested (None past the timestamped ones); next_cursor continues from it
+    searched_to: datetime | None = None
+    search_cut: bool = False
+
+
+def events_page(incident: Incident, filters: EventFilters, after: str = "") -> tuple[list, str]:
+    """One page of events in (ts, id) order and the cursor for the next page ('' at the end)."""
+    page = event_page(incident, filters, after)
+    return page.rows, page.next_cursor
+
+
+def event_page(incident: Incident, filters: EventFilters, after: str = "") -> EventPage:
+    """One page of events in (ts, id) order and the cursor for the next page.
+
+    Keyset pagination: the 500th page costs what the first does. A text search goes through
+    `search.search_ids` (bounded work; it may return a short page that says how far it got)."""
+    if filters.search:
+        return _search_page(incident, filters, parse_cursor(after))
+    qs = filtered_events(incident, filters).select_related("source").only(*EVENT_COLUMNS)
     cursor = parse_cursor(after)
     order = (F("ts").asc(nulls_last=True), "id")
     if cursor is None:
         rows = list(qs.order_by(*order)[: PAGE_SIZE + 1])
     elif cursor[0] is None:  # events without a timestamp come last
-        rows = list(qs.filter(ts__isnull=True, id__gt=cursor[1]).order_by("id")[: PAGE_SIZE + 1])
+        rows = list(
+            qs.filter(ts__isnull=True, id__gt=cursor[1]).order_by("ts", "id")[: PAGE_SIZE + 1]
+        )
     else:
         # a row comparison is an index range condition on (incident, ts, id): page 500 costs
         # what page 1 does; the untimestamped tail is fetched only when the timed rows run out
@@ -318,11 +344,37 @@ def events_page(incident: Incident, filters: EventFilters, after: str = "") -> t
             ]
         )
         if len(rows) <= PAGE_SIZE:
-            rows += list(qs.filter(ts__isnull=True).order_by("id")[: PAGE_SIZE + 1 - len(rows)])
+            rows += list(
+                qs.filter(ts__isnull=True).order_by("ts", "id")[: PAGE_SIZE + 1 - len(rows)]
+            )
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    next_cursor = make_cursor(rows[-1]) if more and rows else ""
-    return rows, next_cursor
+    return EventPage(rows=rows, next_cursor=make_cursor(rows[-1]) if more and rows else "")
+
+
+def _search_page(incident: Incident, filters: EventFilters, cursor) -> EventPage:
+    from apps.incidents.search import search_ids
+    from apps.ingestion.models import Event
+
+    base = filtered_events(incident, replace(filters, q=""))
+    found = search_ids(base, incident, filters.search, cursor, PAGE_SIZE + 1)
+    ids = found.ids[: PAGE_SIZE + 1]
+    rows = sorted(
+        Event.objects.filter(pk__in=ids).select_related("source").only(*EVENT_COLUMNS),
+        key=lambda e: (e.ts is None, e.ts or datetime.min.replace(tzinfo=UTC), e.pk),
+    )
+    if len(rows) > PAGE_SIZE:
+        rows = rows[:PAGE_SIZE]
+        return EventPage(rows=rows, next_cursor=make_cursor(rows[-1]))
+    if found.resume:
+        ts, pk = found.resume
+        return EventPage(
+            rows=rows,
+            next_cursor=f"{ts.isoformat() if ts else ''}|{pk}",
+            searched_to=ts,
+            search_cut=True,
+        )
+    return EventPage(rows=rows, next_cursor="")
 
 
 def make_cursor(event) -> str:

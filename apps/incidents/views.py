@@ -94,7 +94,7 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
     )
     groups = selectors.top_groups(incident)
     selectors.attach_sparklines(incident, groups, sources, filters, rollup=rollup)
-    events, next_cursor = selectors.events_page(incident, filters, request.GET.get("after", ""))
+    page = selectors.event_page(incident, filters, request.GET.get("after", ""))
     refs = [f.trigger for f in all_findings] + [f.flashpoint for f in all_findings]
     if diagnosis and diagnosis.root_evidence:
         refs.append(diagnosis.root_evidence[0])
@@ -116,8 +116,10 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
         "finding_total": len(all_findings),
         "timeline": timeline,
         "groups": groups,
-        "events": events,
-        "next_cursor": next_cursor,
+        "events": page.rows,
+        "next_cursor": page.next_cursor,
+        "search_cut": page.search_cut,
+        "searched_to": page.searched_to,
         "after": request.GET.get("after", ""),
         "first_ts": first,
         "last_ts": last,
@@ -197,15 +199,18 @@ def incident_update(request: TenantHttpRequest, incident_id: int):
 
 @require_GET
 def event_list(request: TenantHttpRequest, incident_id: int):
-    """The events table as a partial: filters and keyset pagination (2 queries)."""
+    """The events table as a partial: filters and keyset pagination (2 queries; a text search
+    adds the planner's estimate and, when it walks, one query per chunk)."""
     incident = selectors.get_incident_for_request(request, incident_id)
     filters = EventFilters.from_query(request.GET)
     after = request.GET.get("after", "")
-    events, next_cursor = selectors.events_page(incident, filters, after)
+    page = selectors.event_page(incident, filters, after)
     context = {
         "incident": incident,
-        "events": events,
-        "next_cursor": next_cursor,
+        "events": page.rows,
+        "next_cursor": page.next_cursor,
+        "search_cut": page.search_cut,
+        "searched_to": page.searched_to,
         "filters": filters,
         "after": after,
     }

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 
 register = template.Library()
 
@@ -30,17 +31,36 @@ SEVERITY_CLASSES = {
 }
 
 
-@register.simple_tag
-def evidence_url(incident, ref) -> str:
+def _evidence_href(context, incident, source_id, line) -> str:
+    """The evidence view's URL, reversed once per template render (a page links hundreds of
+    lines: events, finding evidence), then completed with the source and line."""
+    if source_id < 0 or line < 0:
+        return ""
+    key = ("evidence-prefix", incident.pk)
+    prefix = context.render_context.get(key)
+    if prefix is None:
+        sample = reverse(
+            "incidents:evidence",
+            kwargs={"incident_id": incident.pk, "source_id": 0, "line": 0},
+        )
+        prefix = context.render_context[key] = sample.removesuffix("0/0/")
+    return f"{prefix}{source_id}/{line}/"
+
+
+@register.simple_tag(takes_context=True)
+def evidence_url(context, incident, ref) -> str:
     """The evidence view of a [source_id, line] ref ('' for a malformed ref)."""
     try:
         source_id, line = int(ref[0]), int(ref[1])
     except (TypeError, ValueError, IndexError, KeyError):
         return ""
-    return reverse(
-        "incidents:evidence",
-        kwargs={"incident_id": incident.pk, "source_id": source_id, "line": line},
-    )
+    return _evidence_href(context, incident, source_id, line)
+
+
+@register.simple_tag(takes_context=True)
+def event_url(context, incident, event) -> str:
+    """The evidence view of an event's first line."""
+    return _evidence_href(context, incident, event.source_id, event.line)
 
 
 @register.simple_tag
@@ -52,6 +72,25 @@ def filters_qs(filters, **overrides) -> str:
     }
     params = filters.params(**clean)
     return "?" + urlencode(params) if params else "?"
+
+
+@register.filter
+def clock(value, fmt: str = "%H:%M:%S") -> str:
+    """A timestamp in the current time zone by strftime (`date` parses its format on every
+    call; an events page formats hundreds). `clock:"ms"` adds milliseconds; '' for None."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    if fmt == "ms":
+        return f"{local:%H:%M:%S}.{local.microsecond // 1000:03d}"
+    return local.strftime(fmt)
+
+
+@register.filter
+def coord(value) -> str:
+    """An SVG coordinate: two decimals, no localisation (floatformat costs ~50 µs a call, and a
+    timeline draws hundreds of rectangles)."""
+    return f"{value:.2f}"
 
 
 @register.filter

@@ -1,0 +1,202 @@
+"""Text search: exact pages in (ts, id) order whichever way the matches are found, and a search
+cut short by its time budget says how far it got and continues without skipping a match."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connection
+from django.db.models import F
+
+from apps.incidents import search, selectors
+from apps.incidents.selectors import EventFilters, event_page
+from apps.ingestion.models import Event
+
+from .conftest import ingest_text, url
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def expected_ids(incident, filters: EventFilters) -> list[int]:
+    """The reference answer: every matching event, by the ORM, in (ts NULLS LAST, id) order."""
+    qs = Event.objects.filter(incident=incident, message__icontains=filters.q)
+    if filters.level:
+        from apps.ingestion.models import LEVEL_NUMBER
+
+        qs = qs.filter(level__gte=LEVEL_NUMBER[filters.level])
+    if filters.start:
+        qs = qs.filter(ts__gte=filters.start, ts__lt=filters.end)
+    return list(qs.order_by(F("ts").asc(nulls_last=True), "id").values_list("pk", flat=True))
+
+
+def walk_pages(incident, filters: EventFilters, limit: int = 10_000):
+    """Every page of a search, following next_cursor; returns the ids and the pages."""
+    seen, pages, after = [], [], ""
+    for _ in range(limit):
+        page = event_page(incident, filters, after)
+        pages.append(page)
+        seen.extend(e.pk for e in page.rows)
+        after = page.next_cursor
+        if not after:
+            return seen, pages
+    raise AssertionError("the search never ended")
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    monkeypatch.setattr(selectors, "PAGE_SIZE", 7)
+
+
+@pytest.fixture
+def index_answers() -> list:
+    return []
+
+
+@pytest.fixture(params=["walk", "walk cut after every chunk", "index"])
+def path(request, monkeypatch):
+    """Force one way of finding matches (the planner would pick by the incident's size)."""
+    if request.param == "index":
+        # the SQL of a trigram-indexed message column, whatever this schema's indexes
+        monkeypatch.setattr(
+            search, "_text_condition", lambda incident, pattern: search._message_matches(pattern)
+        )
+        monkeypatch.setattr(search, "INDEXED_MAX", 10**9)
+        monkeypatch.setattr(search, "_uses_trigram_index", lambda plan: True)
+        indexed = search._indexed
+        answers = request.getfixturevalue("index_answers")
+        monkeypatch.setattr(
+            search, "_indexed", lambda *args: answers.append(indexed(*args)) or answers[-1]
+        )
+    else:
+        monkeypatch.setattr(search, "INDEXED_MAX", -1)
+    if request.param == "walk cut after every chunk":
+        monkeypatch.setattr(search, "SEARCH_BUDGET", -1.0)
+        monkeypatch.setattr(search, "FIRST_CHUNK", 5)
+        monkeypatch.setattr(search, "MAX_CHUNK", 40)
+    return request.param
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "connection"},
+        {"q": "too many clients"},  # sparse: a few matches among many events
+        {"q": "conn", "level": "ERROR"},
+        {"q": "100%"},  # LIKE wildcards in the term are literal
+        {"q": "no such words anywhere"},
+    ],
+)
+def test_search_pages_are_exact(db_incident, small_pages, path, index_answers, params):
+    filters = EventFilters.from_query(params)
+    expected = expected_ids(db_incident, filters)
+    seen, pages = walk_pages(db_incident, filters)
+    assert seen == expected
+    if path == "index":  # every page really came from the index query
+        assert index_answers and all(a is not None and a.indexed for a in index_answers)
+    if path == "walk cut after every chunk" and expected:
+        assert any(page.search_cut for page in pages)  # it really was cut short
+    if path != "walk cut after every chunk":
+        assert not any(page.search_cut for page in pages)
+        assert all(len(p.rows) == selectors.PAGE_SIZE for p in pages[:-1])
+
+
+def test_search_in_a_zoom_window(db_incident, small_pages, path):
+    events = Event.objects.filter(incident=db_incident).exclude(ts=None).order_by("ts")
+    first, last = events.first().ts, events.last().ts
+    params = {
+        "q": "connection",
+        "from": (first + (last - first) * 0.3).isoformat(),
+        "to": (first + (last - first) * 0.9).isoformat(),
+    }
+    filters = EventFilters.from_query(params)
+    expected = expected_ids(db_incident, filters)
+    assert expected
+    assert walk_pages(db_incident, filters)[0] == expected
+
+
+def test_search_reaches_events_without_a_timestamp(alpha, small_pages, path):
+    from apps.incidents.models import Project
+
+    text = "".join(
+        f"2024-01-15T14:02:{i:02d}Z INFO api: request {i} {'slow' if i % 2 else 'fast'}\n"
+        for i in range(40)
+    )
+    incident = ingest_text(Project.objects.get(slug="workspace"), text, title="search nulls")
+    ids = list(
+        Event.objects.filter(incident=incident).order_by("line").values_list("pk", flat=True)
+    )
+    Event.objects.filter(pk__in=ids[::3]).update(ts=None)
+    filters = EventFilters.from_query({"q": "slow"})
+    expected = expected_ids(incident, filters)
+    assert len(expected) == 20 and Event.objects.filter(pk__in=expected, ts=None).exists()
+    assert walk_pages(incident, filters)[0] == expected
+
+
+def test_search_through_the_event_text_table(db_incident, small_pages, monkeypatch):
+    """Once the incident's messages are in EventText (its own trigram index, off the ingest
+    path), the index path searches that table: same answers."""
+    from django.apps import apps
+
+    try:
+        event_text = apps.get_model("ingestion", "EventText")
+    except LookupError:
+        pytest.skip("no EventText table in this schema")
+    sources = list(db_incident.sources.values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {event_text._meta.db_table} (event_id, source_id, body) "
+            "SELECT id, source_id, upper(message) FROM ingestion_event WHERE source_id = ANY(%s) "
+            "ON CONFLICT DO NOTHING",
+            [sources],
+        )
+    db_incident.sources.update(text_indexed=True)
+    plans = []
+    monkeypatch.setattr(search, "INDEXED_MAX", 10**9)
+    monkeypatch.setattr(search, "_uses_trigram_index", lambda plan: plans.append(plan) or True)
+    try:
+        for q in ("connection", "too many clients", "zzz-not-there"):
+            filters = EventFilters.from_query({"q": q})
+            assert walk_pages(db_incident, filters)[0] == expected_ids(db_incident, filters)
+        assert plans and event_text._meta.db_table in str(plans[0])
+    finally:
+        db_incident.sources.update(text_indexed=False)
+        event_text.objects.filter(source_id__in=sources).delete()
+
+
+def test_cut_short_search_says_how_far_it_got_and_continues(
+    client, personas, db_incident, monkeypatch
+):
+    monkeypatch.setattr(search, "INDEXED_MAX", -1)
+    monkeypatch.setattr(search, "SEARCH_BUDGET", -1.0)
+    monkeypatch.setattr(search, "FIRST_CHUNK", 3)
+    monkeypatch.setattr(search, "MAX_CHUNK", 3)
+    client.force_login(personas.member)
+    # a term whose first match is not among the first three events
+    term = "too many clients"
+    first_match = expected_ids(db_incident, EventFilters(q=term))[0]
+    ordered = Event.objects.filter(incident=db_incident).order_by(
+        F("ts").asc(nulls_last=True), "id"
+    )
+    assert first_match not in list(ordered.values_list("pk", flat=True)[:3])
+    path = f"incidents/{db_incident.pk}/events/?{urlencode({'q': term})}"
+    response = client.get(url(personas.alpha, path), **HX)
+    body = response.content.decode()
+    assert response.context["search_cut"]
+    assert 'data-testid="search-cut"' in body and "No matches" in body
+    assert "Continue searching" in body
+    assert 'data-testid="no-events"' not in body
+    cursor = response.context["next_cursor"]
+    third = ordered[2]
+    assert cursor == selectors.make_cursor(third)  # resumes right after the last event tested
+    # the whole page renders the same note
+    page = client.get(url(personas.alpha, f"incidents/{db_incident.pk}/?{urlencode({'q': term})}"))
+    assert 'data-testid="search-cut"' in page.content.decode()
+
+
+def test_search_needs_no_page_when_nothing_matches(client, personas, db_incident):
+    client.force_login(personas.member)
+    path = f"incidents/{db_incident.pk}/events/?q=zzz-not-there"
+    body = client.get(url(personas.alpha, path), **HX).content.decode()
+    assert 'data-testid="no-events"' in body
+    assert 'data-testid="search-cut"' not in body
