@@ -39,6 +39,34 @@
     }
   });
 
+  // --- database outage: a partial answered 503 (aiops/outage.py) ------------------------------
+  // htmx does not swap error responses, so what was on screen stays; a banner says why it is not
+  // updating and goes away with the next successful request (polling partials keep polling).
+  var OUTAGE_TEXT = "The database is not reachable right now, usually for a restart that takes " +
+    "seconds. This page will catch up by itself.";
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (!xhr || xhr.status !== 503) return;
+    var banner = document.getElementById("outage-banner");
+    if (!banner) {
+      banner = document.createElement("div");
+      banner.id = "outage-banner";
+      banner.setAttribute("role", "alert");
+      banner.setAttribute("data-testid", "outage-banner");
+      banner.className = "fixed inset-x-0 top-0 z-50 border-b border-amber-200 bg-amber-50 " +
+        "px-4 py-2 text-center text-sm text-amber-900";
+      document.body.appendChild(banner);
+    }
+    banner.textContent = OUTAGE_TEXT;
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!event.detail || !event.detail.successful) return;
+    var banner = document.getElementById("outage-banner");
+    if (banner) banner.remove();
+  });
+
   // --- keyboard: "/" search, j/k events, Enter raw line, Esc close ----------------------------
   function rows() { return Array.from(document.querySelectorAll("[data-event-row]")); }
 
