@@ -13,9 +13,11 @@ lint:  ## ruff lint + format check
 bench: ## throughput and grouping benchmarks (prints numbers, asserts nothing)
 	@bash scripts/bench.sh
 
-prove: ## attack the running system (faults, hostile uploads, XSS in Chromium); README table
+PROVE ?= faults jobs_faults hostile xss load isolation migrations
+
+prove: ## attack the running system (faults, outage, hostile input, XSS, load, isolation); README table
 	@bash -c '. scripts/dev-env.sh && rc=0; \
-	  for s in faults hostile xss; do python prove/$$s.py || rc=1; done; \
+	  for s in $(PROVE); do python prove/$$s.py || rc=1; done; \
 	  python prove/report.py || rc=1; exit $$rc'
 
 css:   ## rebuild static/css/app.css (needs Node; the built file is committed)
