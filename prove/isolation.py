@@ -185,12 +185,13 @@ def member(username: str, tenant, role: str):
     return user
 
 
-def id_sets(tenants, cache_incident: int) -> dict[str, dict]:
+def id_sets(tenants, cache_incident: int | None = None) -> dict[str, dict]:
     """URL kwargs to request on every tenant: each tenant's real ids, unknown ids, and the
     cache incident (the same id everywhere)."""
     sets = {slug: object_kwargs(tenants[slug]) for slug in tenants}
     sets["unknown"] = UNKNOWN
-    sets["cache"] = {**sets[next(iter(tenants))], "incident_id": cache_incident}
+    if cache_incident is not None:
+        sets["cache"] = {**sets[next(iter(tenants))], "incident_id": cache_incident}
     return sets
 
 
