@@ -18,10 +18,10 @@ every ingest job ends (apps.ingestion.tasks) and once a minute (the django-q2 sc
 `sweep`, created by migration tenants 0003). Each run first re-checks the tickets already
 handed over: the ticket of a finished or deleted job is dropped; a job whose worker died
 (heartbeat stale) or whose task never reached a worker (still queued long after it was handed
-over: a lost on-commit send, a lost broker message) is handed over again. Handing a job over
-twice is harmless: the job claims itself by compare-and-set (`_claim` in ingestion.services)
-and a second delivery is skipped. A ticket is deleted only once its job is terminal or gone,
-so no job is lost.
+over and, with the ORM broker, no longer in it: a task that failed before claiming its job, a
+lost Redis message) is handed over again. Handing a job over twice is harmless: the job claims
+itself by compare-and-set (`_claim` in ingestion.services) and a second delivery is skipped.
+A ticket is deleted only once its job is terminal or gone, so no job is lost.
 """
 
 from __future__ import annotations
@@ -162,6 +162,7 @@ def _recheck_dispatched(now: datetime) -> int:
         by_schema[ticket.tenant.schema_name].append(ticket)
     heartbeat_stale = now - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
     resent = 0
+    in_broker: set[tuple[str, int]] | None = None
     for schema_name, group in by_schema.items():
         with schema_context(schema_name):
             jobs = {
@@ -180,6 +181,10 @@ def _recheck_dispatched(now: datetime) -> int:
             else:  # queued: the task never reached a worker, or is still waiting for one
                 backoff = DISPATCH_STALE_SECONDS * 2 ** min(ticket.dispatches - 1, 5)
                 lost = ticket.dispatched_at < now - timedelta(seconds=backoff)
+                if lost and in_broker is None:
+                    in_broker = _ingest_tasks_in_broker()
+                if lost and in_broker is not None:
+                    lost = (schema_name, ticket.job_id) not in in_broker
             if lost:
                 log.warning(
                     "ingest job %s in %s: %s, handing it over again",
@@ -190,6 +195,23 @@ def _recheck_dispatched(now: datetime) -> int:
                 _hand_over(ticket, schema_name, now)
                 resent += 1
     return resent
+
+
+def _ingest_tasks_in_broker() -> set[tuple[str, int]] | None:
+    """(schema, job id) of every ingest task the ORM broker still holds, waiting or taken by
+    a worker (it deletes a message once the task ends); None with another broker (Redis),
+    which cannot be asked: the time-out alone decides there."""
+    if "orm" not in settings.Q_CLUSTER:
+        return None
+    from django_q.models import OrmQ
+
+    held = set()
+    for message in OrmQ.objects.only("payload"):
+        task = message.task
+        args = task.get("args") or ()
+        if len(args) == 3 and args[1] == INGEST_TASK:  # run_tenant_task(schema, path, job_id)
+            held.add((args[0], args[2]))
+    return held
 
 
 def _job_is_over(schema_name: str, job_id: int) -> bool:

@@ -148,16 +148,34 @@ def test_two_workers_one_tenant_never_holds_both(cluster):
     assert b_job.status == IngestJob.Status.DONE
 
 
+def test_a_queued_task_is_handed_over_again_only_when_the_broker_lost_it():
+    alpha = ensure_tenant("alpha")
+    (job_id,) = upload(alpha, incident_in(alpha, "lost"), [log_text(10, "lost")])
+    ticket = IngestTicket.objects.get(job_id=job_id, tenant=alpha)
+    long_ago = timezone.now() - timedelta(hours=1)
+    IngestTicket.objects.filter(pk=ticket.pk).update(dispatched_at=long_ago)
+    # a long django-q2 backlog: the message is still there, waiting for a worker
+    assert scheduling.dispatch() == 0
+    assert OrmQ.objects.count() == 1
+    OrmQ.objects.all().delete()  # the message is gone (e.g. its task failed before the claim)
+    assert scheduling.dispatch() == 1
+    assert OrmQ.objects.count() == 1
+    ticket.refresh_from_db()
+    assert ticket.dispatches == 2 and ticket.dispatched_at > long_ago
+
+
 def test_a_ticket_handed_over_twice_runs_once(cluster):
     alpha = ensure_tenant("alpha")
     text = log_text(3000, "twice")
     (job_id,) = upload(alpha, incident_in(alpha, "twice"), [text])
     ticket = IngestTicket.objects.get(job_id=job_id, tenant=alpha)
     assert ticket.state == "dispatched" and ticket.dispatches == 1
-    # the task looks lost (still queued long after it was handed over): handed over again
-    IngestTicket.objects.filter(pk=ticket.pk).update(
-        dispatched_at=timezone.now() - timedelta(hours=1)
-    )
+    # the job looks claimed by a worker that died (stale heartbeat): handed over again, while
+    # the first message is still in the broker: two deliveries of one job
+    with tenant_context(alpha):
+        IngestJob.objects.filter(pk=job_id).update(
+            status=IngestJob.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5)
+        )
     assert scheduling.dispatch() == 1
     assert OrmQ.objects.count() == 2
     cluster(workers=2)
@@ -173,7 +191,7 @@ def test_a_ticket_handed_over_twice_runs_once(cluster):
     )
     assert results == ["done", "skipped"]
     (job,) = jobs_of(alpha, [job_id])
-    assert job.attempts == 1
+    assert job.attempts == 1  # one claim: the other delivery was skipped
     with tenant_context(alpha):
         assert job.incident.events.count() == 3000
         assert sorted(job.incident.events.values_list("line", flat=True)) == list(range(1, 3001))
