@@ -35,7 +35,8 @@ from django.db.models.expressions import RawSQL
 INDEXED_MAX = 20_000
 # the walk: seconds per request, and rows per chunk (growing from the first to the last size)
 SEARCH_BUDGET = 0.1
-FIRST_CHUNK, MAX_CHUNK = 2_000, 25_000
+WORKSPACE_BUDGET = 0.05  # inside the whole incident page, which has more to draw
+FIRST_CHUNK, MAX_CHUNK = 1_000, 25_000
 TRGM_INDEXES = ("event_message_trgm", "eventtext_body_trgm")
 
 Position = tuple[datetime | None, int]  # (ts, id) of an event; ts None sorts last
@@ -54,14 +55,29 @@ def like_pattern(term: str) -> str:
     return f"%{connection.ops.prep_for_like_query(term)}%"
 
 
-def search_ids(base, incident, term: str, after: Position | None, limit: int) -> SearchResult:
+def search_ids(
+    base, incident, term: str, after: Position | None, limit: int, budget: float | None = None
+) -> SearchResult:
     """Ids of the first `limit` events of `base` (the other filters applied) after `after`
-    whose message contains `term` (case-insensitive)."""
+    whose message contains `term` (case-insensitive); a walk stops after `budget` seconds.
+
+    A first chunk of the walk answers dense terms at once; then the trigram index if it has
+    few candidates, else the walk goes on."""
+    deadline = time.monotonic() + (SEARCH_BUDGET if budget is None else budget)
     pattern = like_pattern(term)
-    indexed = _indexed(base, incident, pattern, after, limit)
+    first = _walk(base, pattern, after, limit, deadline=deadline, chunk=FIRST_CHUNK, max_chunks=1)
+    if first.resume is None:  # a full page, or no events left
+        return first
+    indexed = _indexed(base, incident, pattern, first.resume, limit - len(first.ids))
     if indexed is not None:
-        return indexed
-    return _walk(base, pattern, after, limit)
+        return SearchResult(ids=first.ids + indexed.ids, scanned=first.scanned, indexed=True)
+    if time.monotonic() > deadline:
+        return first
+    more = limit - len(first.ids)
+    rest = _walk(base, pattern, first.resume, more, deadline=deadline, chunk=FIRST_CHUNK * 4)
+    return SearchResult(
+        ids=first.ids + rest.ids, resume=rest.resume, scanned=first.scanned + rest.scanned
+    )
 
 
 # --- the trigram index --------------------------------------------------------------------------
@@ -116,10 +132,15 @@ def _after(qs, after: Position | None):
     return _timed_after(qs, ts, pk) | qs.filter(ts__isnull=True)
 
 
-def _uses_trigram_index(plan: dict) -> bool:
+def _trigram_candidates(plan: dict) -> int | None:
+    """Rows the plan expects from a trigram index (None if it uses none): what the index path
+    costs, since each candidate is then read from the table."""
+    own = None
     if plan.get("Node Type") == "Bitmap Index Scan" and plan.get("Index Name") in TRGM_INDEXES:
-        return True
-    return any(_uses_trigram_index(child) for child in plan.get("Plans", ()))
+        own = int(plan.get("Plan Rows", 0))
+    counts = [_trigram_candidates(child) for child in plan.get("Plans", ())]
+    counts = [n for n in [own, *counts] if n is not None]
+    return max(counts) if counts else None
 
 
 INDEXED_SQL = (
@@ -138,7 +159,8 @@ def _indexed(base, incident, pattern: str, after, limit: int) -> SearchResult | 
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
         plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-        if plan.get("Plan Rows", INDEXED_MAX + 1) > INDEXED_MAX or not _uses_trigram_index(plan):
+        candidates = _trigram_candidates(plan)
+        if candidates is None or candidates > INDEXED_MAX:
             return None
         # MATERIALIZED: planned as the set EXPLAIN saw (the bitmap scan), then sorted; without
         # it the planner would walk the time index for the ORDER BY … LIMIT
@@ -158,12 +180,23 @@ SELECT count(*), NULL, 2 FROM chunk
 """
 
 
-def _walk(base, pattern: str, after: Position | None, limit: int) -> SearchResult:
-    """Test messages chunk by chunk in (ts, id) order: timestamped events, then the rest."""
-    deadline = time.monotonic() + SEARCH_BUDGET
+def _walk(
+    base,
+    pattern: str,
+    after: Position | None,
+    limit: int,
+    *,
+    deadline: float,
+    chunk: int,
+    max_chunks: int | None = None,
+) -> SearchResult:
+    """Test messages chunk by chunk in (ts, id) order (timestamped events, then the rest)
+    until `limit` matches, the end, the deadline or `max_chunks` chunks; `resume` is set when
+    events are left untested."""
     found: list[int] = []
     scanned = 0
-    chunk = FIRST_CHUNK
+    chunks = 0
+    chunk = min(chunk, MAX_CHUNK)
     if after is None:
         segments = [(True, None), (False, None)]
     elif after[0] is None:
@@ -202,7 +235,8 @@ def _walk(base, pattern: str, after: Position | None, limit: int) -> SearchResul
             if count < chunk or last is None:
                 break  # this segment is done
             position = (last[1], last[0])
-            if time.monotonic() > deadline:
+            chunks += 1
+            if time.monotonic() > deadline or chunks == max_chunks:
                 return SearchResult(ids=found, resume=position, scanned=scanned)
             chunk = min(chunk * 4, MAX_CHUNK)
     return SearchResult(ids=found, scanned=scanned)

@@ -318,13 +318,15 @@ def events_page(incident: Incident, filters: EventFilters, after: str = "") -> t
     return page.rows, page.next_cursor
 
 
-def event_page(incident: Incident, filters: EventFilters, after: str = "") -> EventPage:
+def event_page(
+    incident: Incident, filters: EventFilters, after: str = "", search_budget: float | None = None
+) -> EventPage:
     """One page of events in (ts, id) order and the cursor for the next page.
 
     Keyset pagination: the 500th page costs what the first does. A text search goes through
     `search.search_ids` (bounded work; it may return a short page that says how far it got)."""
     if filters.search:
-        return _search_page(incident, filters, parse_cursor(after))
+        return _search_page(incident, filters, parse_cursor(after), search_budget)
     qs = filtered_events(incident, filters).select_related("source").only(*EVENT_COLUMNS)
     cursor = parse_cursor(after)
     order = (F("ts").asc(nulls_last=True), "id")
@@ -352,12 +354,12 @@ def event_page(incident: Incident, filters: EventFilters, after: str = "") -> Ev
     return EventPage(rows=rows, next_cursor=make_cursor(rows[-1]) if more and rows else "")
 
 
-def _search_page(incident: Incident, filters: EventFilters, cursor) -> EventPage:
+def _search_page(incident: Incident, filters: EventFilters, cursor, budget) -> EventPage:
     from apps.incidents.search import search_ids
     from apps.ingestion.models import Event
 
     base = filtered_events(incident, replace(filters, q=""))
-    found = search_ids(base, incident, filters.search, cursor, PAGE_SIZE + 1)
+    found = search_ids(base, incident, filters.search, cursor, PAGE_SIZE + 1, budget)
     ids = found.ids[: PAGE_SIZE + 1]
     rows = sorted(
         Event.objects.filter(pk__in=ids).select_related("source").only(*EVENT_COLUMNS),

@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.incidents import selectors, services
+from apps.incidents import search, selectors, services
 from apps.incidents.forms import ProjectForm
 from apps.incidents.models import Incident
 from apps.incidents.selectors import EventFilters
@@ -94,7 +94,9 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
     )
     groups = selectors.top_groups(incident)
     selectors.attach_sparklines(incident, groups, sources, filters, rollup=rollup)
-    page = selectors.event_page(incident, filters, request.GET.get("after", ""))
+    page = selectors.event_page(
+        incident, filters, request.GET.get("after", ""), search_budget=search.WORKSPACE_BUDGET
+    )
     refs = [f.trigger for f in all_findings] + [f.flashpoint for f in all_findings]
     if diagnosis and diagnosis.root_evidence:
         refs.append(diagnosis.root_evidence[0])

@@ -200,3 +200,40 @@ def test_xss_payloads_in_logs_stay_text(live_server, page):
     text = page.get_by_test_id("event-table").inner_text()
     assert "<script>alert(1)</script>" in text  # shown as text
     assert page.locator("#workspace script, #workspace iframe, #workspace img").count() == 0
+
+
+def test_a_search_cut_short_carries_on_by_itself(live_server, page, monkeypatch):
+    """A text search that stops at its time budget before finding anything fetches the next
+    stretch by itself (htmx, hx-trigger=load) until matches show; the URL follows."""
+    from django.db.models import F
+
+    from apps.incidents import search
+    from apps.ingestion.models import Event
+
+    from .test_search import expected_ids
+
+    monkeypatch.setattr(search, "SEARCH_BUDGET", -1.0)
+    monkeypatch.setattr(search, "WORKSPACE_BUDGET", -1.0)
+    monkeypatch.setattr(search, "INDEXED_MAX", -1)
+    tenant = sign_in(page, live_server)
+    incident = workspace_incident(tenant)
+    term = "too many clients"
+    with tenant_context(tenant):
+        from apps.incidents.selectors import EventFilters
+
+        first = expected_ids(incident, EventFilters(q=term))[0]
+        ordered = list(
+            Event.objects.filter(incident=incident)
+            .order_by(F("ts").asc(nulls_last=True), "id")
+            .values_list("pk", flat=True)
+        )
+    position = ordered.index(first)
+    assert position >= 3
+    stretch = position // 3  # three stretches without a match before the first one
+    monkeypatch.setattr(search, "FIRST_CHUNK", stretch)
+    monkeypatch.setattr(search, "MAX_CHUNK", stretch)
+    page.goto(f"{live_server.url}/t/alpha/incidents/{incident.pk}/?q=too+many+clients")
+    page.get_by_test_id("event").first.wait_for(timeout=30_000)
+    assert term in page.get_by_test_id("event").first.inner_text().lower()
+    assert "after=" in page.url  # where the search got to, for reload and back
+    assert page.js_errors == []

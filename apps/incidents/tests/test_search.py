@@ -62,7 +62,8 @@ def path(request, monkeypatch):
             search, "_text_condition", lambda incident, pattern: search._message_matches(pattern)
         )
         monkeypatch.setattr(search, "INDEXED_MAX", 10**9)
-        monkeypatch.setattr(search, "_uses_trigram_index", lambda plan: True)
+        monkeypatch.setattr(search, "_trigram_candidates", lambda plan: 0)
+        monkeypatch.setattr(search, "FIRST_CHUNK", 3)  # the first chunk cannot fill the page
         indexed = search._indexed
         answers = request.getfixturevalue("index_answers")
         monkeypatch.setattr(
@@ -153,7 +154,8 @@ def test_search_through_the_event_text_table(db_incident, small_pages, monkeypat
     db_incident.sources.update(text_indexed=True)
     plans = []
     monkeypatch.setattr(search, "INDEXED_MAX", 10**9)
-    monkeypatch.setattr(search, "_uses_trigram_index", lambda plan: plans.append(plan) or True)
+    monkeypatch.setattr(search, "_trigram_candidates", lambda plan: plans.append(plan) or 0)
+    monkeypatch.setattr(search, "FIRST_CHUNK", 3)
     try:
         for q in ("connection", "too many clients", "zzz-not-there"):
             filters = EventFilters.from_query({"q": q})

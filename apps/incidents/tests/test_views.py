@@ -54,14 +54,15 @@ def budget(queries: int) -> int:
         ("timeline partial", "incidents/{pk}/timeline/", HX, 5),
         ("events partial", "incidents/{pk}/events/?level=INFO", HX, 2),
         ("events partial, deep page", "incidents/{pk}/events/?after={cursor}", HX, 2),
-        # incident, the sources' search-index flags, the walk's first chunk of 2,000 events
-        # (it holds the page), the page's events
-        ("events partial, text search", "incidents/{pk}/events/?q=connection", HX, 4),
+        # incident, the search's first chunk of 1,000 events (it fills the page), the page's
+        # events (a sparse term adds the sources' index flags, the planner's estimate and the
+        # index query, or more chunks: search.py)
+        ("events partial, text search", "incidents/{pk}/events/?q=connection", HX, 3),
         (
             "events partial, text search, deep page",
             "incidents/{pk}/events/?q=connection&after={cursor}",
             HX,
-            4,
+            3,
         ),
         # incident, source, events around the line
         ("evidence page", "incidents/{pk}/evidence/{sid}/{line}/", {}, 3),
