@@ -10,14 +10,16 @@ taskset); the worker is not pinned and runs at nice 10, as background jobs shoul
 is the shared dev cluster and floats. Logs are mixed files from ../shared/data/loghub plus
 synthetic JSON/logfmt/Spring lines (bench/mixed_log.py).
 
-Row "load": PROVE_LOAD_UPLOADS uploads of PROVE_LOAD_MB each, one per tenant, sent at once through
-the new-incident form (multipart over HTTP, CSRF token from the form), while PROVE_LOAD_BROWSERS
-members of those tenants browse an already ingested incident (incident page, events partial,
-timeline partial, evidence panel) until every upload is ingested. Each browser fetches its URLs
-once before measuring (warm-up). An upload's time is its POST: sending the body to the response
-that says it is stored and queued (302). Pass: uploads p95 < 10 s, page and partial p95 < 500 ms,
-zero errors; the ingest throughput each tenant got is reported (lines/s while its job ran, and
-upload → done, which includes waiting its turn: 2 workers, one job per tenant at a time).
+Row "load": PROVE_LOAD_UPLOADS uploads of PROVE_LOAD_MB each, one per tenant, sent at once
+through the new-incident form (multipart over HTTP, CSRF token from the form), while
+PROVE_LOAD_BROWSERS members of those tenants browse an already ingested incident (incident page,
+events partial, timeline partial, evidence panel) until every upload is ingested. The same
+browsing for PROVE_LOAD_BASELINE_S before the uploads gives the machine's pace without the load
+(reported, not judged). Each browser fetches its URLs once before measuring (warm-up). An
+upload's time is its POST: sending the body until the response that says it is stored and
+queued (302). Pass: uploads p95 < 10 s, page and partial p95 < 500 ms, zero errors; the ingest
+throughput each tenant got is reported (lines/s while its job ran, and upload → done, which
+includes waiting its turn: 2 workers, one job per tenant at a time).
 
 Row "fairness": tenant B's one file is uploaded alone (its solo time, upload accepted → job
 done), then tenant A uploads PROVE_FAIR_FLOOD files of the same size and B uploads its file
@@ -59,6 +61,7 @@ UPLOAD_MB = int(os.environ.get("PROVE_LOAD_MB", "50"))
 UPLOADS = int(os.environ.get("PROVE_LOAD_UPLOADS", "4"))
 BROWSERS = int(os.environ.get("PROVE_LOAD_BROWSERS", "6"))
 BROWSE_LINES = int(os.environ.get("PROVE_LOAD_BROWSE_LINES", "50000"))
+BASELINE_S = float(os.environ.get("PROVE_LOAD_BASELINE_S", "15"))  # browsing alone, reported
 TIMEOUT = float(os.environ.get("PROVE_LOAD_TIMEOUT", "900"))
 FLOOD = int(os.environ.get("PROVE_FAIR_FLOOD", "10"))
 FAIR_MB = int(os.environ.get("PROVE_FAIR_MB", "5"))
@@ -329,12 +332,17 @@ def browse_target(tenant, path: Path) -> Target:
 @dataclass
 class Samples:
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    baseline: list[float] = field(default_factory=list)  # before the load: the machine's pace
+    measuring: bool = False
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, kind: str, seconds: float) -> None:
         with self.lock:
-            self.latencies.setdefault(kind, []).append(seconds)
+            if self.measuring:
+                self.latencies.setdefault(kind, []).append(seconds)
+            else:
+                self.baseline.append(seconds)
 
     def error(self, text: str) -> None:
         with self.lock:
@@ -437,7 +445,8 @@ def run_load(port: int, tenants, targets, big: Path) -> dict:
     uploaders = [sign_in(t, f"load-uploader-{t.slug}", port) for t in tenants[:UPLOADS]]
     for thread in browsers:
         thread.start()
-    time.sleep(2.0)  # browsing before, during and after the uploads
+    time.sleep(BASELINE_S)  # browsing alone first: the baseline, reported but not judged
+    samples.measuring = True
     started = time.monotonic()
     results: dict[str, dict] = {}
 
@@ -524,13 +533,15 @@ def run_load(port: int, tenants, targets, big: Path) -> dict:
         f" {BROWSERS} members of {len(tenants)} tenants browse incidents",
         how_many=(
             f"uploads accepted p95 {p95(upload_times):.1f} s; {len(all_pages):,} page/partial"
-            f" requests, p95 {p95(all_pages) * 1000:.0f} ms, {len(samples.errors)} errors;"
+            f" requests, p95 {p95(all_pages) * 1000:.0f} ms (before the load"
+            f" {p95(samples.baseline) * 1000:.0f} ms), {len(samples.errors)} errors;"
             f" ingest {throughput}; {ingested - started:.0f} s"
         ),
         broke="0" if ok else "; ".join(problems)[:600],
         ok=ok,
         uploads=results,
         pages=by_kind,
+        baseline_pages={"n": len(samples.baseline), "p95_ms": round(p95(samples.baseline) * 1000)},
         ingest=per_tenant,
         upload_seconds=round(uploaded - started, 1),
         setup={
