@@ -87,6 +87,24 @@ def clock(value, fmt: str = "%H:%M:%S") -> str:
 
 
 @register.filter
+def ref_label(ref) -> str:
+    """`#12:345` for a [source_id, line] ref (`ref.0` in a template costs a failed dict and
+    attribute lookup, then dir(list), per use)."""
+    try:
+        return f"#{int(ref[0])}:{int(ref[1])}"
+    except (TypeError, ValueError, IndexError, KeyError):
+        return ""
+
+
+@register.filter
+def clip(value, length: int) -> str:
+    """`truncatechars` without its per-character Unicode walk (a page clips hundreds of
+    messages): at most `length` characters, the last one an ellipsis when cut."""
+    value = "" if value is None else str(value)
+    return value if len(value) <= length else value[: length - 1] + "…"
+
+
+@register.filter
 def coord(value) -> str:
     """An SVG coordinate: two decimals, no localisation (floatformat costs ~50 µs a call, and a
     timeline draws hundreds of rectangles)."""
