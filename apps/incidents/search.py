@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.apps import apps
 from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, F
 from django.db.models.expressions import RawSQL
@@ -37,7 +36,7 @@ INDEXED_MAX = 20_000
 SEARCH_BUDGET = 0.1
 WORKSPACE_BUDGET = 0.05  # inside the whole incident page, which has more to draw
 FIRST_CHUNK, MAX_CHUNK = 1_000, 25_000
-TRGM_INDEXES = ("event_message_trgm", "eventtext_body_trgm")
+TRGM_INDEXES = ("eventtext_body_trgm",)
 
 Position = tuple[datetime | None, int]  # (ts, id) of an event; ts None sorts last
 
@@ -84,28 +83,21 @@ def search_ids(
 
 
 def _text_condition(incident, pattern: str) -> RawSQL | None:
-    """The match as SQL a trigram index can serve: the EventText table once every source of the
-    incident is in it (`Source.text_indexed`), else the message itself if it has the index."""
-    try:
-        event_text = apps.get_model("ingestion", "EventText")
-    except LookupError:
-        event_text = None
-    if event_text is not None:
-        from apps.ingestion.models import Source
+    """The match as SQL the trigram index of EventText serves (apps/ingestion/search.py), once
+    every source of the incident is in it (`Source.text_indexed`, set by the job that follows
+    the ingest job); None until then: only the walk can search them."""
+    from apps.ingestion.models import Source
 
-        sources = list(Source.objects.filter(incident=incident).values_list("pk", "text_indexed"))
-        if sources and all(flag for _, flag in sources):
-            return RawSQL(
-                '"ingestion_event"."id" IN (SELECT "event_id" FROM "ingestion_eventtext" '
-                'WHERE "source_id" = ANY(%s) AND "body" LIKE UPPER(%s))',
-                ([pk for pk, _ in sources], pattern),
-                output_field=BooleanField(),
-            )
-    from apps.ingestion.models import Event
-
-    if not any(index.name in TRGM_INDEXES for index in Event._meta.indexes):
-        return None  # no index on the messages themselves: only the walk can search them
-    return _message_matches(pattern)
+    sources = list(Source.objects.filter(incident=incident).values_list("pk", "text_indexed"))
+    if not sources or not all(flag for _, flag in sources):
+        return None
+    # body is upper(message): the same answers as UPPER(message) LIKE UPPER(pattern)
+    return RawSQL(
+        '"ingestion_event"."id" IN (SELECT "event_id" FROM "ingestion_eventtext" '
+        'WHERE "source_id" = ANY(%s) AND "body" LIKE UPPER(%s))',
+        ([pk for pk, _ in sources], pattern),
+        output_field=BooleanField(),
+    )
 
 
 def _message_matches(pattern: str) -> RawSQL:
