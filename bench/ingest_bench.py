@@ -87,7 +87,7 @@ def run_ingest(path: Path) -> tuple[int, float]:
         )
         job = incident.jobs.get()
         started = time.perf_counter()
-        services.run_ingest(job.pk, queue_text_index=False)
+        services.run_ingest(job.pk)
         elapsed = time.perf_counter() - started
         job.refresh_from_db()
         if job.status != "done":

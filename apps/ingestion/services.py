@@ -36,7 +36,6 @@ from apps.rules import diagnosis
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
 from apps.tenants import scheduling
-from apps.tenants.jobs import enqueue_tenant_task
 
 log = logging.getLogger(__name__)
 
@@ -361,14 +360,14 @@ def _finish(job_id: int, status: str, *, error: str = "", warnings: list[str] | 
     IngestJob.objects.filter(pk=job_id).update(**fields)
 
 
-def run_ingest(job_id: int, *, queue_text_index: bool = True) -> str:
+def run_ingest(job_id: int) -> str:
     """The ingest job (runs in the tenant's schema). Returns the final status.
 
     Safe to run twice or concurrently: rows carry a natural key and the per-source
     checkpoint is committed with them. Transient database errors (a restart) are retried
     here, resuming from the checkpoint; anything else fails the job with a visible reason.
-    When done, the text-search indexing of its sources is queued as a job of its own
-    (search.py); `queue_text_index=False` leaves that to the caller (the inline commands).
+    The text search index of its sources is built afterwards by the caller (search.py:
+    the worker task does it next, in the same fair-queuing slot).
     """
     if not _claim(job_id):
         return "skipped"
@@ -403,13 +402,6 @@ def run_ingest(job_id: int, *, queue_text_index: bool = True) -> str:
     lines = IngestJob.objects.filter(pk=job_id).values_list("lines_done", flat=True).get()
     IngestJob.objects.filter(pk=job_id).update(lines_per_second=lines / elapsed)
     _finish(job_id, IngestJob.Status.DONE, warnings=warnings)
-    if queue_text_index:
-        enqueue_tenant_task(
-            "apps.ingestion.search.index_job",
-            job_id,
-            schema_name=connection.schema_name,
-            task_name=f"index-text-{connection.schema_name}-{job_id}",
-        )
     return IngestJob.Status.DONE
 
 

@@ -54,7 +54,7 @@ class Command(BaseCommand):
                 jobs = services.add_files(incident=incident_obj, uploads=uploads, run_inline=True)
             started = time.perf_counter()
             for job in jobs:
-                services.run_ingest(job.pk, queue_text_index=False)
+                services.run_ingest(job.pk)
             elapsed = max(time.perf_counter() - started, 1e-9)
             indexing = time.perf_counter()
             indexed = search.index_incident(incident_obj.pk)

@@ -53,6 +53,6 @@ class Command(BaseCommand):
                         run_inline=True,
                     )
                 for job in jobs:
-                    services.run_ingest(job.pk, queue_text_index=False)
+                    services.run_ingest(job.pk)
                 search.index_incident(incident.pk)
                 self.stdout.write(f"loaded sample: {title}")
