@@ -1,7 +1,7 @@
 """Attack corpora, generated on the fly: hostile upload files and XSS payloads.
 
-Shared by `prove/hostile.py`, `prove/xss.py` and the always-on subset in `make test`
-(apps/ingestion/tests/test_prove_subset.py). Deterministic: the same seed gives the same files.
+Shared by `prove/hostile.py`, `prove/xss.py`, `prove/xss_reports.py` and the always-on subset
+in `make test` (apps/ingestion/tests/test_prove_subset.py). Deterministic: the same seed gives the same files.
 """
 
 from __future__ import annotations
@@ -571,6 +571,38 @@ def _xss_core() -> Iterator[str]:
 def xss_payloads() -> list[str]:
     """≥ 200 distinct payloads; each carries a unique tag so a hit can be traced back."""
     return list(dict.fromkeys(_xss_core()))
+
+
+def fetch_payloads(origin: str) -> list[str]:
+    """Payloads that make a renderer fetch something if they ever become markup: ``origin`` is a
+    counting listener (``http://127.0.0.1:<port>``), plus local files WeasyPrint must never read.
+    Used by prove/xss_reports.py for the PDF and Markdown exports (and the pages around them)."""
+    files = ["file:///etc/passwd", "file:///dev/urandom", "/etc/passwd"]
+    out: list[str] = []
+    for n, url in enumerate([f"{origin}/f{n}" for n in range(3)] + files):
+        out += [
+            f'<img src="{url}">',
+            f"<img src={url}>",
+            f'<link rel="stylesheet" href="{url}">',
+            f'<link rel="attachment" href="{url}">',
+            f"<style>@import url({url});</style>",
+            f'<div style="background:url({url})">css</div>',
+            f'<svg><image href="{url}"/></svg>',
+            f'<object data="{url}"></object>',
+            f'<iframe src="{url}"></iframe>',
+            f'<img srcset="{url} 1x">',
+            f"![img {n}]({url})",
+            f"[link {n}]({url})",
+            f"<{url}>",
+            f'<a href="{url}" rel="attachment">attach</a>',
+        ]
+    out += [
+        f"<style>body{{font-family:x;src:url({origin}/font.woff)}}</style>",
+        f'<base href="{origin}/">',
+        f"[ref]: {origin}/ref\n\n[x][ref]",
+        f"<meta http-equiv=refresh content='0;url={origin}/meta'>",
+    ]
+    return list(dict.fromkeys(out))
 
 
 if __name__ == "__main__":  # a quick look: families and counts

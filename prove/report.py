@@ -16,7 +16,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from prove.common import ROOT, format_row, read_result
 
 BEGIN, END = "<!-- prove:begin -->", "<!-- prove:end -->"
-ORDER = ("faults", "jobs_faults", "outage", "hostile", "xss", "load", "fairness", "isolation", "migrations")
+ORDER = (
+    "faults",
+    "jobs_faults",
+    "outage",
+    "hostile",
+    "xss",
+    "xss_reports",
+    "load",
+    "fairness",
+    "isolation",
+    "migrations",
+)
 
 
 def table() -> str:
