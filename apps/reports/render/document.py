@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 
-from apps.reports.render.markdown import anchor, md_escape, to_html
+from apps.reports.render.markdown import anchor, md_escape, neutralise_html, to_html
 
 
 @dataclass
@@ -156,7 +156,7 @@ def to_markdown(doc: Document) -> str:
     for section in doc.sections:
         out += [f"## {md_escape(section.title)}", ""]
         if section.markdown.strip():
-            out += [section.markdown.strip(), ""]
+            out += [neutralise_html(section.markdown.strip()), ""]
         if section.key == "actions":
             out += ["| # | Action | Owner | Due | Status |", "|---|---|---|---|---|"]
             out += [

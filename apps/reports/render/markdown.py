@@ -88,3 +88,61 @@ def to_html(markdown: str, link_for: LinkFor | None = None) -> str:
             )
             child.attrSet("class", "cite")
     return _MD.renderer.render(tokens, _MD.options, {})
+
+
+_BACKTICKS = re.compile(r"`+")
+# a `<` not already backslash-escaped (an even run of backslashes before it escapes itself)
+_LIVE_LT = re.compile(r"(?<!\\)((?:\\\\)*)<")
+
+
+def _escape_lt(text: str) -> str:
+    return _LIVE_LT.sub(r"\1&lt;", text)
+
+
+def neutralise_html(markdown: str) -> str:
+    """`markdown` with every `<` outside code written as `&lt;`.
+
+    The product renders sections with raw HTML off (`to_html`): a `<script>` typed or pasted
+    into a section shows as text. A Markdown viewer with raw HTML on would make it markup, so
+    the export writes it the way the product shows it. Code blocks and code spans keep their
+    `<` (entities are not decoded there)."""
+    if "<" not in (markdown or ""):
+        return markdown
+    lines = markdown.split("\n")
+    in_code = [False] * len(lines)
+    for token in _MD.parse(markdown):
+        if token.type in ("fence", "code_block") and token.map:
+            for i in range(token.map[0], min(token.map[1], len(lines))):
+                in_code[i] = True
+    return "\n".join(
+        line if code or "<" not in line else _outside_code_spans(line)
+        for line, code in zip(lines, in_code, strict=True)
+    )
+
+
+def _outside_code_spans(line: str) -> str:
+    """Escape `<` in a line except inside backtick code spans (CommonMark's matching rule:
+    a span closes at the next run of the same length)."""
+    out: list[str] = []
+    pos = 0
+    while pos < len(line):
+        opening = _BACKTICKS.search(line, pos)
+        if opening is None:
+            break
+        closing = next(
+            (
+                m
+                for m in _BACKTICKS.finditer(line, opening.end())
+                if len(m.group()) == len(opening.group())
+            ),
+            None,
+        )
+        if closing is None:  # an unmatched run is literal text
+            out.append(_escape_lt(line[pos : opening.end()]))
+            pos = opening.end()
+            continue
+        out.append(_escape_lt(line[pos : opening.start()]))
+        out.append(line[opening.start() : closing.end()])
+        pos = closing.end()
+    out.append(_escape_lt(line[pos:]))
+    return "".join(out)
