@@ -7,7 +7,8 @@ Prints, on this machine, in this process:
   ingest         the real ingest job into PostgreSQL (COPY, checkpoints, groups, findings)
   text index     the follow-up job that fills the trigram search index (search.py)
   COPY floor     a plain COPY of the same raw lines into a bare table (the floor)
-with lines/s and ratios against the parse baseline, and the peak RSS of this process.
+with lines/s and ratios against the parse baseline, and the peak RSS of this process and of
+the ingest job's forked compute process.
 Nothing is asserted: the numbers are for reading. Usage:
 
   . scripts/dev-env.sh && python bench/ingest_bench.py [--lines N] [--no-db]
@@ -140,6 +141,9 @@ def main() -> None:
     rules_ratio = rows[1][2] and rows[2][2] / rows[1][2]
     print(f"rules add {100 * (rules_ratio - 1):.0f}% to parse+group time")
     print(f"peak RSS of this process: {_rss_mb():.0f} MB")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if children:
+        print(f"peak RSS of the job's compute process (forked): {children:.0f} MB")
 
 
 if __name__ == "__main__":
