@@ -247,7 +247,7 @@ def messages(spec: Spec, *, fork: bool = True) -> Iterator[tuple]:
             while True:
                 try:
                     message = pickle.load(pipe)  # noqa: S301 - our own child, over a pipe
-                except EOFError:
+                except (EOFError, pickle.UnpicklingError):  # the end, or a child killed mid-write
                     break
                 if message[0] == "error":
                     raise ComputeFailed(message[1])

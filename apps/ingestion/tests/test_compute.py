@@ -1,0 +1,96 @@
+"""The ingest job's forked compute process: its failures reach the job as clear reasons."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from apps.ingestion import compute, grouping_store, services
+from apps.ingestion.grouping.miner import Miner
+from apps.ingestion.models import IngestJob
+from apps.rules.engine.catalogue import Catalogue
+from apps.rules.engine.engine import Engine
+
+
+class _SlowEngine:
+    """An engine that takes its time, so the test can kill the process mid-stream."""
+
+    def __init__(self) -> None:
+        self._engine = Engine(Catalogue.load())
+
+    def feed(self, record, **kwargs) -> None:
+        time.sleep(0.001)
+        self._engine.feed(record, **kwargs)
+
+    def findings(self):
+        return self._engine.findings()
+
+
+def _spec(path: Path, engine=None) -> compute.Spec:
+    return compute.Spec(
+        path=path,
+        display_name=path.name,
+        log_format=None,
+        default_year=2024,
+        limits=services.limits(),
+        miner=Miner(salt="test"),
+        engine=engine or Engine(Catalogue.load()),
+        group_rules=grouping_store.GroupRules([]),
+        observed=grouping_store.Observed(),
+    )
+
+
+def _log(tmp_path: Path, lines: int) -> Path:
+    path = tmp_path / "app.log"
+    path.write_text(
+        "".join(
+            f"2024-01-15T14:02:{i % 60:02d}Z ERROR api: request {i} failed\n" for i in range(lines)
+        )
+    )
+    return path
+
+
+def test_forked_and_inline_streams_are_the_same(tmp_path):
+    path = _log(tmp_path, 12_000)
+    forked = list(compute.messages(_spec(path), fork=True))
+    inline = list(compute.messages(_spec(path), fork=False))
+    rows = [m for m in forked if m[0] == "rows"]
+    assert sum(len(m[1]) for m in rows) == 12_000
+    assert [m[1] for m in rows] == [m[1] for m in inline if m[0] == "rows"]
+    assert forked[-1][0] == inline[-1][0] == "done"
+    assert [f.rule_id for f in forked[-1][3]] == [f.rule_id for f in inline[-1][3]]
+
+
+def test_a_killed_compute_process_fails_with_a_reason(tmp_path):
+    stream = compute.messages(_spec(_log(tmp_path, 50_000), _SlowEngine()), fork=True)
+    assert next(stream)[0] == "source"
+    children = subprocess.run(
+        ["pgrep", "-P", str(os.getpid())], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert children, "the compute process is a child of this one"
+    for pid in children:
+        os.kill(int(pid), signal.SIGKILL)
+    with pytest.raises(compute.ComputeFailed, match="killed by signal 9"):
+        for _ in stream:
+            pass
+
+
+def test_an_error_in_the_compute_process_fails_the_job_with_its_text(alpha_project, tmp_path):
+    incident = services.create_incident(
+        project=alpha_project,
+        title="stored file vanished",
+        uploads=[services.upload_from_text("2024-01-15T14:02:11Z ERROR api: boom\n")],
+        run_inline=True,
+    )
+    job = incident.jobs.get()
+    from django.conf import settings
+
+    (Path(settings.MEDIA_ROOT) / job.stored_file.path).unlink()
+    assert services.run_ingest(job.pk) == IngestJob.Status.FAILED
+    job.refresh_from_db()
+    assert job.error.startswith("FileNotFoundError"), job.error
