@@ -5,17 +5,28 @@ from __future__ import annotations
 
 import re
 
-from ..levels import level_from_message, level_from_pri
+from ..levels import level_from_message, level_from_pri, normalize_level
 from .spec import Fields, regex_parser
 
 _TAG = r"(?P<service>[^\s\[\]:]{1,128})(?:\[(?P<pid>\d+)\])?:"
 _UPTIME = re.compile(r"\[\s*(\d+\.\d+)\]\s?")
 
 
+# "2024-01-15T14:02:11Z ERROR api: boom" has syslog's shape, but its "host" is a level word
+_LEVEL_WORDS = frozenset(
+    ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL")
+)
+
+
 def _syslog_post(d: Fields, _m: re.Match[str]) -> Fields:
     pri = d.pop("pri", None)
     msg = d["message"]
-    d["level"] = level_from_pri(pri) if pri else level_from_message(msg)
+    host = d.get("host")
+    if host and host.upper() in _LEVEL_WORDS:
+        d["host"] = None
+        d["level"] = normalize_level(host)
+    else:
+        d["level"] = level_from_pri(pri) if pri else level_from_message(msg)
     if d["service"] == "kernel":
         d["fmt"] = "kernel"
         m = _UPTIME.match(msg)

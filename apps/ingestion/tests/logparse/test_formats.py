@@ -199,6 +199,11 @@ CASES = [
         "2024-01-15T14:02:11+0100 web-1 sshd[812]: Accepted publickey for deploy",
         {"ts": "2024-01-15T13:02:11+00:00", "host": "web-1", "service": "sshd", "pid": "812"},
     ),
+    (  # the same shape with a level where the host goes: a level, not a host named ERROR
+        "syslog-iso",
+        "2024-01-15T14:02:11Z ERROR api: request 7 failed",
+        {"level": "ERROR", "host": None, "service": "api", "message": "request 7 failed"},
+    ),
     (
         "syslog-5424",
         '<165>1 2024-01-15T14:02:11.123Z web-1 nginx 812 ID47 [exampleSDID@32473 iut="3"] upstream timed out',
