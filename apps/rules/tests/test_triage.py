@@ -109,3 +109,25 @@ def test_logparse_cli_jsonl_contract(tmp_path):
     assert events[0]["level"] == "ERROR"
     assert events[0]["ts"].startswith("2024-01-15T14:02:11.123")
     assert "lines/s" in result.stderr
+
+
+def test_file_only_commands_ignore_server_settings(tmp_path):
+    """A shell set up for the server (DATABASE_URL, production settings, no SECRET_KEY, the
+    database unreachable) still runs `logparse` and `triage` on files."""
+    log = tmp_path / "app.log"
+    log.write_text("2024-01-15T14:02:11Z ERROR api: write failed: No space left on device\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_DEBUG")}
+    env |= {
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
+        "DJANGO_SETTINGS_MODULE": "aiops.settings",
+    }
+    for command in (["logparse", str(log), "--stats"], ["triage", str(log), "--json"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, (command, result.stderr[-2000:])
