@@ -46,6 +46,9 @@ from apps.ingestion.pipeline import Grouped, SourceStats, group_records, parse_s
 BATCH_SIZE = 5000
 NULL = "\\N"  # COPY text format
 MEMBER_NAME_MAX = 500  # Source.member
+# The compute process yields to web requests under contention (no effect on an idle machine;
+# its PostgreSQL backend only works as fast as this process feeds it).
+COMPUTE_NICE = 10
 
 
 class ComputeFailed(Exception):
@@ -264,6 +267,8 @@ def _child(spec: Spec, write_fd: int) -> None:
     code = 1
     try:
         _die_with_parent()
+        with contextlib.suppress(OSError):
+            os.nice(COMPUTE_NICE)  # batch work: web requests first when the cores are busy
         with os.fdopen(write_fd, "wb", buffering=1 << 20) as pipe:
             try:
                 for message in compute(spec):

@@ -73,6 +73,9 @@ def test_a_killed_compute_process_fails_with_a_reason(tmp_path):
         ["pgrep", "-P", str(os.getpid())], capture_output=True, text=True, check=False
     ).stdout.split()
     assert children, "the compute process is a child of this one"
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for pid in children:  # it yields the CPU to web requests
+        assert os.getpriority(os.PRIO_PROCESS, int(pid)) == min(19, mine + compute.COMPUTE_NICE)
     for pid in children:
         os.kill(int(pid), signal.SIGKILL)
     with pytest.raises(compute.ComputeFailed, match="killed by signal 9"):
