@@ -16,6 +16,13 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright + ORM in one test
 
 MARKERS = {"alpha": "ALPHA-MARKER-7f3a", "beta": "BETA-MARKER-91c4"}
+# Property-based tests run `examples(n)` cases: n in `make test`, n × AIOPS_FUZZ in a longer
+# fuzz run (`AIOPS_FUZZ=50 make test ARGS="-m fuzz"`, see README).
+FUZZ = max(1, int(os.environ.get("AIOPS_FUZZ", "1")))
+
+
+def examples(n: int) -> int:
+    return n * FUZZ
 PASSWORD = "correct-horse-battery"  # noqa: S105
 
 

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.analysis.redaction import CATALOGUE, PLACEHOLDER_RE, Redactor, luhn_ok, redact, secret_key
+from conftest import examples
 
 from .secrets_corpus import secret_corpus
 
@@ -203,7 +204,8 @@ secretish = st.sampled_from(
 mixed = st.lists(st.one_of(log_text, secretish), max_size=12).map("".join)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.fuzz
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mixed)
 def test_redact_never_raises_and_is_idempotent(text: str) -> None:
     r = Redactor(include_ips=True)
@@ -213,7 +215,8 @@ def test_redact_never_raises_and_is_idempotent(text: str) -> None:
     assert Redactor(include_ips=True).redact(once) == once
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.fuzz
+@settings(max_examples=examples(200), deadline=None)
 @given(mixed, mixed)
 def test_placeholders_are_stable(a: str, b: str) -> None:
     r = Redactor()
@@ -222,7 +225,8 @@ def test_placeholders_are_stable(a: str, b: str) -> None:
     assert r.redact(a) == first
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.fuzz
+@settings(max_examples=examples(200), deadline=None)
 @given(st.sampled_from(secret_corpus(60)), log_text, log_text)
 def test_secrets_are_redacted_in_any_surroundings(
     item: tuple[str, str, str], pre: str, post: str

@@ -26,6 +26,7 @@ from apps.ingestion.logparse.archive import (
 )
 from apps.ingestion.logparse.decode import DecodeReport, iter_lines
 from apps.ingestion.logparse.limits import DEFAULT_LIMITS, Limits, MiB
+from conftest import examples
 
 LOG = b"2024-05-01T10:00:00Z INFO api started\n2024-05-01T10:00:01Z ERROR db down\n"
 
@@ -401,8 +402,11 @@ with zipfile.ZipFile(_zip, "w", zipfile.ZIP_DEFLATED) as _archive:
 _SEEDS.append(_zip.getvalue())
 
 
+@pytest.mark.fuzz
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     seed=st.sampled_from(_SEEDS),

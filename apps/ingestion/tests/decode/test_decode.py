@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from apps.ingestion.logparse.decode import SNIFF_BYTES, DecodeReport, iter_lines, sniff
 from apps.ingestion.logparse.limits import DEFAULT_LIMITS, KiB, Limits, MiB
 from apps.ingestion.logparse.record import Line
+from conftest import examples
 
 
 def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Line], DecodeReport]:
@@ -211,7 +212,8 @@ def test_fifty_megabyte_line_streams_in_bounded_memory() -> None:
     assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.fuzz
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=600), chunk=st.integers(1, 9), max_line=st.integers(1, 12))
 def test_arbitrary_bytes_never_raise_and_keep_every_line(
     data: bytes, chunk: int, max_line: int
@@ -226,7 +228,8 @@ def test_arbitrary_bytes_never_raise_and_keep_every_line(
     assert not any(line.truncated for line in untruncated)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.fuzz
+@settings(max_examples=examples(300), deadline=None)
 @given(text=st.text(alphabet="ab é😀\r\n\x00", max_size=80), chunk=st.integers(1, 7))
 def test_text_lines_match_a_simple_reference(text: str, chunk: int) -> None:
     data = text.encode()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apps.ingestion.grouping.masks import tokenize
 from apps.ingestion.grouping.miner import ChangeType, Miner, fill
+from conftest import examples
 
 USERS = ["root", "admin", "oracle", "test", "guest", "ubuntu", "postgres"]
 
@@ -113,7 +115,8 @@ def test_state_is_isolated_per_miner() -> None:
     assert b.match("totally different") is None and len(a.templates()) == 1
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.fuzz
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.text(max_size=60), min_size=1, max_size=8))
 def test_template_always_matches_its_message(messages: list[str]) -> None:
     miner = Miner(salt="h")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.ingestion.logparse.formats import FORMATS
 from apps.ingestion.logparse.parser import lines_from_text, parse_lines
 from apps.ingestion.logparse.record import Line
+from conftest import examples
 
 # Real format lines, stack-trace pieces and noise, so the joins and fallbacks get exercised.
 SNIPPETS = [ex for f in FORMATS for ex in f.examples] + [
@@ -51,7 +53,8 @@ def check_partition(lines: list[Line], records) -> None:
     assert expected == len(lines) + 1
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.fuzz
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(line_text, st.booleans()), max_size=40))
 def test_every_line_is_in_exactly_one_record(items):
     lines = [
@@ -61,7 +64,8 @@ def test_every_line_is_in_exactly_one_record(items):
     check_partition(lines, list(parse_lines(lines, source="s")))
 
 
-@settings(max_examples=100, deadline=None)
+@pytest.mark.fuzz
+@settings(max_examples=examples(100), deadline=None)
 @given(st.text(max_size=2000))
 def test_arbitrary_pasted_text_never_raises(text):
     lines = list(lines_from_text(text))
@@ -69,7 +73,8 @@ def test_arbitrary_pasted_text_never_raises(text):
     check_partition(lines, list(parse_lines(lines)))
 
 
-@settings(max_examples=50, deadline=None)
+@pytest.mark.fuzz
+@settings(max_examples=examples(50), deadline=None)
 @given(st.sampled_from([f.name for f in FORMATS]), st.lists(line_text, max_size=20))
 def test_any_declared_format_never_raises(fmt, texts):
     lines = [Line(i, t) for i, t in enumerate(texts, 1)]
