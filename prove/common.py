@@ -40,6 +40,21 @@ def run_module(path: str, name: str) -> int:
     return int(code)
 
 
+def db_retry(fn, *, attempts: int = 60):
+    """Run a query from the prove process, riding out a PostgreSQL restart (0.5 s apart)."""
+    from django.db import InterfaceError, OperationalError, connection
+
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except (OperationalError, InterfaceError):
+            if attempt == attempts - 1:
+                raise
+            connection.close()
+            time.sleep(0.5)
+    return None
+
+
 def write_result(name: str, *, what: str, how_many: str, broke: str, ok: bool, **detail) -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
     row = {

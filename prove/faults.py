@@ -33,11 +33,10 @@ if __name__ == "__main__":
 
 import pytest
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from prove.common import OUT, file_line_digest, source_line_digest, write_result
+from prove.common import OUT, db_retry, file_line_digest, source_line_digest, write_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,16 +89,7 @@ def bundle(lines: int) -> tuple[Path, int]:
 
 
 def _db(fn, *, attempts: int = 60):
-    """Run a query from this process, riding out a PostgreSQL restart."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except (OperationalError, InterfaceError):
-            if attempt == attempts - 1:
-                raise
-            connection.close()
-            time.sleep(0.5)
-    return None
+    return db_retry(fn, attempts=attempts)
 
 
 def _worker(schema: str, job_id: int, log: Path) -> subprocess.Popen:

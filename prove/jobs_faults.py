@@ -57,11 +57,10 @@ if __name__ == "__main__":
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from prove.common import OUT, ROOT, write_result
+from prove.common import OUT, ROOT, db_retry, write_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,16 +90,7 @@ TASKS = {
 
 
 def _db(fn, *, attempts: int = 120):
-    """Run a query from this process, riding out a PostgreSQL restart."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except (OperationalError, InterfaceError):
-            if attempt == attempts - 1:
-                raise
-            connection.close()
-            time.sleep(0.5)
-    return None
+    return db_retry(fn, attempts=attempts)
 
 
 def _pg_restart(mode: str) -> float:
