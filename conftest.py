@@ -23,6 +23,8 @@ FUZZ = max(1, int(os.environ.get("AIOPS_FUZZ", "1")))
 
 def examples(n: int) -> int:
     return n * FUZZ
+
+
 PASSWORD = "correct-horse-battery"  # noqa: S105
 
 

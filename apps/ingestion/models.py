@@ -16,7 +16,6 @@ from apps.ingestion.logparse.levels import LEVEL_NUMBER, LEVELS
 __all__ = ["LEVELS", "LEVEL_NUMBER"]  # re-exported: the app's code imports them from here
 
 
-
 class StoredFile(models.Model):
     """One uploaded file or pasted text, stored under a generated name outside the web root."""
 
