@@ -51,6 +51,8 @@ class Fingerprint:
 
 def head_line(message: str) -> str:
     """The line to mine for a record: the first non-blank line of the message."""
+    if "\n" not in message:  # most records: no list of one line to build
+        return message if message.strip() else ""
     for line in message.split("\n"):
         if line.strip():
             return line

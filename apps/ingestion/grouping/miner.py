@@ -34,7 +34,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, TypedDict
 
 from .masks import WILDCARD, TokenMasker, digit_shape, has_ascii_digit, tokenize
 
@@ -54,11 +54,69 @@ class ChangeType(Enum):
 _NONE = ChangeType.NONE
 
 
-class Match(NamedTuple):
-    template_id: str
-    template: str
-    params: list[str]  # the text behind each `<*>`, in order: `fill(template, params)`
-    change: ChangeType
+class Match:
+    """A message's template. `params` (the text behind each `<*>`, in order:
+    `fill(template, params)`) is worked out on first use: the ingest path never reads it."""
+
+    __slots__ = ("_message", "_params", "_simple", "_tokens", "_wild", "change", "template",
+                 "template_id")  # fmt: skip
+
+    def __init__(
+        self,
+        template_id: str,
+        template: str,
+        change: ChangeType,
+        *,
+        wild: tuple = (),
+        simple: bool = True,
+        tokens: list[str] | None = None,
+        message: str = "",
+    ) -> None:
+        self.template_id = template_id
+        self.template = template
+        self.change = change
+        # the template's `<*>` positions as they were when the message was added
+        self._wild = wild
+        self._simple = simple
+        self._tokens = tokens
+        self._message = message
+        self._params: list[str] | None = None
+
+    @property
+    def params(self) -> list[str]:
+        if self._params is None:
+            raw = self._tokens if self._tokens is not None else tokenize(self._message)
+            self._params = _params_of(self._wild, self._simple, raw)
+        return self._params
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Match):
+            return NotImplemented
+        return (self.template_id, self.template, self.change, self.params) == (
+            other.template_id,
+            other.template,
+            other.change,
+            other.params,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # like the tuple it was: it holds a list
+
+    def __repr__(self) -> str:
+        return f"Match({self.template_id!r}, {self.template!r}, {self.change}, {self.params!r})"
+
+
+def _params_of(wild: tuple, simple: bool, raw: list[str]) -> list[str]:
+    if simple:
+        return [raw[i] for i, _ in wild]
+    params: list[str] = []
+    for i, pat in wild:
+        if pat is None:
+            params.append(raw[i])
+        elif (m := pat.match(raw[i])) is not None:
+            params.extend(m.groups())
+        else:  # cannot happen for tokens the template accepts; keep the count right
+            params.extend([raw[i]] + [""] * (pat.groups - 1))
+    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,15 +283,16 @@ class Miner:
 
     def add(self, message: str) -> Match:
         # fast path inlined: known digit shape → known signature → template
-        sig = self._shapes.get(digit_shape(message))
+        shape = digit_shape(message)
+        sig = self._shapes.get(shape)
         if sig is not None and (tpl := self._sig.get(sig)) is not None:
             if tpl.merged_into is not None:
                 tpl = tpl.live()
             tpl.count += 1
-            return Match(tpl.id, tpl.text, self._params(tpl, tokenize(message)), _NONE)
-        raw, sig = self._prepare(message)
+            return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple, message=message)
+        raw, sig = self._prepare(message, shape)
         tpl, change = self._add(sig)
-        return Match(tpl.id, tpl.text, self._params(tpl, raw), change)
+        return Match(tpl.id, tpl.text, change, wild=tpl.wild, simple=tpl.simple, tokens=raw)
 
     def match(self, message: str) -> Match | None:
         """The template a message belongs to, without learning (None when none fits)."""
@@ -242,7 +301,7 @@ class Miner:
         tpl = tpl.live() if tpl is not None else self._find(sig)
         if tpl is None:
             return None
-        return Match(tpl.id, tpl.text, self._params(tpl, raw), ChangeType.NONE)
+        return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple, tokens=raw)
 
     def mine_batch(self, messages: Iterable[str]) -> list[Match]:
         """Learn from all messages, then report each against its final template.
@@ -258,7 +317,9 @@ class Miner:
         out = []
         for tpl, raw, change in seen:
             live = tpl.live()
-            out.append(Match(live.id, live.text, self._params(live, raw), change))
+            out.append(
+                Match(live.id, live.text, change, wild=live.wild, simple=live.simple, tokens=raw)
+            )
         return out
 
     def templates(self) -> list[TemplateInfo]:
@@ -327,9 +388,10 @@ class Miner:
         survivor = self._learn(tpl)
         return survivor, ChangeType.CREATED if survivor is tpl else ChangeType.GENERALIZED
 
-    def _prepare(self, message: str) -> tuple[list[str], tuple[str, ...]]:
+    def _prepare(self, message: str, shape: str | None = None) -> tuple[list[str], tuple[str, ...]]:
         # Fast path: lines differing only in digits share a digit shape and a signature.
-        shape = digit_shape(message)
+        if shape is None:
+            shape = digit_shape(message)
         sig = self._shapes.get(shape)
         if sig is not None:
             return tokenize(message), sig
@@ -342,19 +404,6 @@ class Miner:
                 self._shapes.clear()
             self._shapes[shape] = tuple(masked)
         return raw, tuple(masked)
-
-    def _params(self, tpl: _Template, raw: list[str]) -> list[str]:
-        if tpl.simple:
-            return [raw[i] for i, _ in tpl.wild]
-        params: list[str] = []
-        for i, pat in tpl.wild:
-            if pat is None:
-                params.append(raw[i])
-            elif (m := pat.match(raw[i])) is not None:
-                params.extend(m.groups())
-            else:  # cannot happen for tokens the template accepts; keep the count right
-                params.extend([raw[i]] + [""] * (pat.groups - 1))
-        return params
 
     def _remember(self, sig: tuple[str, ...], tpl: _Template) -> None:
         if len(self._sig) >= SIG_CACHE_LIMIT:
