@@ -137,6 +137,17 @@ FORMATS: tuple[Format, ...] = (
         description="nginx/Apache access log, common and combined",
     ),
     Format(
+        "envoy",
+        web.parse_envoy,
+        (
+            '[2024-03-14T12:00:00.084Z] "POST /v1/charge HTTP/1.1" 503 UF,URX 0 190 8 - "10.0.4.21" "checkout-web/3.2.0" "3ff50a4f2e75cfdf" "payments.internal:8443" "10.0.7.14:8443"',
+            '[2016-04-15T20:17:00.310Z] "GET /api/v1/locations HTTP/2" 204 - 154 0 226 100 "10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" "tcp://10.0.2.1:80"',
+        ),
+        specificity=9,
+        first="[",
+        description="Envoy / Istio access log (default format)",
+    ),
+    Format(
         "nginx-error",
         web.parse_nginx_error,
         (

@@ -45,6 +45,52 @@ parse_access = regex_parser(
 )
 
 
+def _envoy_post(d: Fields, m: re.Match[str]) -> Fields:
+    attrs = d["attrs"]
+    method, _, rest = d.pop("request").partition(" ")
+    path = rest.rsplit(" ", 1)[0] if " HTTP/" in rest else rest
+    if method:
+        attrs["method"] = method
+    if path:
+        attrs["path"] = path[:512]
+    status = int(attrs["status"])
+    attrs["status"] = status
+    # status 0: no response at all (reset, timeout, TLS failure): worse than any 5xx
+    d["level"] = "ERROR" if status == 0 else level_from_status(status)
+    for key in ("bytes_received", "bytes", "duration_ms"):
+        value = attrs.get(key)
+        if value is not None and value.isdigit():
+            attrs[key] = int(value)
+    if d.get("trace_id") in ("-", ""):
+        d["trace_id"] = None
+    d["message"] = m.string[m.end("ts") + 2 :]
+    return d
+
+
+# Envoy/Istio default access log: [START_TIME] "METHOD PATH PROTOCOL" CODE FLAGS RX TX DURATION
+# UPSTREAM_TIME "XFF" "UA" "X-REQUEST-ID" "AUTHORITY" "UPSTREAM_HOST" (Istio appends more).
+parse_envoy = regex_parser(
+    r"\[(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)\]"
+    r' "(?P<request>[^"]*)" (?P<status>\d{1,3}) (?P<flags>\S{1,64})'
+    r" (?P<bytes_received>\d+) (?P<bytes>\d+) (?P<duration_ms>\d+|-) (?P<upstream_ms>\S{1,16})"
+    r' "(?P<client>[^"]*)" "(?P<user_agent>[^"]*)" "(?P<trace_id>[^"]*)"'
+    r'(?: "(?P<authority>[^"]*)" "(?P<upstream>[^"]*)")?',
+    attrs=(
+        "status",
+        "flags",
+        "bytes_received",
+        "bytes",
+        "duration_ms",
+        "upstream_ms",
+        "client",
+        "user_agent",
+        "authority",
+        "upstream",
+    ),
+    post=_envoy_post,
+)
+
+
 _NGINX_CONTEXT = re.compile(r'(client|server|request|upstream|host): ("[^"]*"|[^,]*)')
 
 

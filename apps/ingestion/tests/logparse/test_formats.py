@@ -262,6 +262,28 @@ CASES = [
         {"level": "INFO", "attrs": {"client": "::1"}},
     ),
     (
+        "envoy",
+        '[2024-03-14T12:00:00.084Z] "POST /v1/charge HTTP/1.1" 503 UF,URX 0 190 8 - "10.0.4.21" "checkout-web/3.2.0" "3ff50a4f2e75cfdf" "payments.internal:8443" "10.0.7.14:8443"',
+        {
+            "ts": "2024-03-14T12:00:00.084000+00:00",
+            "level": "ERROR",
+            "trace_id": "3ff50a4f2e75cfdf",
+            "attrs": {
+                "method": "POST",
+                "path": "/v1/charge",
+                "status": 503,
+                "flags": "UF,URX",
+                "duration_ms": 8,
+                "upstream": "10.0.7.14:8443",
+            },
+        },
+    ),
+    (  # no response at all, no request id; Istio appends fields after the upstream host
+        "envoy",
+        '[2024-03-14T12:00:01Z] "GET /healthz HTTP/2" 0 DC 0 0 3 - "-" "kube-probe/1.29" "-" "api" "-" outbound|80||api.default.svc.cluster.local',
+        {"level": "ERROR", "trace_id": None, "attrs": {"status": 0, "flags": "DC"}},
+    ),
+    (
         "nginx-error",
         '2024/01/15 14:02:11 [error] 31#31: *5678 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.0.0.1, server: shop, request: "GET /api HTTP/1.1", upstream: "http://10.0.0.5:8000/api"',
         {
