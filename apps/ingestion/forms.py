@@ -21,6 +21,27 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+# Request bytes the form's fields do not account for, above which a file part was most likely
+# sent and dropped: Django leaves out file parts whose name sanitises to nothing ("." or "..").
+UNACCOUNTED_BYTES = 4096
+NAMELESS_FILE = (
+    "A file arrived without a usable name (such as “.” or “..”) and was left out: "
+    "rename it and upload it again."
+)
+
+
+def unaccounted_bytes(request) -> int:
+    """How much of a POST body neither its fields nor its files explain (multipart overhead
+    is a few hundred bytes per part)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+    fields = sum(len(k) + len(v) for k, values in request.POST.lists() for v in values)
+    files = sum(f.size for values in request.FILES.lists() for f in values[1])
+    return max(0, length - fields - files)
+
+
 class LogInputForm(forms.Form):
     files = MultipleFileField(required=False)
     pasted = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
@@ -39,9 +60,15 @@ class LogInputForm(forms.Form):
                 raise forms.ValidationError(f"Not a usable header layout: {exc}") from None
         return value
 
+    def __init__(self, *args, unaccounted: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.unaccounted = unaccounted
+
     def clean(self):
         data = super().clean()
         if not data.get("files") and not (data.get("pasted") or "").strip():
+            if self.unaccounted > UNACCOUNTED_BYTES:
+                raise forms.ValidationError(NAMELESS_FILE)
             raise forms.ValidationError("Choose at least one file or paste some log text.")
         return data
 

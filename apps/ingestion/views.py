@@ -11,7 +11,7 @@ from apps.incidents.selectors import (
     incident_sources_and_jobs,
 )
 from apps.ingestion import services
-from apps.ingestion.forms import LogInputForm, NewIncidentForm
+from apps.ingestion.forms import LogInputForm, NewIncidentForm, unaccounted_bytes
 from apps.ingestion.models import Source
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
@@ -26,11 +26,17 @@ def _uploads(form) -> list[services.Upload]:
     return uploads
 
 
+def _unaccounted(request) -> int:
+    return unaccounted_bytes(request) if request.method == "POST" else 0
+
+
 @require_role(Role.MEMBER)
 @require_http_methods(["GET", "POST"])
 def incident_create(request: TenantHttpRequest, slug: str):
     project = get_project_for_request(request, slug)
-    form = NewIncidentForm(request.POST or None, request.FILES or None)
+    form = NewIncidentForm(
+        request.POST or None, request.FILES or None, unaccounted=_unaccounted(request)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             incident = services.create_incident(
@@ -50,7 +56,9 @@ def incident_create(request: TenantHttpRequest, slug: str):
 @require_http_methods(["GET", "POST"])
 def files_add(request: TenantHttpRequest, incident_id: int):
     incident = get_incident_for_request(request, incident_id)
-    form = LogInputForm(request.POST or None, request.FILES or None)
+    form = LogInputForm(
+        request.POST or None, request.FILES or None, unaccounted=_unaccounted(request)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             jobs = services.add_files(incident=incident, uploads=_uploads(form))

@@ -134,3 +134,26 @@ def test_add_files_and_delete_source(client, personas):
     assert response.status_code == 302
     with tenant_context(personas.alpha):
         assert not incident.sources.filter(pk=source.pk).exists()
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_file_without_a_usable_name_is_named_in_the_error(client, personas, name):
+    """Django drops file parts whose name sanitises to nothing; the user is told why."""
+    client.force_login(personas.member)
+    url = personas.alpha.url_prefix + "projects/alpha-marker/incidents/new/"
+    boundary = "aiops-test-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nnameless\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+            f'filename="{name}"\r\nContent-Type: text/plain\r\n\r\n'
+        ).encode()
+        + b"2024-01-01T00:00:00Z ERROR api: boom\n" * 500
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    # built by hand: Django's test client refuses such names before sending
+    response = client.post(url, body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "without a usable name" in body
+    assert "Choose at least one file" not in body
