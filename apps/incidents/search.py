@@ -79,6 +79,15 @@ def search_ids(
     )
 
 
+def text_filter(qs, incident, term: str):
+    """`qs` narrowed to events whose message contains `term`, case-insensitively, all of them
+    (no budget): through the trigram index when the incident's sources are all in it, else by
+    testing each message. For callers that want every match rather than a page."""
+    pattern = like_pattern(term)
+    condition = _text_condition(incident, pattern)
+    return qs.filter(condition if condition is not None else _message_matches(pattern))
+
+
 # --- the trigram index --------------------------------------------------------------------------
 
 

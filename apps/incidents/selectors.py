@@ -276,10 +276,9 @@ def filtered_events(incident: Incident, filters: EventFilters) -> QuerySet:
     if filters.group:
         qs = qs.filter(group_id=filters.group)
     if filters.search:
-        from apps.ingestion import search
+        from apps.incidents.search import text_filter
 
-        # the trigram index of EventText, or a scan for sources not indexed yet (search.py)
-        qs = search.matching(qs, filters.search, incident_id=incident.pk)
+        qs = text_filter(qs, incident, filters.search)
     if filters.start:
         qs = qs.filter(ts__gte=filters.start)
     if filters.end:

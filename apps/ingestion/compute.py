@@ -17,8 +17,8 @@ row with its incident and source ids, COPYs with checkpoints and saves the resul
 never touches the inherited database connection and leaves with os._exit, so no finaliser
 can write to that socket. Framework-free apart from reading settings for the limits.
 
-`messages(..., fork=False)` runs the same generator in-process (tests and small inputs use
-the forked path too; the switch exists for platforms without fork).
+`messages(..., fork=False)` runs the same generator in this process (the job always forks
+where the platform can; tests compare both).
 """
 
 from __future__ import annotations

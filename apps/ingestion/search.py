@@ -1,12 +1,11 @@
-"""Text search over events, with its index kept off the ingest path.
+"""The text search index of events, kept off the ingest path.
 
 A trigram GIN index costs PostgreSQL ~40-60 µs per row written, more than parsing, grouping,
 rules and the B-tree indexes together, so events are COPYed without one. After an ingest job is
 done, `index_job` copies each of its sources' messages (upper-cased) into EventText, which
 carries the trigram index, and marks the source `text_indexed` in the same transaction.
-
-`matching` gives the same answer before and after: events of indexed sources are found through
-the index, events of sources not indexed yet by a scan of their messages.
+Searches (apps/incidents/search.py) use the index once an incident's sources are all in it and
+test the messages themselves before: the same answers either way.
 """
 
 from __future__ import annotations
@@ -14,10 +13,8 @@ from __future__ import annotations
 import logging
 
 from django.db import connection, transaction
-from django.db.models import QuerySet, Value
-from django.db.models.functions import Upper
 
-from apps.ingestion.models import Event, EventText, IngestJob, Source
+from apps.ingestion.models import IngestJob, Source
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +44,20 @@ def index_source(source_id: int) -> bool:
 
 
 def index_job(job_id: int) -> int:
-    """The background task queued when an ingest job is done: index its sources."""
+    """Index the sources of a finished ingest job (the ingest task does, right after it)."""
     job = IngestJob.objects.filter(pk=job_id).values("stored_file_id", "status").first()
     if job is None or job["status"] != IngestJob.Status.DONE:
         return 0
-    pending = Source.objects.filter(
-        stored_file_id=job["stored_file_id"], text_indexed=False, status=Source.Status.DONE
-    ).values_list("pk", flat=True)
-    return sum(index_source(source_id) for source_id in list(pending))
+    return _index_pending(stored_file_id=job["stored_file_id"])
 
 
 def index_incident(incident_id: int) -> int:
     """Index every finished source of an incident (commands that ingest inline)."""
+    return _index_pending(incident_id=incident_id)
+
+
+def _index_pending(**which) -> int:
     pending = Source.objects.filter(
-        incident_id=incident_id, text_indexed=False, status=Source.Status.DONE
+        **which, text_indexed=False, status=Source.Status.DONE
     ).values_list("pk", flat=True)
     return sum(index_source(source_id) for source_id in list(pending))
-
-
-def matching(events: QuerySet, text: str, *, incident_id: int) -> QuerySet:
-    """`events` narrowed to those whose message contains `text`, case-insensitively.
-
-    One query: the ids from the trigram index, united with a scan of the sources of this
-    incident that are not indexed yet (usually none: that branch then reads nothing).
-    Both sides upper-case with PostgreSQL's upper(), as the index was built.
-    """
-    indexed = EventText.objects.filter(body__contains=Upper(Value(text))).values("event_id")
-    not_indexed = Source.objects.filter(incident_id=incident_id, text_indexed=False).values("pk")
-    scanned = Event.objects.filter(source_id__in=not_indexed, message__icontains=text).values("id")
-    return events.filter(pk__in=indexed.union(scanned, all=True))

@@ -59,8 +59,6 @@ EVENT_COLUMNS = (
 )
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 DB_RETRIES = 5
-# Parse, mine and run the rules in a forked process while this one writes (compute.py).
-FORK_COMPUTE = True
 # A running job whose heartbeat is older than this lost its worker and may be claimed again.
 HEARTBEAT_STALE_SECONDS = 60
 
@@ -442,7 +440,7 @@ def _ingest_file(job: IngestJob) -> list[str]:
             group_rules=grouping_store.GroupRules.load(project),
             observed=grouping_store.Observed(),
         )
-        stream = compute.messages(spec, fork=FORK_COMPUTE)
+        stream = compute.messages(spec)  # a forked process; this one writes
         writer = _Writer()  # after the fork: the child must not inherit a thread
         source_ids: dict[str, int] = {}
         source_id, prefix = 0, ""
