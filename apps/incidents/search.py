@@ -97,7 +97,11 @@ def _text_condition(incident, pattern: str) -> RawSQL | None:
     the ingest job); None until then: only the walk can search them."""
     from apps.ingestion.models import Source
 
-    sources = list(Source.objects.filter(incident=incident).values_list("pk", "text_indexed"))
+    sources = list(
+        Source.objects.filter(incident=incident)
+        .exclude(status=Source.Status.SKIPPED)  # a binary member holds no events to index
+        .values_list("pk", "text_indexed")
+    )
     if not sources or not all(flag for _, flag in sources):
         return None
     # body is upper(message): the same answers as UPPER(message) LIKE UPPER(pattern)

@@ -130,3 +130,24 @@ def test_a_worker_indexes_the_text_after_the_job(qcluster):
     with tenant_context(alpha):
         assert incident.jobs.get().status == "done"
         assert _found(incident, "oom") == _scan(incident, "oom") != set()
+
+
+def test_a_skipped_binary_member_does_not_keep_searches_off_the_index(alpha_project):
+    from apps.incidents.search import _text_condition, like_pattern
+
+    incident = services.create_incident(
+        project=alpha_project,
+        title="text and a binary",
+        uploads=[
+            services.upload_from_text("2024-01-15T14:02:11Z ERROR api: boom\n", name="api.log"),
+            services.Upload(name="core.bin", chunks=[bytes(range(256)) * 64]),
+        ],
+        run_inline=True,
+    )
+    for job in incident.jobs.all():
+        services.run_ingest(job.pk)
+    assert incident.sources.filter(status=Source.Status.SKIPPED).exists()
+    assert _text_condition(incident, like_pattern("boom")) is None  # not indexed yet: walk
+    search.index_incident(incident.pk)
+    assert _text_condition(incident, like_pattern("boom")) is not None  # now the index
+    assert _found(incident, "boom") == _scan(incident, "boom") != set()
