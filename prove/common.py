@@ -55,6 +55,24 @@ def db_retry(fn, *, attempts: int = 60):
     return None
 
 
+def pg_ctl_restart(pg_bin: str, pg_data: str, mode: str) -> float:
+    """`pg_ctl restart -m mode` of the cluster in `pg_data` (as postgres when run as root);
+    the seconds it took. Callers decide which cluster they may restart."""
+    import subprocess
+
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    logfile = str(Path(pg_data).parent / "server.log")
+    started = time.monotonic()
+    argv = [*as_pg, f"{pg_bin}/pg_ctl", "-D", pg_data, "-l", logfile, "-w", "-t", "60"]
+    subprocess.run(
+        [*argv, "restart", "-m", mode],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.monotonic() - started
+
+
 def write_result(name: str, *, what: str, how_many: str, broke: str, ok: bool, **detail) -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
     row = {

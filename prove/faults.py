@@ -36,7 +36,14 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from prove.common import OUT, db_retry, file_line_digest, source_line_digest, write_result
+from prove.common import (
+    OUT,
+    db_retry,
+    file_line_digest,
+    pg_ctl_restart,
+    source_line_digest,
+    write_result,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,17 +122,7 @@ def _pg_restart(mode: str) -> float:
     pg_bin, pg_data = os.environ.get("AIOPS_PG_BIN"), os.environ.get("AIOPS_PG_DATA")
     if not pg_bin or not pg_data:
         pytest.fail("AIOPS_PG_BIN/AIOPS_PG_DATA are not set: run under `. scripts/dev-env.sh`")
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    logfile = str(Path(pg_data).parent / "server.log")
-    started = time.monotonic()
-    argv = [*as_pg, f"{pg_bin}/pg_ctl", "-D", pg_data, "-l", logfile, "-w", "-t", "60"]
-    subprocess.run(
-        [*argv, "restart", "-m", mode],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return time.monotonic() - started
+    return pg_ctl_restart(pg_bin, pg_data, mode)
 
 
 def test_faults():

@@ -60,7 +60,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from prove.common import OUT, ROOT, db_retry, write_result
+from prove.common import OUT, ROOT, db_retry, pg_ctl_restart, write_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,17 +100,7 @@ def _pg_restart(mode: str) -> float:
     shared = [(ROOT / ".pg").resolve()]
     if any(Path(pg_data).resolve().is_relative_to(p) for p in shared) or "aiops-pg-" in pg_data:
         pytest.fail(f"refusing to restart the shared dev cluster ({pg_data})")
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    logfile = str(Path(pg_data).parent / "server.log")
-    started = time.monotonic()
-    argv = [*as_pg, f"{pg_bin}/pg_ctl", "-D", pg_data, "-l", logfile, "-w", "-t", "60"]
-    subprocess.run(
-        [*argv, "restart", "-m", mode],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return time.monotonic() - started
+    return pg_ctl_restart(pg_bin, pg_data, mode)
 
 
 class OutageLog(logging.Handler):
