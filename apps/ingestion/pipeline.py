@@ -2,23 +2,32 @@
 
 Framework-free (no Django): the `logparse` and `triage` commands, the ingest job and the
 benchmarks all call this, so there is one behaviour to test.
+
+`parsed_members` runs the first half (archive members → decoded lines → records) in a forked
+process of its own, so that on a two-core machine parsing and the mining and rules that
+consume its records run side by side (about 45% and 55% of the per-line work).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from functools import partial
 from itertools import chain, islice
+from operator import attrgetter
 from pathlib import Path
 from typing import BinaryIO
 
+from apps.ingestion import forking
 from apps.ingestion.grouping.fingerprint import Fingerprint, fingerprint, head_line
 from apps.ingestion.grouping.miner import Match, Miner
 from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
-from apps.ingestion.logparse.decode import iter_lines
+from apps.ingestion.logparse.decode import DecodeReport, iter_lines
 from apps.ingestion.logparse.detect import SAMPLE_LINES, Detection, detect_format
+from apps.ingestion.logparse.limits import DEFAULT_LIMITS, Limits
 from apps.ingestion.logparse.parser import parse_lines
 from apps.ingestion.logparse.record import Line, Record
 
@@ -109,6 +118,167 @@ def parse_source(
         if record.ts_inherited:
             stats.inherited_ts += 1
         yield record
+
+
+# ----------------------------------------------------------------------------- parsed members
+
+RECORD_BATCH = 1000  # records per message from the parsing process
+# A record's fields in order but the last (`source`, the member's name): its form on the pipe.
+_RECORD_FIELDS = attrgetter(*[f.name for f in fields(Record)][:-1])
+
+
+@dataclass(slots=True, eq=False)
+class ParsedMember:
+    """One log file of an upload, parsed. Read `records` to the end before the next member;
+    `stats`, `decode`, `sha256` are final once it is exhausted, `bytes_read`/`lines_read`
+    follow it (a progress bar)."""
+
+    name: str
+    binary: str  # why this is not a text log ("" for a text log); records are then empty
+    records: Iterator[Record] = field(default_factory=lambda: iter(()))
+    stats: SourceStats | None = None
+    decode: DecodeReport | None = None
+    sha256: str = ""
+    bytes_read: int = 0
+    lines_read: int = 0
+
+
+class _HashingReader:
+    """Wraps a member stream: hashes the bytes and counts them for the progress bar."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.digest.update(data)
+        self.count += len(data)
+        return data
+
+
+def parsed_members(
+    path: Path,
+    *,
+    display_name: str,
+    limits: Limits = DEFAULT_LIMITS,
+    log_format: str | None = None,
+    default_year: int | None = None,
+    report: ArchiveReport | None = None,
+    skip_binary: bool = False,
+    name_limit: int | None = None,
+    fork: bool = True,
+) -> Iterator[ParsedMember]:
+    """Every log file in the upload at `path`, parsed into records (in a forked process unless
+    `fork=False`; the same messages either way). Raises ArchiveRejected when the upload is
+    refused and, forked, forking.ChildFailed when parsing fails (`Type: message`).
+    `skip_binary`: a member that looks binary yields no records (`binary` says why)."""
+    produce = partial(
+        _produce,
+        path,
+        display_name=display_name,
+        limits=limits,
+        log_format=log_format,
+        default_year=default_year,
+        skip_binary=skip_binary,
+        name_limit=name_limit,
+        as_tuples=fork,
+    )
+    wire = forking.in_child(produce, name="the parsing process") if fork else produce()
+    try:
+        for message in wire:
+            kind = message[0]
+            if kind == "member":
+                member = ParsedMember(name=message[1], binary=message[2])
+                member.records = _member_records(wire, member)
+                yield member
+                for _ in member.records:  # a reader that stopped early: on to the next member
+                    pass
+            elif kind == "rejected":
+                raise ArchiveRejected(message[1])
+            elif kind == "archive_end" and report is not None:
+                done: ArchiveReport = message[1]  # added up: a caller may pass several uploads
+                report.members += done.members
+                report.skipped += done.skipped
+                report.entries += done.entries
+                report.decompressed_bytes += done.decompressed_bytes
+                for warning in done.warnings:
+                    report.warn(warning)
+    finally:
+        wire.close()  # a reader that stopped: the parsing process goes now
+
+
+def _member_records(wire: Iterator[tuple], member: ParsedMember) -> Iterator[Record]:
+    name = member.name
+    for message in wire:
+        kind = message[0]
+        if kind == "records":
+            _, rows, member.bytes_read, member.lines_read = message
+            if rows and type(rows[0]) is Record:  # produced in this process: as they are
+                yield from rows
+            else:
+                for row in rows:
+                    yield Record(*row, name)
+        elif kind == "member_end":
+            _, member.stats, member.decode, member.sha256, member.bytes_read = message
+            member.lines_read = member.decode.lines
+            return
+        elif kind == "rejected":
+            raise ArchiveRejected(message[1])
+
+
+def _produce(
+    path: Path,
+    *,
+    display_name: str,
+    limits: Limits,
+    log_format: str | None,
+    default_year: int | None,
+    skip_binary: bool,
+    name_limit: int | None,
+    as_tuples: bool,
+) -> Iterator[tuple]:
+    """The parsing process's messages: ("member", name, binary), ("records", rows, bytes read,
+    lines read)..., ("member_end", stats, decode report, sha256, bytes) per member, then
+    ("archive_end", report) or ("rejected", reason). Records go over the
+    pipe as tuples of their fields but `source` (3× cheaper to pickle than the objects)."""
+    report = ArchiveReport()
+    try:
+        for member in open_members(path, display_name=display_name, limits=limits, report=report):
+            name = member.name[:name_limit] if name_limit else member.name
+            reader = _HashingReader(member.stream)
+            decode = DecodeReport()
+            stats = SourceStats(name=name)
+            lines = iter_lines(reader, limits=limits, report=decode)
+            first = next(lines, None)  # decoding the head sniffs the content
+            binary = (decode.binary_detail or "binary data") if decode.looks_binary else ""
+            yield ("member", name, binary)
+            if binary and skip_binary:
+                yield ("member_end", stats, decode, "", reader.count)
+                continue
+            records = parse_source(
+                chain([first], lines) if first is not None else lines,
+                source=name,
+                stats=stats,
+                log_format=log_format,
+                default_year=default_year,
+            )
+            rows: list = []
+            append = rows.append
+            for item in map(_RECORD_FIELDS, records) if as_tuples else records:
+                append(item)
+                if len(rows) >= RECORD_BATCH:
+                    yield ("records", rows, reader.count, decode.lines)
+                    rows = []
+                    append = rows.append
+            if rows:
+                yield ("records", rows, reader.count, decode.lines)
+            yield ("member_end", stats, decode, reader.digest.hexdigest(), reader.count)
+    except ArchiveRejected as exc:
+        yield ("rejected", exc.reason)
+        return
+    yield ("archive_end", report)
 
 
 def group_records(records: Iterable[Record], miner: Miner) -> Iterator[Grouped]:

@@ -1,7 +1,8 @@
 """The whole offline analysis of log files, without a database: what `manage.py triage` prints.
 
 decode → parse → group → rules and detectors → incident windows → ranked root cause →
-the local analyzer's narrative. The same cores as ingestion, in one process.
+the local analyzer's narrative. The same cores as ingestion: parsing in a forked process
+(pipeline.parsed_members), the rest in this one.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from pathlib import Path
 
 from apps.ingestion.grouping.miner import Miner
 from apps.ingestion.logparse.archive import ArchiveReport
-from apps.ingestion.logparse.decode import DecodeReport, iter_lines
+from apps.ingestion.logparse.decode import iter_lines
 from apps.ingestion.pipeline import (
     SourceStats,
     group_records,
-    parse_source,
+    parsed_members,
     source_streams,
     year_hint,
 )
@@ -67,31 +68,35 @@ def triage(
     groups: dict[str, GroupSummary] = {}
     default_year = year_hint(paths)
     archive_report = ArchiveReport()
-    for name, stream in source_streams(paths, archive_report):
-        decode = DecodeReport()
-        stats = SourceStats(name=name)
-        lines = iter_lines(stream, report=decode)
-        records = parse_source(
-            lines, source=name, stats=stats, log_format=log_format, default_year=default_year
-        )
-        for grouped in group_records(records, miner):
-            record = grouped.record
-            engine.feed(record, template_id=grouped.match.template_id, group=grouped.group)
-            summary = groups.get(grouped.group)
-            if summary is None:
-                summary = groups[grouped.group] = GroupSummary(
-                    group=grouped.group,
-                    template=grouped.match.template_id,
-                    first=EvidenceRef(name, record.line),
-                    first_ts=record.ts,
-                )
-            summary.count += 1
-            if record.level and (
-                summary.level is None or LEVEL_RANK[record.level] > LEVEL_RANK[summary.level]
-            ):
-                summary.level = record.level
-        stats.warnings.extend(decode.warnings)
-        report.sources.append(stats)
+    for path in paths:
+        for member in parsed_members(
+            path,
+            display_name=path.name,
+            log_format=log_format,
+            default_year=default_year,
+            report=archive_report,
+        ):
+            name = member.name
+            for grouped in group_records(member.records, miner):
+                record = grouped.record
+                engine.feed(record, template_id=grouped.match.template_id, group=grouped.group)
+                summary = groups.get(grouped.group)
+                if summary is None:
+                    summary = groups[grouped.group] = GroupSummary(
+                        group=grouped.group,
+                        template=grouped.match.template_id,
+                        first=EvidenceRef(name, record.line),
+                        first_ts=record.ts,
+                    )
+                summary.count += 1
+                if record.level and (
+                    summary.level is None or LEVEL_RANK[record.level] > LEVEL_RANK[summary.level]
+                ):
+                    summary.level = record.level
+            stats, decode = member.stats, member.decode
+            assert stats is not None and decode is not None  # final once records are read
+            stats.warnings.extend(decode.warnings)
+            report.sources.append(stats)
     report.warnings.extend(archive_report.warnings)
     templates = {t.template_id: t.template for t in miner.templates()}
     for summary in groups.values():

@@ -1,6 +1,7 @@
 """`manage.py logparse FILE... [--log-format FMT] [--jsonl] [--stats]` — no database needed.
 
-Parses and groups logs exactly as ingestion does (same decode, formats, miner, fingerprints).
+Parses and groups logs exactly as ingestion does (same decode, formats, miner, fingerprints),
+parsing in a forked process while this one mines (pipeline.parsed_members).
 `--jsonl` prints one JSON object per event with the keys of the DESIGN.md contract. Events are
 reported against their final template: rows are held back (up to --buffer events) so that a
 template that generalises later still gives all its events one id and one group.
@@ -15,12 +16,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.ingestion.forking import ChildFailed
 from apps.ingestion.grouping.fingerprint import fingerprint
 from apps.ingestion.grouping.miner import Miner
-from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open_members
-from apps.ingestion.logparse.decode import DecodeReport, iter_lines
+from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport
 from apps.ingestion.logparse.loghub import compile_log_format
-from apps.ingestion.pipeline import Grouped, SourceStats, group_records, parse_source
+from apps.ingestion.pipeline import Grouped, SourceStats, group_records, parsed_members
 
 
 class Command(BaseCommand):
@@ -65,27 +66,25 @@ class Command(BaseCommand):
                 raise CommandError(f"{file}: no such file")
             report = ArchiveReport()
             try:
-                for member in open_members(path, display_name=path.name, report=report):
-                    decode = DecodeReport()
-                    st = SourceStats(name=member.name)
-                    records = parse_source(
-                        iter_lines(member.stream, report=decode),
-                        source=member.name,
-                        stats=st,
-                        log_format=log_format,
-                    )
-                    for grouped in group_records(records, miner):
+                for member in parsed_members(
+                    path, display_name=path.name, log_format=log_format, report=report
+                ):
+                    for grouped in group_records(member.records, miner):
                         totals["events"] += 1
                         if jsonl:
                             pending.append(grouped)
                             if len(pending) >= buffer:
                                 self._emit(pending, miner, out)
                                 pending = []
+                    st, decode = member.stats, member.decode
+                    assert st is not None and decode is not None  # final once records are read
                     totals["lines"] += decode.lines
                     st.warnings.extend(decode.warnings)
                     all_stats.append(st)
             except ArchiveRejected as exc:
                 raise CommandError(f"{file}: {exc.reason}") from None
+            except ChildFailed as exc:
+                raise CommandError(f"{file}: {exc}") from None
             for warning in report.warnings:
                 self.stderr.write(f"{file}: {warning}")
             totals["files"] += 1
