@@ -2,8 +2,10 @@
 
 Prints, on this machine, in this process:
   parse          decode + format detection + parsing + multi-line joining   (logparse core)
-  parse+group    + template mining and fingerprints                        (logparse --jsonl)
-  parse+group+rules  + the rules engine and detectors                      (triage / ingest)
+  parse+group    + template mining and fingerprints, in one process
+  logparse       the same as the `logparse` command runs it: parsing in a forked process,
+                 mining in this one (pipeline.parsed_members)
+  parse+group+rules  + the rules engine and detectors, in one process      (triage / ingest)
   ingest         the real ingest job into PostgreSQL (COPY, checkpoints, groups, findings)
   text index     the follow-up job that fills the trigram search index (search.py)
   COPY floor     a plain COPY of the same raw lines into a bare table (the floor)
@@ -32,6 +34,20 @@ from mixed_log import build  # noqa: E402
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_logparse(path: Path) -> tuple[int, float]:
+    from apps.ingestion.grouping.miner import Miner
+    from apps.ingestion.pipeline import group_records, parsed_members
+
+    started = time.perf_counter()
+    lines = 0
+    miner = Miner()
+    for member in parsed_members(path, display_name=path.name):
+        for _ in group_records(member.records, miner):
+            pass
+        lines += member.decode.lines
+    return lines, time.perf_counter() - started
 
 
 def run_core(path: Path, *, group: bool, rules: bool) -> tuple[int, float]:
@@ -129,6 +145,7 @@ def main() -> None:
     base = n / t
     rows.append(("parse", n, t))
     rows.append(("parse+group", *run_core(path, group=True, rules=False)))
+    rows.append(("logparse (2 processes)", *run_logparse(path)))
     rows.append(("parse+group+rules", *run_core(path, group=True, rules=True)))
     if not args.no_db:
         lines, elapsed, indexing = run_ingest(path)
@@ -138,12 +155,12 @@ def main() -> None:
     print(f"{'stage':<28}{'lines':>12}{'seconds':>10}{'lines/s':>12}{'vs parse':>10}")
     for name, n, t in rows:
         print(f"{name:<28}{n:>12,}{t:>10.2f}{n / t:>12,.0f}{(n / t) / base:>10.2f}")
-    rules_ratio = rows[1][2] and rows[2][2] / rows[1][2]
+    rules_ratio = rows[1][2] and rows[3][2] / rows[1][2]
     print(f"rules add {100 * (rules_ratio - 1):.0f}% to parse+group time")
     print(f"peak RSS of this process: {_rss_mb():.0f} MB")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if children:
-        print(f"peak RSS of the job's compute process (forked): {children:.0f} MB")
+        print(f"peak RSS of the largest forked process (compute or parsing): {children:.0f} MB")
 
 
 if __name__ == "__main__":
