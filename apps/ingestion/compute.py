@@ -30,6 +30,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class Spec:
     display_name: str
     log_format: str | None
     default_year: int
+    default_date: date | None  # for bare times of day (pipeline.date_hints)
     limits: Limits
     miner: Miner
     engine: Any  # apps.rules.engine.Engine
@@ -133,6 +135,7 @@ def compute(spec: Spec, *, fork_parser: bool = True) -> Iterator[tuple]:
             limits=spec.limits,
             log_format=spec.log_format,
             default_year=spec.default_year,
+            default_date=spec.default_date,
             report=report,
             skip_binary=True,
             name_limit=MEMBER_NAME_MAX,

@@ -14,7 +14,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from itertools import chain, islice
 from operator import attrgetter
@@ -30,6 +30,7 @@ from apps.ingestion.logparse.detect import SAMPLE_LINES, Detection, detect_forma
 from apps.ingestion.logparse.limits import DEFAULT_LIMITS, Limits
 from apps.ingestion.logparse.parser import parse_lines
 from apps.ingestion.logparse.record import Line, Record
+from apps.ingestion.logparse.timestamps import TimestampParser
 
 # Lines sampled from the head of a source for format detection (lines, not non-empty lines,
 # so that a file of blank lines cannot make us buffer it whole).
@@ -90,16 +91,22 @@ def parse_source(
     stats: SourceStats,
     log_format: str | None = None,
     default_year: int | None = None,
+    default_date: date | None = None,
 ) -> Iterator[Record]:
-    """Parse one source's lines into records, filling `stats` as it goes."""
+    """Parse one source's lines into records, filling `stats` as it goes. `default_date`
+    dates bare times of day (today without it)."""
     it = iter(lines)
+    tsp = TimestampParser(
+        default_year=default_year, default_date=default_date or datetime.now(UTC).date()
+    )
+    first_day = tsp.day
     if log_format:
         stats.fmt, stats.confidence = "loghub", 1.0
-        records = parse_lines(it, source=source, log_format=log_format, default_year=default_year)
+        records = parse_lines(it, source=source, log_format=log_format, timestamps=tsp)
     else:
         detection, it = detect(it)
         stats.fmt, stats.confidence = detection.name, detection.confidence
-        records = parse_lines(it, source=source, detected=detection.name, default_year=default_year)
+        records = parse_lines(it, source=source, detected=detection.name, timestamps=tsp)
     fallback_service = service_from_source(source)
     for record in records:
         if not record.service:
@@ -118,6 +125,12 @@ def parse_source(
         if record.ts_inherited:
             stats.inherited_ts += 1
         yield record
+    if tsp.time_only:
+        stats.warnings.append(
+            f"{tsp.time_only:,} timestamp(s) give a time of day only: dated {first_day}"
+            + (f" to {tsp.day}" if tsp.day != first_day else "")
+            + " (assumed: the day the upload's dated lines show, when it has some)"
+        )
 
 
 # ----------------------------------------------------------------------------- parsed members
@@ -165,6 +178,7 @@ def parsed_members(
     limits: Limits = DEFAULT_LIMITS,
     log_format: str | None = None,
     default_year: int | None = None,
+    default_date: date | None = None,
     report: ArchiveReport | None = None,
     skip_binary: bool = False,
     name_limit: int | None = None,
@@ -181,6 +195,7 @@ def parsed_members(
         limits=limits,
         log_format=log_format,
         default_year=default_year,
+        default_date=default_date,
         skip_binary=skip_binary,
         name_limit=name_limit,
         as_tuples=fork,
@@ -235,6 +250,7 @@ def _produce(
     limits: Limits,
     log_format: str | None,
     default_year: int | None,
+    default_date: date | None,
     skip_binary: bool,
     name_limit: int | None,
     as_tuples: bool,
@@ -263,6 +279,7 @@ def _produce(
                 stats=stats,
                 log_format=log_format,
                 default_year=default_year,
+                default_date=default_date,
             )
             rows: list = []
             append = rows.append
@@ -341,13 +358,21 @@ def source_streams(paths: Iterable[Path], report: ArchiveReport) -> Iterator[tup
             yield member.name, member.stream
 
 
-def year_hint(paths: list[Path]) -> int:
-    """The year most timestamps with a year carry, for formats that print none (syslog).
+@dataclass(frozen=True, slots=True)
+class DateHints:
+    """What the dated lines of an upload say, for lines that lack part of a date."""
 
-    Reads the head of every source; without any dated line, the current year.
-    """
+    year: int  # for formats that print no year (syslog)
+    day: date | None  # for bare times of day (logback's default); None: no dated line seen
+
+
+def date_hints(paths: list[Path]) -> DateHints:
+    """The year and the day most timestamps with a date carry, from the head of every source;
+    without any dated line, the current year and no day."""
     years: Counter[int] = Counter()
+    days: Counter[date] = Counter()
     report = ArchiveReport()
+    undated = date(YEAR_SENTINEL, 1, 1)
     try:
         for _name, stream in source_streams(paths, report):
             head: list[Line] = []
@@ -355,10 +380,14 @@ def year_hint(paths: list[Path]) -> int:
                 head.append(line)
                 if len(head) >= YEAR_SAMPLE:
                     break
-            for record in parse_lines(head, default_year=YEAR_SENTINEL):
+            for record in parse_lines(head, default_year=YEAR_SENTINEL, default_date=undated):
                 ts = record.ts
                 if ts is not None and not record.ts_inherited and ts.year != YEAR_SENTINEL:
                     years[ts.year] += 1
+                    days[ts.date()] += 1
     except ArchiveRejected:
         pass
-    return years.most_common(1)[0][0] if years else datetime.now(UTC).year
+    return DateHints(
+        year=years.most_common(1)[0][0] if years else datetime.now(UTC).year,
+        day=days.most_common(1)[0][0] if days else None,
+    )

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from apps.ingestion.logparse.archive import ArchiveRejected
 from apps.ingestion.logparse.limits import Limits, human_bytes
 from apps.ingestion.models import ErrorGroup, IngestJob, Source, StoredFile
 from apps.ingestion.pipeline import (
-    year_hint,
+    date_hints,
 )
 from apps.rules import diagnosis
 from apps.rules.engine.catalogue import Catalogue
@@ -423,17 +423,32 @@ def _baseline_templates(job: IngestJob) -> set[str] | None:
     return baseline or None
 
 
+def _undated_day(job: IngestJob) -> date:
+    """The day for bare times of day when the upload has no dated line: the day the incident's
+    other logs start, else the day of the upload."""
+    first = (
+        Source.objects.filter(incident_id=job.incident_id, first_ts__isnull=False)
+        .exclude(stored_file_id=job.stored_file_id)
+        .order_by("first_ts")
+        .values_list("first_ts", flat=True)
+        .first()
+    )
+    return (first or job.stored_file.created_at).astimezone(UTC).date()
+
+
 def _ingest_file(job: IngestJob) -> list[str]:
     """Run the job's compute process and write what it sends (compute.py)."""
     stored = job.stored_file
     path = Path(settings.MEDIA_ROOT) / stored.path
     project = job.incident.project
+    hints = date_hints([path])
     with grouping_store.project_lock(project.pk):
         spec = compute.Spec(
             path=path,
             display_name=stored.original_name,
             log_format=stored.log_format or None,
-            default_year=year_hint([path]),
+            default_year=hints.year,
+            default_date=hints.day or _undated_day(job),
             limits=limits(),
             miner=grouping_store.load_miner(project),
             engine=Engine(tenant_catalogue(), baseline_templates=_baseline_templates(job)),

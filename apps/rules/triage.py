@@ -16,10 +16,10 @@ from apps.ingestion.logparse.archive import ArchiveReport
 from apps.ingestion.logparse.decode import iter_lines
 from apps.ingestion.pipeline import (
     SourceStats,
+    date_hints,
     group_records,
     parsed_members,
     source_streams,
-    year_hint,
 )
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
@@ -66,14 +66,15 @@ def triage(
     engine = Engine(catalogue or Catalogue.load())
     miner = Miner()
     groups: dict[str, GroupSummary] = {}
-    default_year = year_hint(paths)
+    hints = date_hints(paths)
     archive_report = ArchiveReport()
     for path in paths:
         for member in parsed_members(
             path,
             display_name=path.name,
             log_format=log_format,
-            default_year=default_year,
+            default_year=hints.year,
+            default_date=hints.day,
             report=archive_report,
         ):
             name = member.name

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from itertools import chain
 
 from .detect import SAMPLE_LINES, Detection, detect_format
@@ -80,13 +80,16 @@ def parse_lines(
     default_year: int | None = None,
     default_tz: tzinfo | None = None,
     reference: datetime | None = None,
+    default_date: date | None = None,
+    timestamps: TimestampParser | None = None,
 ) -> Iterator[Record]:
     """Parse one source's lines into records (a generator; memory bounded by one record).
 
     `log_format`: an explicit loghub header (`<Date> <Time> <Level> <Component>: <Content>`).
     `detected`: a format name from an earlier detect_format(); otherwise detection runs on the
-    first lines. `default_year` / `reference` anchor syslog's year-less stamps; naive times are
-    read in `default_tz` (UTC by default).
+    first lines. `default_year` / `reference` anchor syslog's year-less stamps, `default_date`
+    bare times of day (`reference`'s day without it); naive times are read in `default_tz`
+    (UTC by default). `timestamps`: a parser made by the caller, to read its counts after.
     """
     it = iter(lines)
     if log_format:
@@ -101,7 +104,12 @@ def parse_lines(
         primary = BY_NAME.get(detection.name)
         confidence = detection.confidence
         it = chain(sample, it)
-    tsp = TimestampParser(default_year=default_year, default_tz=default_tz, reference=reference)
+    tsp = timestamps or TimestampParser(
+        default_year=default_year,
+        default_tz=default_tz,
+        reference=reference,
+        default_date=default_date,
+    )
     yield from _parse(it, primary, confidence, source, tsp)
 
 

@@ -12,6 +12,9 @@ cached up to the second, because consecutive log lines share that prefix:
     15-Jan-2024 14:02:11.123          Tomcat/Java
     081109 203615 / 240115 14:02:11   loghub HDFS, old MySQL (yymmdd)
     1705327331[.123] / ms / µs / ns   epoch numbers or digit strings, unit from the magnitude
+    14:02:11[.123]                    a time of day alone (logback's default pattern), given a
+                                      `default_date`: on it, a day later each time the clock goes
+                                      back by more than 12 hours (midnight); `time_only` counts
 
 Naive times are taken in `default_tz` (UTC unless given). Unparseable values give None.
 """
@@ -19,7 +22,7 @@ Naive times are taken in `default_tz` (UTC unless given). Unparseable values giv
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 MONTHS = {
     m: i
@@ -92,6 +95,10 @@ _YYMMDD = (
     )
 )
 _EPOCH = re.compile(r"-?\d{9,19}(?:\.\d{1,9})?$")
+_TIME_OF_DAY = re.compile(
+    r"(?P<H>[01]\d|2[0-3]):(?P<M>[0-5]\d):(?P<S>[0-5]\d)(?:[.,](?P<frac>\d{1,9}))?$"
+)
+HALF_DAY = 12 * 3600
 
 
 def _offset(zone: str) -> tzinfo | None:
@@ -130,11 +137,14 @@ class TimestampParser:
     __slots__ = (
         "_cache",
         "_last_month",
+        "_last_tod",
         "_seconds",
         "_syslog_cache",
         "_year",
         "_year_given",
+        "day",
         "reference",
+        "time_only",
         "tz",
     )
 
@@ -144,9 +154,15 @@ class TimestampParser:
         default_year: int | None = None,
         default_tz: tzinfo | None = None,
         reference: datetime | None = None,
+        default_date: date | None = None,
     ) -> None:
         self.tz = default_tz or UTC
         self.reference = reference or datetime.now(UTC)
+        # a bare time of day is dated on this day (advanced past each midnight); without one
+        # a bare time is not a timestamp
+        self.day = default_date
+        self._last_tod: int | None = None  # seconds into the day of the last bare time
+        self.time_only = 0
         self._year_given = default_year is not None
         self._year = default_year if default_year is not None else self.reference.year
         self._last_month: int | None = None
@@ -189,6 +205,8 @@ class TimestampParser:
                 dt = self._fixed(s[7:11], s[3:6], s[0:2], s[12:14], s[15:17], s[18:20], s[21:])
             elif _EPOCH.match(s):
                 return epoch_to_datetime(float(s) if "." in s else int(s))
+            elif n >= 8 and s[2] == ":" and s[5] == ":" and self.day is not None:
+                return self._time_of_day(s)  # never cached: the same time recurs on other days
             else:
                 dt = self._regex(s, (_YYMMDD, _CLF, _DAY_FIRST))
         elif c0.isalpha():
@@ -209,6 +227,23 @@ class TimestampParser:
                 cache.clear()
             cache[s] = dt
         return dt
+
+    def _time_of_day(self, s: str) -> datetime | None:
+        m = _TIME_OF_DAY.match(s)
+        if m is None:
+            return None
+        hh, mm, ss, frac = m.group("H", "M", "S", "frac")
+        tod = int(hh) * 3600 + int(mm) * 60 + int(ss)
+        last = self._last_tod
+        day = self.day
+        assert day is not None  # parse_str checks
+        if last is not None and last - tod > HALF_DAY and day < date.max:
+            day = self.day = day + timedelta(days=1)  # 23:59:59 → 00:00:01: the next day
+        self._last_tod = tod
+        self.time_only += 1
+        micro = int((frac + "00000")[:6]) if frac else 0
+        dt = datetime.combine(day, time(int(hh), int(mm), int(ss), micro), tzinfo=self.tz)
+        return dt if self.tz is UTC else dt.astimezone(UTC)
 
     def _yymmdd(self, s: str) -> datetime | None:
         year = int(s[:2])

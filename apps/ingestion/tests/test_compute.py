@@ -37,6 +37,7 @@ def _spec(path: Path, engine=None) -> compute.Spec:
         display_name=path.name,
         log_format=None,
         default_year=2024,
+        default_date=None,
         limits=services.limits(),
         miner=Miner(salt="test"),
         engine=engine or Engine(Catalogue.load()),

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from apps.incidents.models import Incident
 from apps.ingestion import services
 from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, IngestJob, Source
 
@@ -227,3 +228,55 @@ def test_nul_from_json_escape_is_stored_without_it(alpha_project, tmp_path):
     assert job.status == IngestJob.Status.DONE, job.error
     event = Event.objects.get(incident=incident)
     assert "\x00" not in event.message and "nul" in event.message
+
+
+LOGBACK = (
+    "23:59:59.500 [http-1] ERROR c.e.OrderService - order failed\n"
+    "00:00:01.000 [main] WARN  com.example.App - after midnight\n"
+)
+
+
+def _upload(incident, name: str, data: bytes) -> IngestJob:
+    (job,) = services.add_files(
+        incident=incident, uploads=[services.Upload(name=name, chunks=[data])], run_inline=True
+    )
+    assert services.run_ingest(job.pk) == IngestJob.Status.DONE
+    return job
+
+
+def _days(incident, member: str) -> list[str]:
+    events = Event.objects.filter(source__incident=incident, source__member=member)
+    return [ts.isoformat() for ts in events.order_by("line").values_list("ts", flat=True)]
+
+
+def test_bare_times_of_day_take_the_day_of_the_upload_s_dated_lines(alpha_project):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("db.log", "2024-03-09T23:58:00Z ERROR db: too many connections\n" * 3)
+        archive.writestr("app.log", LOGBACK)
+    incident = Incident.objects.create(project=alpha_project, title="bundle")
+    _upload(incident, "bundle.zip", buf.getvalue())
+    assert _days(incident, "app.log") == [
+        "2024-03-09T23:59:59.500000+00:00",
+        "2024-03-10T00:00:01+00:00",
+    ]
+    source = incident.sources.get(member="app.log")
+    assert any("time of day only" in w for w in source.warnings)
+    assert (source.first_ts.isoformat(), source.last_ts.date().isoformat()) == (
+        "2024-03-09T23:59:59.500000+00:00",
+        "2024-03-10",
+    )
+
+
+def test_bare_times_of_day_take_the_day_of_the_incident_s_other_logs(alpha_project):
+    incident = Incident.objects.create(project=alpha_project, title="separate")
+    _upload(incident, "db.log", b"2023-11-02T08:00:00Z ERROR db: too many connections\n")
+    _upload(incident, "app.log", LOGBACK.encode())
+    assert _days(incident, "app.log")[0] == "2023-11-02T23:59:59.500000+00:00"
+
+
+def test_bare_times_of_day_alone_take_the_day_of_the_upload(alpha_project):
+    incident = Incident.objects.create(project=alpha_project, title="alone")
+    job = _upload(incident, "app.log", LOGBACK.encode())
+    uploaded = job.stored_file.created_at.date().isoformat()
+    assert _days(incident, "app.log")[0] == f"{uploaded}T23:59:59.500000+00:00"

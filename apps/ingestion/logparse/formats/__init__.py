@@ -183,6 +183,7 @@ FORMATS: tuple[Format, ...] = (
         (
             "2024-01-15 14:02:11,123 [main] ERROR com.example.Api - Request failed",
             "2024-01-15 14:02:11,123 WARN  [pool-1-thread-3] com.example.Pool: pool exhausted",
+            "14:02:11.123 [http-nio-8080-exec-1] ERROR c.e.checkout.OrderService - order failed",
         ),
         specificity=8,
         first=DIGITS,

@@ -53,8 +53,11 @@ def _log4j_post(d: Fields, _m: re.Match[str]) -> Fields:
 
 # log4j/logback: `2024-01-15 14:02:11,123 [main] ERROR com.example.Foo - msg`
 #                `2024-01-15 14:02:11,123 ERROR [main] com.example.Foo: msg`
+#                `14:02:11.123 [main] ERROR com.example.Foo - msg` (logback's default: no date)
 parse_log4j = regex_parser(
-    r"(?P<ts>" + _ISO + r")\s+(?:\[(?P<thread>[^\]]{0,128})\]\s+(?P<level>[A-Z]{4,5})"
+    r"(?P<ts>"
+    + _ISO
+    + r"|\d\d:\d\d:\d\d(?:[.,]\d{1,9})?)\s+(?:\[(?P<thread>[^\]]{0,128})\]\s+(?P<level>[A-Z]{4,5})"
     r"|(?P<level2>[A-Z]{4,5})\s+\[(?P<thread2>[^\]]{0,128})\])\s+"
     r"(?P<logger>[\w.$]{1,256})(?::\d+)?(?:\s+-|:)\s(?P<message>.*)",
     level=normalize_level,

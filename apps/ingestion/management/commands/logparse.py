@@ -21,7 +21,13 @@ from apps.ingestion.grouping.fingerprint import fingerprint
 from apps.ingestion.grouping.miner import Miner
 from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport
 from apps.ingestion.logparse.loghub import compile_log_format
-from apps.ingestion.pipeline import Grouped, SourceStats, group_records, parsed_members
+from apps.ingestion.pipeline import (
+    Grouped,
+    SourceStats,
+    date_hints,
+    group_records,
+    parsed_members,
+)
 
 
 class Command(BaseCommand):
@@ -66,8 +72,14 @@ class Command(BaseCommand):
                 raise CommandError(f"{file}: no such file")
             report = ArchiveReport()
             try:
+                hints = date_hints([path])
                 for member in parsed_members(
-                    path, display_name=path.name, log_format=log_format, report=report
+                    path,
+                    display_name=path.name,
+                    log_format=log_format,
+                    default_year=hints.year,
+                    default_date=hints.day,
+                    report=report,
                 ):
                     for grouped in group_records(member.records, miner):
                         totals["events"] += 1

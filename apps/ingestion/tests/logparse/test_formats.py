@@ -369,6 +369,16 @@ CASES = [
         {"level": "WARN", "attrs": {"thread": "pool-1-thread-3"}},
     ),
     (
+        "log4j",  # logback's default pattern: a time of day, no date (dated by the caller)
+        "14:02:11.123 [http-nio-8080-exec-1] ERROR c.e.checkout.OrderService - order failed",
+        {
+            "ts": None,
+            "level": "ERROR",
+            "message": "order failed",
+            "attrs": {"thread": "http-nio-8080-exec-1", "logger": "c.e.checkout.OrderService"},
+        },
+    ),
+    (
         "go-stdlib",
         "2024/01/15 14:02:11 http: TLS handshake error from 10.0.0.1:5000: remote error: tls: bad certificate",
         {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -13,6 +13,7 @@ from apps.ingestion.logparse.levels import (
     level_from_status,
     normalize_level,
 )
+from apps.ingestion.logparse.parser import lines_from_text
 from apps.ingestion.logparse.timestamps import TimestampParser, parse_timestamp
 
 from .conftest import parse
@@ -90,6 +91,66 @@ def test_syslog_year_is_never_in_the_future_without_a_default():
     tsp = TimestampParser(reference=ref)
     assert tsp.parse("Dec 30 10:00:00").year == 2023
     assert tsp.parse("Jan  2 10:00:00").year == 2024
+
+
+def test_a_bare_time_of_day_is_dated_on_the_given_day_and_rolls_over_at_midnight():
+    tsp = TimestampParser(default_date=date(2024, 1, 15))
+    stamps = ["23:59:58.500", "23:59:59,999", "23:59:59.100", "00:00:00.001", "09:15:00"]
+    assert [tsp.parse(s).isoformat() for s in stamps] == [
+        "2024-01-15T23:59:58.500000+00:00",
+        "2024-01-15T23:59:59.999000+00:00",
+        "2024-01-15T23:59:59.100000+00:00",  # a little out of order: the same day
+        "2024-01-16T00:00:00.001000+00:00",
+        "2024-01-16T09:15:00+00:00",
+    ]
+    assert tsp.time_only == 5
+    # the same string on another day is not served from a cache
+    assert tsp.parse("23:59:58.500").day == 16
+    assert tsp.parse("00:00:00.001").day == 17
+    for bad in ("24:00:00", "14:60:00", "14:02", "14:02:11 tomorrow"):
+        assert tsp.parse(bad) is None
+    tz = timezone(timedelta(hours=2))
+    assert (
+        TimestampParser(default_date=date(2024, 1, 15), default_tz=tz).parse("01:00:00").isoformat()
+        == "2024-01-14T23:00:00+00:00"
+    )
+    # never past the last representable day
+    last = TimestampParser(default_date=date.max)
+    assert [last.parse(s).date() for s in ("23:00:00", "01:00:00")] == [date.max, date.max]
+
+
+def test_logback_default_pattern_gets_the_upload_s_day_and_says_so():
+    from apps.ingestion.pipeline import SourceStats, parse_source
+
+    text = (
+        "23:59:58.000 [main] INFO  com.example.App - Started\n"
+        "23:59:59.500 [http-1] ERROR c.e.OrderService - order failed\n"
+        "java.lang.IllegalStateException: boom\n"
+        "\tat com.example.Foo.bar(Foo.java:10)\n"
+        "00:00:01.000 [main] WARN  com.example.App - after midnight\n"
+    )
+    stats = SourceStats(name="app.log")
+    records = list(
+        parse_source(
+            lines_from_text(text), source="app.log", stats=stats, default_date=date(2024, 1, 15)
+        )
+    )
+    assert stats.fmt == "log4j"
+    assert [(r.line, r.end_line, r.level) for r in records] == [
+        (1, 1, "INFO"),
+        (2, 4, "ERROR"),
+        (5, 5, "WARN"),
+    ]
+    assert [r.ts.isoformat() for r in records] == [
+        "2024-01-15T23:59:58+00:00",
+        "2024-01-15T23:59:59.500000+00:00",
+        "2024-01-16T00:00:01+00:00",
+    ]
+    assert not any(r.ts_inherited for r in records)
+    assert stats.warnings == [
+        "3 timestamp(s) give a time of day only: dated 2024-01-15 to 2024-01-16"
+        " (assumed: the day the upload's dated lines show, when it has some)"
+    ]
 
 
 def test_records_without_a_timestamp_inherit_the_previous_one():
