@@ -127,6 +127,8 @@ TENANT_SUBFOLDER_PREFIX = "t"
 PUBLIC_SCHEMA_URLCONF = "aiops.urls_public"
 ROOT_URLCONF = "aiops.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# `migrate_schemas --executor=multiprocessing`: schemas migrated at once (one connection each)
+TENANT_MULTIPROCESSING_MAX_PROCESSES = envint("MIGRATE_PROCESSES", 2, minimum=1)
 
 MIDDLEWARE = [
     "aiops.outage.DatabaseOutageMiddleware",  # outermost: a 503 when PostgreSQL is away

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ def test_check_deploy_is_clean_with_production_variables():
         ("DJANGO_DEBUG", "maybe", "is not a boolean"),
         ("Q_WORKERS", "two", "is not an integer"),
         ("Q_WORKERS", "0", "must be at least 1"),
+        ("MIGRATE_PROCESSES", "0", "must be at least 1"),
         ("DATABASE_URL", "mysql://x@y/z", "must be a postgresql:// URL"),
         ("SECRET_KEY", "", "SECRET_KEY is required"),
     ],
@@ -56,6 +58,12 @@ def test_bad_values_fail_loudly(variable, value, message):
     result = run_manage("check", env={**PRODUCTION_ENV, variable: value})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_migrate_processes_sets_the_parallel_executor_s_pool():
+    result = run_manage("diffsettings", env={**PRODUCTION_ENV, "MIGRATE_PROCESSES": "5"})
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^TENANT_MULTIPROCESSING_MAX_PROCESSES = 5\b", result.stdout, re.M)
 
 
 def test_secret_file_variant(tmp_path):
