@@ -43,8 +43,11 @@ such, ``dropped`` ones are kept for audit and not shown. "Insufficient evidence"
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.incidents.models import Incident
 
@@ -94,6 +97,9 @@ class AISettings(models.Model):
         return bool(self.api_key_sealed)
 
 
+LOST_GRACE_SECONDS = 120  # on top of the broker's re-delivery time (Q_CLUSTER["retry"])
+
+
 class AnalysisRun(models.Model):
     """One press of *Analyze*: exactly one row per request, however often its job is delivered."""
 
@@ -139,7 +145,21 @@ class AnalysisRun(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING) and not self.is_lost
+
+    @property
+    def is_lost(self) -> bool:
+        """Running past the point where a re-delivery would have claimed it again: its job
+        ended without writing an outcome (the database stayed away longer than the job could
+        wait) and no broker will run it again (Redis does not re-deliver). Shown as stopped,
+        not polled forever; a late re-delivery still claims it (services._claim)."""
+        if self.status != self.Status.RUNNING or self.started_at is None:
+            return False
+        lost_after = timedelta(seconds=settings.Q_CLUSTER["retry"] + LOST_GRACE_SECONDS)
+        return self.started_at < timezone.now() - lost_after
+
+    def get_status_display(self) -> str:
+        return "Stopped" if self.is_lost else self.Status(self.status).label
 
     @property
     def outcome(self) -> str:

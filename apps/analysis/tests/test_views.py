@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.analysis import selectors, services
@@ -171,6 +173,36 @@ def test_member_analyzes_one_row_per_request(
         'id="history" class="mt-4 rounded-lg border border-slate-200 bg-white" data-testid="history" hx-swap-oob="true"'
         in panel
     )
+
+
+def test_a_run_its_job_abandoned_stops_polling_and_says_so(client, personas, incident, settings):
+    """A job that raised after the database stayed away leaves its run `running`; with Redis
+    nothing delivers it again. Past the re-delivery time it shows as stopped, not polled."""
+    retry = settings.Q_CLUSTER["retry"]
+    with tenant_context(personas.alpha):
+        AnalysisRun.objects.filter(incident=incident).delete()
+        now = timezone.now()
+        recent = AnalysisRun.objects.create(
+            incident=incident, status="running", started_at=now - timedelta(seconds=retry)
+        )
+        lost = AnalysisRun.objects.create(
+            incident=incident, status="running", started_at=now - timedelta(seconds=retry + 300)
+        )
+    client.force_login(personas.member)
+    detail = url(personas.alpha, "analysis:analysis-detail", incident.pk)
+    panel = client.get(f"{detail}?run={recent.pk}", HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 2s"' in panel and 'data-status="running"' in panel
+    panel = client.get(f"{detail}?run={lost.pk}", HTTP_HX_REQUEST="true").content.decode()
+    assert "every 2s" not in panel and 'data-status="lost"' in panel
+    assert "stopped without finishing" in panel and "Press <em>Analyze</em>" in panel
+    history = client.get(f"{detail}?run={lost.pk}").content.decode()
+    assert history.count(">Stopped</td>") == 1 and history.count(">Running</td>") == 1
+    # a late re-delivery (the ORM broker's) still claims it and runs it to the end
+    connection.set_schema_to_public()
+    with tenant_context(personas.alpha):
+        assert services.execute_run(lost.pk) == "done"
+        lost.refresh_from_db()
+        assert lost.status == "done" and not lost.is_lost
 
 
 def test_done_run_links_verified_citations_only(client, personas, incident):
