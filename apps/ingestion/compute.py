@@ -3,9 +3,10 @@
 The ingest job is pure Python per line (decoding and parsing; mining, rules and row
 formatting) and PostgreSQL writing the rows and their indexes. Run in one process they share
 the GIL with the writer thread. Here the Python side runs in a child process forked by the job
-(forking.py), which forks a parsing process in turn (pipeline.parsed_members): on two cores,
-parsing runs on one, mining and rules on the other, and the job and PostgreSQL, which are
-lighter, fit around them. The compute process sends the job a stream of messages:
+(forking.py), which forks a parsing process in turn (pipeline.parsed_members), so parsing
+and mining/rules can run on cores of their own. On this project's 2-core machine PostgreSQL's
+backend needs about as much CPU as each of them, so the split gains nothing measurable there
+(README, Benchmarks). The compute process sends the job a stream of messages:
 
     ("source", name)                          a member of the upload starts
     ("skip", detail)                          ... and is not a text log
