@@ -98,6 +98,9 @@ def outage_response(request: HttpRequest) -> HttpResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["X-Frame-Options"] = "DENY"
     response["Referrer-Policy"] = "same-origin"
+    # Django logs every 5xx as an ERROR ("Service Unavailable: /path"); the middleware's one
+    # WARNING says it better, so an outage does not flood the error log
+    response._has_been_logged = True
     return response
 
 

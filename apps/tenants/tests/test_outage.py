@@ -10,6 +10,7 @@ prove/jobs_faults.py on a private cluster.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from functools import cache
@@ -83,17 +84,26 @@ def closed_port():
     sock.close()
 
 
-def test_connection_refused_gives_a_friendly_503(closed_port, django_db_blocker, monkeypatch):
+def test_connection_refused_gives_a_friendly_503(
+    closed_port, django_db_blocker, monkeypatch, caplog
+):
     with django_db_blocker.unblock():
         connection.close()
         monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
         monkeypatch.setitem(connection.settings_dict, "PORT", str(closed_port))
         try:
-            for path, htmx in PAGES:
-                assert_friendly_503(*wsgi_get(path, htmx=htmx), htmx=htmx)
-            assert_friendly_503(*wsgi_get("/login/", method="POST"))
+            with caplog.at_level(logging.INFO):
+                for path, htmx in PAGES:
+                    assert_friendly_503(*wsgi_get(path, htmx=htmx), htmx=htmx)
+                assert_friendly_503(*wsgi_get("/login/", method="POST"))
         finally:
             connection.close()
+    # one WARNING per request, no ERROR and no traceback: an outage is not a bug
+    outage = [r for r in caplog.records if r.name in ("aiops.outage", "django.request")]
+    assert [(r.name, r.levelname) for r in outage] == [("aiops.outage", "WARNING")] * (
+        len(PAGES) + 1
+    )
+    assert not any(r.exc_info for r in outage)
 
 
 def _admin() -> psycopg.Connection:
