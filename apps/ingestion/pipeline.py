@@ -30,7 +30,7 @@ from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport, open
 from apps.ingestion.logparse.decode import DecodeReport, iter_lines
 from apps.ingestion.logparse.detect import SAMPLE_LINES, Detection, detect_format
 from apps.ingestion.logparse.limits import DEFAULT_LIMITS, Limits
-from apps.ingestion.logparse.parser import parse_lines
+from apps.ingestion.logparse.parser import parse_lines, resolve_timestamps
 from apps.ingestion.logparse.record import Line, Record
 from apps.ingestion.logparse.timestamps import TimestampParser
 
@@ -97,18 +97,22 @@ def parse_source(
 ) -> Iterator[Record]:
     """Parse one source's lines into records, filling `stats` as it goes. `default_date`
     dates bare times of day (today without it)."""
+    records = _parse_source(lines, source=source, stats=stats, log_format=log_format)
+    return _resolved(records, _timestamps(default_year, default_date), stats)
+
+
+def _parse_source(
+    lines: Iterable[Line], *, source: str, stats: SourceStats, log_format: str | None
+) -> Iterator[Record]:
+    """Records with their raw timestamps (`_resolved` finishes them), counted into `stats`."""
     it = iter(lines)
-    tsp = TimestampParser(
-        default_year=default_year, default_date=default_date or datetime.now(UTC).date()
-    )
-    first_day = tsp.day
     if log_format:
         stats.fmt, stats.confidence = "loghub", 1.0
-        records = parse_lines(it, source=source, log_format=log_format, timestamps=tsp)
+        records = parse_lines(it, source=source, log_format=log_format, raw_ts=True)
     else:
         detection, it = detect(it)
         stats.fmt, stats.confidence = detection.name, detection.confidence
-        records = parse_lines(it, source=source, detected=detection.name, timestamps=tsp)
+        records = parse_lines(it, source=source, detected=detection.name, raw_ts=True)
     fallback_service = service_from_source(source)
     for record in records:
         if not record.service:
@@ -124,6 +128,22 @@ def parse_source(
             stats.unparsed_lines += span
         if record.truncated:
             stats.truncated_lines += 1
+        yield record
+
+
+def _timestamps(default_year: int | None, default_date: date | None) -> TimestampParser:
+    return TimestampParser(
+        default_year=default_year, default_date=default_date or datetime.now(UTC).date()
+    )
+
+
+def _resolved(
+    records: Iterator[Record], tsp: TimestampParser, stats: SourceStats
+) -> Iterator[Record]:
+    """`resolve_timestamps`, counting into `stats` the records that inherit a time and, at the
+    end, saying how many carried a time of day only."""
+    first_day = tsp.day
+    for record in resolve_timestamps(records, tsp):
         if record.ts_inherited:
             stats.inherited_ts += 1
         yield record
@@ -208,7 +228,11 @@ def parsed_members(
             kind = message[0]
             if kind == "member":
                 member = ParsedMember(name=message[1], binary=message[2])
-                member.records = _member_records(wire, member)
+                records = _member_records(wire, member)
+                if fork:  # timestamps come raw: resolved here (the parsing process's load)
+                    tsp = _timestamps(default_year, default_date)
+                    records = _resolved_here(records, member, tsp)
+                member.records = records
                 yield member
                 for _ in member.records:  # a reader that stopped early: on to the next member
                     pass
@@ -245,6 +269,18 @@ def _member_records(wire: Iterator[tuple], member: ParsedMember) -> Iterator[Rec
             raise ArchiveRejected(message[1])
 
 
+def _resolved_here(
+    records: Iterator[Record], member: ParsedMember, tsp: TimestampParser
+) -> Iterator[Record]:
+    """A forked member's records with their timestamps resolved in this process; what that
+    adds to the member's stats is added once they have arrived (with its last message)."""
+    found = SourceStats(name=member.name)
+    yield from _resolved(records, tsp, found)
+    assert member.stats is not None  # set by its last message
+    member.stats.inherited_ts += found.inherited_ts
+    member.stats.warnings.extend(found.warnings)
+
+
 def _produce(
     path: Path,
     *,
@@ -260,7 +296,8 @@ def _produce(
     """The parsing process's messages: ("member", name, binary), ("records", rows, bytes read,
     lines read)..., ("member_end", stats, decode report, sha256, bytes) per member, then
     ("archive_end", report) or ("rejected", reason). Forked, records go over the pipe as
-    tuples of their fields but `source` (3× cheaper to pickle than the objects)."""
+    tuples of their fields but `source` (3× cheaper to pickle than the objects), with their
+    timestamps as the log wrote them: resolving them is the reader's part of the work."""
     report = ArchiveReport()
     try:
         for member in open_members(path, display_name=display_name, limits=limits, report=report):
@@ -275,14 +312,18 @@ def _produce(
             if binary and skip_binary:
                 yield ("member_end", stats, decode, "", reader.count)
                 continue
-            records = parse_source(
-                chain([first], lines) if first is not None else lines,
-                source=name,
-                stats=stats,
-                log_format=log_format,
-                default_year=default_year,
-                default_date=default_date,
-            )
+            lines = chain([first], lines) if first is not None else lines
+            if as_tuples:  # forked: timestamps stay raw, the reader resolves them
+                records = _parse_source(lines, source=name, stats=stats, log_format=log_format)
+            else:
+                records = parse_source(
+                    lines,
+                    source=name,
+                    stats=stats,
+                    log_format=log_format,
+                    default_year=default_year,
+                    default_date=default_date,
+                )
             rows: list = []
             append = rows.append
             for item in map(_RECORD_FIELDS, records) if as_tuples else records:

@@ -82,6 +82,7 @@ def parse_lines(
     reference: datetime | None = None,
     default_date: date | None = None,
     timestamps: TimestampParser | None = None,
+    raw_ts: bool = False,
 ) -> Iterator[Record]:
     """Parse one source's lines into records (a generator; memory bounded by one record).
 
@@ -90,6 +91,8 @@ def parse_lines(
     first lines. `default_year` / `reference` anchor syslog's year-less stamps, `default_date`
     bare times of day (`reference`'s day without it); naive times are read in `default_tz`
     (UTC by default). `timestamps`: a parser made by the caller, to read its counts after.
+    `raw_ts`: leave each record's `ts` as the format found it (a string, a number or None) for
+    `resolve_timestamps` to finish elsewhere (another process: pipeline.parsed_members).
     """
     it = iter(lines)
     if log_format:
@@ -104,13 +107,36 @@ def parse_lines(
         primary = BY_NAME.get(detection.name)
         confidence = detection.confidence
         it = chain(sample, it)
+    records = _parse(it, primary, confidence, source)
+    if raw_ts:
+        yield from records
+        return
     tsp = timestamps or TimestampParser(
         default_year=default_year,
         default_tz=default_tz,
         reference=reference,
         default_date=default_date,
     )
-    yield from _parse(it, primary, confidence, source, tsp)
+    yield from resolve_timestamps(records, tsp)
+
+
+def resolve_timestamps(records: Iterable[Record], tsp: TimestampParser) -> Iterator[Record]:
+    """Turn each record's raw `ts` into a UTC datetime, in order (the parser keeps state: the
+    syslog year, the day of bare times). A record without a usable time takes the previous
+    record's and is flagged `ts_inherited`."""
+    parse = tsp.parse
+    last: datetime | None = None
+    for record in records:
+        raw = record.ts
+        ts = parse(raw) if raw is not None else None
+        if ts is None:
+            if last is not None:
+                record.ts, record.ts_inherited = last, True
+            else:
+                record.ts = None
+        else:
+            record.ts = last = ts
+        yield record
 
 
 def _parse(
@@ -118,19 +144,17 @@ def _parse(
     primary: Format | None,
     confidence: float,
     source: str,
-    tsp: TimestampParser,
 ) -> Iterator[Record]:
+    """Records with their raw `ts` (resolve_timestamps finishes them)."""
     parse = primary.parse if primary is not None else None
     primary_name = primary.name if primary is not None else PLAIN
     joins = primary is not None and primary.headers and confidence >= JOIN_CONFIDENCE
     tracker = StackTracker()
-    ts_parse = tsp.parse
     cur: Record | None = None
     raw_parts: list[str] | None = None
     msg_parts: list[str] | None = None
     n_chars = 0
     partial = False
-    last_ts: datetime | None = None
 
     for number, text, truncated in it:
         fields: Fields | None = parse(text) if parse is not None and text else None
@@ -202,8 +226,7 @@ def _parse(
             yield cur
         if fields is None:
             tracker.starts_stack(text)
-            ts = last_ts
-            cur = Record(number, number, text, text, ts, ts is not None, level_from_message(text),
+            cur = Record(number, number, text, text, None, False, level_from_message(text),
                          None, None, None, _trace_in(text), {}, PLAIN, False, truncated, source)  # fmt: skip
             partial = False
             continue
@@ -212,20 +235,13 @@ def _parse(
         else:
             tracker.reset()
         partial = "partial" in fields
-        raw_ts = fields.get("ts")
-        ts = ts_parse(raw_ts) if raw_ts is not None else None
-        inherited = ts is None and last_ts is not None
-        if inherited:
-            ts = last_ts
-        else:
-            last_ts = ts
         message = fields.get("message")
         if message is None:
             message = text
         trace = fields.get("trace_id")
         if trace is None:
             trace = _trace_in(message)
-        cur = Record(number, number, text, message, ts, inherited, fields.get("level"),
+        cur = Record(number, number, text, message, fields.get("ts"), False, fields.get("level"),
                      fields.get("service"), fields.get("host"), fields.get("pid"), trace,
                      fields.get("attrs") or {}, fields.get("fmt") or fmt, True, truncated, source)  # fmt: skip
     if cur is not None:

@@ -8,6 +8,7 @@ import gzip
 import os
 import time
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,18 @@ def _bundle(tmp_path: Path) -> Path:
         archive.writestr("app.log", app)
         archive.writestr("bin/core.dump", b"\x7fELF" + bytes(range(256)) * 40)
         archive.writestr("worker.log.gz", gzip.compress(worker.encode()))
+        # timestamps with state: inherited, bare times of day past midnight, syslog's year
+        archive.writestr(
+            "events.jsonl",
+            '{"time": "2024-01-15T23:59:58Z", "msg": "a"}\n{"msg": "no time"}\n{"msg": "x"}\n',
+        )
+        archive.writestr(
+            "logback.log",
+            "23:59:59.500 [main] INFO  c.e.App - before\n00:00:01.000 [main] WARN  c.e.App - after\n",
+        )
+        archive.writestr(
+            "syslog", "Dec 31 23:59:59 host app[1]: old year\nJan  1 00:00:01 host app[1]: new\n"
+        )
     return path
 
 
@@ -115,7 +128,13 @@ def _read(path: Path, *, fork: bool, skip_binary: bool):
     report = ArchiveReport()
     members = []
     for member in parsed_members(
-        path, display_name=path.name, report=report, skip_binary=skip_binary, fork=fork
+        path,
+        display_name=path.name,
+        report=report,
+        skip_binary=skip_binary,
+        fork=fork,
+        default_year=2023,
+        default_date=date(2024, 2, 20),
     ):
         records = list(member.records)
         members.append((member.name, member.binary, records, member.stats, member.sha256))
@@ -128,9 +147,21 @@ def test_forked_and_in_process_parsing_give_the_same_members_and_records(tmp_pat
     inline, inline_report = _read(path, fork=False, skip_binary=True)
     assert forked == inline
     assert forked_report == inline_report
-    assert [name for name, *_ in forked] == ["app.log", "worker.log"]
+    assert [name for name, *_ in forked] == [
+        "app.log",
+        "worker.log",
+        "events.jsonl",
+        "logback.log",
+        "syslog",
+    ]
     assert any("core.dump" in w for w in forked_report.warnings)  # skipped inside the archive
-    (app, worker) = forked
+    (app, worker, events, logback, syslog) = forked
+    # timestamps are resolved by the reader when forked: the same answers, stats included
+    assert [r.ts_inherited for r in events[2]] == [False, True, True] and events[
+        3
+    ].inherited_ts == 2
+    assert [r.ts.day for r in logback[2]] == [20, 21] and "time of day" in logback[3].warnings[0]
+    assert [r.ts.year for r in syslog[2]] == [2023, 2024]
     assert [(r.line, r.end_line) for r in app[2]][:2] == [(1, 4), (5, 8)]
     assert len(app[2]) == 1500 and all(r.source == "app.log" for r in app[2])
     assert app[3].lines == 6000 and len(app[4]) == 64

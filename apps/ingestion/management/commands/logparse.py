@@ -29,6 +29,9 @@ from apps.ingestion.pipeline import (
     parsed_members,
 )
 
+# one encoder: json.dumps with options builds a new JSONEncoder on every call
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
 
 class Command(BaseCommand):
     help = "Parse and group log files without a database; print events or a summary."
@@ -122,7 +125,7 @@ class Command(BaseCommand):
     def _emit(pending: list[Grouped], miner: Miner, out) -> None:
         templates = {t.template_id: t.template for t in miner.templates()}
         regroup: dict[tuple[str, str], str] = {}
-        write = out.write
+        lines: list[str] = []
         for grouped in pending:
             record, match = grouped.record, grouped.match
             template_id = miner.resolve(match.template_id)
@@ -132,8 +135,8 @@ class Command(BaseCommand):
                 if key not in regroup:
                     regroup[key] = fingerprint(record.message, template_id).group_id
                 group = regroup[key]
-            write(
-                json.dumps(
+            lines.append(
+                _encode(
                     {
                         "line": record.line,
                         "end_line": record.end_line,
@@ -145,8 +148,11 @@ class Command(BaseCommand):
                         "template_id": template_id,
                         "group": group,
                         "source": record.source,
-                    },
-                    ensure_ascii=False,
+                    }
                 )
-                + "\n"
             )
+            if len(lines) >= 1000:
+                out.write("\n".join(lines) + "\n")
+                lines.clear()
+        if lines:
+            out.write("\n".join(lines) + "\n")
