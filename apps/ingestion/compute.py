@@ -1,7 +1,7 @@
 """The compute half of the ingest job: bytes in, COPY rows out, in a forked process.
 
-The ingest job is pure Python per line (decoding and parsing; mining, rules and row
-formatting) and PostgreSQL writing the rows and their indexes. Run in one process they share
+The ingest job is pure Python per line (decoding and parsing; timestamps, mining, rules and
+row formatting) and PostgreSQL writing the rows and their indexes. Run in one process they share
 the GIL with the writer thread. Here the Python side runs in a child process forked by the job
 (forking.py), which forks a parsing process in turn (pipeline.parsed_members), so parsing
 and mining/rules can run on cores of their own. On this project's 2-core machine PostgreSQL's
