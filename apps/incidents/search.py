@@ -36,7 +36,8 @@ INDEXED_MAX = 20_000
 SEARCH_BUDGET = 0.1
 WORKSPACE_BUDGET = 0.05  # inside the whole incident page, which has more to draw
 FIRST_CHUNK, MAX_CHUNK = 1_000, 25_000
-TRGM_INDEXES = ("eventtext_body_trgm",)
+# source + trigrams (btree_gin), or trigrams alone where btree_gin is missing (ingestion 0007)
+TRGM_INDEXES = ("eventtext_source_trgm", "eventtext_body_trgm")
 
 Position = tuple[datetime | None, int]  # (ts, id) of an event; ts None sorts last
 
@@ -104,10 +105,12 @@ def _text_condition(incident, pattern: str) -> RawSQL | None:
     )
     if not sources or not all(flag for _, flag in sources):
         return None
-    # body is upper(message): the same answers as UPPER(message) LIKE UPPER(pattern)
+    # body is upper(message): the same answers as UPPER(message) LIKE UPPER(pattern). The ids
+    # are cast to the column's type: a smallint[] (psycopg's choice for small ids) cannot be
+    # looked up in the GIN index (btree_gin's int8 operators take bigint on both sides)
     return RawSQL(
         '"ingestion_event"."id" IN (SELECT "event_id" FROM "ingestion_eventtext" '
-        'WHERE "source_id" = ANY(%s) AND "body" LIKE UPPER(%s))',
+        'WHERE "source_id" = ANY(%s::bigint[]) AND "body" LIKE UPPER(%s))',
         ([pk for pk, _ in sources], pattern),
         output_field=BooleanField(),
     )

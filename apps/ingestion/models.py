@@ -7,7 +7,7 @@ Tenant schema. An `Event` is one log record (multi-line records joined); its nat
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from apps.incidents.models import Incident, Project
@@ -177,7 +177,7 @@ class Event(models.Model):
 
 class EventText(models.Model):
     """The search index of event messages: one row per event, its message upper-cased, under a
-    trigram GIN index. Filled per source by `search.index_job` after the ingest job is done, so
+    GIN index of its source and trigrams (migration 0007). Filled per source by `search.index_job` after the ingest job is done, so
     the index's cost is off the ingest path; until a source is indexed (`Source.text_indexed`)
     its events are searched by a scan instead. Same answers either way (search.py).
     """
@@ -189,7 +189,14 @@ class EventText(models.Model):
     body = models.TextField()  # upper(message), as PostgreSQL upper-cases it
 
     class Meta:
-        indexes = [GinIndex(OpClass("body", name="gin_trgm_ops"), name="eventtext_body_trgm")]
+        # the source next to the trigrams (btree_gin): a search reads its incident's rows only
+        indexes = [
+            GinIndex(
+                fields=["source", "body"],
+                opclasses=["int8_ops", "gin_trgm_ops"],
+                name="eventtext_source_trgm",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"text of event {self.event_id}"

@@ -193,3 +193,48 @@ def test_search_needs_no_page_when_nothing_matches(client, personas, db_incident
     body = client.get(url(personas.alpha, path), **HX).content.decode()
     assert 'data-testid="no-events"' in body
     assert 'data-testid="search-cut"' not in body
+
+
+def test_the_text_index_reads_the_incident_s_own_sources_only(db_incident):
+    """The trigram index holds the source next to the text (ingestion 0007): in a tenant where
+    other incidents hold the term thousands of times, the index condition names this
+    incident's sources, so the other incidents' matches are never read."""
+    from django.db import connection
+
+    from apps.incidents.search import _text_condition
+    from apps.ingestion.models import Event, EventText
+    from apps.ingestion.search import index_incident
+
+    sources = list(db_incident.sources.values_list("pk", flat=True))
+    index_incident(db_incident.pk)
+    try:
+        condition = _text_condition(db_incident, "%TIMEOUT%")
+        assert condition is not None
+        sql, params = Event.objects.filter(condition).values_list("id").query.sql_with_params()
+        with connection.cursor() as cursor:
+            # (all rolled back with this test's transaction) the B-tree on the source column
+            # alone would serve a tenant this small: without it the GIN index is what is left
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'ingestion_eventtext' "
+                "AND schemaname = current_schema() AND indexdef LIKE '%%btree (source_id)'"
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'DROP INDEX "{name}"')
+            # other incidents' sources, holding the term 50,000 times
+            cursor.execute(
+                "INSERT INTO ingestion_eventtext (event_id, source_id, body) "
+                "SELECT 10000000 + i, 1000 + i % 50, 'UPSTREAM TIMEOUT AFTER ' || i || 'MS' "
+                "FROM generate_series(1, 50000) i"
+            )
+            cursor.execute("ANALYZE ingestion_eventtext")
+            # still a small table: only bitmap scans, as a big one would get
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+    finally:
+        db_incident.sources.update(text_indexed=False)
+        EventText.objects.filter(source_id__in=sources).delete()
+    assert "eventtext_source_trgm" in plan, plan
+    index_cond = next(line for line in plan.splitlines() if "Index Cond" in line and "body" in line)
+    assert "source_id = ANY" in index_cond, plan

@@ -205,8 +205,14 @@ def test_text_search_index_in_every_tenant_schema(personas):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
         has_trgm = cursor.fetchone()[0] == 1
-        cursor.execute("SELECT schemaname FROM pg_indexes WHERE indexname = 'eventtext_body_trgm'")
-        schemas = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'btree_gin'")
+        has_btree_gin = cursor.fetchone()[0] == 1
+        # the source next to the trigrams: a search reads its own incident's postings only
+        cursor.execute(
+            "SELECT schemaname, indexdef FROM pg_indexes WHERE indexname = 'eventtext_source_trgm'"
+        )
+        found = cursor.fetchall()
+        schemas = {schema for schema, _ in found}
         # and none on the events themselves: its cost per COPYed row is what search.py avoids
         cursor.execute(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'ingestion_event' "
@@ -214,8 +220,9 @@ def test_text_search_index_in_every_tenant_schema(personas):
             [personas.alpha.schema_name],
         )
         event_indexes = [row[0] for row in cursor.fetchall()]
-    assert has_trgm, "the test cluster's PostgreSQL ships pg_trgm (contrib)"
+    assert has_trgm and has_btree_gin, "the test cluster's PostgreSQL ships contrib"
     assert {personas.alpha.schema_name, personas.beta.schema_name} <= schemas
+    assert all("gin (source_id, body gin_trgm_ops)" in d for _, d in found), found
     assert not [d for d in event_indexes if "gin" in d.lower()], event_indexes
     assert len(event_indexes) == 6, event_indexes  # pkey, (source, line), four (incident, …)
 
