@@ -31,7 +31,6 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,13 @@ from apps.ingestion.grouping.miner import Miner
 from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport
 from apps.ingestion.logparse.levels import LEVEL_NUMBER
 from apps.ingestion.logparse.limits import Limits
-from apps.ingestion.pipeline import Grouped, ParsedMember, group_records, parsed_members
+from apps.ingestion.pipeline import (
+    DateHints,
+    Grouped,
+    ParsedMember,
+    group_records,
+    parsed_members,
+)
 
 BATCH_SIZE = 5000
 NULL = "\\N"  # COPY text format
@@ -62,8 +67,7 @@ class Spec:
     path: Path
     display_name: str
     log_format: str | None
-    default_year: int
-    default_date: date | None  # for bare times of day (pipeline.date_hints)
+    dates: DateHints  # year and day for stamps that lack them (pipeline.date_hints)
     limits: Limits
     miner: Miner
     engine: Any  # apps.rules.engine.Engine
@@ -135,8 +139,7 @@ def compute(spec: Spec, *, fork_parser: bool = True) -> Iterator[tuple]:
             display_name=spec.display_name,
             limits=spec.limits,
             log_format=spec.log_format,
-            default_year=spec.default_year,
-            default_date=spec.default_date,
+            dates=spec.dates,
             report=report,
             skip_binary=True,
             name_limit=MEMBER_NAME_MAX,

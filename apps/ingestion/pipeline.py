@@ -93,13 +93,12 @@ def parse_source(
     source: str,
     stats: SourceStats,
     log_format: str | None = None,
-    default_year: int | None = None,
-    default_date: date | None = None,
+    dates: DateHints | None = None,
 ) -> Iterator[Record]:
-    """Parse one source's lines into records, filling `stats` as it goes. `default_date`
-    dates bare times of day (today without it)."""
+    """Parse one source's lines into records, filling `stats` as it goes. `dates` gives the
+    year of year-less stamps and the day of bare times of day (this year, today without)."""
     records = _parse_source(lines, source=source, stats=stats, log_format=log_format)
-    return _resolved(records, _timestamps(default_year, default_date), stats)
+    return _resolved(records, _timestamps(dates), stats)
 
 
 def _parse_source(
@@ -132,9 +131,10 @@ def _parse_source(
         yield record
 
 
-def _timestamps(default_year: int | None, default_date: date | None) -> TimestampParser:
+def _timestamps(dates: DateHints | None) -> TimestampParser:
     return TimestampParser(
-        default_year=default_year, default_date=default_date or datetime.now(UTC).date()
+        default_year=dates.year if dates else None,
+        default_date=(dates and dates.day) or datetime.now(UTC).date(),
     )
 
 
@@ -200,8 +200,7 @@ def parsed_members(
     display_name: str,
     limits: Limits = DEFAULT_LIMITS,
     log_format: str | None = None,
-    default_year: int | None = None,
-    default_date: date | None = None,
+    dates: DateHints | None = None,
     report: ArchiveReport | None = None,
     skip_binary: bool = False,
     name_limit: int | None = None,
@@ -217,8 +216,7 @@ def parsed_members(
         display_name=display_name,
         limits=limits,
         log_format=log_format,
-        default_year=default_year,
-        default_date=default_date,
+        dates=dates,
         skip_binary=skip_binary,
         name_limit=name_limit,
         as_tuples=fork,
@@ -231,7 +229,7 @@ def parsed_members(
                 member = ParsedMember(name=message[1], binary=message[2])
                 records = _member_records(wire, member)
                 if fork:  # timestamps come raw: resolved here (the parsing process's load)
-                    tsp = _timestamps(default_year, default_date)
+                    tsp = _timestamps(dates)
                     records = _resolved_here(records, member, tsp)
                 member.records = records
                 yield member
@@ -288,8 +286,7 @@ def _produce(
     display_name: str,
     limits: Limits,
     log_format: str | None,
-    default_year: int | None,
-    default_date: date | None,
+    dates: DateHints | None,
     skip_binary: bool,
     name_limit: int | None,
     as_tuples: bool,
@@ -322,8 +319,7 @@ def _produce(
                     source=name,
                     stats=stats,
                     log_format=log_format,
-                    default_year=default_year,
-                    default_date=default_date,
+                    dates=dates,
                 )
             rows: list = []
             append = rows.append

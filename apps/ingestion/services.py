@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, timedelta
 from pathlib import Path
 
@@ -29,9 +29,7 @@ from apps.ingestion.grouping.miner import Miner
 from apps.ingestion.logparse.archive import ArchiveRejected
 from apps.ingestion.logparse.limits import Limits, human_bytes
 from apps.ingestion.models import ErrorGroup, IngestJob, Source, StoredFile
-from apps.ingestion.pipeline import (
-    date_hints,
-)
+from apps.ingestion.pipeline import date_hints
 from apps.rules import diagnosis
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
@@ -447,8 +445,7 @@ def _ingest_file(job: IngestJob) -> list[str]:
             path=path,
             display_name=stored.original_name,
             log_format=stored.log_format or None,
-            default_year=hints.year,
-            default_date=hints.day or _undated_day(job),
+            dates=hints if hints.day else replace(hints, day=_undated_day(job)),
             limits=limits(),
             miner=grouping_store.load_miner(project),
             engine=Engine(tenant_catalogue(), baseline_templates=_baseline_templates(job)),

@@ -66,15 +66,14 @@ def triage(
     engine = Engine(catalogue or Catalogue.load())
     miner = Miner()
     groups: dict[str, GroupSummary] = {}
-    hints = date_hints(paths)
+    dates = date_hints(paths)
     archive_report = ArchiveReport()
     for path in paths:
         for member in parsed_members(
             path,
             display_name=path.name,
             log_format=log_format,
-            default_year=hints.year,
-            default_date=hints.day,
+            dates=dates,
             report=archive_report,
         ):
             name = member.name

@@ -13,6 +13,7 @@ import pytest
 from apps.ingestion import compute, grouping_store, services
 from apps.ingestion.grouping.miner import Miner
 from apps.ingestion.models import IngestJob
+from apps.ingestion.pipeline import DateHints
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
 
@@ -36,8 +37,7 @@ def _spec(path: Path, engine=None) -> compute.Spec:
         path=path,
         display_name=path.name,
         log_format=None,
-        default_year=2024,
-        default_date=None,
+        dates=DateHints(year=2024, day=None),
         limits=services.limits(),
         miner=Miner(salt="test"),
         engine=engine or Engine(Catalogue.load()),

@@ -15,7 +15,7 @@ import pytest
 from apps.ingestion import forking
 from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport
 from apps.ingestion.logparse.limits import Limits
-from apps.ingestion.pipeline import parsed_members
+from apps.ingestion.pipeline import DateHints, parsed_members
 
 F_GETPIPE_SZ = 1032
 
@@ -132,8 +132,7 @@ def _read(path: Path, *, fork: bool, skip_binary: bool):
         report=report,
         skip_binary=skip_binary,
         fork=fork,
-        default_year=2023,
-        default_date=date(2024, 2, 20),
+        dates=DateHints(year=2023, day=date(2024, 2, 20)),
     ):
         records = list(member.records)
         members.append((member.name, member.binary, records, member.stats, member.sha256))

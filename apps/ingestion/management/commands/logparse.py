@@ -75,13 +75,11 @@ class Command(BaseCommand):
                 raise CommandError(f"{file}: no such file")
             report = ArchiveReport()
             try:
-                hints = date_hints([path])
                 for member in parsed_members(
                     path,
                     display_name=path.name,
                     log_format=log_format,
-                    default_year=hints.year,
-                    default_date=hints.day,
+                    dates=date_hints([path]),
                     report=report,
                 ):
                     for grouped in group_records(member.records, miner):

@@ -120,7 +120,7 @@ def test_a_bare_time_of_day_is_dated_on_the_given_day_and_rolls_over_at_midnight
 
 
 def test_logback_default_pattern_gets_the_upload_s_day_and_says_so():
-    from apps.ingestion.pipeline import SourceStats, parse_source
+    from apps.ingestion.pipeline import DateHints, SourceStats, parse_source
 
     text = (
         "23:59:58.000 [main] INFO  com.example.App - Started\n"
@@ -132,7 +132,10 @@ def test_logback_default_pattern_gets_the_upload_s_day_and_says_so():
     stats = SourceStats(name="app.log")
     records = list(
         parse_source(
-            lines_from_text(text), source="app.log", stats=stats, default_date=date(2024, 1, 15)
+            lines_from_text(text),
+            source="app.log",
+            stats=stats,
+            dates=DateHints(year=2024, day=date(2024, 1, 15)),
         )
     )
     assert stats.fmt == "log4j"
