@@ -219,7 +219,7 @@ def parsed_members(
         dates=dates,
         skip_binary=skip_binary,
         name_limit=name_limit,
-        as_tuples=fork,
+        packed=fork,
     )
     wire = forking.in_child(produce, name="the parsing process") if fork else produce()
     try:
@@ -227,7 +227,7 @@ def parsed_members(
             kind = message[0]
             if kind == "member":
                 member = ParsedMember(name=message[1], binary=message[2])
-                records = _member_records(wire, member)
+                records = _member_records(wire, member, packed=fork)
                 if fork:  # timestamps come raw: resolved here (the parsing process's load)
                     tsp = _timestamps(dates)
                     records = _resolved_here(records, member, tsp)
@@ -249,17 +249,21 @@ def parsed_members(
         wire.close()  # a reader that stopped: the parsing process goes now
 
 
-def _member_records(wire: Iterator[tuple], member: ParsedMember) -> Iterator[Record]:
+def _member_records(
+    wire: Iterator[tuple], member: ParsedMember, *, packed: bool
+) -> Iterator[Record]:
+    """The member's records from the wire: tuples from a forked process (`packed`), else the
+    records themselves."""
     name = member.name
     for message in wire:
         kind = message[0]
         if kind == "records":
             _, rows, member.bytes_read, member.lines_read = message
-            if rows and type(rows[0]) is Record:  # produced in this process: as they are
-                yield from rows
-            else:
+            if packed:
                 for row in rows:
                     yield Record(*row, name)
+            else:
+                yield from rows
         elif kind == "member_end":
             _, member.stats, member.decode, member.sha256, member.bytes_read = message
             member.lines_read = member.decode.lines
@@ -289,7 +293,7 @@ def _produce(
     dates: DateHints | None,
     skip_binary: bool,
     name_limit: int | None,
-    as_tuples: bool,
+    packed: bool,
 ) -> Iterator[tuple]:
     """The parsing process's messages: ("member", name, binary), ("records", rows, bytes read,
     lines read)..., ("member_end", stats, decode report, sha256, bytes) per member, then
@@ -311,7 +315,7 @@ def _produce(
                 yield ("member_end", stats, decode, "", reader.count)
                 continue
             lines = chain([first], lines) if first is not None else lines
-            if as_tuples:  # forked: timestamps stay raw, the reader resolves them
+            if packed:  # forked: timestamps stay raw, the reader resolves them
                 records = _parse_source(lines, source=name, stats=stats, log_format=log_format)
             else:
                 records = parse_source(
@@ -323,7 +327,7 @@ def _produce(
                 )
             rows: list = []
             append = rows.append
-            for item in map(_RECORD_FIELDS, records) if as_tuples else records:
+            for item in map(_RECORD_FIELDS, records) if packed else records:
                 append(item)
                 if len(rows) >= RECORD_BATCH:
                     yield ("records", rows, reader.count, decode.lines)
