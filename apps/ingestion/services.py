@@ -434,6 +434,28 @@ def _undated_day(job: IngestJob) -> date:
     return (first or job.stored_file.created_at).astimezone(UTC).date()
 
 
+# A job that adds a tenth of the events table or more leaves the planner's statistics
+# describing the table without its rows: the new incident looks empty, and the aggregates that
+# end the job (groups, rollups) read its events one index entry at a time and sort them on disk
+# (about 4 s instead of 1 s at a million events). Autovacuum analyzes at the same threshold,
+# but only later; the job does it before it needs the plan (~0.25 s at a million rows).
+ANALYZE_SHARE = 0.1
+ANALYZE_MIN_ROWS = 10_000
+
+
+def _analyze_if_grown(rows: int) -> bool:
+    """ANALYZE the events table when `rows` new events made its statistics stale."""
+    if rows < ANALYZE_MIN_ROWS:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'ingestion_event'::regclass")
+        (known,) = cursor.fetchone()
+        if rows < ANALYZE_SHARE * known:
+            return False
+        cursor.execute("ANALYZE ingestion_event")
+    return True
+
+
 def _ingest_file(job: IngestJob) -> list[str]:
     """Run the job's compute process and write what it sends (compute.py)."""
     stored = job.stored_file
@@ -457,11 +479,13 @@ def _ingest_file(job: IngestJob) -> list[str]:
         source_ids: dict[str, int] = {}
         source_id, prefix = 0, ""
         result = None
+        written = 0
         try:
             for message in stream:
                 kind = message[0]
                 if kind == "rows":
                     writer.submit(source_id, prefix, message[1], job_id=job.pk, progress=message[2])
+                    written += len(message[1])
                 elif kind == "source":
                     source, _ = Source.objects.get_or_create(
                         stored_file=stored,
@@ -488,6 +512,7 @@ def _ingest_file(job: IngestJob) -> list[str]:
             writer.close()
         assert result is not None  # compute.messages raises when the child did not finish
         _, miner_state, observed, findings, warnings = result
+        _analyze_if_grown(written)
         miner = Miner.from_state(miner_state)
         grouping_store.save_miner(project, miner)
         grouping_store.record_groups(job.incident, miner, observed)

@@ -287,3 +287,32 @@ def test_bare_times_of_day_alone_take_the_day_of_the_upload(alpha_project):
     job = _upload(incident, "app.log", LOGBACK.encode())
     uploaded = job.stored_file.created_at.date().isoformat()
     assert _days(incident, "app.log")[0] == f"{uploaded}T23:59:59.500000+00:00"
+
+
+def _planner_rows() -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'ingestion_event'::regclass")
+        return cursor.fetchone()[0]
+
+
+def test_a_job_that_grows_the_events_table_refreshes_the_planner_s_statistics(
+    alpha_project, monkeypatch
+):
+    # Stale statistics make a new incident look empty to the planner, and the aggregates that
+    # end the job then walk an index over every event (services.ANALYZE_SHARE). Thresholds
+    # scaled down: 60 rows stand for a big upload.
+    monkeypatch.setattr(services, "ANALYZE_MIN_ROWS", 50)
+    incident = Incident.objects.create(project=alpha_project, title="statistics")
+    lines = "".join(f"2024-03-09T10:00:{i:02d}Z INFO api: request {i} served\n" for i in range(60))
+    _upload(incident, "big.log", lines.encode())
+    assert _planner_rows() == Event.objects.count()  # analyzed, with this job's rows
+    known = _planner_rows()
+    # a job below the threshold leaves them to autovacuum (an ANALYZE per small upload would
+    # cost more than it saves)
+    monkeypatch.setattr(services, "ANALYZE_MIN_ROWS", 1)
+    few = max(1, int(known * services.ANALYZE_SHARE) - 1)
+    _upload(incident, "small.log", lines[: lines.index("\n") + 1].encode() * few)
+    assert Event.objects.count() == known + few
+    assert _planner_rows() == known
