@@ -438,7 +438,9 @@ def _undated_day(job: IngestJob) -> date:
 # describing the table without its rows: the new incident looks empty, and the aggregates that
 # end the job (groups, rollups) read its events one index entry at a time and sort them on disk
 # (about 4 s instead of 1 s at a million events). Autovacuum analyzes at the same threshold,
-# but only later; the job does it before it needs the plan (~0.25 s at a million rows).
+# but only later; the job analyzes the column those plans depend on before it needs them
+# (~0.15 s at a million rows; the whole table would take 0.25 s). Analyzing one column leaves
+# autovacuum's count of changed rows alone, so it still analyzes the rest of the table.
 ANALYZE_SHARE = 0.1
 ANALYZE_MIN_ROWS = 10_000
 
@@ -452,7 +454,7 @@ def _analyze_if_grown(rows: int) -> bool:
         (known,) = cursor.fetchone()
         if rows < ANALYZE_SHARE * known:
             return False
-        cursor.execute("ANALYZE ingestion_event")
+        cursor.execute("ANALYZE ingestion_event (incident_id)")
     return True
 
 
