@@ -172,6 +172,9 @@ def _merge_rest(attrs: dict[str, Any], key: str, value: dict[str, Any]) -> None:
 
 
 _last: tuple[str | None, dict[str, Any] | None] = (None, None)
+# a `\uD800`-`\uDFFF` escape: JSON can spell half a surrogate pair, which no UTF-8 text can
+# hold (the miner's hashing, RE2 and PostgreSQL would all refuse the string)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
 def load_object(text: str) -> dict[str, Any] | None:
@@ -190,8 +193,17 @@ def load_object(text: str) -> dict[str, Any] | None:
             obj = None
         if not isinstance(obj, dict):
             obj = None
+        elif "\\u" in text and _SURROGATE_ESCAPE.search(text):
+            obj = _without_lone_surrogates(obj)
     _last = (text, obj)
     return obj
+
+
+def _without_lone_surrogates(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with each lone surrogate as `?` (pairs were already joined by json.loads); the
+    raw line keeps the escape as written."""
+    text = json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+    return json.loads(text)
 
 
 def parse_json(text: str) -> Fields | None:

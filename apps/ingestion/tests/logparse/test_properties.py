@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -30,6 +31,9 @@ SNIPPETS = [ex for f in FORMATS for ex in f.examples] + [
     "{",
     '{"log":"x","stream":"stdout"}',
     "api-1  | ",
+    # JSON can spell half a surrogate pair, which no UTF-8 text (nor PostgreSQL) can hold
+    '{"level":"error","msg":"half \\ud800 a pair","svc":"\\uDBFF"}',
+    '{"message":"\\udfff","host":"h\\ud83d","k":{"\\ud800":"\\ud83d\\udd25"}}',
 ]
 line_text = st.one_of(
     st.sampled_from(SNIPPETS),
@@ -49,6 +53,14 @@ def check_partition(lines: list[Line], records) -> None:
         assert rec.raw == "\n".join(ln.text for ln in lines[rec.line - 1 : rec.end_line])
         assert rec.truncated == any(ln.truncated for ln in lines[rec.line - 1 : rec.end_line])
         assert rec.ts is None or rec.ts.utcoffset().total_seconds() == 0
+        storable = (
+            rec.message,
+            rec.service or "",
+            rec.host or "",
+            json.dumps(rec.attrs or {}, ensure_ascii=False),
+        )
+        for text in storable:
+            text.encode("utf-8")  # raises on a lone surrogate
         expected = rec.end_line + 1
     assert expected == len(lines) + 1
 
