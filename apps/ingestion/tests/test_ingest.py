@@ -316,3 +316,31 @@ def test_a_job_that_grows_the_events_table_refreshes_the_planner_s_statistics(
     _upload(incident, "small.log", lines[: lines.index("\n") + 1].encode() * few)
     assert Event.objects.count() == known + few
     assert _planner_rows() == known
+
+
+def test_text_columns_and_attributes_are_stored_as_the_log_wrote_them(alpha_project, tmp_path):
+    """compute._text_columns and _attrs_json build the COPY row in one piece: every field
+    still comes back whole, with NUL and lone surrogates (unstorable) the only changes."""
+    path = tmp_path / "fields.jsonl"
+    path.write_text(
+        '{"ts":"2024-01-15T14:02:11Z","level":"error","service":"svc\\twith tab",'
+        '"host":"h\\u0000ost","msg":"lone \\ud800 surrogate \\\\ and\\nnewline",'
+        '"k\\"ey":"v\\\\al\\nue","n":5,"nested":{"a":[1,"x"]},"uni":"ünï 🔥","nul":"a\\u0000b"}\n'
+        '{"ts":"2024-01-15T14:02:12Z","level":"info","service":"' + "s" * 300 + '",'
+        '"msg":"plain","only":"strings","q":"\\"quoted\\" ünï"}\n',
+        encoding="utf-8",
+    )
+    incident = ingest(alpha_project, path)
+    first, second = Event.objects.filter(incident=incident).order_by("line")
+    assert (first.service, first.host) == ("svc\twith tab", "host")
+    assert first.message == "lone ? surrogate \\ and\nnewline"
+    assert first.attrs == {
+        'k"ey': "v\\al\nue",
+        "n": 5,
+        "nested": {"a": [1, "x"]},
+        "uni": "ünï 🔥",
+        "nul": "ab",
+    }
+    assert second.service == "s" * 200
+    assert second.attrs == {"only": "strings", "q": '"quoted" ünï'}
+    assert source_digest(incident.sources.get()) == file_digest(path)
