@@ -1,7 +1,8 @@
 """Read side of the incident workspace: projects, incidents, timeline, events, evidence.
 
 Every query here is scoped to one incident and uses the event indexes
-(incident, ts, id) / (incident, level, ts) / (incident, service, ts) / (incident, group_id),
+(incident, ts, id) / (incident, level, ts) for WARN and up / (incident, service, ts) /
+(incident, group_id),
 so the workspace stays fast deep into a million events.
 """
 

@@ -160,7 +160,14 @@ class Event(models.Model):
         constraints = [models.UniqueConstraint(fields=["source", "line"], name="event_natural_key")]
         indexes = [
             models.Index(fields=["incident", "ts", "id"], name="event_timeline"),
-            models.Index(fields=["incident", "level", "ts"], name="event_level"),
+            # warnings and worse only: the filters that pick few events (level >= WARN, ERROR,
+            # FATAL). A minimum of INFO or below keeps most events, and the timeline index
+            # serves it. A full index cost the ingest ~1.4 µs per row to keep up (README).
+            models.Index(
+                fields=["incident", "level", "ts"],
+                name="event_level",
+                condition=models.Q(level__gte=LEVEL_NUMBER["WARN"]),
+            ),
             models.Index(fields=["incident", "group_id"], name="event_group"),
             models.Index(fields=["incident", "service", "ts"], name="event_service"),
         ]
