@@ -49,6 +49,9 @@ def _worker(schema, job_id):
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "DJANGO_SETTINGS_MODULE": "aiops.settings_test",
+        # up to three kills and the final delivery: four attempts (the default allows three,
+        # and the test failed whenever no killed round happened to finish the job first)
+        "Q_MAX_ATTEMPTS": "5",
     }
     return subprocess.Popen(
         [sys.executable, "-c", RUNNER, schema, str(job_id)],
