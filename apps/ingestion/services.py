@@ -245,26 +245,24 @@ def _estimated_bytes(stored: StoredFile) -> int:
 
 
 def _copy_batch(
-    source_id: int, prefix: str, rows: list[tuple[int, str]], *, job_id: int, progress: dict
+    source_id: int, prefix: str, rows: compute.Rows, *, job_id: int, progress: dict
 ) -> None:
     """COPY one batch and advance the source's checkpoint in the same transaction.
 
-    `rows` are (line, COPY text from `line` on) from compute.py; `prefix` holds the incident
-    and source ids. Rows at or below the checkpoint are already stored (a resumed job)."""
+    `prefix` holds the incident and source ids. Rows at or below the checkpoint are already
+    stored (a resumed job)."""
     with transaction.atomic():
         checkpoint = (
             Source.objects.select_for_update().values_list("checkpoint_line", flat=True)
         ).get(pk=source_id)
-        fresh = (
-            rows if not rows or rows[0][0] > checkpoint else [r for r in rows if r[0] > checkpoint]
-        )
-        if fresh:
+        fresh = rows.after(checkpoint)
+        if fresh is not None:
             with connection.cursor() as cursor:
                 raw = cursor.cursor
                 columns = ", ".join(EVENT_COLUMNS)
                 with raw.copy(f"COPY ingestion_event ({columns}) FROM STDIN") as copy:
-                    copy.write("".join([prefix + tail for _, tail in fresh]))
-            Source.objects.filter(pk=source_id).update(checkpoint_line=fresh[-1][0])
+                    copy.write(fresh.prefixed(prefix))
+            Source.objects.filter(pk=source_id).update(checkpoint_line=fresh.last_line)
         IngestJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now(), **progress)
 
 
@@ -286,7 +284,7 @@ class _Writer:
             self._thread.start()
 
     def submit(
-        self, source_id: int, prefix: str, rows: list, *, job_id: int, progress: dict
+        self, source_id: int, prefix: str, rows: compute.Rows, *, job_id: int, progress: dict
     ) -> None:
         if not self.threaded:
             _copy_batch(source_id, prefix, rows, job_id=job_id, progress=progress)
@@ -487,7 +485,7 @@ def _ingest_file(job: IngestJob) -> list[str]:
                 kind = message[0]
                 if kind == "rows":
                     writer.submit(source_id, prefix, message[1], job_id=job.pk, progress=message[2])
-                    written += len(message[1])
+                    written += message[1].count
                 elif kind == "source":
                     source, _ = Source.objects.get_or_create(
                         stored_file=stored,

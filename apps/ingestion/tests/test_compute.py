@@ -61,10 +61,28 @@ def test_forked_and_inline_streams_are_the_same(tmp_path):
     forked = list(compute.messages(_spec(path), fork=True))
     inline = list(compute.messages(_spec(path), fork=False))
     rows = [m for m in forked if m[0] == "rows"]
-    assert sum(len(m[1]) for m in rows) == 12_000
+    assert sum(m[1].count for m in rows) == 12_000
     assert [m[1] for m in rows] == [m[1] for m in inline if m[0] == "rows"]
     assert forked[-1][0] == inline[-1][0] == "done"
     assert [f.rule_id for f in forked[-1][3]] == [f.rule_id for f in inline[-1][3]]
+
+
+def test_a_batch_of_rows_resumes_past_a_checkpoint_and_takes_its_ids():
+    # rows 3 and 7 are multi-line events: their data newlines are escaped in COPY text
+    tails = ["3\t4\ta\\nb\n", "5\t5\tc\td\n", "7\t9\te\\n\\\\f\n", "10\t10\tg\n"]
+    rows = compute.Rows.of(tails, 3, 10)
+    assert rows.count == 4
+    assert rows.after(2) is rows
+    assert rows.after(10) is None and compute.Rows.of([], 0, 0).after(0) is None
+    rest = rows.after(5)  # a resumed job stored lines up to 5
+    assert (rest.text, rest.first_line, rest.last_line, rest.count) == (
+        "".join(tails[2:]),
+        7,
+        10,
+        2,
+    )
+    assert rows.after(6).text == rest.text
+    assert rest.prefixed("1\t2\t") == "".join("1\t2\t" + tail for tail in tails[2:])
 
 
 def _children() -> set[int]:
