@@ -325,6 +325,38 @@ class _Writer:
             connection.close()
 
 
+class _Alongside:
+    """One call on a thread and database connection of its own, while this thread goes on;
+    `wait()` joins it and raises its error. Inside an open transaction (tests, a caller's
+    atomic block) a second connection could not see this one's rows: the call runs inline."""
+
+    def __init__(self, fn, *args) -> None:
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if connection.in_atomic_block:
+            fn(*args)
+            return
+        schema = connection.schema_name
+
+        def run() -> None:
+            connection.set_schema(schema)
+            try:
+                fn(*args)
+            except BaseException as exc:  # handed to wait()
+                self.error = exc
+            finally:
+                connection.close()
+
+        self._thread = threading.Thread(target=run, name="ingest-alongside", daemon=True)
+        self._thread.start()
+
+    def wait(self, *, raise_error: bool = True) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if raise_error and self.error is not None:
+            raise self.error
+
+
 def _claim(job_id: int) -> bool:
     """Compare-and-set: a finished job is never run again (django-q2 delivers at least once),
     and a running one only when its heartbeat went stale (its worker died)."""
@@ -513,10 +545,17 @@ def _ingest_file(job: IngestJob) -> list[str]:
         assert result is not None  # compute.messages raises when the child did not finish
         _, miner_state, observed, findings, warnings = result
         _analyze_if_grown(written)
-        miner = Miner.from_state(miner_state)
-        grouping_store.save_miner(project, miner)
-        grouping_store.record_groups(job.incident, miner, observed)
-        rollup.refresh_rollup(job.incident)
+        # two aggregates over every event of the incident: the timeline's on a connection of
+        # its own while this one does the groups' (0.5 s less at a million events)
+        timeline = _Alongside(rollup.refresh_rollup, job.incident)
+        try:
+            miner = Miner.from_state(miner_state)
+            grouping_store.save_miner(project, miner)
+            grouping_store.record_groups(job.incident, miner, observed)
+        except BaseException:
+            timeline.wait(raise_error=False)
+            raise
+        timeline.wait()
         diagnosis.save_job_findings(job, findings, source_ids)
         diagnosis.refresh_diagnosis(job.incident)
     return warnings

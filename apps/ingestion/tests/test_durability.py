@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db.models import Sum
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -18,6 +19,7 @@ from apps.ingestion import services
 from apps.ingestion.models import IngestJob
 
 from .conftest import file_digest, source_digest
+from .test_rollup import assert_rollup_matches
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,4 +110,8 @@ def test_sigkill_mid_ingest_then_resume(tmp_path):
         assert job.status == IngestJob.Status.DONE, job.error
         source = incident.sources.get()
         assert source_digest(source) == file_digest(log)
+        # the job's closing aggregates, the timeline's on a second connection (services.
+        # _Alongside, threaded outside a transaction as here), count every stored event
+        assert_rollup_matches(incident)
+        assert incident.occurrences.aggregate(n=Sum("count"))["n"] == source.event_count
         incident.delete()
