@@ -266,6 +266,7 @@ def hostile_files(*, full: bool = True, seed: int = 9) -> list[Hostile]:
             '{"level":"error","msg":' + "[" * 5000 + "]" * 5000 + "}",
             '{"level":"error","msg":"x","n":' + "9" * 5000 + "}",
             '{"msg":"\\ud800\\udfff\\ud800","level":"error"}',
+            '{"msg":"half a pair \\ud800 alone","level":"error","k":"\\udfff"}',
             '{"msg":"\\u0000 nul","level":"error","ts":"' + TS + '"}',
             '{"ts":"9999-99-99T99:99:99Z","level":"fatal","msg":"bad ts"}',
             '{"ts":-1e308,"level":1e308,"msg":null}',
