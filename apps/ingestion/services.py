@@ -473,6 +473,9 @@ def _undated_day(job: IngestJob) -> date:
 # autovacuum's count of changed rows alone, so it still analyzes the rest of the table.
 ANALYZE_SHARE = 0.1
 ANALYZE_MIN_ROWS = 10_000
+# ANALYZE waits for a VACUUM of the table (an anti-wraparound one can take minutes): past
+# this, the job goes on with the old statistics (slower aggregates, same answers)
+ANALYZE_LOCK_TIMEOUT = "2s"
 
 
 def _analyze_if_grown(rows: int) -> bool:
@@ -482,9 +485,18 @@ def _analyze_if_grown(rows: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'ingestion_event'::regclass")
         (known,) = cursor.fetchone()
-        if rows < ANALYZE_SHARE * known:
-            return False
-        cursor.execute("ANALYZE ingestion_event (incident_id)")
+    if rows < ANALYZE_SHARE * known:
+        return False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = %s", [ANALYZE_LOCK_TIMEOUT])
+            cursor.execute("ANALYZE ingestion_event (incident_id)")
+            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        log.warning("events table busy (VACUUM?): ingest goes on without ANALYZE")
+        return False
     return True
 
 

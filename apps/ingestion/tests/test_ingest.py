@@ -351,3 +351,27 @@ def test_text_columns_and_attributes_are_stored_as_the_log_wrote_them(alpha_proj
     assert second.service == "s" * 200
     assert second.attrs == {"only": "strings", "q": '"quoted" ünï'}
     assert source_digest(incident.sources.get()) == file_digest(path)
+
+
+def test_a_busy_events_table_does_not_hold_the_job_up_for_its_analyze(alpha_project, monkeypatch):
+    """ANALYZE waits for a VACUUM of the table (what another connection's lock stands for
+    here): the job gives up on it after services.ANALYZE_LOCK_TIMEOUT and goes on."""
+    import time
+
+    import psycopg
+    from django.db import connection
+
+    from conftest import test_database_url
+
+    monkeypatch.setattr(services, "ANALYZE_MIN_ROWS", 1)
+    monkeypatch.setattr(services, "ANALYZE_LOCK_TIMEOUT", "200ms")
+    with psycopg.connect(test_database_url()) as other:
+        other.execute(
+            f'LOCK TABLE "{connection.schema_name}".ingestion_event IN SHARE UPDATE EXCLUSIVE MODE'
+        )
+        started = time.monotonic()
+        assert services._analyze_if_grown(10**9) is False
+        assert time.monotonic() - started < 5
+        # this connection is still usable: the failed ANALYZE took only its savepoint down
+        assert Event.objects.count() >= 0
+    assert services._analyze_if_grown(10**9) is True  # the lock gone, it analyzes
