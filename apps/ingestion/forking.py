@@ -50,10 +50,11 @@ def in_child(
     returned generator early kills the child."""
     read_fd, write_fd = os.pipe()
     _widen(write_fd)
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; its work is checked through the parent
         os.close(read_fd)
-        _child(produce, write_fd, nice)
+        _child(produce, write_fd, nice, parent)
     os.close(write_fd)
     return _read(pid, read_fd, name)
 
@@ -80,10 +81,10 @@ def _read(pid: int, read_fd: int, name: str) -> Iterator[Any]:
         raise ChildFailed(f"{name} ended without finishing ({status})")
 
 
-def _child(produce: Callable[[], Iterator[Any]], write_fd: int, nice: int) -> None:
+def _child(produce: Callable[[], Iterator[Any]], write_fd: int, nice: int, parent: int) -> None:
     code = 1
     try:
-        _die_with_parent()
+        _die_with_parent(parent)
         if nice:
             with contextlib.suppress(OSError):
                 os.nice(nice)
@@ -116,13 +117,15 @@ def _widen(fd: int) -> None:
         pass  # not Linux, or not allowed: the default pipe works, with less overlap
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    # the parent died before prctl took effect (compared with its pid, not with 1: in a
+    # container the parent may itself be PID 1, and a reaper need not be)
+    if os.getppid() != parent:
         os._exit(1)
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import fcntl
 import gzip
 import os
+import shutil
+import subprocess
+import sys
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -60,6 +63,32 @@ def test_a_killed_child_is_reported_with_its_signal():
         forking.ChildFailed, match=r"the parsing process ended without finishing \(killed by"
     ):
         list(stream)
+
+
+PID_ONE = """
+import os, sys
+from apps.ingestion import forking
+assert os.getpid() == 1
+print(sum(forking.in_child(lambda: iter(range(1000)))))
+"""
+
+
+def test_a_parent_that_is_pid_1_is_not_taken_for_a_dead_one():
+    # `docker compose run web python manage.py logparse …`: the command is PID 1 of its
+    # container, so a child whose parent is alive also sees getppid() == 1
+    unshare = shutil.which("unshare")
+    probe = unshare and subprocess.run([unshare, "--pid", "--fork", "true"], check=False)
+    if not probe or probe.returncode != 0:
+        pytest.skip("no PID namespaces here (unshare needs root or user namespaces)")
+    result = subprocess.run(
+        [unshare, "--pid", "--fork", "--mount-proc", sys.executable, "-c", PID_ONE],
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "499500"), result.stderr
 
 
 def _forever():
