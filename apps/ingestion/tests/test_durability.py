@@ -111,7 +111,7 @@ def test_sigkill_mid_ingest_then_resume(tmp_path):
         source = incident.sources.get()
         assert source_digest(source) == file_digest(log)
         # the job's closing aggregates, the timeline's on a second connection (services.
-        # _Alongside, threaded outside a transaction as here), count every stored event
+        # _SecondConnection, threaded outside a transaction as here), count every stored event
         assert_rollup_matches(incident)
         assert incident.occurrences.aggregate(n=Sum("count"))["n"] == source.event_count
         incident.delete()
