@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,20 @@ def source_digest(source) -> list[tuple[int, str]]:
             (line + i, hashlib.sha256(text.encode()).hexdigest()) for i, text in enumerate(parts)
         )
     return out
+
+
+def children() -> set[int]:
+    """This process's children, alive or not yet reaped (from /proc: PPid)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{os.getpid()}\n" in status:
+                found.add(int(entry))
+    return found
 
 
 @pytest.fixture

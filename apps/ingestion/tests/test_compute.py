@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from apps.ingestion.models import IngestJob
 from apps.ingestion.pipeline import DateHints
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
+
+from .conftest import children
 
 
 class _SlowEngine:
@@ -85,18 +86,11 @@ def test_a_batch_of_rows_resumes_past_a_checkpoint_and_takes_its_ids():
     assert rest.prefixed("1\t2\t") == "".join("1\t2\t" + tail for tail in tails[2:])
 
 
-def _children() -> set[int]:
-    found = subprocess.run(
-        ["pgrep", "-P", str(os.getpid())], capture_output=True, text=True, check=False
-    ).stdout.split()
-    return {int(pid) for pid in found}
-
-
 def test_a_killed_compute_process_fails_with_a_reason(tmp_path):
-    before = _children()  # e.g. the browser driver of earlier tests: not ours to kill
+    before = children()  # e.g. the browser driver of earlier tests: not ours to kill
     stream = compute.messages(_spec(_log(tmp_path, 50_000), _SlowEngine()), fork=True)
     assert next(stream)[0] == "source"
-    (child,) = _children() - before  # the compute process
+    (child,) = children() - before  # the compute process
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     # it yields the CPU to web requests
     assert os.getpriority(os.PRIO_PROCESS, child) == min(19, mine + compute.COMPUTE_NICE)

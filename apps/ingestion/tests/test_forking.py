@@ -20,6 +20,8 @@ from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport
 from apps.ingestion.logparse.limits import Limits
 from apps.ingestion.pipeline import DateHints, parsed_members
 
+from .conftest import children
+
 F_GETPIPE_SZ = 1032
 
 
@@ -217,26 +219,12 @@ def test_a_refused_upload_raises_archive_rejected_either_way(tmp_path):
                     pass
 
 
-def _children() -> set[int]:
-    """This process's children, alive or not yet reaped (from /proc: PPid)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                status = Path(f"/proc/{entry}/status").read_text()
-            except OSError:
-                continue
-            if f"\nPPid:\t{os.getpid()}\n" in status:
-                found.add(int(entry))
-    return found
-
-
 def test_a_reader_that_stops_early_leaves_no_parsing_process(tmp_path):
     path = _bundle(tmp_path)
-    before = _children()  # e.g. a browser driver of earlier tests: not ours
+    before = children()  # e.g. a browser driver of earlier tests: not ours
     members = parsed_members(path, display_name=path.name)
     first = next(members)
     next(first.records)
-    assert len(_children() - before) == 1  # the parsing process
+    assert len(children() - before) == 1  # the parsing process
     members.close()
-    assert _children() - before == set()  # killed and reaped, at once
+    assert children() - before == set()  # killed and reaped, at once
