@@ -237,13 +237,7 @@ def parsed_members(
             elif kind == "rejected":
                 raise ArchiveRejected(message[1])
             elif kind == "archive_end" and report is not None:
-                done: ArchiveReport = message[1]  # added up: a caller may pass several uploads
-                report.members += done.members
-                report.skipped += done.skipped
-                report.entries += done.entries
-                report.decompressed_bytes += done.decompressed_bytes
-                for warning in done.warnings:
-                    report.warn(warning)
+                report.add(message[1])  # added up: a caller may pass several uploads
     finally:
         wire.close()  # a reader that stopped: the parsing process goes now
 

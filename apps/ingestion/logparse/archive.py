@@ -68,6 +68,15 @@ class ArchiveReport:
         elif len(self.warnings) == _MAX_WARNINGS:
             self.warnings.append("… more warnings were left out")
 
+    def add(self, other: ArchiveReport) -> None:
+        """Count `other` (another upload's report) into this one."""
+        self.members += other.members
+        self.skipped += other.skipped
+        self.entries += other.entries
+        self.decompressed_bytes += other.decompressed_bytes
+        for warning in other.warnings:
+            self.warn(warning)
+
 
 def clean_name(raw: str, *, fallback: str = "unnamed") -> str:
     """A member or upload name made safe to show: relative, no `..`, no control characters."""
