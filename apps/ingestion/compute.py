@@ -137,7 +137,8 @@ def _text_columns(
     if text.count("\x00") != 4:  # a NUL in a field (JSON "\u0000"): PostgreSQL text refuses it
         text = "\x00".join(f.replace("\x00", "") for f in (service, host, trace_id, message, raw))
     if not text.isascii():
-        # lone surrogates (from JSON "\ud800" escapes) cannot be stored as UTF-8
+        # a lone surrogate cannot be stored as UTF-8; the JSON loader already replaces those
+        # from "\ud800" escapes, this keeps any other source of one from failing the COPY
         text = text.encode("utf-8", "replace").decode("utf-8")
     return esc(text).replace("\x00", "\t")
 
