@@ -1,25 +1,56 @@
-"""Idempotent set-up used by `make run`: public tenant, demo tenant, demo user, demo project."""
+"""Idempotent set-up: public tenant; with --admin the first platform admin (docker compose's
+`migrate` service); with --demo a demo tenant, user and project (`make run`)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.tenants import services
 from apps.tenants.models import Tenant
 
 
+def _env(name: str) -> str:
+    """`name` from the environment, or the contents of the file `<name>_FILE` names (the
+    settings' convention for Docker/Kubernetes secrets)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise CommandError(f"{name}_FILE={path!r} cannot be read: {exc}") from None
+    return os.environ.get(name, "")
+
+
 class Command(BaseCommand):
-    help = "Create the public tenant and (with --demo) a demo tenant, user and project."
+    help = (
+        "Create the public tenant; with --admin the first platform admin from ADMIN_USERNAME, "
+        "ADMIN_EMAIL and ADMIN_PASSWORD (or ADMIN_PASSWORD_FILE); with --demo a demo tenant, "
+        "user and project."
+    )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--admin",
+            action="store_true",
+            help="create the platform admin from ADMIN_* variables unless that user exists",
+        )
         parser.add_argument("--demo", action="store_true", help="also create the demo data")
         parser.add_argument("--demo-password", default="demo-password")
         parser.add_argument("--admin-password", default="admin-password")
 
-    def handle(self, *args, demo: bool, demo_password: str, admin_password: str, **options):
+    def handle(
+        self, *args, admin: bool, demo: bool, demo_password: str, admin_password: str, **options
+    ):
         services.ensure_public_tenant()
+        if admin:
+            self._platform_admin()
         if not demo:
             return
         User = get_user_model()
@@ -37,6 +68,29 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"demo tenant created: /t/demo/  user: demo / {demo_password}")
         self._demo_project(tenant)
+
+    def _platform_admin(self) -> None:
+        """The first superuser, from the environment. An existing user is left as it is (its
+        password is never reset by a restart); the password is never printed."""
+        username = _env("ADMIN_USERNAME").strip() or "admin"
+        email = _env("ADMIN_EMAIL").strip()
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            self.stdout.write(f"platform admin {username!r} already exists; left unchanged")
+            return
+        password = _env("ADMIN_PASSWORD")
+        if not password:
+            raise CommandError(
+                "bootstrap --admin needs a password for the first platform admin: set "
+                "ADMIN_PASSWORD, or ADMIN_PASSWORD_FILE to a file holding it (see .env.example)"
+            )
+        user = User(username=username, email=email)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise CommandError(f"ADMIN_PASSWORD is too weak: {' '.join(exc.messages)}") from None
+        User.objects.create_superuser(username, email, password)
+        self.stdout.write(f"platform admin {username!r} created: sign in at /admin/")
 
     @transaction.atomic
     def _demo_project(self, tenant: Tenant) -> None:
