@@ -132,7 +132,8 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = envint("MIGRATE_PROCESSES", 2, minimum=1)
 
 MIDDLEWARE = [
     "aiops.outage.DatabaseOutageMiddleware",  # outermost: a 503 when PostgreSQL is away
-    "django_tenants.middleware.TenantSubfolderMiddleware",
+    "aiops.middleware.RejectControlCharactersMiddleware",  # NUL & co. in path/query: 400
+    "apps.tenants.middleware.TenantSubfolderMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.ingestion.middleware.RequestSizeLimitMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
