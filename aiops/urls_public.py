@@ -15,4 +15,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler404 = "apps.tenants.views.not_found"
+handler403 = "aiops.errors.forbidden"
+handler404 = "aiops.errors.not_found"
+handler500 = "aiops.errors.server_error"

@@ -11,4 +11,6 @@ urlpatterns = [
     path("", include("apps.reports.urls")),
 ]
 
-handler404 = "apps.tenants.views.not_found"
+handler403 = "aiops.errors.forbidden"
+handler404 = "aiops.errors.not_found"
+handler500 = "aiops.errors.server_error"
