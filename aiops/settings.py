@@ -7,6 +7,7 @@ secret from a file (Docker/Kubernetes secrets), as healthchecks' settings do.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -112,6 +113,7 @@ SHARED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "django_q",
+    "axes",  # login throttling; its attempts live in the public schema
 ]
 TENANT_APPS = [
     "apps.incidents",
@@ -145,6 +147,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.tenants.middleware.TenantAccessMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a lockout into our sign-in page (429)
 ]
 
 TEMPLATES = [
@@ -169,6 +172,11 @@ WSGI_APPLICATION = "aiops.wsgi.application"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+# AxesBackend first: it refuses a locked-out username or address before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -211,6 +219,44 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_TLS_PROXY", False) else None
 )
+
+# --- login throttling (django-axes), on /login/ and /admin/login/ ------------------------------
+# Locked per username AND per client address: either one reaching the limit is refused
+# until the cool-off has passed since the last failure.
+BEHIND_TLS_PROXY = envbool("BEHIND_TLS_PROXY", False)  # trust X-Forwarded-For only then
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "apps.tenants.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "apps.tenants.throttling.lockout_response"
+# Failures are not reset by a success: a success on one's own account would else clear the
+# address's count and let the next guesses at another account through.
+AXES_RESET_ON_SUCCESS = False
+
+# --- e-mail (team invitations) ----------------------------------------------------------------
+# Console by default (the message lands in the web process's log); SMTP once EMAIL_HOST is set.
+# Django 6.1's MAILERS (the EMAIL_* settings are deprecated); tests get locmem instead.
+_email_host = env("EMAIL_HOST", "") or ""
+MAILERS = {
+    "default": (
+        {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": envint("EMAIL_PORT", 587, minimum=1),
+                "username": env("EMAIL_HOST_USER", "") or "",
+                "password": env("EMAIL_HOST_PASSWORD", "") or "",  # or EMAIL_HOST_PASSWORD_FILE
+                "use_tls": envbool("EMAIL_USE_TLS", True),
+                "timeout": envint("EMAIL_TIMEOUT", 10, minimum=1),
+            },
+        }
+        if _email_host
+        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    )
+}
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "AI Ops Assistant <noreply@localhost>")
+# An invitation link works once, for this long.
+INVITATION_MAX_AGE = envint("INVITATION_DAYS", 7, minimum=1) * 24 * 3600
 
 # --- background jobs (django-q2) --------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")

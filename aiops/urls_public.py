@@ -4,13 +4,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.tenants import views
+from apps.tenants import team_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tenants/", views.tenant_picker, name="tenant-picker"),
+    path("invite/<str:token>/", team_views.accept, name="invite-accept"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

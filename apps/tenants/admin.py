@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
+from django.shortcuts import redirect
 
 from apps.tenants import services
-from apps.tenants.models import AuditEvent, Domain, Membership, Tenant, slug_validator
+from apps.tenants.models import (
+    AuditEvent,
+    Domain,
+    Invitation,
+    Membership,
+    Role,
+    Tenant,
+    slug_validator,
+)
 
 
 class TenantCreateForm(forms.ModelForm):
@@ -33,8 +42,41 @@ class TenantCreateForm(forms.ModelForm):
         return slug
 
 
+class MembershipInlineForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a row is one person: change the role, or delete the row
+            self.fields["user"].disabled = True
+
+
+class MembershipFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """Refuse, as a form error, a save that would leave the tenant without an owner
+        (services refuse it too; this only says it before anything is written)."""
+        super().clean()
+        if any(self.errors):
+            return
+        owners = 0
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE"):
+                continue
+            if (form.instance.pk or data.get("user")) and data.get("role") == Role.OWNER:
+                owners += 1
+        if owners == 0:
+            raise forms.ValidationError(
+                "A tenant needs at least one owner: make someone else owner first."
+            )
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipInlineForm
+    formset = MembershipFormSet
     extra = 1
     autocomplete_fields = ["user"]
     fields = ["user", "role", "created_at"]
@@ -85,30 +127,48 @@ class TenantAdmin(admin.ModelAdmin):
             obj.pk = created.pk
             obj.schema_name = created.schema_name
             return
-        active = obj.is_active
-        previous = Tenant.objects.get(pk=obj.pk)
-        obj.is_active = previous.is_active
-        super().save_model(request, obj, form, change)
-        services.set_tenant_active(tenant=obj, active=active, actor=request.user)
+        # Every change goes through the services, so each one lands in the audit log.
+        if "name" in form.changed_data:
+            services.rename_tenant(tenant=obj, name=obj.name, actor=request.user)
+        if "is_active" in form.changed_data:
+            services.set_tenant_active(
+                tenant=obj, active=form.cleaned_data["is_active"], actor=request.user
+            )
 
     @transaction.atomic
     def save_formset(self, request, form, formset, change):
+        """Apply the inline's rows through the services (audit-logged), in an order that never
+        leaves the tenant ownerless midway: additions and promotions, then demotions, then
+        removals. Fills the formset's new/changed/deleted lists the admin's history reads."""
         tenant = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        additions, changes, removals = [], [], []
         for inline_form in formset.forms:
-            if not inline_form.has_changed() and not inline_form.cleaned_data.get("DELETE"):
-                continue
-            data = inline_form.cleaned_data
+            data = getattr(inline_form, "cleaned_data", None) or {}
+            membership = inline_form.instance
             if not data:
                 continue
-            membership = inline_form.instance
-            if data.get("DELETE") and membership.pk:
-                services.remove_member(membership=membership, actor=request.user)
-            elif membership.pk:
-                services.change_role(membership=membership, role=data["role"], actor=request.user)
-            elif data.get("user"):
-                services.add_member(
-                    tenant=tenant, user=data["user"], role=data["role"], actor=request.user
+            if membership.pk and data.get("DELETE"):
+                removals.append(membership)
+            elif membership.pk and "role" in inline_form.changed_data:
+                changes.append((membership, data["role"]))
+            elif not membership.pk and data.get("user") and not data.get("DELETE"):
+                additions.append((data["user"], data["role"]))
+        changes.sort(key=lambda change: change[1] != Role.OWNER)  # promotions first
+        try:
+            for user, role in additions:
+                formset.new_objects.append(
+                    services.add_member(tenant=tenant, user=user, role=role, actor=request.user)
                 )
+            for membership, role in changes:
+                services.change_role(membership=membership, role=role, actor=request.user)
+                formset.changed_objects.append((membership, ["role"]))
+            for membership in removals:
+                services.remove_member(membership=membership, actor=request.user)
+                formset.deleted_objects.append(membership)
+        except services.MembershipError as exc:  # a concurrent change: say so, keep nothing
+            transaction.set_rollback(True)
+            messages.error(request, str(exc))
 
     def delete_model(self, request, obj):
         services.delete_tenant(tenant=obj, actor=request.user)
@@ -128,12 +188,40 @@ class TenantAdmin(admin.ModelAdmin):
             services.set_tenant_active(tenant=tenant, active=True, actor=request.user)
 
 
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["tenant", "user", "role"]
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        if self.instance.pk and role != Role.OWNER and services.is_last_owner(self.instance):
+            raise forms.ValidationError(
+                "This is the tenant's last owner: make someone else owner first."
+            )
+        return role
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipAdminForm
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role", "tenant"]
     search_fields = ["user__username", "tenant__name"]
     autocomplete_fields = ["user", "tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", "user"] if obj else []
+
+    def delete_view(self, request, object_id, extra_context=None):
+        membership = self.get_object(request, object_id)
+        if membership is not None and services.is_last_owner(membership):
+            # the last owner stays (services refuse it as well); deleting the tenant is fine
+            messages.error(
+                request, "This is the tenant's last owner: make someone else owner first."
+            )
+            return redirect("admin:tenants_membership_change", membership.pk)
+        return super().delete_view(request, object_id, extra_context)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -148,7 +236,10 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         for membership in queryset:
-            services.remove_member(membership=membership, actor=request.user)
+            try:
+                services.remove_member(membership=membership, actor=request.user)
+            except services.MembershipError as exc:
+                messages.error(request, str(exc))
 
 
 @admin.register(AuditEvent)
@@ -165,6 +256,22 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: owners invite and revoke from their tenant's Team page."""
+
+    list_display = ["email", "tenant", "role", "created_at", "expires_at", "accepted_at"]
+    list_filter = ["role", "tenant"]
+    search_fields = ["email", "tenant__name"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

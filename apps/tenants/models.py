@@ -82,6 +82,10 @@ class AuditEvent(models.Model):
         MEMBER_ADDED = "member.added", "Member added"
         MEMBER_REMOVED = "member.removed", "Member removed"
         ROLE_CHANGED = "member.role_changed", "Role changed"
+        TENANT_RENAMED = "tenant.renamed", "Tenant renamed"
+        INVITE_SENT = "invite.sent", "Invitation sent"
+        INVITE_ACCEPTED = "invite.accepted", "Invitation accepted"
+        INVITE_REVOKED = "invite.revoked", "Invitation revoked"
 
     action = models.CharField(max_length=40, choices=Action.choices)
     actor = models.ForeignKey(
@@ -95,9 +99,68 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant_slug", "-created_at"])]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.tenant_slug}"
+
+    @property
+    def subject(self) -> str:
+        """To whom it was done: a username, an invited address, or the tenant itself."""
+        return self.detail.get("user") or self.detail.get("email") or ""
+
+    @property
+    def change(self) -> str:
+        """What changed, in a few words: a role, old → new, or a name."""
+        detail = self.detail
+        if "old" in detail and "new" in detail:
+            return f"{detail['old']} → {detail['new']}"
+        return detail.get("role") or ""
+
+
+class Invitation(models.Model):
+    """An invitation to join a tenant, sent to an e-mail address (apps.tenants.services).
+
+    The link carries a random token; only its SHA-256 is stored, so a leaked table gives no
+    usable link. Single use: accepting sets `accepted_at` under a row lock.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "accepted_at", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email} to {self.tenant_id} ({self.role})"
+
+    def status_at(self, now) -> Status:
+        if self.accepted_at:
+            return self.Status.ACCEPTED
+        if self.revoked_at:
+            return self.Status.REVOKED
+        if self.expires_at <= now:
+            return self.Status.EXPIRED
+        return self.Status.PENDING
 
 
 class IngestTicket(models.Model):

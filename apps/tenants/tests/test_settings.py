@@ -21,6 +21,7 @@ PRODUCTION_ENV = {
     "SECURE_SSL_REDIRECT": "true",
     "SECURE_HSTS_SECONDS": "31536000",
     "BEHIND_TLS_PROXY": "true",
+    "EMAIL_HOST": "smtp.example.com",  # without it, mail goes to the console: check --deploy says so
 }
 
 
