@@ -135,8 +135,11 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = envint("MIGRATE_PROCESSES", 2, minimum=1)
 MIDDLEWARE = [
     "aiops.outage.DatabaseOutageMiddleware",  # outermost: a 503 when PostgreSQL is away
     "aiops.middleware.RejectControlCharactersMiddleware",  # NUL & co. in path/query: 400
-    "apps.tenants.middleware.TenantSubfolderMiddleware",
+    # Security headers, then static files (WhiteNoise), both before the tenant lookup: a CSS or
+    # JS file costs no query and is served while the database is away (the 503 page's CSS).
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "apps.tenants.middleware.TenantSubfolderMiddleware",
     "apps.ingestion.middleware.RequestSizeLimitMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -188,7 +191,19 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# static/src is the Tailwind source of css/app.css (`make css`): built, never served (its
+# `@import "tailwindcss"` would also break collectstatic's manifest post-processing).
+STATICFILES_DIRS = [(name, BASE_DIR / "static" / name) for name in ("css", "img", "js")]
+# Production: `collectstatic` writes content-hashed, compressed copies that WhiteNoise serves
+# with a year-long cache header. DEBUG (`make run`): files straight from the app directories.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 # Uploaded log files: generated names, outside the web root, never served directly.
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 
@@ -258,6 +273,11 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "AI Ops Assistant <noreply@localh
 # An invitation link works once, for this long.
 INVITATION_MAX_AGE = envint("INVITATION_DAYS", 7, minimum=1) * 24 * 3600
 
+# Internal hosts/networks the LLM endpoint may be on (apps/analysis/egress.py): names, addresses
+# or networks, e.g. "ollama.internal,10.0.0.0/8". Loopback, private and link-local are refused
+# otherwise.
+LLM_EGRESS_ALLOW = envlist("LLM_EGRESS_ALLOW")
+
 # --- background jobs (django-q2) --------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 Q_CLUSTER = {
@@ -309,3 +329,6 @@ INGEST_TENANT_CONCURRENCY = envint("INGEST_TENANT_CONCURRENCY", 1, minimum=1)
 INGEST_TENANT_MAX_QUEUED = envint("INGEST_TENANT_MAX_QUEUED", 100, minimum=1)
 # Stored upload bytes a tenant may hold; an upload beyond this is refused.
 INGEST_TENANT_STORAGE_BYTES = envint("INGEST_TENANT_STORAGE_MB", 20480, minimum=1) * MiB
+# Events a tenant may store (all incidents): uploads past it are refused, and a job that would
+# pass it stops, failed with the reason (its rows removed). ~0.5 KiB of database per event.
+INGEST_TENANT_MAX_EVENTS = envint("INGEST_TENANT_MAX_EVENTS", 20_000_000, minimum=1)

@@ -27,6 +27,9 @@ def run_module(path: str, name: str) -> int:
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "aiops.settings_test"  # dev-env.sh sets aiops.settings
     os.environ.setdefault("AIOPS_TEST_DB", "test_prove_full")
+    # The fake OpenAI-compatible server listens on 127.0.0.1; the egress policy refuses it unless
+    # the operator allows it (workers inherit this). prove/ssrf.py sets its own, narrower list.
+    os.environ.setdefault("LLM_EGRESS_ALLOW", "127.0.0.1")
     import pytest
 
     (RESULTS / f"{name}.json").unlink(missing_ok=True)

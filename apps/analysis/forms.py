@@ -5,7 +5,7 @@ from decimal import Decimal
 from django import forms
 
 from apps.analysis.models import AISettings
-from apps.analysis.services import endpoint_is_local
+from apps.analysis.services import kept_api_key, local_only_problem
 
 _INPUT = "w-full rounded border border-slate-300 px-2 py-1"
 
@@ -21,7 +21,10 @@ class AISettingsForm(forms.Form):
         label="Base URL",
         max_length=500,
         assume_scheme="https",
-        help_text="e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1 (Ollama)",
+        help_text=(
+            "e.g. https://api.openai.com/v1, or http://127.0.0.1:11434/v1 (Ollama) when the "
+            "operator allows that address (LLM_EGRESS_ALLOW)"
+        ),
         widget=forms.URLInput(attrs={"class": _INPUT, "placeholder": "https://…/v1"}),
     )
     model = forms.CharField(
@@ -32,7 +35,10 @@ class AISettingsForm(forms.Form):
         max_length=500,
         strip=True,
         label="API key",
-        help_text="Write-only: leave empty to keep the stored key.",
+        help_text=(
+            "Write-only: leave empty to keep the stored key. A base URL on another host drops "
+            "the stored key unless a new one is typed here."
+        ),
         widget=forms.PasswordInput(
             render_value=False, attrs={"class": _INPUT, "autocomplete": "new-password"}
         ),
@@ -96,7 +102,7 @@ class AISettingsForm(forms.Form):
         if not data.get("model"):
             self.add_error("model", "Required for an OpenAI-compatible endpoint.")
         url = data.get("base_url")
-        if url and data.get("local_endpoints_only") and not endpoint_is_local(url):
+        if url and data.get("local_endpoints_only") and local_only_problem(url):
             self.add_error(
                 "base_url",
                 "The policy allows only local endpoints (loopback or private network).",
@@ -104,20 +110,17 @@ class AISettingsForm(forms.Form):
         return data
 
     def unsaved_settings(self, stored: AISettings) -> AISettings:
-        """The settings as submitted (not saved), keeping the stored key unless a new one is typed:
-        what *Test connection* tries."""
-        from apps.analysis.services import seal_api_key
-
+        """The settings as submitted (not saved): what *Test connection* tries. The stored key
+        comes along only while the base URL stays on its origin (`services.kept_api_key`)."""
         d = self.cleaned_data
-        sealed = stored.api_key_sealed
-        if d.get("clear_api_key"):
-            sealed = ""
-        if d.get("api_key"):
-            sealed = seal_api_key(d["api_key"])
+        base_url = d.get("base_url") or ""
+        sealed = kept_api_key(
+            stored, base_url, new_key=d.get("api_key") or "", clear=d.get("clear_api_key") or False
+        )
         return AISettings(
             pk=AISettings.SINGLETON_PK,
             provider=d["provider"],
-            base_url=d.get("base_url") or "",
+            base_url=base_url,
             model=d.get("model") or "",
             api_key_sealed=sealed,
             timeout_seconds=d["timeout_seconds"],

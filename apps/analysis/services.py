@@ -7,15 +7,12 @@ calls the provider again once the run is done, and never creates a row.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -25,6 +22,7 @@ from django.utils import timezone
 from aiops.outage import is_outage, retry_transient
 from apps.analysis import selectors
 from apps.analysis.citations import Citation, ValidatedAnalysis, ValidatedClaim
+from apps.analysis.egress import endpoint_origin, is_public, literal_address
 from apps.analysis.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
 from apps.analysis.evidence.types import EvidencePack
 from apps.analysis.models import RESULT_VERSION, AISettings, AnalysisRun
@@ -53,8 +51,10 @@ class ProviderPolicyError(Exception):
 # --- settings ---------------------------------------------------------------------------------
 
 
-def _seal_context() -> str:
-    return f"analysis.api_key:{connection.schema_name}"
+def _seal_context(base_url: str) -> str:
+    """The key is bound to its tenant and to the origin (scheme, host, port) it was given for:
+    a key unsealed for another host fails closed (see migration 0002 for keys sealed before)."""
+    return f"analysis.api_key:{connection.schema_name}:{endpoint_origin(base_url)}"
 
 
 def _secrets() -> list[str]:
@@ -62,19 +62,34 @@ def _secrets() -> list[str]:
 
 
 def api_key(ai: AISettings) -> str | None:
-    """The unsealed API key, or None (none stored, or SECRET_KEY changed: ask for it again)."""
+    """The unsealed API key for ``ai.base_url``, or None (none stored, stored for another host,
+    or SECRET_KEY changed: ask for it again)."""
     if not ai.api_key_sealed:
         return None
     try:
-        return unseal(ai.api_key_sealed, secrets=_secrets(), context=_seal_context())
+        return unseal(ai.api_key_sealed, secrets=_secrets(), context=_seal_context(ai.base_url))
     except SealError:
         log.warning("the stored API key of this tenant cannot be unsealed; it must be re-entered")
         return None
 
 
-def seal_api_key(key: str) -> str:
-    """``key`` sealed for this tenant (see apps/analysis/sealing.py); never stored in clear."""
-    return seal(key, secret=settings.SECRET_KEY, context=_seal_context())
+def seal_api_key(key: str, base_url: str) -> str:
+    """``key`` sealed for this tenant and ``base_url``'s origin (see apps/analysis/sealing.py)."""
+    return seal(key, secret=settings.SECRET_KEY, context=_seal_context(base_url))
+
+
+def kept_api_key(
+    stored: AISettings, base_url: str, *, new_key: str = "", clear: bool = False
+) -> str:
+    """The sealed key settings for ``base_url`` carry: a new key if typed; else the stored one
+    only while the origin stays the same (a key never follows its settings to another host)."""
+    if new_key:
+        return seal_api_key(new_key, base_url)
+    if clear or not stored.api_key_sealed:
+        return ""
+    if endpoint_origin(stored.base_url) != endpoint_origin(base_url):
+        return ""
+    return stored.api_key_sealed
 
 
 @transaction.atomic
@@ -91,10 +106,12 @@ def save_ai_settings(
     clear_api_key: bool = False,
     user: Any = None,
 ) -> AISettings:
-    """Save the tenant's settings. The key is write-only: an empty ``new_api_key`` keeps it."""
+    """Save the tenant's settings. The key is write-only: an empty ``new_api_key`` keeps it,
+    unless the base URL moves to another origin (then it is dropped: see `kept_api_key`)."""
     ai = AISettings.objects.select_for_update().filter(
         pk=AISettings.SINGLETON_PK
     ).first() or AISettings(pk=AISettings.SINGLETON_PK)
+    ai.api_key_sealed = kept_api_key(ai, base_url, new_key=new_api_key, clear=clear_api_key)
     ai.provider = provider
     ai.base_url = base_url.strip()
     ai.model = model.strip()
@@ -102,48 +119,22 @@ def save_ai_settings(
     ai.max_tokens = max_tokens
     ai.price_per_1k_tokens = price_per_1k_tokens
     ai.local_endpoints_only = local_endpoints_only
-    if clear_api_key:
-        ai.api_key_sealed = ""
-    if new_api_key:
-        ai.api_key_sealed = seal_api_key(new_api_key)
     ai.updated_by = user if getattr(user, "pk", None) else None
     ai.save()
     return ai
 
 
-# "Local" for the policy: this machine and private networks (RFC 1918, unique-local IPv6).
-# Not Python's `is_private`, which also counts documentation and reserved ranges.
-_LOCAL_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+LOCAL_ONLY_REFUSED = (
+    "Policy: only local endpoints (loopback or private network) are allowed, and this base URL "
+    "is not one."
 )
 
 
-def _is_internal(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_loopback
-        or ip.is_link_local
-        or any(ip.version == n.version and ip in n for n in _LOCAL_NETWORKS)
-    )
-
-
-def endpoint_is_local(base_url: str) -> bool:
-    """True when every address ``base_url``'s host resolves to is loopback or private."""
-    host = urlsplit(base_url).hostname
-    if not host:
-        return False
-    try:
-        return _is_internal(host)
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(_is_internal(str(info[4][0])) for info in infos)
+def local_only_problem(base_url: str) -> str:
+    """Under "only local endpoints", a base URL whose host is a public address literal is
+    refused at once; a name is checked where it counts, at connect time (apps/analysis/egress)."""
+    ip = literal_address(base_url)
+    return LOCAL_ONLY_REFUSED if ip is not None and is_public(ip) else ""
 
 
 def check_policy(ai: AISettings) -> None:
@@ -152,11 +143,8 @@ def check_policy(ai: AISettings) -> None:
         return
     if not ai.base_url or not ai.model:
         raise ProviderPolicyError("The OpenAI-compatible provider needs a base URL and a model.")
-    if ai.local_endpoints_only and not endpoint_is_local(ai.base_url):
-        raise ProviderPolicyError(
-            "Policy: only local endpoints (loopback or private network) are allowed, and "
-            "this base URL is not one."
-        )
+    if ai.local_endpoints_only and (problem := local_only_problem(ai.base_url)):
+        raise ProviderPolicyError(problem)
 
 
 def provider_for(ai: AISettings) -> AnalysisProvider:
@@ -170,6 +158,8 @@ def provider_for(ai: AISettings) -> AnalysisProvider:
         model=ai.model,
         timeout=float(ai.timeout_seconds),
         max_tokens=ai.max_tokens,
+        egress_allow=settings.LLM_EGRESS_ALLOW,  # the operator's allow-list (env LLM_EGRESS_ALLOW)
+        internal_only=ai.local_endpoints_only,
     )
 
 

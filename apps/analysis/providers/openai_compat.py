@@ -7,20 +7,26 @@
 - JSON mode (``response_format={"type": "json_object"}``); no tools, no streaming to the model.
 - The exact request body is hashed (sha256) for the analysis history; the key is never logged,
   echoed or put in an error message.
+- Egress: the SDK's HTTP client is `apps.analysis.egress.EgressClient`: internal addresses are
+  refused unless ``egress_allow`` allows them (checked at connect time), redirects are refused.
+- Errors are generic classes (`FAILURE`): never a server's body or status text, which for an
+  internal service would be a window into it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import openai
 
+from apps.analysis.egress import EgressRefused, Resolver, egress_client
 from apps.analysis.evidence.prompt import render_prompt
 from apps.analysis.evidence.types import EvidencePack
-from apps.analysis.redaction import Redactor
 
 from .base import AnalysisProvider, ConnectionCheck, ProviderError, ProviderResult, Repair, Usage
 
@@ -44,9 +50,26 @@ def _request_hash(exc: Exception) -> str:
         return ""
 
 
-def _safe(message: str) -> str:
-    """Server-supplied text, redacted and bounded, for storing and showing."""
-    return Redactor().redact(message)[:500]
+log = logging.getLogger(__name__)
+
+# The only words a failure is described with (ProviderError.kind → text): what went wrong, never
+# what the other side said.
+FAILURE = {
+    "egress": "refused by egress policy",
+    "redirect": "refused: the endpoint answered with a redirect",
+    "connection": "could not connect",
+    "timeout": "timed out",
+    "auth": "authentication failed",
+    "rate_limited": "rate limited",
+    "server_error": "the endpoint reported a server error",
+    "bad_request": "not an OpenAI-compatible endpoint",
+    "invalid_response": "not an OpenAI-compatible endpoint",
+}
+
+
+def _egress_error(exc: EgressRefused, latency_ms: int) -> ProviderError:
+    kind = "redirect" if "redirect" in exc.reason else "egress"
+    return ProviderError(kind, FAILURE[kind], latency_ms=latency_ms)
 
 
 class OpenAICompatibleProvider(AnalysisProvider):
@@ -64,6 +87,9 @@ class OpenAICompatibleProvider(AnalysisProvider):
         temperature: float = 0.0,
         connect_timeout: float = 5.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        egress_allow: Iterable[str] = (),
+        internal_only: bool = False,
+        resolver: Resolver | None = None,
     ) -> None:
         self.base_url = base_url
         self.model = model
@@ -78,6 +104,7 @@ class OpenAICompatibleProvider(AnalysisProvider):
             api_key=api_key or "not-needed",
             timeout=openai.Timeout(self.timeout, connect=min(connect_timeout, self.timeout)),
             max_retries=max_retries,
+            http_client=egress_client(egress_allow, internal_only=internal_only, resolver=resolver),
         )
 
     def __repr__(self) -> str:  # never the key
@@ -137,12 +164,14 @@ class OpenAICompatibleProvider(AnalysisProvider):
                 raw_body = b"".join(chunks)
         except ProviderError:
             raise
+        except EgressRefused as exc:
+            raise _egress_error(exc, elapsed_ms()) from None
         except openai.APIStatusError as exc:
             raise self._status_error(exc, elapsed_ms()) from None
         except openai.APITimeoutError as exc:
             raise ProviderError(
                 "timeout",
-                f"no response within {self.timeout:g} s",
+                f"{FAILURE['timeout']} (no response within {self.timeout:g} s)",
                 retryable=True,
                 latency_ms=elapsed_ms(),
                 payload_sha256=_request_hash(exc),
@@ -150,7 +179,7 @@ class OpenAICompatibleProvider(AnalysisProvider):
         except openai.APIConnectionError as exc:
             raise ProviderError(
                 "connection",
-                f"cannot reach {self.base_url}",
+                FAILURE["connection"],
                 retryable=True,
                 latency_ms=elapsed_ms(),
                 payload_sha256=_request_hash(exc),
@@ -178,7 +207,7 @@ class OpenAICompatibleProvider(AnalysisProvider):
             kind = "bad_request"
         return ProviderError(
             kind,
-            f"HTTP {status}: {_safe(str(getattr(exc, 'message', '') or ''))}",
+            f"HTTP {status} ({FAILURE[kind]})",  # never the body: it may be an internal service's
             retryable=status == 429 or status >= 500,
             status_code=status,
             latency_ms=latency_ms,
@@ -194,11 +223,13 @@ class OpenAICompatibleProvider(AnalysisProvider):
         try:
             data = json.loads(raw_body)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise invalid("the endpoint did not return a JSON chat completion") from None
+            raise invalid(f"{FAILURE['invalid_response']} (the reply is not JSON)") from None
         try:
             content = data["choices"][0]["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
-            raise invalid("the chat completion has no choices[0].message") from None
+            raise invalid(
+                f"{FAILURE['invalid_response']} (the reply has no choices[0].message)"
+            ) from None
         usage = data.get("usage") or {}
         return ProviderResult(
             raw_text=str(content),
@@ -210,22 +241,37 @@ class OpenAICompatibleProvider(AnalysisProvider):
         )
 
     def test_connection(self) -> ConnectionCheck:
-        """List models once (no retries, short timeout); say whether the configured model is there."""
+        """List models once (no retries, short timeout). The message is "ok" or a `FAILURE`
+        class: whatever the other side answered, nothing of it is echoed."""
         started = time.perf_counter()
+
+        def done(ok: bool, message: str, models: tuple[str, ...] = ()) -> ConnectionCheck:
+            latency = int((time.perf_counter() - started) * 1000) if ok else 0
+            return ConnectionCheck(ok, message, latency, models)
+
         client = self._client.with_options(max_retries=0, timeout=min(self.timeout, 10.0))
         try:
-            ids = tuple(sorted(m.id for m in client.models.list()))
+            ids = tuple(sorted({_model_id(m) for m in client.models.list()}))
+        except EgressRefused as exc:
+            return done(False, _egress_error(exc, 0).message)
         except openai.APIStatusError as exc:
-            err = self._status_error(exc, 0)
-            return ConnectionCheck(False, err.message, int((time.perf_counter() - started) * 1000))
+            return done(False, FAILURE[self._status_error(exc, 0).kind])
         except openai.APITimeoutError:
-            return ConnectionCheck(False, "timed out", int((time.perf_counter() - started) * 1000))
+            return done(False, FAILURE["timeout"])
         except openai.APIConnectionError:
-            msg = f"cannot reach {self.base_url}"
-            return ConnectionCheck(False, msg, int((time.perf_counter() - started) * 1000))
-        latency = int((time.perf_counter() - started) * 1000)
+            return done(False, FAILURE["connection"])
+        except (openai.OpenAIError, ValueError, TypeError, AttributeError, KeyError):
+            return done(False, FAILURE["invalid_response"])  # 200 with HTML, wrong JSON shape
+        except Exception:  # never a 500 for a button press; the type goes to the app's log
+            log.warning("test connection failed unexpectedly", exc_info=True)
+            return done(False, FAILURE["connection"])
         if ids and self.model not in ids:
-            return ConnectionCheck(
-                True, f"connected; model {self.model!r} is not listed", latency, ids
-            )
-        return ConnectionCheck(True, "connected", latency, ids)
+            return done(True, "ok; the model is not in the endpoint's model list", ids[:200])
+        return done(True, "ok", ids[:200])
+
+
+def _model_id(model: Any) -> str:
+    value = model.id
+    if not isinstance(value, str) or not value:
+        raise TypeError("a model without an id")
+    return value[:200]

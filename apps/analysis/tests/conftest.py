@@ -21,3 +21,12 @@ def fake_llm() -> Iterator[FakeLLM]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def allow_fake_llm(request: pytest.FixtureRequest) -> None:
+    """The fake server listens on 127.0.0.1, which the egress policy refuses unless the operator
+    allows it: allow it as an operator would, in the settings and (for worker subprocesses) in
+    the environment. Django tests only (it needs pytest-django's ``settings``)."""
+    request.getfixturevalue("settings").LLM_EGRESS_ALLOW = ["127.0.0.1"]
+    request.getfixturevalue("monkeypatch").setenv("LLM_EGRESS_ALLOW", "127.0.0.1")

@@ -55,13 +55,14 @@ def status(code: int, retry_after_ms: int = 10) -> Reply:
 
 
 class FakeLLM:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[
             tuple[str, str, bytes, dict[str, str]]
         ] = []  # method, path, body, headers
         self.script: deque[Reply] = deque()
         self.default: Reply = ok("{}")
         self.models = ["fake-model", "other-model"]
+        self.models_reply: Reply | None = None  # answer GET /v1/models with this instead
         self.required_key: str | None = None
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -100,7 +101,8 @@ class FakeLLM:
                 payload = payload or b""
                 try:
                     self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
+                    if not any(k.lower() == "content-type" for k in reply.headers):
+                        self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(payload)))
                     for k, v in reply.headers.items():
                         self.send_header(k, v)
@@ -140,7 +142,9 @@ class FakeLLM:
                 self._record()
                 if not self._authorised():
                     return
-                if self.path.rstrip("/") == "/v1/models":
+                if self.path.rstrip("/") == "/v1/models" and fake.models_reply is not None:
+                    self._send(fake.models_reply)
+                elif self.path.rstrip("/") == "/v1/models":
                     data = [
                         {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
                         for m in fake.models
@@ -149,7 +153,7 @@ class FakeLLM:
                 else:
                     self._send(Reply(404, {"error": {"message": "not found"}}))
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self.server.block_on_close = False
         self.thread = threading.Thread(
@@ -157,9 +161,12 @@ class FakeLLM:
         )
 
     @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{self.server.server_address[0]}:{self.port}/v1"
 
     def start(self) -> FakeLLM:
         self.thread.start()

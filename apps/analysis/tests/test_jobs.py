@@ -27,6 +27,8 @@ from .secrets_corpus import secret_corpus
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 API_KEY = "sk-test-DJANGO-PATH-KEY-0123456789abcdef"
 
+pytestmark = pytest.mark.usefixtures("allow_fake_llm")
+
 
 @pytest.fixture(autouse=True)
 def _public_schema_between_tests():

@@ -17,12 +17,14 @@ from .incident import incident_pack_kwargs
 from .secrets_corpus import secret_corpus
 
 API_KEY = "sk-test-NOT-A-REAL-KEY-0123456789abcdef"
+# The fake server listens on 127.0.0.1: the operator's allow-list must name it (egress policy).
+ALLOW = ("127.0.0.1",)
 
 
 def provider(fake: FakeLLM, **kw) -> OpenAICompatibleProvider:
     opts = {"timeout": 5.0, "max_retries": 2, "max_tokens": 800} | kw
     return OpenAICompatibleProvider(
-        base_url=fake.base_url, api_key=API_KEY, model="fake-model", **opts
+        base_url=fake.base_url, api_key=API_KEY, model="fake-model", egress_allow=ALLOW, **opts
     )
 
 
@@ -197,12 +199,18 @@ def test_slow_drip_within_the_deadline_succeeds(fake_llm: FakeLLM, pack) -> None
 
 def test_connection_refused(pack) -> None:
     p = OpenAICompatibleProvider(
-        base_url="http://127.0.0.1:9/v1", api_key=API_KEY, model="m", timeout=1, max_retries=0
+        base_url="http://127.0.0.1:9/v1",
+        api_key=API_KEY,
+        model="m",
+        timeout=1,
+        max_retries=0,
+        egress_allow=ALLOW,
     )
     with pytest.raises(ProviderError) as err:
         p.analyze(pack)
     assert err.value.kind == "connection"
     assert run_analysis(pack, p).error.kind == "connection"
+    assert err.value.message == "could not connect"
 
 
 def test_markup_in_answer_stays_text(fake_llm: FakeLLM, pack) -> None:
@@ -231,16 +239,14 @@ def test_markup_in_answer_stays_text(fake_llm: FakeLLM, pack) -> None:
 
 def test_test_connection(fake_llm: FakeLLM) -> None:
     check = provider(fake_llm).test_connection()
-    assert (
-        check.ok and check.models == ("fake-model", "other-model") and check.message == "connected"
-    )
+    assert check.ok and check.models == ("fake-model", "other-model") and check.message == "ok"
     other = OpenAICompatibleProvider(
-        base_url=fake_llm.base_url, api_key=API_KEY, model="missing", timeout=2
+        base_url=fake_llm.base_url, api_key=API_KEY, model="missing", timeout=2, egress_allow=ALLOW
     )
-    assert "not listed" in other.test_connection().message
+    assert other.test_connection().message == "ok; the model is not in the endpoint's model list"
     fake_llm.required_key = "another-key"
     bad = provider(fake_llm).test_connection()
-    assert not bad.ok and "401" in bad.message and API_KEY not in bad.message
+    assert (bad.ok, bad.message) == (False, "authentication failed")
     assert [r[1] for r in fake_llm.requests] == ["/v1/models"] * 3
 
 

@@ -91,18 +91,16 @@ def test_poison_run_gives_up_after_max_attempts(alpha, settings):
 
 
 @pytest.mark.parametrize(
-    ("url", "local"),
+    ("url", "refused"),
     [
-        ("http://127.0.0.1:11434/v1", True),
-        ("http://localhost:8000/v1", True),
-        ("http://[::1]:8000/v1", True),
-        ("http://10.1.2.3/v1", True),
-        ("http://192.168.1.20:8080/v1", True),
-        ("https://93.184.215.14/v1", False),
-        ("https://203.0.113.9/v1", False),  # documentation range: not "local"
-        ("https://no-such-host.invalid/v1", False),  # unresolvable: refused
-        ("not a url", False),
+        ("http://127.0.0.1:11434/v1", False),
+        ("http://localhost:8000/v1", False),  # names are checked at connect time, not here
+        ("https://llm.example.com/v1", False),
+        ("http://[::1]:8000/v1", False),
+        ("http://10.1.2.3/v1", False),
+        ("https://93.184.215.14/v1", True),
+        ("https://[2606:4700:4700::1111]/v1", True),
     ],
 )
-def test_endpoint_policy(url, local):
-    assert services.endpoint_is_local(url) is local
+def test_local_only_refuses_public_address_literals_at_once(url, refused):
+    assert bool(services.local_only_problem(url)) is refused

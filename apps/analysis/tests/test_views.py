@@ -22,6 +22,8 @@ from .fake_llm import FakeLLM, ok
 
 API_KEY = "sk-test-WRITE-ONLY-KEY-9f8e7d6c5b4a39281706"
 
+pytestmark = pytest.mark.usefixtures("allow_fake_llm")
+
 
 @pytest.fixture(autouse=True)
 def _public_schema_between_tests():
@@ -125,6 +127,122 @@ def test_policy_switch_refuses_public_endpoints(client, personas, fake_llm: Fake
     assert client.post(edit, local).status_code == 302
     with tenant_context(personas.alpha):
         assert selectors.ai_settings().local_endpoints_only
+
+
+# --- test connection: egress policy, generic answers, the key stays with its host ---------------
+
+
+def _test_connection(client, personas, post) -> tuple[int, str]:
+    response = client.post(
+        url(personas.alpha, "analysis:settings-test"), post, HTTP_HX_REQUEST="true"
+    )
+    return response.status_code, response.content.decode()
+
+
+def test_internal_endpoint_refused_without_the_operator_allow_list(
+    client, personas, fake_llm: FakeLLM, settings
+):
+    settings.LLM_EGRESS_ALLOW = []
+    client.force_login(personas.owner)
+    for base_url in (fake_llm.base_url, "http://127.0.0.1:9/v1", "http://169.254.169.254/v1"):
+        post = settings_post(provider="openai-compatible", base_url=base_url, model="m")
+        status, body = _test_connection(client, personas, post)
+        assert status == 200 and 'data-ok="false"' in body
+        assert "✗ refused by egress policy</span>" in body
+    assert fake_llm.requests == []
+    settings.LLM_EGRESS_ALLOW = ["127.0.0.1"]
+    post = settings_post(provider="openai-compatible", base_url=fake_llm.base_url, model="m")
+    assert 'data-ok="true"' in _test_connection(client, personas, post)[1]
+
+
+def test_a_200_that_is_not_json_is_a_generic_failure_not_a_500(client, personas, fake_llm: FakeLLM):
+    from .fake_llm import Reply
+
+    fake_llm.models_reply = Reply(200, "<html>INTERNAL ADMIN PAGE</html>")
+    client.force_login(personas.owner)
+    post = settings_post(provider="openai-compatible", base_url=fake_llm.base_url, model="m")
+    status, body = _test_connection(client, personas, post)
+    assert status == 200 and 'data-ok="false"' in body
+    assert "✗ not an OpenAI-compatible endpoint</span>" in body
+    assert "INTERNAL" not in body
+    fake_llm.models_reply = Reply(503, "<html>INTERNAL ERROR PAGE</html>")
+    status, body = _test_connection(client, personas, post)
+    assert status == 200 and "INTERNAL" not in body and "503" not in body
+
+
+def test_the_stored_key_never_follows_a_new_base_url(client, personas, fake_llm: FakeLLM):
+    """Key saved for one server; *Test connection* and save with another server and the key
+    field empty: the other server never sees the key, and saving drops it."""
+    other = FakeLLM().start()
+    try:
+        client.force_login(personas.owner)
+        edit = url(personas.alpha, "analysis:settings-edit")
+        post = settings_post(
+            provider="openai-compatible", base_url=fake_llm.base_url, model="fake-model"
+        )
+        client.post(edit, post | {"api_key": API_KEY})
+        moved = post | {"base_url": other.base_url}
+        status, body = _test_connection(client, personas, moved)
+        assert status == 200 and 'data-ok="true"' in body  # it answered, without our key
+        (request,) = other.requests
+        assert request[1] == "/v1/models"
+        assert API_KEY not in json.dumps(request[3]) and API_KEY not in request[2].decode()
+        with tenant_context(personas.alpha):
+            assert services.api_key(selectors.ai_settings()) == API_KEY  # a test saves nothing
+        # the original server still gets the key (same origin, key kept)
+        fake_llm.required_key = API_KEY
+        assert 'data-ok="true"' in _test_connection(client, personas, post)[1]
+        # saving the new base URL without a key drops the stored one
+        assert client.post(edit, moved).status_code == 302
+        with tenant_context(personas.alpha):
+            assert not selectors.ai_settings().has_api_key
+        assert "No key stored" in client.get(edit).content.decode()
+        # a new key typed with the new URL is kept, and sealed for that host only
+        client.post(edit, moved | {"api_key": "sk-new-key-for-other-host-000111"})
+        with tenant_context(personas.alpha):
+            ai = selectors.ai_settings()
+            assert services.api_key(ai) == "sk-new-key-for-other-host-000111"
+            ai.base_url = fake_llm.base_url  # the sealed value copied onto another host
+            assert services.api_key(ai) is None  # fails closed
+    finally:
+        other.stop()
+
+
+def test_keys_sealed_before_are_bound_to_their_host_by_the_migration(personas):
+    """Migration 0002 re-seals a key sealed with the old tenant-only context."""
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.conf import settings as django_settings
+
+    from apps.analysis.sealing import seal
+
+    migration = importlib.import_module("apps.analysis.migrations.0002_bind_api_key_to_host")
+    with tenant_context(personas.alpha):
+        legacy = seal(
+            API_KEY,
+            secret=django_settings.SECRET_KEY,
+            context=f"analysis.api_key:{connection.schema_name}",
+        )
+        AISettings.objects.create(
+            pk=AISettings.SINGLETON_PK,
+            provider="openai-compatible",
+            base_url="https://llm.example.com/v1",
+            model="m",
+            api_key_sealed=legacy,
+        )
+        assert services.api_key(selectors.ai_settings()) is None  # the new context: closed
+
+        class Editor:  # what RunPython hands the function: only its connection is used
+            pass
+
+        editor = Editor()
+        editor.connection = connection
+        migration.bind_to_host(django_apps, editor)
+        ai = selectors.ai_settings()
+        assert ai.api_key_sealed != legacy and services.api_key(ai) == API_KEY
+        ai.base_url = "https://evil.example/v1"
+        assert services.api_key(ai) is None
 
 
 # --- analyze: members; viewers read -------------------------------------------------------------

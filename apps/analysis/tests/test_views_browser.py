@@ -20,7 +20,12 @@ from conftest import ensure_tenant, screenshot
 
 from .fake_llm import FakeLLM, ok
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("allow_fake_llm"),
+]
 
 
 def test_analyze_with_worker_renders_hostile_text_inert(
