@@ -128,6 +128,25 @@ def sources_of(jobs) -> list:
     return [source for job in jobs for source in job.stored_file.sources.all()]
 
 
+def upload_problems(jobs) -> list[str]:
+    """One line per upload or member that stored no lines, for the top of the incident: a
+    binary file, an empty one, one refused part-way. From the prefetched jobs: no query."""
+    problems = []
+    for job in jobs:
+        sources = job.stored_file.sources.all()
+        if job.status == "failed" and not sources:
+            problems.append(f"{job.stored_file.original_name} was not ingested: {job.error}")
+        for source in sources:
+            if source.status == "skipped":
+                problems.append(f"{source.member} looks binary: 0 lines stored")
+            elif source.status == "failed":
+                reason = source.warnings[0] if source.warnings else job.error
+                problems.append(f"{source.member} was not ingested: {reason}")
+            elif source.status == "done" and not source.line_count:
+                problems.append(f"{source.member} is empty: 0 lines stored")
+    return problems
+
+
 def incident_bounds(sources) -> tuple[datetime | None, datetime | None]:
     firsts = [s.first_ts for s in sources if s.first_ts]
     lasts = [s.last_ts for s in sources if s.last_ts]
@@ -504,11 +523,11 @@ SVG_W, LABEL_W, HIST_H, LANE_H, AXIS_H = 1000, 120, 80, 16, 18
 def rollup_is_current(sources, jobs) -> bool:
     """Whether the event rollup holds every event of these sources.
 
-    The ingest job rebuilds it as its last step, so it is current when every job that wrote
-    events is done and no source is still being written (a failed job may leave a half-written
-    source: the timeline then counts raw events, as it does while a job runs)."""
+    The ingest job rebuilds it as its last step, and a failed job after removing its rows, so
+    it is current when every job has ended and no source is still being written (a source left
+    `ingesting` by an older failure: the timeline then counts raw events, as while a job runs)."""
     return all(s.status != "ingesting" for s in sources) and all(
-        job.status == "done" for job in jobs
+        job.status in ("done", "failed") for job in jobs
     )
 
 

@@ -80,6 +80,7 @@ class Source(models.Model):
         INGESTING = "ingesting", "Ingesting"
         DONE = "done", "Done"
         SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"  # its job was refused part-way; its events were removed
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="sources")
     stored_file = models.ForeignKey(StoredFile, on_delete=models.CASCADE, related_name="sources")

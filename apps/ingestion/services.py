@@ -65,6 +65,14 @@ class UploadRejected(Exception):
     """The upload as a whole is refused; the message is for the user."""
 
 
+class JobRefused(Exception):
+    """A running job must stop (the tenant's event quota); `reason` is for the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def limits() -> Limits:
     return Limits(**settings.INGEST_LIMITS)
 
@@ -157,6 +165,8 @@ def add_files(
             f"{len(uploads)} files in one upload; the limit is {bounds.max_files_per_upload}."
         )
     if not run_inline and (refusal := quotas.queue_refusal(len(uploads))):
+        raise UploadRejected(refusal)
+    if refusal := quotas.events_refusal():
         raise UploadRejected(refusal)
     in_use = quotas.stored_bytes()
     room = max(settings.INGEST_TENANT_STORAGE_BYTES - in_use, 0)
@@ -355,12 +365,43 @@ def _finish(job_id: int, status: str, *, error: str = "", warnings: list[str] | 
     IngestJob.objects.filter(pk=job_id).update(**fields)
 
 
+def _fail(job: IngestJob, reason: str) -> str:
+    """End a job that cannot finish: the job and its sources `failed` with the reason, the
+    rows it wrote removed (a bomb refused part-way may have written millions), and the
+    incident's groups and rollup rebuilt from what remains, so the incident reads as if the
+    upload had never been, except for the failed source that says why."""
+    source_ids = list(
+        Source.objects.filter(stored_file_id=job.stored_file_id).values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        if source_ids:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "DELETE FROM ingestion_event WHERE source_id = ANY(%s)", [source_ids]
+                )
+                cursor.execute(
+                    "DELETE FROM ingestion_eventtext WHERE source_id = ANY(%s)", [source_ids]
+                )
+            Source.objects.filter(pk__in=source_ids).update(
+                status=Source.Status.FAILED,
+                warnings=[reason[:2000]],
+                event_count=0,
+                checkpoint_line=0,
+                text_indexed=False,
+            )
+        _finish(job.pk, IngestJob.Status.FAILED, error=reason)
+    grouping_store.refresh_incident_groups(job.incident)
+    rollup.refresh_rollup(job.incident)
+    return IngestJob.Status.FAILED
+
+
 def run_ingest(job_id: int) -> str:
     """The ingest job (runs in the tenant's schema). Returns the final status.
 
     Safe to run twice or concurrently: rows carry a natural key and the per-source
     checkpoint is committed with them. Transient database errors (a restart) are retried
-    here, resuming from the checkpoint; anything else fails the job with a visible reason.
+    here, resuming from the checkpoint; anything else fails the job with a visible reason
+    and removes what it wrote (`_fail`).
     The text search index of its sources is built afterwards by the caller (search.py:
     the worker task does it next, in the same fair-queuing slot).
     """
@@ -369,20 +410,17 @@ def run_ingest(job_id: int) -> str:
     job = IngestJob.objects.select_related("stored_file", "incident__project").get(pk=job_id)
     max_attempts = settings.Q_CLUSTER["max_attempts"]
     if job.attempts > max_attempts:
-        _finish(job_id, IngestJob.Status.FAILED, error=f"gave up after {max_attempts} attempts")
-        return IngestJob.Status.FAILED
+        return _fail(job, f"gave up after {max_attempts} attempts")
     started = time.monotonic()
     for attempt in range(DB_RETRIES):
         try:
             warnings = _ingest_file(job)
             break
-        except ArchiveRejected as exc:
-            _finish(job_id, IngestJob.Status.FAILED, error=exc.reason)
-            return IngestJob.Status.FAILED
+        except (ArchiveRejected, JobRefused) as exc:
+            return _fail(job, exc.reason)
         except compute.ComputeFailed as exc:  # the message names the original error
             log.error("ingest job %s failed in its compute process: %s", job_id, exc)
-            _finish(job_id, IngestJob.Status.FAILED, error=str(exc))
-            return IngestJob.Status.FAILED
+            return _fail(job, str(exc))
         except TRANSIENT_DB_ERRORS:
             if attempt == DB_RETRIES - 1:
                 raise  # let django-q2 record it; the job row stays resumable
@@ -391,8 +429,7 @@ def run_ingest(job_id: int) -> str:
             time.sleep(min(2**attempt, 15))
         except (DatabaseError, Exception) as exc:  # poison input must not loop
             log.exception("ingest job %s failed", job_id)
-            _finish(job_id, IngestJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-            return IngestJob.Status.FAILED
+            return _fail(job, f"{type(exc).__name__}: {exc}")
     elapsed = max(time.monotonic() - started, 1e-6)
     lines = IngestJob.objects.filter(pk=job_id).values_list("lines_done", flat=True).get()
     IngestJob.objects.filter(pk=job_id).update(lines_per_second=lines / elapsed)
@@ -475,6 +512,7 @@ def _ingest_file(job: IngestJob) -> list[str]:
     path = Path(settings.MEDIA_ROOT) / stored.path
     project = job.incident.project
     hints = date_hints([path])
+    room = quotas.event_room(exclude_job=job.pk)  # the tenant's event quota, for this job
     with grouping_store.project_lock(project.pk):
         spec = compute.Spec(
             path=path,
@@ -497,6 +535,8 @@ def _ingest_file(job: IngestJob) -> list[str]:
             for message in stream:
                 kind = message[0]
                 if kind == "rows":
+                    if written + message[1].count > room:
+                        raise JobRefused(quotas.events_stop_reason(stored.original_name))
                     writer.submit(
                         _copy_batch,
                         source_id,
