@@ -149,6 +149,7 @@ def incident_detail(request: TenantHttpRequest, incident_id: int):
         "incident": incident,
         "jobs": jobs,
         "active": any(job.is_active for job in jobs),
+        "upload_problems": selectors.upload_problems(jobs),
         "statuses": Incident.Status.choices,
         "severities": Incident.Severity.choices,
         **_workspace(request, incident, jobs),
