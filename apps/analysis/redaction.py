@@ -5,8 +5,15 @@ group ``value`` (or the whole match) is the secret, positive and negative exampl
 them all), and an optional validator (Luhn for cards, key-name checks for ``key=value`` pairs).
 
 A `Redactor` instance is meant to live for one evidence pack: the same secret value always gets
-the same placeholder (``<SECRET:jwt:1>``, ``<EMAIL:2>``, ``<CARD:3>``, ``<IP:4>``) so the text
-still reads consistently and citations still line up. Only a hash of each value is kept.
+the same placeholder (``<SECRET:jwt:1>``, ``<EMAIL:2>``, ``<CARD:3>``, ``<IP:4>``, ``<PHONE:5>``,
+``<ID:6>``) so the text still reads consistently and citations still line up. Only a hash of each
+value is kept. IP addresses are redacted by default (client addresses are personal data);
+loopback and unspecified addresses stay, and ``Redactor(include_ips=False)`` opts out.
+
+Patterns go by shape and context, never by the vocabulary of a particular log: a value is a
+secret because its key names one (``password``, ``api_key`` as whole words), because prose says
+so (``the password is '…'``), or because of its shape (a provider's key prefix, a checksum, a
+national-number rule, the randomness of a 40-character AWS secret).
 
 Every regex is written to run in linear time on hostile input: quantifiers are bounded, and any
 pattern that starts with a repeated class is anchored by a negative lookbehind on that class so
@@ -17,13 +24,16 @@ the engine never rescans inside a run (the usual quadratic trap of ``search`` wi
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import math
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 # A placeholder as produced by this module; used to skip already-redacted values.
-PLACEHOLDER_RE = re.compile(r"<(?:SECRET:[a-z0-9-]{1,32}|EMAIL|CARD|IP):\d{1,9}>")
+PLACEHOLDER_RE = re.compile(r"<(?:SECRET:[a-z0-9-]{1,32}|EMAIL|CARD|IP|PHONE|ID):\d{1,9}>")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -42,29 +52,41 @@ def luhn_ok(digits: str) -> bool:
 
 
 # Words that make a key's value a secret (``DB_PASSWORD=…``, ``"apiKey": …``, ``x-auth-token: …``).
-_SECRET_KEY_WORDS = (
-    "password",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "api_key",
-    "api-key",
-    "accesskey",
-    "access_key",
-    "privatekey",
-    "private_key",
-    "clientsecret",
-    "client_secret",
-    "session",
-    "cookie",
-    "credential",
-    "authorization",
-    "auth",
-    "signature",
+# Matched as whole words of the key (split at ``_``, ``-``, ``.`` and camelCase), or as two
+# adjacent words (``api_key``), so ``authorized`` or ``author`` never count as ``auth``.
+_SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "passphrase",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "secretkey",
+        "clientsecret",
+        "authtoken",
+        "session",
+        "sessionid",
+        "sessid",
+        "cookie",
+        "cookies",
+        "credential",
+        "credentials",
+        "authorization",
+        "auth",
+        "signature",
+        "bearer",
+    }
 )
+# One-word keys glued together (``dbpassword``, ``csrftoken``, ``sessionkey``).
+_SECRET_SUFFIXES = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential")
+_SECRET_PREFIXES = ("session", "passw")
 # A key whose last word is one of these names a property of the secret, not the secret itself
 # (``token_count=12``, ``session_timeout=30``, ``password_min_length=8``).
 _HARMLESS_KEY_SUFFIXES = (
@@ -98,25 +120,45 @@ _HARMLESS_KEY_SUFFIXES = (
     "rotation",
     "used",
     "usage",
+    "status",
+    "state",
+    "error",
+    "errors",
+    "reason",
+    "result",
 )
 _HARMLESS_VALUES = frozenset(
     {"", "null", "none", "nil", "true", "false", "undefined", "redacted", "[redacted]", "***"}
+    # a state, not a value: ``token: expired``, ``auth: failed``, ``password=required``
+    | {"ok", "failed", "failure", "expired", "invalid", "missing", "required", "denied"}
+    | {"revoked", "rejected", "accepted", "valid", "present", "absent", "empty", "unset", "set"}
+    | {"error", "unknown", "changed", "reset", "rotated", "refreshed", "granted", "success"}
 )
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate", "apikey"})
 _CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
 
 
+def _key_words(key: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", _CAMEL_RE.sub(r"\1_\2", key).lower()) if w]
+
+
 def secret_key(key: str) -> bool:
     """True when ``key`` (as written in ``key=value``) names a secret."""
-    k = _CAMEL_RE.sub(r"\1_\2", key).lower().replace("-", "_").replace(".", "_")
-    if not any(w.replace("-", "_") in k for w in _SECRET_KEY_WORDS):
+    words = _key_words(key)
+    if not words:
         return False
-    if k in {"author", "authors", "authority", "oauth_provider"} or k.startswith("author_"):
+    pairs = [a + b for a, b in pairwise(words)]
+    named = any(w in _SECRET_WORDS for w in words + pairs) or any(
+        w.endswith(_SECRET_SUFFIXES) or w.startswith(_SECRET_PREFIXES) for w in words
+    )
+    if not named:
         return False
-    last = k.rsplit("_", 1)[-1]
-    if last in _HARMLESS_KEY_SUFFIXES or k.startswith(("max_", "min_", "num_", "n_")):
+    if words[-1] in _HARMLESS_KEY_SUFFIXES or "_".join(words[-2:]) in _HARMLESS_KEY_SUFFIXES:
         return False
-    return not (k.startswith("is_") or k.startswith("has_"))
+    return words[0] not in {"max", "min", "num", "n", "is", "has"}
+
+
+_PAIR_RE = re.compile(r"[A-Za-z_][\w.-]{0,63}=")
 
 
 def _kv_validator(m: re.Match[str], value: str) -> bool:
@@ -125,6 +167,8 @@ def _kv_validator(m: re.Match[str], value: str) -> bool:
         return False
     if value.isdigit() and len(value) < 6:  # `session=3`, `token=0`: counters, not secrets
         return False
+    if m.group("value_bare") is not None and _PAIR_RE.match(value):
+        return False  # `authorized: user=postgres`: the next pair, not a value
     return secret_key(m.group("key"))
 
 
@@ -146,9 +190,62 @@ def _entropy_validator(m: re.Match[str], value: str) -> bool:
     return max(len(seg) for seg in value.split("/")) >= 24
 
 
+def _shannon_bits(value: str) -> float:
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _aws_secret_validator(m: re.Match[str], value: str) -> bool:
+    """40 characters drawn at random from base64's alphabet, not a word-built path or name:
+    both cases several times, a digit or ``+``/``/``, and the randomness of random bytes (a
+    random key scores ~4.6-4.9 bits per character; Java paths and identifiers ~4.1-4.3)."""
+    upper = sum(c.isupper() for c in value)
+    lower = sum(c.islower() for c in value)
+    other = sum(c.isdigit() or c in "+/" for c in value)
+    return upper >= 4 and lower >= 4 and other >= 1 and _shannon_bits(value) >= 4.45
+
+
+def _prose_secret_validator(m: re.Match[str], value: str) -> bool:
+    """Quoted: whatever is quoted. Bare: only what does not read as a word (``password is
+    incorrect`` stays; ``password is hunter2`` does not)."""
+    if m.group("value_bare") is None:
+        return value.lower() not in _HARMLESS_VALUES
+    return any(not c.isalpha() for c in value) and len(value) >= 4
+
+
+def _digits(value: str) -> int:
+    return sum(c.isdigit() for c in value)
+
+
+def _phone_validator(m: re.Match[str], value: str) -> bool:
+    return 7 <= _digits(value) <= 15
+
+
+def _e164_validator(m: re.Match[str], value: str) -> bool:
+    return 10 <= _digits(value) <= 15
+
+
+def _ip_validator(m: re.Match[str], value: str) -> bool:
+    """Any address but loopback and unspecified (they say nothing about anyone)."""
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return not (ip.is_loopback or ip.is_unspecified)
+
+
+def _ipv6_validator(m: re.Match[str], value: str) -> bool:
+    return value.count(":") >= 2 and sum(c in _HEX for c in value) >= 4 and _ip_validator(m, value)
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """One catalogue entry. ``kind`` is SECRET, EMAIL, CARD or IP; ``label`` names the secret."""
+    """One catalogue entry. ``kind`` is SECRET, EMAIL, CARD, IP, PHONE or ID; ``label`` names
+    the secret."""
 
     name: str
     kind: str
@@ -158,7 +255,7 @@ class Pattern:
     negatives: tuple[str, ...] = ()  # must come out unchanged
     validator: Callable[[re.Match[str], str], bool] | None = None
     flags: int = 0
-    optional: bool = False  # only with Redactor(include_ips=True)
+    optional: bool = False  # dropped by Redactor(include_ips=False)
     # Prefilter: skip the regex unless one of these literals occurs (case-sensitive / lowercase).
     needles: tuple[str, ...] = ()
     needles_ci: tuple[str, ...] = ()
@@ -420,6 +517,36 @@ CATALOGUE: tuple[Pattern, ...] = (
         needles=(":", "="),
     ),
     Pattern(
+        "prose-secret",
+        "SECRET",
+        "credential",
+        r"""(?<![A-Za-z0-9_-])(?i:pass(?:word|wd|[ ]?phrase|code)?|pwd|pin|secret(?:[ ]key)?
+              |api[ ]?key|access[ ]key|token)
+            [ ]{1,3}(?i:(?:(?:is|was|has[ ]been)[ ])?(?:set|changed|reset|updated)[ ]to|is|was|:)
+            [ ]{1,3}
+            (?:'(?P<value_sq>[^'\n]{1,256})'
+              |"(?P<value_dq>[^"\n]{1,256})"
+              |`(?P<value_bq>[^`\n]{1,256})`
+              |“(?P<value_cq>[^”\n]{1,256})”
+              |(?P<value_bare>[^\s"'`,;]{1,256}))""",
+        (
+            "user bob said his password is 'Tr0ub4dor&3'",
+            'the passphrase was "correct horse battery staple"',
+            "new password is hunter2 (please change)",
+            "PIN was set to 4921",
+            "api key is `AbC123xyz987`",
+        ),
+        (
+            "password is incorrect",
+            "the password was changed by an admin",
+            "token is expired",
+            "secret rotation was reset",
+            "passing tests: 42",
+        ),
+        validator=_prose_secret_validator,
+        needles_ci=("pass", "pwd", "pin", "secret", "key", "token"),
+    ),
+    Pattern(
         "email",
         "EMAIL",
         "email",
@@ -439,6 +566,95 @@ CATALOGUE: tuple[Pattern, ...] = (
         validator=_card_validator,
     ),
     Pattern(
+        "aws-secret-standalone",
+        "SECRET",
+        "aws-secret",
+        r"(?<![A-Za-z0-9+/_-])(?P<value>[A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=_-])",
+        (
+            "creds wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY loaded",
+            "export AWS=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        ),
+        (
+            "commit 4bf92f3577b34da6a3ce929d0e0e4736f00f067a",
+            "at com/example/payments/CheckoutService4Abc",
+            "handler handleCheckoutSessionCompletedWebhookEvt",
+            "lib usr/local/lib/python3/site/packages/Djan",
+        ),
+        validator=_aws_secret_validator,
+    ),
+    Pattern(
+        "us-ssn",
+        "ID",
+        "ssn",
+        # area 001-899 except 666, group 01-99, serial 0001-9999 (the SSA's validity rules)
+        r"""(?<![\w-])(?P<value>(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4})(?![\w-])
+          |(?i:ssn|social[ ]security(?:[ ]number|[ ]no\.?)?)\W{1,5}
+           (?P<value_bare>(?!000|666|9)[0-9]{3}[ ]?(?!00)[0-9]{2}[ ]?(?!0000)[0-9]{4})(?![0-9])""",
+        ("applicant 078-05-1120 verified", "SSN: 123 45 6789", "ssn=123456789"),
+        (
+            "ref 000-12-3456",
+            "ref 666-12-3456",
+            "ref 912-34-5678",
+            "id 123-00-4567",
+            "build 2024-03-14",
+            "req-123-45-6789",
+        ),
+    ),
+    Pattern(
+        "uk-nino",
+        "ID",
+        "nino",
+        # two prefix letters (not D F I Q U V; second not O; not BG GB KN NK NT TN ZZ), six
+        # digits, suffix A-D
+        r"""(?<![A-Za-z0-9])(?P<value>(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]
+            [ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?[A-D])(?![A-Za-z0-9])""",
+        ("NI number AB123456C on file", "nino=JG 10 37 84 B"),
+        ("code QQ123456C", "GB123456A", "order AB1234567", "AB123456E"),
+    ),
+    Pattern(
+        "phone-e164",
+        "PHONE",
+        "phone",
+        r"(?<![\w+])(?P<value>\+[1-9][0-9]{0,3}(?:[ .-]?\(?[0-9]{1,5}\)?){2,6})(?![\w])",
+        ("call +14155552671 now", "sms to +44 20 7946 0958 failed", "+1 (415) 555-2671"),
+        ("tz +0100", "offset +02:00", "delta +42"),
+        validator=_e164_validator,
+        needles=("+",),
+    ),
+    Pattern(
+        "phone-national",
+        "PHONE",
+        "phone",
+        # North American (415) 555-2671 / 415-555-2671 / 415.555.2671; UK mobile 07700 900123.
+        # Separators are required and consistent: bare digit runs are ids, counts and times.
+        r"""(?<![\w.(+-])(?P<value>\([2-9][0-9]{2}\)[ ]?[2-9][0-9]{2}-[0-9]{4}
+              |[2-9][0-9]{2}(?P<sep>[-.])[2-9][0-9]{2}(?P=sep)[0-9]{4}
+              |07[0-9]{3}[ ]?[0-9]{6})(?![\w.-]|:[0-9])""",
+        ("callback (415) 555-2671", "tel 415-555-2671 ok", "mobile 07700 900123"),
+        (
+            "GET /api 200 512 1024",
+            "version 415.555.26710",
+            "at 2024-03-14 10:01:00.415",
+            "pid 28101 took 1500ms",
+            "sent 1048576 bytes",
+            "port :5432 pid 28101",
+            "order 415-555-26711",
+        ),
+        validator=_phone_validator,
+    ),
+    Pattern(
+        "phone-context",
+        "PHONE",
+        "phone",
+        r"""(?<![A-Za-z0-9])(?i:phone|tel|telephone|mobile|cell|fax|msisdn|sms)[\w-]{0,20}
+            ["']?[ ]{0,3}[:=]?[ ]{0,3}["']?
+            (?P<value>\+?[0-9](?:[ ().-]{0,2}[0-9]){6,14})(?![0-9])""",
+        ('{"phone": "020 7946 0958"}', "msisdn=447700900123", "Tel: 030 123456"),
+        ("mobile app 2.3.10 crashed", "cell 12 of 2048", "sms sent in 1500 ms"),
+        validator=_phone_validator,
+        needles_ci=("phone", "tel", "mobile", "cell", "fax", "msisdn", "sms"),
+    ),
+    Pattern(
         "high-entropy-token",
         "SECRET",
         "token",
@@ -454,17 +670,30 @@ CATALOGUE: tuple[Pattern, ...] = (
         "ipv4",
         "IP",
         "ip",
-        r"(?<![0-9.])(?P<value>(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(?!\.?[0-9])",
-        ("connect to 10.0.12.7:5432 refused",),
-        ("version 1.2.3", "999.1.1.1"),
+        r"(?<![\w.])(?P<value>(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(?!\.?[0-9])",
+        ("connect to 10.0.12.7:5432 refused", "client 203.0.113.9 GET /"),
+        ("version 1.2.3", "999.1.1.1", "listen 127.0.0.1:8000", "bind 0.0.0.0", "v1.2.3.4"),
+        validator=_ip_validator,
         optional=True,
         needles=(".",),
+    ),
+    Pattern(
+        "ipv6",
+        "IP",
+        "ip",
+        r"""(?<![\w:.])(?P<value>(?=[0-9A-Fa-f:]{0,39}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}
+            (?:(?<=:)(?:[0-9]{1,3}\.){3}[0-9]{1,3})?)(?![\w:.])""",
+        ("from 2001:db8:85a3::8a2e:370:7334 port 443", "client ::ffff:203.0.113.9 ok"),
+        ("at 10:01:00 UTC", "mac 00:1a:2b:3c:4d:5e", "listen [::1]:8000", "ratio 1:2:3"),
+        validator=_ipv6_validator,
+        optional=True,
+        needles=(":",),
     ),
 )
 
 
 def _value_span(m: re.Match[str]) -> tuple[int, int]:
-    for g in ("value", "value_dq", "value_sq", "value_bare"):
+    for g in ("value", "value_dq", "value_sq", "value_bq", "value_cq", "value_bare"):
         if g in m.re.groupindex and m.group(g) is not None:
             return m.span(g)
     return m.span()
@@ -476,7 +705,7 @@ _MAX_PASSES = 4
 class Redactor:
     """Replace secrets and PII with stable typed placeholders. One instance per evidence pack."""
 
-    def __init__(self, *, include_ips: bool = False) -> None:
+    def __init__(self, *, include_ips: bool = True) -> None:
         self.include_ips = include_ips
         self._patterns = tuple(p for p in CATALOGUE if include_ips or not p.optional)
         self._placeholders: dict[bytes, str] = {}  # blake2b(value) → placeholder
@@ -536,6 +765,6 @@ class Redactor:
         return replace
 
 
-def redact(text: str, *, include_ips: bool = False) -> str:
+def redact(text: str, *, include_ips: bool = True) -> str:
     """One-shot convenience: redact ``text`` with a fresh `Redactor`."""
     return Redactor(include_ips=include_ips).redact(text)
