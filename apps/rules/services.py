@@ -15,10 +15,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from apps.ingestion.logparse.record import LEVELS, Record
@@ -220,6 +221,36 @@ DRY_RUN_MAX_EVENTS = 1_000_000
 DRY_RUN_MAX_SECONDS = 20.0
 DRY_RUN_CHUNK = 2000
 DRY_RUN_SAMPLES = 10
+# One dry run per user at a time, across every web process: a PostgreSQL session advisory lock
+# (pg_try_advisory_lock(class, user id)), released when the run ends or its connection dies.
+# With the bounds above, one user ties up at most one web worker for DRY_RUN_MAX_SECONDS.
+DRY_RUN_LOCK_CLASS = 0x44525259
+
+
+class DryRunBusy(Exception):
+    """This user already has a dry run in progress; the message is for the user."""
+
+
+@contextmanager
+def dry_run_slot(user_id: int) -> Iterator[None]:
+    """Hold this user's dry-run slot for the block; raise DryRunBusy when it is taken."""
+    key = [DRY_RUN_LOCK_CLASS, user_id % 2**31]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        (taken,) = cursor.fetchone()
+    if not taken:
+        raise DryRunBusy(
+            "You already have a dry run in progress (in another tab?). It stops by itself "
+            f"within {DRY_RUN_MAX_SECONDS:g} seconds; try again then."
+        )
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        except DatabaseError:  # the connection is gone, and its session locks with it
+            connection.close()
 
 
 @dataclass(slots=True)

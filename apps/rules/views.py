@@ -117,15 +117,24 @@ def _custom_form(request: TenantHttpRequest, rule: CustomRule):
     dry_form = None
     if request.method == "POST" and request.POST.get("action") == "dry-run":
         dry_form = DryRunForm(request.POST, instance=CustomRule())
+        busy = ""
         if dry_form.is_valid():
             incident = dry_form.cleaned_data["incident"]
-            report = services.dry_run_rule(rule=dry_form.instance, incident_id=incident.pk)
-            labels = selectors.group_labels(incident, [key for key, _ in report.top_groups])
-        context = _form_context(dry_form, rule, dry_form, report, labels)
+            try:
+                with services.dry_run_slot(request.user.pk):
+                    report = services.dry_run_rule(rule=dry_form.instance, incident_id=incident.pk)
+            except services.DryRunBusy as exc:
+                busy = str(exc)
+            else:
+                labels = selectors.group_labels(incident, [key for key, _ in report.top_groups])
+        context = {**_form_context(dry_form, rule, dry_form, report, labels), "busy": busy}
         template = "rules/custom_form.html"
         if request.htmx:
             template += "#dry-run"
-        return render(request, template, context)
+        response = render(request, template, context, status=429 if busy else 200)
+        if busy:
+            response["Retry-After"] = str(int(services.DRY_RUN_MAX_SECONDS))
+        return response
     form = CustomRuleForm(request.POST or None, instance=rule)
     if request.method == "POST" and form.is_valid():
         try:

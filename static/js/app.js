@@ -61,6 +61,14 @@
     banner.textContent = OUTAGE_TEXT;
   });
 
+  // --- 429 "too many at once" (a rule dry run, apps/rules/views.py): its partial says why ---
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail && event.detail.xhr && event.detail.xhr.status === 429) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   document.addEventListener("htmx:afterRequest", function (event) {
     if (!event.detail || !event.detail.successful) return;
     var banner = document.getElementById("outage-banner");

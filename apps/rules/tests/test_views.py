@@ -415,3 +415,33 @@ def test_log_text_is_escaped_in_dry_run_samples(client, personas):
     assert "Would match 1 line in 1 group" in body
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;" in body
+
+
+def test_one_dry_run_per_user_at_a_time(client, personas, incident):
+    """A second dry run while the user's first holds its slot (taken here on a connection of
+    its own, as another web process would) gets a 429 that says why; then it runs again."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    client.force_login(personas.member)
+    data = rule_data(action="dry-run", incident=incident.pk, pattern="too many clients")
+    key = (services.DRY_RUN_LOCK_CLASS, personas.member.pk)
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        response = client.post(url(personas, "custom-create"), data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 429
+        assert response["Retry-After"] == "20"
+        body = response.content.decode()
+        assert 'data-testid="dry-run-busy"' in body and "already have a dry run" in body
+        assert "Would match" not in body
+        # another user is not held up by it
+        client.force_login(personas.owner)
+        response = client.post(url(personas, "custom-create"), data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        client.force_login(personas.member)
+    response = client.post(url(personas, "custom-create"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Would match" in response.content.decode()
+    # the slot is released after each run: a second run in a row is not refused
+    response = client.post(url(personas, "custom-create"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
