@@ -332,6 +332,3 @@ INGEST_TENANT_STORAGE_BYTES = envint("INGEST_TENANT_STORAGE_MB", 20480, minimum=
 # Events a tenant may store (all incidents): uploads past it are refused, and a job that would
 # pass it stops, failed with the reason (its rows removed). ~0.5 KiB of database per event.
 INGEST_TENANT_MAX_EVENTS = envint("INGEST_TENANT_MAX_EVENTS", 20_000_000, minimum=1)
-# Events a tenant may store (all incidents): uploads past it are refused, and a job that would
-# pass it stops, failed with the reason (its rows removed). ~0.5 KiB of database per event.
-INGEST_TENANT_MAX_EVENTS = envint("INGEST_TENANT_MAX_EVENTS", 20_000_000, minimum=1)
