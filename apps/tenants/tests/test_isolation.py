@@ -49,7 +49,10 @@ def object_kwargs(tenant, *, foreign_of=None):
                 "pattern": "marker",
             },
         )
+    membership, invitation = _team_objects(owner)
     return {
+        "membership_id": membership,
+        "invitation_id": invitation,
         "slug": project.slug,
         "incident_id": incident.pk,
         "source_id": source.pk,
@@ -58,6 +61,26 @@ def object_kwargs(tenant, *, foreign_of=None):
         "rule_id": "db-too-many-connections.postgres",
         "custom_id": custom.pk,
     }
+
+
+def _team_objects(tenant) -> tuple[int, int]:
+    """A membership and a pending invitation of `tenant` (public schema rows)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.tenants.models import Invitation, Membership
+
+    membership = Membership.objects.filter(tenant=tenant).order_by("pk").first()
+    invitation, _ = Invitation.objects.get_or_create(
+        tenant=tenant,
+        token_hash=f"isolation-marker-{tenant.slug}",
+        defaults={
+            "email": f"marker@{tenant.slug}.example.com",
+            "expires_at": timezone.now() + timedelta(days=1),
+        },
+    )
+    return (membership.pk if membership else 0), invitation.pk
 
 
 def build_url(tenant, route_name, values):
@@ -127,6 +150,8 @@ def test_unknown_object_ids_are_404(client, personas, route):
         "group_id": "0" * 16,
         "rule_id": "no.such.rule",
         "custom_id": 987654,
+        "membership_id": 987654,
+        "invitation_id": 987654,
     }
     values.update({k: 987654 for k in _int_kwargs(route) if k not in values})
     response = client.get(build_url(personas.alpha, route, values))
