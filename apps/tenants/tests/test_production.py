@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import yaml
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.utils.crypto import get_random_string
@@ -27,6 +28,7 @@ from conftest import PASSWORD, test_database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+COMPOSE = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "aiops.settings",
     "DJANGO_DEBUG": "false",
@@ -188,3 +190,11 @@ def test_pages_and_every_linked_asset_under_gunicorn_with_debug_off(gunicorn, pe
     # DEBUG is really off: an unknown page is the app's 404, not Django's technical page
     status, _, body = get(port, "/no-such-page/")
     assert status == 404 and b"URLconf" not in body and b"DEBUG = True" not in body
+
+    # the web service's health check from docker-compose.yml, pointed at this server
+    check = COMPOSE["services"]["web"]["healthcheck"]["test"][1:]
+    check = [arg.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for arg in check]
+    env = {"PATH": os.environ["PATH"], "ALLOWED_HOSTS": PRODUCTION["ALLOWED_HOSTS"]}
+    assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode == 0
+    env["ALLOWED_HOSTS"] = "elsewhere.example.com"  # a host gunicorn does not answer to
+    assert subprocess.run(check, env=env, capture_output=True, timeout=30).returncode != 0
