@@ -13,7 +13,7 @@ lint:  ## ruff lint + format check
 bench: ## throughput and grouping benchmarks (prints numbers, asserts nothing)
 	@bash scripts/bench.sh
 
-PROVE ?= faults jobs_faults hostile xss xss_reports load isolation migrations
+PROVE ?= faults jobs_faults hostile xss xss_reports load isolation migrations bruteforce
 
 prove: ## attack the running system (faults, outage, hostile input, XSS, load, isolation); README table
 	@bash -c '. scripts/dev-env.sh && rc=0; \

@@ -27,6 +27,7 @@ ORDER = (
     "fairness",
     "isolation",
     "migrations",
+    "bruteforce",
 )
 
 
