@@ -34,7 +34,7 @@ from django.contrib.auth import get_user_model
 from prove.common import write_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
-RIGHT = "the-right-password-42"  # noqa: S105
+RIGHT = "the-right-password-42"
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -54,7 +54,8 @@ class Browser:
         body = urllib.parse.urlencode(
             {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
         ).encode()
-        request = urllib.request.Request(self.base + page, data=body, headers=headers)
+        # the live server's own http:// URL
+        request = urllib.request.Request(self.base + page, data=body, headers=headers)  # noqa: S310
         try:
             return self.opener.open(request, timeout=10).status
         except urllib.error.HTTPError as exc:  # 302 (signed in), 429 (locked out), 403 …
@@ -117,8 +118,8 @@ def test_bruteforce(live_server):
         "spoofed X-Forwarded-For, password spray",
         how_many=f"{sum(r['guesses'] for r in attacks.values())} guesses in 4 attacks; "
         + "; ".join(f"{r['evaluated']} evaluated" for r in attacks.values()),
-        broke="; ".join(broke) or "nothing: every attack locked out by the limit, "
-        "the right password refused after it",
+        broke="; ".join(broke)
+        or "nothing: every attack locked out by the limit, the right password refused after it",
         ok=not broke,
         attacks=attacks,
     )
