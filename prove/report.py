@@ -28,6 +28,7 @@ ORDER = (
     "isolation",
     "migrations",
     "bruteforce",
+    "ssrf",
 )
 
 
