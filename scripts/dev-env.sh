@@ -4,7 +4,11 @@
 #   - .venv with a Python >= 3.12 (python3.13/python3.12 on PATH, else pyenv's)
 #   - pinned requirements (re-installed only when requirements*.txt change)
 #   - a private PostgreSQL cluster under .pg/ unless DATABASE_URL is set
-#     (initdb/pg_ctl from the machine's PostgreSQL, else the pgserver wheel's bundled binaries)
+#     (initdb/pg_ctl from the machine's PostgreSQL, else the pgserver wheel's bundled binaries),
+#     on a port of its own: 54329 or the next free one when it is created (AIOPS_PG_PORT
+#     chooses), kept in .pg/port so each checkout on a machine has its own cluster
+#   - as root on Debian/Ubuntu, missing system packages installed with apt (PostgreSQL here;
+#     scripts/test.sh adds what the tests need: Chromium, poppler-utils)
 set -euo pipefail
 
 AIOPS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +16,26 @@ cd "$AIOPS_ROOT"
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31mError:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# ensure_packages <command> <apt package> [<command> <package> ...]: installs, as root with
+# apt, the packages whose command is missing; otherwise says what to install. Never fails.
+ensure_packages() {
+  local need=()
+  while [ $# -ge 2 ]; do
+    command -v "$1" >/dev/null 2>&1 || need+=("$2")
+    shift 2
+  done
+  [ ${#need[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${need[*]} (apt)"
+    { apt-get -o DPkg::Lock::Timeout=300 update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+        --no-install-recommends "${need[@]}"; } >&2 \
+      || say "apt-get could not install ${need[*]}; the tests that need them will say so"
+  else
+    say "missing: ${need[*]} (install them with your package manager)"
+  fi
+}
 
 python_ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }
 
@@ -72,9 +96,41 @@ pgserver_bin() {
   return 1
 }
 
+# The port of a new cluster: AIOPS_PG_PORT, else 54329 or the next one nobody listens on.
+port_free() {
+  .venv/bin/python - "$1" <<'PYEOF' 2>/dev/null
+import socket, sys
+with socket.socket() as sock:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", int(sys.argv[1])))
+PYEOF
+}
+
+pick_pg_port() {
+  local port
+  if [ -n "${AIOPS_PG_PORT:-}" ]; then echo "$AIOPS_PG_PORT"; return 0; fi
+  for port in $(seq 54329 54428); do
+    if port_free "$port"; then echo "$port"; return 0; fi
+  done
+  return 1
+}
+
+# Who listens on a TCP port (for the message when our cluster cannot have it).
+port_holder() {
+  local pid
+  pid="$( (ss -Hltnp "sport = :$1" 2>/dev/null || true) | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+  [ -z "$pid" ] && command -v lsof >/dev/null 2>&1 \
+    && pid="$(lsof -nP -t -iTCP:"$1" -sTCP:LISTEN 2>/dev/null | head -1)"
+  if [ -n "$pid" ]; then
+    echo "process $pid ($(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-160 || ps -o args= -p "$pid"))"
+  else
+    echo "another process (run 'ss -ltnp' as root to see which)"
+  fi
+}
+
 if [ -z "${DATABASE_URL:-}" ]; then
+  ensure_packages initdb postgresql  # only when PostgreSQL's tools are nowhere on PATH
   PGBIN="$(find_pg_bin)" || die "PostgreSQL was not found: install it (e.g. 'apt-get install postgresql') or set DATABASE_URL to a PostgreSQL database."
-  PGPORT_PRIVATE="${AIOPS_PG_PORT:-54329}"
   PGDIR="${AIOPS_PG_DIR:-$AIOPS_ROOT/.pg}"
   AS_PG=()
   if [ "$(id -u)" = "0" ]; then
@@ -93,8 +149,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
     AS_PG=(runuser -u postgres --)
   fi
   mkdir -p "$PGDIR"
-  if [ ! -f "$PGDIR/data/PG_VERSION" ]; then
-    say "initialising a private PostgreSQL cluster in $PGDIR"
+  if [ -f "$PGDIR/data/PG_VERSION" ]; then
+    # An existing cluster keeps its port (one made before .pg/port existed has 54329).
+    PGPORT_PRIVATE="$(cat "$PGDIR/port" 2>/dev/null || echo 54329)"
+  else
+    PGPORT_PRIVATE="$(pick_pg_port)" || die "no free port in 54329-54428 for PostgreSQL: set AIOPS_PG_PORT"
+    say "initialising a private PostgreSQL cluster in $PGDIR (port $PGPORT_PRIVATE)"
     "${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C >"$PGDIR/initdb.log" 2>&1 \
       || die "initdb failed; see $PGDIR/initdb.log"
     cat >>"$PGDIR/data/postgresql.conf" <<CONF
@@ -104,6 +164,7 @@ unix_socket_directories = '$PGDIR'
 max_connections = 200
 shared_buffers = 256MB
 CONF
+    echo "$PGPORT_PRIVATE" | "${AS_PG[@]}" tee "$PGDIR/port" >/dev/null
   fi
   if ! grep -q '^# aiops: bulk ingest' "$PGDIR/data/postgresql.conf" 2>/dev/null; then
     # Bulk ingest: a 1M-line upload writes ~0.8 GB of WAL; with the 1 GB default a checkpoint
@@ -116,6 +177,7 @@ CONF
     "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" reload >/dev/null 2>&1 || true
   fi
   if ! "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
+    port_free "$PGPORT_PRIVATE" || die "port $PGPORT_PRIVATE of the PostgreSQL cluster in $PGDIR is taken by $(port_holder "$PGPORT_PRIVATE"). Stop it, or move this cluster: set 'port = N' in $PGDIR/data/postgresql.conf and write N to $PGDIR/port."
     say "starting PostgreSQL on 127.0.0.1:$PGPORT_PRIVATE"
     "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 start >/dev/null \
       || die "PostgreSQL did not start; see $PGDIR/server.log"
