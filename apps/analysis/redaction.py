@@ -569,7 +569,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "aws-secret-standalone",
         "SECRET",
         "aws-secret",
-        r"(?<![A-Za-z0-9+/_-])(?P<value>[A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=_-])",
+        r"(?<![A-Za-z0-9+/_>-])(?P<value>[A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=_-])",
         (
             "creds wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY loaded",
             "export AWS=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
@@ -587,7 +587,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "ID",
         "ssn",
         # area 001-899 except 666, group 01-99, serial 0001-9999 (the SSA's validity rules)
-        r"""(?<![\w-])(?P<value>(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4})(?![\w-])
+        r"""(?<![\w>-])(?P<value>(?!000|666|9)[0-9]{3}-(?!00)[0-9]{2}-(?!0000)[0-9]{4})(?![\w-])
           |(?i:ssn|social[ ]security(?:[ ]number|[ ]no\.?)?)\W{1,5}
            (?P<value_bare>(?!000|666|9)[0-9]{3}[ ]?(?!00)[0-9]{2}[ ]?(?!0000)[0-9]{4})(?![0-9])""",
         ("applicant 078-05-1120 verified", "SSN: 123 45 6789", "ssn=123456789"),
@@ -606,7 +606,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "nino",
         # two prefix letters (not D F I Q U V; second not O; not BG GB KN NK NT TN ZZ), six
         # digits, suffix A-D
-        r"""(?<![A-Za-z0-9])(?P<value>(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]
+        r"""(?<![A-Za-z0-9>])(?P<value>(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]
             [ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?[0-9]{2}[ ]?[A-D])(?![A-Za-z0-9])""",
         ("NI number AB123456C on file", "nino=JG 10 37 84 B"),
         ("code QQ123456C", "GB123456A", "order AB1234567", "AB123456E"),
@@ -615,7 +615,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "phone-e164",
         "PHONE",
         "phone",
-        r"(?<![\w+])(?P<value>\+[1-9][0-9]{0,3}(?:[ .-]?\(?[0-9]{1,5}\)?){2,6})(?![\w])",
+        r"(?<![\w+>])(?P<value>\+[1-9][0-9]{0,3}(?:[ .-]?\(?[0-9]{1,5}\)?){2,6})(?![\w])",
         ("call +14155552671 now", "sms to +44 20 7946 0958 failed", "+1 (415) 555-2671"),
         ("tz +0100", "offset +02:00", "delta +42"),
         validator=_e164_validator,
@@ -627,7 +627,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "phone",
         # North American (415) 555-2671 / 415-555-2671 / 415.555.2671; UK mobile 07700 900123.
         # Separators are required and consistent: bare digit runs are ids, counts and times.
-        r"""(?<![\w.(+-])(?P<value>\([2-9][0-9]{2}\)[ ]?[2-9][0-9]{2}-[0-9]{4}
+        r"""(?<![\w.(+>-])(?P<value>\([2-9][0-9]{2}\)[ ]?[2-9][0-9]{2}-[0-9]{4}
               |[2-9][0-9]{2}(?P<sep>[-.])[2-9][0-9]{2}(?P=sep)[0-9]{4}
               |07[0-9]{3}[ ]?[0-9]{6})(?![\w.-]|:[0-9])""",
         ("callback (415) 555-2671", "tel 415-555-2671 ok", "mobile 07700 900123"),
@@ -670,7 +670,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "ipv4",
         "IP",
         "ip",
-        r"(?<![\w.])(?P<value>(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(?!\.?[0-9])",
+        r"(?<![\w.>])(?P<value>(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(?!\.?[0-9])",
         ("connect to 10.0.12.7:5432 refused", "client 203.0.113.9 GET /"),
         ("version 1.2.3", "999.1.1.1", "listen 127.0.0.1:8000", "bind 0.0.0.0", "v1.2.3.4"),
         validator=_ip_validator,
@@ -681,7 +681,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "ipv6",
         "IP",
         "ip",
-        r"""(?<![\w:.])(?P<value>(?=[0-9A-Fa-f:]{0,39}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}
+        r"""(?<![\w:.>])(?P<value>(?=[0-9A-Fa-f:]{0,39}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}
             (?:(?<=:)(?:[0-9]{1,3}\.){3}[0-9]{1,3})?)(?![\w:.])""",
         ("from 2001:db8:85a3::8a2e:370:7334 port 443", "client ::ffff:203.0.113.9 ok"),
         ("at 10:01:00 UTC", "mac 00:1a:2b:3c:4d:5e", "listen [::1]:8000", "ratio 1:2:3"),

@@ -280,6 +280,20 @@ secretish = st.sampled_from(
         ";",
         "<",
         ">",
+        "+1 415 555 2671",
+        "415-555-2671",
+        "(415) ",
+        "078-05-1120",
+        "AB123456C",
+        "password is '",
+        "was set to ",
+        "phone: ",
+        "2001:db8::",
+        "::ffff:",
+        "10.0.12.7",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "<PHONE:3>",
+        "<ID:4>",
     ]
 )
 mixed = st.lists(st.one_of(log_text, secretish), max_size=12).map("".join)
