@@ -237,6 +237,9 @@ class EgressTransport(httpx2.HTTPTransport):
         # for it; httpcore2's ConnectionPool does).
         self._pool = httpcore2.ConnectionPool(
             ssl_context=httpx2.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=100,  # httpx's default limits
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
             network_backend=_GuardedBackend(policy),
         )
 
