@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db import transaction
 from django.shortcuts import redirect
 
@@ -277,3 +279,42 @@ class InvitationAdmin(admin.ModelAdmin):
 
 admin.site.register(Domain)
 admin.site.site_header = "AI Ops Assistant — platform admin"
+
+
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin, but deleting an account goes through the membership service:
+    the removals reach the audit log and a tenant's last owner cannot be deleted."""
+
+    def delete_view(self, request, object_id, extra_context=None):
+        user = self.get_object(request, object_id)
+        last = user is not None and _last_owner_of(user)
+        if last:
+            messages.error(request, services.LAST_OWNER_MESSAGE.format(user=user, tenant=last))
+            return redirect("admin:auth_user_change", user.pk)
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        services.delete_user(user=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            try:
+                services.delete_user(user=user, actor=request.user)
+            except services.MembershipError as exc:
+                messages.error(request, str(exc))
+
+
+def _last_owner_of(user) -> str | None:
+    """The name of a tenant whose only owner is `user`, if any."""
+    for membership in Membership.objects.filter(user=user, role=Role.OWNER).select_related(
+        "tenant"
+    ):
+        if services.is_last_owner(membership):
+            return membership.tenant.name
+    return None
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, AuditedUserAdmin)

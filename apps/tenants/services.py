@@ -213,6 +213,15 @@ def remove_member(*, membership: Membership, actor=None) -> None:
     current.delete()
 
 
+@transaction.atomic
+def delete_user(*, user, actor=None) -> None:
+    """Delete an account, taking it out of every tenant first: each removal is audited, and an
+    account that is some tenant's last owner is refused (MembershipError), as for removals."""
+    for membership in Membership.objects.filter(user=user).select_related("tenant", "user"):
+        remove_member(membership=membership, actor=actor)
+    user.delete()
+
+
 # --- invitations ------------------------------------------------------------------------------
 
 
