@@ -15,7 +15,7 @@ bench: ## throughput and grouping benchmarks (prints numbers, asserts nothing)
 
 PROVE ?= faults jobs_faults hostile xss xss_reports load isolation migrations bruteforce ssrf
 
-prove: ## attack the running system (faults, outage, hostile input, XSS, load, isolation, SSRF); README table
+prove: ## attack the running system (faults, outage, hostile input, XSS, load, isolation, SSRF, brute force); docs/prove.md table
 	@bash -c '. scripts/dev-env.sh && rc=0; \
 	  for s in $(PROVE); do python prove/$$s.py || rc=1; done; \
 	  python prove/report.py || rc=1; exit $$rc'

@@ -4,7 +4,7 @@ Each script (faults, hostile, xss) is a pytest module run by `python prove/<name
 pytest-django gives it a test database (`AIOPS_TEST_DB`, default `test_prove_full`), the root
 conftest gives it tenants, personas, a live server and Chromium. `make test` never collects
 these files (its testpaths are `apps` and `tests`). Each writes one results row as JSON under
-prove/out/results/, which `prove/report.py` turns into the README table.
+prove/out/results/, which `prove/report.py` turns into the table in docs/prove.md.
 """
 
 from __future__ import annotations

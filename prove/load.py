@@ -23,7 +23,7 @@ includes waiting its turn: 2 workers, one job per tenant at a time).
 
 Row "fairness": tenant B's one file is uploaded alone (its solo time, upload accepted → job
 done), then tenant A uploads PROVE_FAIR_FLOOD files of the same size and B uploads its file
-again. Pass: B's time under the flood is within FAIR_FACTOR × its solo time (README: fair
+again. Pass: B's time under the flood is within FAIR_FACTOR × its solo time (docs/prove.md: fair
 queuing lets A hold one worker; B gets the other, sharing the CPU).
 """
 
@@ -65,7 +65,7 @@ BASELINE_S = float(os.environ.get("PROVE_LOAD_BASELINE_S", "15"))  # browsing al
 TIMEOUT = float(os.environ.get("PROVE_LOAD_TIMEOUT", "900"))
 FLOOD = int(os.environ.get("PROVE_FAIR_FLOOD", "10"))
 FAIR_MB = int(os.environ.get("PROVE_FAIR_MB", "5"))
-FAIR_FACTOR = 3.0  # stated in the README (Configuration: INGEST_TENANT_CONCURRENCY)
+FAIR_FACTOR = 3.0  # stated in docs/configuration.md (INGEST_TENANT_CONCURRENCY)
 UPLOAD_P95 = 10.0
 PAGE_P95 = 0.5
 BYTES_PER_LINE = 117.5  # bench/mixed_log.py output, measured

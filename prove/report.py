@@ -1,4 +1,4 @@
-"""Write the prove results table into README.md between the prove markers.
+"""Write the prove results table into docs/prove.md between the prove markers.
 
     python prove/report.py        (the last step of `make prove`)
 
@@ -49,10 +49,10 @@ def table() -> str:
 
 
 def main() -> int:
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "prove.md"
     text = readme.read_text()
     if BEGIN not in text or END not in text:
-        print(f"README.md has no {BEGIN} … {END} markers")
+        print(f"docs/prove.md has no {BEGIN} … {END} markers")
         return 1
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
