@@ -36,7 +36,7 @@ from .catalogue import (
     scan_text,
 )
 from .finding import EvidenceRef, Finding
-from .patterns import MAX_SCAN_CHARS, KeywordIndex
+from .patterns import MAX_SCAN_CHARS, KeywordIndex, Pattern
 
 EVIDENCE_CAP = 50
 SERVICES_CAP = 20
@@ -240,11 +240,14 @@ class Engine:
         # Sources may be fed one after another: order evidence by time, then by feed order.
         # `seq` grows with every match, so an entry (epoch, seq, ref) sorts before an earlier
         # one exactly when its epoch is smaller: the comparisons below look at epochs only,
-        # and the EvidenceRef is only built when some structure keeps it.
+        # and the EvidenceRef is only built when some structure keeps it. It cites the
+        # physical line where the rule matched, which in a multi-line record (a stack with its
+        # "Caused by", kubectl describe output) is often not the record's first line.
+        line = matched_line(rule.regex, record, text)
         ref = None
         trigger = state.trigger
         if trigger is None or epoch < trigger[0]:
-            ref = EvidenceRef(record.source, record.line)
+            ref = EvidenceRef(record.source, line)
             state.trigger = (epoch, seq, ref)
         if record.service and len(state.services) < SERVICES_CAP:
             state.services[record.service] = None
@@ -252,14 +255,14 @@ class Engine:
             state.groups[group] = None
         heap = state.evidence
         if len(heap) < EVIDENCE_CAP:
-            ref = ref or EvidenceRef(record.source, record.line)
+            ref = ref or EvidenceRef(record.source, line)
             heapq.heappush(heap, (-epoch, -seq, ref))
         elif -epoch > heap[0][0]:
-            ref = ref or EvidenceRef(record.source, record.line)
+            ref = ref or EvidenceRef(record.source, line)
             heapq.heapreplace(heap, (-epoch, -seq, ref))
         per_source = state.per_source
         if record.source not in per_source and len(per_source) < SERVICES_CAP:
-            ref = ref or EvidenceRef(record.source, record.line)
+            ref = ref or EvidenceRef(record.source, line)
             per_source[record.source] = (epoch, seq, ref)
         crossed = False
         if rule.threshold is not None and not state.fired:
@@ -275,13 +278,17 @@ class Engine:
         # The flashpoint is the most telling line: one the rule names as such, then the
         # highest level, then the line that made a threshold rule fire; the first one wins ties.
         score = LEVEL_RANK.get(record.level, 2) if record.level else 2
+        flash_line = line
         if rule.flashpoint is not None and rule.flashpoint.search(text):
             score += 10
+            flash_line = matched_line(rule.flashpoint, record, text)
         if crossed:
             score += 1
         if score > state.flash_score:
             state.flash_score = score
-            state.flash_ref = ref or EvidenceRef(record.source, record.line)
+            if ref is None or flash_line != line:
+                ref = EvidenceRef(record.source, flash_line)
+            state.flash_ref = ref
         if rule.co_signal_regex is not None and not state.co_regex_hit:
             state.co_regex_hit = rule.co_signal_regex.search(text)
 
@@ -334,6 +341,24 @@ class Engine:
             out.extend(self._detector.findings())
         out.sort(key=_finding_order)
         return out
+
+
+def matched_line(pattern: Pattern | None, record: Record, text: str) -> int:
+    """The physical line of `record` where `pattern` first matches `text` (its scan text).
+
+    A multi-line record (a traceback, a Java stack with "Caused by", kubectl describe output, a
+    line that absorbed the ones after it) is cited by the line that shows what the rule found,
+    not by its first line. The message maps line for line onto the record's physical lines
+    when it has one line per physical line; otherwise the raw text is searched. A match in the
+    attrs scan_text appends, or none at all, falls back to the first line."""
+    first = record.line
+    span = record.end_line - first
+    if pattern is None or span <= 0:
+        return first
+    if record.message.count("\n") != span:
+        text = record.raw
+    k = pattern.line_of(text)
+    return first + k if k is not None and k <= span else first
 
 
 def _needed_attrs(rule: Rule) -> frozenset[str] | None:
@@ -413,9 +438,8 @@ def dry_run(
             key = group if group is not None else "(ungrouped)"
             group_counts[key] = group_counts.get(key, 0) + 1
             if len(samples) < sample_limit:
-                samples.append(
-                    DryRunSample(EvidenceRef(record.source, record.line), text[:500], group)
-                )
+                ref = EvidenceRef(record.source, matched_line(rule.regex, record, text))
+                samples.append(DryRunSample(ref, text[:500], group))
         engine.feed(record, group=group)
     findings = engine.findings()
     return DryRun(

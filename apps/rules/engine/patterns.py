@@ -72,6 +72,16 @@ class Pattern:
             return self._re2.Match(_UNANCHORED, data, 0, len(data))[0] != _NULL_SPAN
         return self._py.search(text) is not None
 
+    def line_of(self, text: str) -> int | None:
+        """The 0-based line of `text` (split at newlines) where the first match starts; None
+        when nothing matches. Tells which physical line of a multi-line record matched."""
+        if self._re2 is not None:
+            data = text.encode("utf-8", "surrogatepass")
+            start = self._re2.Match(_UNANCHORED, data, 0, len(data))[0][0]
+            return None if start < 0 else data.count(b"\n", 0, start)
+        m = self._py.search(text)
+        return None if m is None else text.count("\n", 0, m.start())
+
     def __repr__(self) -> str:
         return f"Pattern({self.pattern!r}, engine={self.engine})"
 

@@ -49,16 +49,7 @@ KNOWN_WRONG_CATEGORY: dict[str, str | None] = {
 }
 
 # Right category, but the root cause cites none of the labelled lines: id -> lines it cites.
-# Mostly a multi-line record (kubectl describe, a REPL session, a traceback after its log line)
-# cited by its first line, which does not itself show the cause.
-KNOWN_WRONG_LINE: dict[str, tuple[int, ...]] = {
-    "mariadb-deadlock-1213": (1,),
-    "k8s-crashloop-describe-portainer": (16,),
-    "patroni-enospc-traceback": (5, 14),
-    "influxdb-port-in-use": (1,),
-    "k8s-oomkilled-last-state": (1,),
-    "k8s-exit-137-error": (1,),
-}
+KNOWN_WRONG_LINE: dict[str, tuple[int, ...]] = {}
 
 # Healthy logs that raise something loud today: id -> the loud rule ids.
 KNOWN_LOUD: dict[str, tuple[str, ...]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from apps.ingestion.logparse.record import Record
 from apps.rules.engine import Catalogue, CatalogueError, Engine, EvidenceRef, Severity, dry_run
 from apps.rules.engine.engine import BATCH, EVIDENCE_CAP
 
@@ -80,6 +81,42 @@ def test_structured_error_attrs_are_scanned():
         attrs={"error": "x509: certificate signed by unknown authority", "order": "o1"},
     )
     assert "tls-cert.invalid" in run([record])
+
+
+def _block(header: str, body: list[str], line: int, message_lines: list[str] | None = None):
+    """A joined record: `header` (with its timestamp) and continuation lines from `line` on."""
+    message_lines = message_lines if message_lines is not None else [header[20:], *body]
+    return Record(
+        line=line,
+        end_line=line + len(body),
+        raw="\n".join([header, *body]),
+        message="\n".join(message_lines),
+        ts=T0,
+        source="app.log",
+    )
+
+
+def test_multi_line_record_is_cited_by_the_line_where_the_rule_matched():
+    record = _block(
+        "2024-03-01 10:00:00 ERROR: Exception when saving file: /data/state.json",
+        ["Traceback (most recent call last):", "OSError: [Errno 28] No space left on device"],
+        line=5,
+    )
+    f = run([record])["disk-full.enospc"]
+    assert f.trigger == EvidenceRef("app.log", 7)
+    assert f.evidence == [EvidenceRef("app.log", 7)]
+
+
+def test_cited_line_falls_back_to_raw_text_and_then_to_the_first_line():
+    body = ["  at x.y.Z.run(Z.java:12)", "OSError: [Errno 28] No space left on device"]
+    # continuation parts merged into one message line: the raw text still maps line for line
+    merged = _block(
+        "2024-03-01 10:00:00 ERROR: boom", body, line=10, message_lines=[" ".join(body)]
+    )
+    assert run([merged])["disk-full.enospc"].trigger == EvidenceRef("app.log", 12)
+    # the match is only in an attr that scan_text appends: the record's first line
+    single = rec("write failed", 3, at=0, attrs={"error": "No space left on device"})
+    assert run([single])["disk-full.enospc"].trigger == EvidenceRef("app.log", 3)
 
 
 def test_flashpoint_prefers_highest_level():
