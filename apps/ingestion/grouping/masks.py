@@ -242,8 +242,13 @@ QUOTED = Mask(
 
 ALL_MASKS: list[Mask] = [QUOTED, *MASKS]
 
-# One alternation with a named group per mask: a single left-to-right scan per token.
-TOKEN_RE = re.compile("|".join(f"(?P<{m.name}>{m.pattern})" for m in ALL_MASKS), re.VERBOSE)
+
+def compile_masks(masks: list[Mask]) -> re.Pattern[str]:
+    """One alternation with a named group per mask: a single left-to-right scan per token."""
+    return re.compile("|".join(f"(?P<{m.name}>{m.pattern})" for m in masks), re.VERBOSE)
+
+
+TOKEN_RE = compile_masks(ALL_MASKS)
 
 # Whitespace splits tokens, except inside a quoted value (which `QUOTED` then masks whole).
 _TOKEN_SPLIT_RE = re.compile(
@@ -291,12 +296,16 @@ class TokenMasker:
     masking (all digits were inside variables); otherwise the token is masked on its own.
     """
 
-    __slots__ = ("_exact", "_limit", "_shape")
+    __slots__ = ("_exact", "_limit", "_shape", "_sub")
 
-    def __init__(self, limit: int = 100_000) -> None:
+    def __init__(self, limit: int = 100_000, *, without: frozenset[str] = frozenset()) -> None:
         self._exact: dict[str, str] = {}
         self._shape: dict[str, str | None] = {}
         self._limit = limit
+        self._sub = _token_sub
+        if without:  # a smaller catalogue (the bench measures what each mask is worth)
+            regex = compile_masks([m for m in ALL_MASKS if m.name not in without])
+            self._sub = lambda token: regex.sub(_repl, token)
 
     def mask_all(self, tokens: list[str]) -> list[str]:
         get = self._exact.get
@@ -308,7 +317,7 @@ class TokenMasker:
 
     def _miss(self, token: str) -> str:
         if _DIGITS.isdisjoint(token):
-            masked = _token_sub(token)  # no digits: a word-like token, worth remembering
+            masked = self._sub(token)  # no digits: a word-like token, worth remembering
             if len(self._exact) >= self._limit:
                 self._exact.clear()
             self._exact[token] = masked
@@ -316,7 +325,7 @@ class TokenMasker:
         shape = digit_shape(token)
         cached = self._shape.get(shape, "")
         if cached == "":
-            masked_shape = _token_sub(shape)
+            masked_shape = self._sub(shape)
             cached = None if _DIGITS.intersection(masked_shape) else masked_shape
             if len(self._shape) >= self._limit:
                 self._shape.clear()
@@ -324,7 +333,7 @@ class TokenMasker:
         if cached is not None:
             return cached
         # digits survive masking (`ssh2`, `log4j`): a name, so the token itself repeats
-        masked = _token_sub(token)
+        masked = self._sub(token)
         if len(self._exact) >= self._limit:
             self._exact.clear()
         self._exact[token] = masked

@@ -13,7 +13,7 @@ Pipeline per message:
    many distinct values, while constants take few values (`LOOKING`/`FOLLOWING`, `none`/`password`):
    every pair of same-length templates that differ in a few columns D (and agree elsewhere)
    registers under the key (D, shared context). When every column of D has taken at least
-   `K_WORD` distinct word values (`K_MIXED` when a value holds digits or a masked part) within
+   `k_word` distinct word values (`k_mixed` when a value holds digits or a masked part) within
    one key, those templates merge: the oldest survives with `<*>` (or `key=<*>`, `[<*>]` …)
    in D. The first token is never a variable unless it holds digits (Drain's first-token
    assumption).
@@ -38,11 +38,23 @@ from typing import Any, TypedDict
 
 from .masks import WILDCARD, TokenMasker, digit_shape, has_ascii_digit, tokenize
 
-K_WORD = 4  # distinct values a word column needs before it is a variable
-K_MIXED = 2  # … when a value holds a digit or a masked part (ids the masks did not know)
-COLLAPSE_RUN = 3  # runs of this many masked tokens become one `<*>` (variable-length lists)
 SIG_CACHE_LIMIT = 100_000
 STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MinerConfig:
+    """The method's few parameters. The defaults are the one configuration the app runs; the
+    bench chooses them leave-one-out (tune on three systems, score the fourth)."""
+
+    k_word: int = 4  # distinct values a word column needs before it is a variable
+    k_mixed: int = 2  # … when a value holds a digit or a masked part (ids the masks did not know)
+    collapse_run: int = 3  # this many masked tokens in a row become one `<*>` (lists)
+    diff_share: int = 3  # templates differing in over len // diff_share columns never merge
+    without_masks: frozenset[str] = frozenset()  # catalogue masks left out (bench ablation)
+
+
+DEFAULT_CONFIG = MinerConfig()
 
 
 class ChangeType(Enum):
@@ -267,8 +279,15 @@ class _Template:
 class Miner:
     """Template miner. `add` learns, `match` only looks up; state round-trips through JSON."""
 
-    def __init__(self, state: MinerState | None = None, *, salt: str | None = None) -> None:
-        self._mask = TokenMasker()
+    def __init__(
+        self,
+        state: MinerState | None = None,
+        *,
+        salt: str | None = None,
+        config: MinerConfig = DEFAULT_CONFIG,
+    ) -> None:
+        self._config = config
+        self._mask = TokenMasker(without=config.without_masks)
         self._sig: dict[tuple[str, ...], _Template] = {}
         self._shapes: dict[str, tuple[str, ...]] = {}  # digit shape of a line → signature
         self._by_len: dict[int, list[_Template]] = {}
@@ -397,8 +416,8 @@ class Miner:
             return tokenize(message), sig
         raw = tokenize(message)
         masked = self._mask.mask_all(raw)
-        if masked.count(WILDCARD) >= COLLAPSE_RUN:
-            raw, masked = _collapse(raw, masked)
+        if masked.count(WILDCARD) >= self._config.collapse_run:
+            raw, masked = _collapse(raw, masked, self._config.collapse_run)
         elif not has_ascii_digit("".join(masked)):  # every digit sat inside a variable
             if len(self._shapes) >= SIG_CACHE_LIMIT:
                 self._shapes.clear()
@@ -440,12 +459,12 @@ class Miner:
         for other in list(self._by_len[length]):
             if other is new or other.merged_into is not None:
                 continue
-            key = _evidence_key(other.tokens, new.tokens)
+            key = _evidence_key(other.tokens, new.tokens, self._config.diff_share)
             if key is None:
                 continue
             ids = self._evidence.setdefault(key, set())
             ids.update((other.id, new.id))
-            if len(ids) >= K_MIXED:
+            if len(ids) >= self._config.k_mixed:
                 survivor = self._maybe_merge(key)
                 if survivor is not None:
                     return survivor
@@ -454,11 +473,12 @@ class Miner:
     def _maybe_merge(self, key: tuple[tuple[int, ...], tuple[str | None, ...]]) -> _Template | None:
         diff, _context = key
         ids = self._evidence[key]
+        k_word, k_mixed = self._config.k_word, self._config.k_mixed
         members = {self._by_id[i].live() for i in ids}
         # the evidence only counts while members still differ in exactly these columns
         for col in diff:
             values = {m.tokens[col] for m in members}
-            need = K_MIXED if any(_has_digit(v) or WILDCARD in v for v in values) else K_WORD
+            need = k_mixed if any(_has_digit(v) or WILDCARD in v for v in values) else k_word
             if len(values) < need:
                 return None
         return self._merge(sorted(members, key=lambda t: t.seq))
@@ -491,7 +511,7 @@ class Miner:
         self._by_len[len(other.tokens)].remove(other)
 
 
-def _collapse(raw: list[str], masked: list[str]) -> tuple[list[str], list[str]]:
+def _collapse(raw: list[str], masked: list[str], run: int) -> tuple[list[str], list[str]]:
     out_raw: list[str] = []
     out_masked: list[str] = []
     i, n = 0, len(masked)
@@ -499,7 +519,7 @@ def _collapse(raw: list[str], masked: list[str]) -> tuple[list[str], list[str]]:
         j = i
         while j < n and masked[j] == WILDCARD:
             j += 1
-        if j - i >= COLLAPSE_RUN:
+        if j - i >= run:
             out_raw.append(" ".join(raw[i:j]))
             out_masked.append(WILDCARD)
             i = j
@@ -511,11 +531,11 @@ def _collapse(raw: list[str], masked: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _evidence_key(
-    a: tuple[str, ...], b: tuple[str, ...]
+    a: tuple[str, ...], b: tuple[str, ...], diff_share: int
 ) -> tuple[tuple[int, ...], tuple[str | None, ...]] | None:
     """(differing columns, merged context) when a and b differ in a few variable-able columns."""
     diff: list[int] = []
-    limit = max(1, len(a) // 3)
+    limit = max(1, len(a) // diff_share)
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
         if x != y and not _compatible(x, y):
             if i == 0 and not (_has_digit(x) or _has_digit(y)):
