@@ -75,6 +75,8 @@ UNKNOWN = {
     "group_id": "0" * 16,
     "rule_id": "no.such.rule",
     "custom_id": 987654,
+    "membership_id": 987654,
+    "invitation_id": 987654,
 }
 JOBS_PER_TENANT = 6  # analysis jobs per tenant on the worker (plus half as many PDF jobs)
 
