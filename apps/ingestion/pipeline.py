@@ -46,6 +46,7 @@ class SourceStats:
     name: str
     fmt: str = "plain"
     confidence: float = 0.0
+    header: str = ""  # a learnt header in the loghub syntax (fmt "inferred")
     lines: int = 0  # physical lines
     records: int = 0  # events after multi-line joining
     parsed_lines: int = 0  # physical lines inside records whose header a format parsed
@@ -111,7 +112,8 @@ def _parse_source(
     else:
         detection, it = detect(it)
         stats.fmt, stats.confidence = detection.name, detection.confidence
-        records = parse_lines(it, source=source, detected=detection.name, raw_ts=True)
+        stats.header = detection.loghub
+        records = parse_lines(it, source=source, detected=detection, raw_ts=True)
     fallback_service = service_from_source(source)
     for record in records:
         if not record.service:

@@ -5,6 +5,11 @@ character fits). The winner is the most specific format among those that parse a
 NEAR_TIE of what the best one parses: a CRI file is also "generic" on every line, an nginx error
 log is also Go stdlib; the narrower reading says more. Confidence is the share of sampled lines,
 not counting stack-trace and indented lines, that the winner parses.
+
+The header learnt from the sample itself (header.py) competes with the catalogue's winner:
+it is chosen when it explains more of the sample (header characters consumed, times and
+levels found); on a tie the catalogue's format, which may know more (wrappers, JSON, access
+logs), is kept.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from .formats import BY_NAME, PLAIN, candidates
+from .formats import BY_NAME, PLAIN, Format, candidates
+from .header import Header, infer
 from .multiline import TRACEBACK, StackTracker, looks_continued, starts_exception
 from .record import Line
 
@@ -20,9 +26,50 @@ SAMPLE_LINES = 200
 NEAR_TIE = 0.8
 
 
+INFERRED = "inferred"
+# Catalogue formats that a learnt header never replaces: their lines are more than a header
+# and a message (a wrapped line, JSON, key=value pairs, access-log fields, CSV, tables).
+SPECIAL = frozenset(
+    (
+        "docker-json", "journald-json", "json", "cri", "compose", "syslog-5424", "access",
+        "envoy", "postgres-csv", "logrus", "logfmt", "kubectl-events", "kubectl-describe",
+    )
+)  # fmt: skip
+
+
 class Detection(NamedTuple):
-    name: str  # a catalogue format name, or "plain"
+    name: str  # a catalogue format name, "inferred" or "plain"
     confidence: float  # 0..1
+    header: Header | None = None  # the learnt header, when name is "inferred"
+
+    @property
+    def format(self) -> Format | None:
+        if self.header is not None:
+            return header_format(self.header)
+        return BY_NAME.get(self.name)
+
+    @property
+    def loghub(self) -> str:
+        """The header in the loghub syntax (learnt ones only)."""
+        return self.header.loghub() if self.header is not None else ""
+
+
+def header_format(header: Header) -> Format:
+    assert header.parse is not None
+    return Format(INFERRED, header.parse, (), specificity=10, description=header.loghub())
+
+
+def _explained(parse, texts: list[str]) -> int:
+    """How much of the sample a parser explains: header chars consumed, a time, a level."""
+    score = 0
+    for text in texts:
+        fields = parse(text)
+        if fields is None or "weak" in fields:
+            continue
+        message = fields.get("message")
+        score += len(text) - len(message) if isinstance(message, str) and message in text else 0
+        score += 20 * (fields.get("ts") is not None) + 20 * (fields.get("level") is not None)
+    return score
 
 
 def sample_texts(lines: Iterable[Line | str], size: int = SAMPLE_LINES) -> list[str]:
@@ -61,9 +108,20 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
             or starts_exception(text)
         ):
             considered += 1
+    heads = [t for t in texts if not looks_continued(t)]
     if not hits:
+        header = infer(heads)
+        if header is not None and header.dated:
+            return Detection(INFERRED, round(header.share, 3), header)
         return Detection(PLAIN, 1.0)
     top = max(hits.values())
     close = [name for name, n in hits.items() if n >= NEAR_TIE * top]
     best = max(close, key=lambda name: (BY_NAME[name].specificity, hits[name]))
+    header = infer(heads) if best not in SPECIAL else None
+    if (
+        header is not None
+        and header.parse is not None
+        and _explained(header.parse, texts) > _explained(BY_NAME[best].parse, texts)
+    ):
+        return Detection(INFERRED, round(header.share, 3), header)
     return Detection(best, round(min(1.0, hits[best] / max(considered, 1)), 3))

@@ -76,7 +76,7 @@ def parse_lines(
     *,
     source: str = "",
     log_format: str | None = None,
-    detected: str | None = None,
+    detected: str | Detection | None = None,
     default_year: int | None = None,
     default_tz: tzinfo | None = None,
     reference: datetime | None = None,
@@ -86,8 +86,8 @@ def parse_lines(
     """Parse one source's lines into records (a generator; memory bounded by one record).
 
     `log_format`: an explicit loghub header (`<Date> <Time> <Level> <Component>: <Content>`).
-    `detected`: a format name from an earlier detect_format(); otherwise detection runs on the
-    first lines. `default_year` / `reference` anchor syslog's year-less stamps, `default_date`
+    `detected`: an earlier detect_format() (or its format name; a learnt header needs the
+    Detection); otherwise detection runs on the first lines. `default_year` / `reference` anchor syslog's year-less stamps, `default_date`
     bare times of day (without it a bare time is no timestamp); naive times are read in
     `default_tz` (UTC by default). `raw_ts`: leave each record's `ts` as the format found it
     (a string, a number or None) for `resolve_timestamps` to finish elsewhere (another
@@ -97,13 +97,16 @@ def parse_lines(
     if log_format:
         primary: Format | None = loghub_format(log_format)
         confidence = 1.0
-    elif detected is not None:
+    elif isinstance(detected, str):
         primary = BY_NAME.get(detected)
+        confidence = 1.0
+    elif detected is not None:
+        primary = detected.format
         confidence = 1.0
     else:
         sample = _sample(it)
         detection = detect_format(sample)
-        primary = BY_NAME.get(detection.name)
+        primary = detection.format
         confidence = detection.confidence
         it = chain(sample, it)
     records = _parse(it, primary, confidence, source)

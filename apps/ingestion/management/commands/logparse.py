@@ -111,6 +111,8 @@ class Command(BaseCommand):
                     f"{st.name}: {st.fmt} ({st.confidence:.2f}) · {st.lines:,} lines · "
                     f"{st.records:,} events · {st.summary()}"
                 )
+                if st.header:
+                    target.write(f"  header: {st.header}")
                 for warning in st.warnings:
                     target.write(f"  ⚠ {warning}")
             target.write(

@@ -30,13 +30,13 @@ def test_single_lines_detect(fmt, line):
 
 
 def test_empty_and_blank_input():
-    assert detect_format([]) == ("plain", 0.0)
+    assert detect_format([])[:2] == ("plain", 0.0)
     assert detect_format(["", "   "]).name == "plain"
 
 
 def test_unknown_text_is_plain_and_nothing_is_dropped():
     text = "hello\nworld\n\nthird line"
-    assert detect_format(text.splitlines()) == ("plain", 1.0)
+    assert detect_format(text.splitlines())[:2] == ("plain", 1.0)
     recs = parse(text)
     assert [(r.line, r.fmt, r.parsed) for r in recs] == [
         (1, "plain", False),

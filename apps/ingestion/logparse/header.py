@@ -1,0 +1,576 @@
+"""Learn the header of an unknown file from the file itself.
+
+Each sampled line start is cut into typed tokens (a timestamp in one of SHAPES, a level word or
+letter, a number or id, a bracketed field, a `name:` component, a word, punctuation). The
+columns that most lines share, in order, are the header: the longest prefix of token kinds that
+at least SHARE of the lines agree on, cut back so that it ends on a field or a separator (never
+on a bare word, which may be the message's first). The template is compiled once to a regex
+whose groups are the fields, so every line costs one match, and reported in the loghub syntax
+(`<Date> <Time> <Level> <Component>: <Content>`). A wrapped line (syslog around an
+application's own header) is read twice: the messages left by the outer header are learnt
+again, and the inner level, message and year complete the outer record.
+
+Only shapes and the level vocabulary (levels.py) are known in advance, never a program's names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .levels import REDIS_MARKS, WORDS, normalize_level
+from .timestamps import MONTHS, ZONES
+
+SHARE = 0.6  # a column is header when this share of the sample's lines have it
+MAX_TOKENS = 16
+MAX_HEAD = 256
+MAX_WORDS = 2
+WORD_VALUES = 0.3  # a header word column (a host) has at most this share of distinct values  # chars of a line start that are tokenized
+
+# -- timestamp shapes ---------------------------------------------------------------------
+# Named groups: y (4 or 2 digits), mon (number or name), d, H, M, S, frac, zone, lvl (klog).
+_T = r"(?P<H>[ \d]?\d):(?P<M>\d\d):(?P<S>\d\d)(?:[.,:](?P<frac>\d{1,9}))?"
+# Zone names honoured after a time: timestamps.ZONES plus these fixed offsets.
+_EXTRA_ZONES = {
+    "SGT": "+08:00",
+    "HKT": "+08:00",
+    "KST": "+09:00",
+    "AEST": "+10:00",
+    "AEDT": "+11:00",
+    "ACST": "+09:30",
+    "AWST": "+08:00",
+    "NZST": "+12:00",
+    "NZDT": "+13:00",
+    "MSK": "+03:00",
+    "WET": "+00:00",
+    "WEST": "+01:00",
+    "BST": "+01:00",
+    "AKST": "-09:00",
+    "AKDT": "-08:00",
+    "HST": "-10:00",
+}
+_ZONE_NAMES = sorted(({*ZONES, *_EXTRA_ZONES} - {"Z"}), key=len, reverse=True)
+_ZONE = r"(?P<zone>Z|[ ]?[+-]\d\d(?::?\d\d)?|[ ](?:" + "|".join(_ZONE_NAMES) + r"))?(?![\w:])"
+_MON = r"(?P<mon>" + "|".join(MONTHS) + r")"
+
+SHAPES: tuple[tuple[str, str], ...] = (
+    # ISO 8601 and its spellings (`T`, one or two spaces, `,` fractions, zone names)
+    ("iso", r"(?P<y>\d{4})-(?P<mon>\d\d)-(?P<d>\d\d)(?:T| {1,2})" + _T + _ZONE),
+    ("ymd-slash", r"(?P<y>\d{4})/(?P<mon>\d\d)/(?P<d>\d\d)[ T:]" + _T + _ZONE),
+    ("ymd-compact", r"(?P<y>\d{4})(?P<mon>\d\d)(?P<d>\d\d)[-T ]" + _T + _ZONE),
+    ("clf", r"(?P<d>\d\d)/" + _MON + r"/(?P<y>\d{4}):" + _T + _ZONE),
+    ("mdy-slash", r"(?P<mon>\d\d)/(?P<d>\d\d)/(?P<y>\d{4})[ ,T]\s?" + _T + _ZONE),
+    ("yy-slash", r"(?P<y>\d\d)/(?P<mon>\d\d)/(?P<d>\d\d)[ T]" + _T + _ZONE),
+    (
+        "yymmdd",
+        r"(?P<y>\d\d)(?P<mon>[01]\d)(?P<d>[0-3]\d) {1,2}(?:" + _T + r"|"
+        r"(?P<H2>\d\d)(?P<M2>\d\d)(?P<S2>\d\d))(?!\d)",
+    ),
+    ("klog", r"(?P<lvl>[DIWEF])(?P<mon>[01]\d)(?P<d>[0-3]\d) " + _T),
+    ("md-dash", r"(?P<mon>[01]\d)-(?P<d>[0-3]\d) " + _T + _ZONE),
+    (
+        "ctime",
+        r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? "
+        + _MON
+        + r" {1,2}(?P<d>\d{1,2}) "
+        + _T
+        + r"(?: (?P<y>\d{4}))?"
+        + _ZONE,
+    ),
+    ("syslog", _MON + r" {1,2}(?P<d>\d{1,2})(?: (?P<y>\d{4}))? " + _T + _ZONE),
+    ("day-mon", r"(?P<d>\d{1,2})[ -]" + _MON + r"(?:[ -](?P<y>\d{4}))?[ :]" + _T + _ZONE),
+    ("cjk", r"(?P<mon>\d{1,2})月 {1,2}(?P<d>\d{1,2})日? " + _T),
+    ("time", _T + r"(?![\d/-])"),
+    ("epoch", r"(?P<epoch>1\d{9}(?:\.\d{1,9})?|1\d{12}|1\d{15}|1\d{18})(?![\d:])"),
+)
+_SHAPE_RX = tuple((name, re.compile(rx)) for name, rx in SHAPES)
+_SHAPE_BY_NAME = dict(SHAPES)
+_FIRST_OK = frozenset("0123456789JFMASONDTWE" + "IV")  # cheap pre-check before the shapes
+
+
+def _match_ts(text: str, pos: int) -> tuple[str, re.Match[str]] | None:
+    c = text[pos : pos + 1]
+    if not c or c not in _FIRST_OK:
+        return None
+    for name, rx in _SHAPE_RX:
+        m = rx.match(text, pos)
+        if m is not None:
+            return name, m
+    return None
+
+
+# -- tokens of a line start ---------------------------------------------------------------
+# kinds: T timestamp, L level word, LL level letter, N number/id, B bracketed field, C `name:`,
+# W word, and punctuation as itself (`[`, `]`, `-`, `|`, `:`, ...).
+_CLOSE = {"[": "]", "(": ")", "<": ">", "{": "}"}
+_WORD = re.compile(r"[^\s\[\](){}<>|,]+")
+_NUM = re.compile(r"[#*]?\d+(?:[#:.\-/]\d+)*(?![\w])")
+_PUNCT = re.compile(r"[|:\-,;*#.~=>]+")
+_LEVEL_KEYS = frozenset(w for w in WORDS if len(w) > 1)
+
+
+@dataclass(slots=True)
+class Token:
+    kind: str
+    value: str
+    space: bool  # whitespace before it
+    shape: str = ""  # the timestamp shape of a T
+
+
+def _is_level_word(word: str) -> bool:
+    w = word.lower()
+    if w in _LEVEL_KEYS:
+        return word.isupper() or word.islower() or word.istitle()
+    head, dot, tail = w.rpartition(".")  # syslog facility.severity (`daemon.debug`)
+    return bool(dot) and head.isalpha() and tail in _LEVEL_KEYS
+
+
+def tokenize(text: str) -> list[Token]:
+    """The typed tokens of a line's start (at most MAX_TOKENS, within MAX_HEAD chars)."""
+    out: list[Token] = []
+    n = min(len(text), MAX_HEAD)
+    pos = 0
+    closers: list[str] = []
+    while pos < n and len(out) < MAX_TOKENS:
+        start = pos
+        while pos < n and text[pos] in " \t":
+            pos += 1
+        if pos >= n:
+            break
+        space = pos > start
+        c = text[pos]
+        ts = _match_ts(text, pos)
+        if ts is not None:
+            out.append(Token("T", ts[1].group(), space, ts[0]))
+            pos = ts[1].end()
+            continue
+        if c in _CLOSE:
+            close = text.find(_CLOSE[c], pos + 1, pos + 200)
+            inner = text[pos + 1 : close].strip() if close > 0 else ""
+            first = _WORD.match(inner)
+            opens_fields = (
+                _match_ts(inner, 0) is not None
+                or (first is not None and _is_level_word(first.group()))
+                or (first is not None and first.group().isdigit() and inner != first.group())
+            )
+            if close > 0 and not opens_fields and "\n" not in inner:
+                out.append(Token("B" + c, inner, space))
+                pos = close + 1
+                continue
+            out.append(Token(c, c, space))
+            closers.append(_CLOSE[c])
+            pos += 1
+            continue
+        if c in "])}>" and c in closers:
+            closers.remove(c)
+            out.append(Token(c, c, space))
+            pos += 1
+            continue
+        m = _NUM.match(text, pos)
+        if m is not None:
+            out.append(Token("N", m.group(), space))
+            pos = m.end()
+            continue
+        m = _PUNCT.match(text, pos)
+        if m is not None:
+            value = m.group()
+            if value == ":" and space and text[m.end() : m.end() + 1] in (" ", "\t"):
+                out.append(Token("C", "", space))  # `-- : msg`: a component left empty
+                pos = m.end()
+                continue
+            kind = "MARK" if value in REDIS_MARKS and value != "-" else value
+            out.append(Token(kind, value, space))
+            pos = m.end()
+            continue
+        m = _WORD.match(text, pos)
+        if m is None:
+            out.append(Token(c, c, space))
+            pos += 1
+            continue
+        word = m.group()
+        end = m.end()
+        if word.endswith(":") and len(word) > 1 and (end >= len(text) or text[end] in " \t"):
+            if _is_level_word(word[:-1]) and "." not in word:
+                out.append(Token("L", word[:-1], space))
+                out.append(Token(":", ":", False))
+            else:
+                out.append(Token("C", word[:-1], space))
+        elif (
+            end < len(text)
+            and text[end] == "["
+            and (close := text.find("]:", end)) > 0
+            and (text[end + 1 : close].isdigit())
+        ):
+            out.append(Token("C", text[pos:close], space))  # `name[pid]:`
+            end = close + 2
+        elif _is_level_word(word):
+            out.append(Token("L", word, space))
+        elif len(word) == 1 and word.isalpha():
+            out.append(Token("LL", word, space))
+        else:
+            out.append(Token("W", word, space))
+        pos = end
+    return out
+
+
+# -- inference ----------------------------------------------------------------------------
+_FIELD_KINDS = frozenset(("T", "L", "LL", "N", "B[", "B(", "B<", "B{", "C", "MARK"))
+_OPENERS = frozenset("[(<{")
+
+
+@dataclass(slots=True)
+class Column:
+    kind: str
+    space: bool  # whitespace before it in most lines
+    shape: str = ""  # T: the timestamp shape
+    value: str = ""  # punctuation: the literal
+    role: str = ""  # level / pid / service / host / attr / literal
+
+
+@dataclass(slots=True)
+class Header:
+    """A learnt header: its columns, the compiled line parser and the loghub spelling."""
+
+    columns: list[Column]
+    share: float  # of the sample's lines that the header matches
+    inner: Header | None = None
+    parse: Callable[[str], dict | None] | None = None
+    pattern: str = ""
+
+    def loghub(self) -> str:
+        out = ""
+        for i, col in enumerate(self.columns):
+            if i and col.space:
+                out += " "
+            if col.kind == "T" or col.kind.startswith("B") or col.role not in _LOGHUB:
+                out += _loghub_literal(col)
+            else:
+                out += _LOGHUB[col.role]
+        sep = " " if out and not out.endswith((" ", "[", "(")) else ""
+        inner = self.inner.loghub() if self.inner is not None else "<Content>"
+        return out + sep + inner
+
+    @property
+    def dated(self) -> bool:
+        """A time or a level: enough to read a file no catalogue format knows."""
+        return any(c.kind == "T" or c.role == "level" for c in self.columns)
+
+
+_LOGHUB = {"T": "", "level": "<Level>", "pid": "<Pid>", "service": "<Component>:",
+           "host": "<Host>", "id": "<Id>", "attr": "<Field>", "thread": "<Thread>"}  # fmt: skip
+
+
+def _loghub_literal(col: Column) -> str:
+    if col.kind == "T":
+        if col.shape == "time":
+            return "<Time>"
+        if col.shape == "epoch":
+            return "<Timestamp>"
+        return "<Date> <Time>" if " " in _SAMPLE_TS.get(col.shape, "") else "<Timestamp>"
+    if col.kind.startswith("B"):
+        o = col.kind[1]
+        name = "<Component>" if col.role == "bservice" else "<Field>"
+        return ("\\" if o == "[" else "") + o + name + ("\\" if o == "[" else "") + _CLOSE[o]
+    return re.sub(r"([\[\]])", r"\\\1", col.value)
+
+
+_SAMPLE_TS = {"iso": "d t", "ymd-slash": "d t", "yy-slash": "d t", "mdy-slash": "d t",
+              "md-dash": "d t", "syslog": "m d t", "day-mon": "d m t", "ctime": "w m d t",
+              "klog": "d t", "yymmdd": "d t", "cjk": "m d t"}  # fmt: skip
+
+
+def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
+    """The header most of `texts` (header lines, not continuations) share; None without one."""
+    # repeated lines say nothing about which columns vary: learn from the distinct ones
+    texts = list(dict.fromkeys(t for t in texts if t and t[0] not in " \t"))
+    rows = [tokenize(t) for t in texts]
+    total = len(rows)
+    if total < 2:
+        return None
+    need = max(2, SHARE * total)
+    columns: list[Column] = []
+    live = rows
+    k = 0
+    while k < MAX_TOKENS:
+        kinds = Counter(_kind(r[k]) for r in live if len(r) > k)
+        if not kinds:
+            break
+        kind, count = kinds.most_common(1)[0]
+        if count < need:
+            break
+        live = [r for r in live if len(r) > k and _kind(r[k]) == kind]
+        spaces = sum(1 for r in live if r[k].space)
+        col = Column(kind, spaces * 2 > len(live))
+        if kind == "T":
+            col.shape = live[0][k].shape
+        elif kind not in _FIELD_KINDS and kind != "W":
+            col.value = live[0][k].value
+        columns.append(col)
+        k += 1
+    # cut back to a field or a separator: a bare word or an opener may start the message
+    while columns and (columns[-1].kind in ("W", "LL") or columns[-1].kind in _OPENERS):
+        columns.pop()
+    _cut_words(columns, rows)
+    _cut_unbalanced(columns)
+    if not columns:
+        return None
+    _roles(columns, [r[: len(columns)] for r in rows if len(r) >= len(columns)])
+    if not any(c.kind in ("T", "C") or c.role == "level" for c in columns):
+        return None
+    if not any(c.kind == "T" for c in columns) and depth == 0 and columns[0].role != "level":
+        return None
+    while True:  # a header leaves a message: identical lines must not become all header
+        header = Header(columns, 0.0)
+        header.pattern = _compile(columns)
+        rx = re.compile(header.pattern)
+        matched = [m for t in texts if (m := rx.match(t)) is not None]
+        header.share = len(matched) / max(total, 1)
+        if header.share < SHARE:
+            return None
+        if 2 * sum(1 for m in matched if m.group("message")) >= len(matched):
+            break
+        columns.pop()
+        while columns and (columns[-1].kind in ("W", "LL") or columns[-1].kind in _OPENERS):
+            columns.pop()
+        _cut_unbalanced(columns)
+        if not columns or not header.dated:
+            return None
+    if depth == 0:
+        inner = infer([m.group("message") for m in matched], depth=1)
+        if inner is not None and any(c.kind == "T" or c.role == "level" for c in inner.columns):
+            header.inner = inner
+    header.parse = _parser(header, rx)
+    return header
+
+
+def _kind(tok: Token) -> str:
+    return tok.kind
+
+
+def _cut_words(columns: list[Column], rows: list[list[Token]]) -> None:
+    """Words are header (hosts, a `in` between fields) only in runs of at most MAX_WORDS that
+    end on a field (`name:`, a bracket, a time, a level) or a separator, never on a number:
+    past that, the message's own words."""
+    run = 0
+    for i, col in enumerate(columns):
+        if col.kind == "W":
+            run += 1
+            values = {r[i].value for r in rows if len(r) > i and r[i].kind == "W"}
+            if run > MAX_WORDS or len(values) > max(2, WORD_VALUES * len(rows)):
+                del columns[i - run + 1 :]
+                return
+            continue
+        if run and col.kind in ("N", "LL", "MARK"):
+            del columns[i - run :]
+            return
+        run = 0
+
+
+def _cut_unbalanced(columns: list[Column]) -> None:
+    """Drop trailing columns that leave a bracket open (`[ts` without its `]`)."""
+    depth = 0
+    last_ok = 0
+    for i, col in enumerate(columns):
+        if col.kind in _OPENERS:
+            depth += 1
+        elif col.kind in ("]", ")", ">", "}") and depth:
+            depth -= 1
+        if depth == 0:
+            last_ok = i + 1
+    del columns[last_ok:]
+    while columns and (columns[-1].kind == "W" or columns[-1].kind in _OPENERS):
+        columns.pop()
+
+
+def _roles(columns: list[Column], rows: list[list[Token]]) -> None:
+    """What each column is, from its values: letters that are all levels are a level, ..."""
+    have_level = any(c.kind == "L" for c in columns) or any(
+        c.kind == "T" and c.shape == "klog" for c in columns
+    )
+    # the level column: a level word of its own beats a syslog `facility.severity`
+    words = [i for i, c in enumerate(columns) if c.kind == "L"]
+    plain = [i for i in words if not any("." in r[i].value for r in rows)]
+    level_at = (plain or words or [-1])[0]
+    have_pid = have_service = False
+    for i, col in enumerate(columns):
+        values = [r[i].value for r in rows]
+        if col.kind == "L":
+            col.role = "level" if i == level_at else "attr"
+        elif col.kind == "LL":
+            levels = sum(1 for v in values if v.upper() in "VDIWEFA")
+            col.role = "level" if not have_level and levels >= 0.9 * len(values) else "attr"
+            have_level = have_level or col.role == "level"
+        elif col.kind == "MARK":
+            col.role = "level" if not have_level else "literal"
+            have_level = True
+        elif col.kind == "N" or (col.kind.startswith("B") and all(v.isdigit() for v in values)):
+            col.role = "id" if have_pid else "pid"
+            have_pid = True
+        elif col.kind == "C":
+            col.role = "attr" if have_service else "service"
+            have_service = True
+        elif col.kind == "W":
+            col.role = "host"
+        elif col.kind.startswith("B"):
+            col.role = "attr"
+        elif col.kind != "T":
+            col.role = "literal"
+
+
+# -- compiling a template to one regex ------------------------------------------------------
+def _rename(rx: str, prefix: str) -> str:
+    return re.sub(r"\(\?P<(\w+)>", lambda m: f"(?P<{prefix}{m.group(1)}>", rx)
+
+
+def _compile(columns: list[Column], prefix: str = "") -> str:
+    parts: list[str] = []
+    ids = 0
+    for i, col in enumerate(columns):
+        if i:
+            prev = columns[i - 1].kind
+            if col.space:
+                parts.append(r"\s+")
+            elif prev in _OPENERS or col.kind in ("]", ")", ">", "}"):
+                parts.append(r"\s*")
+        kind = col.kind
+        if kind == "T":
+            seen_ts = any(c.kind == "T" for c in columns[:i])
+            parts.append(
+                _rename(_SHAPE_BY_NAME[col.shape], prefix + (f"y{i}_" if seen_ts else "t_"))
+            )
+        elif kind == "L":
+            name = f"{prefix}level" if col.role == "level" else f"{prefix}f{i}"
+            parts.append(rf"(?:[A-Za-z]+\.)?(?P<{name}>[A-Za-z]{{1,12}}\d?)")
+        elif kind == "LL":
+            parts.append(rf"(?P<{prefix}{'level' if col.role == 'level' else f'f{i}'}>[A-Za-z])")
+        elif kind == "MARK":
+            name = f"{prefix}level" if col.role == "level" else f"{prefix}f{i}"
+            parts.append(rf"(?P<{name}>[*#.\-])")
+        elif kind == "N":
+            name = f"{prefix}pid" if col.role == "pid" else f"{prefix}id{ids}"
+            ids += 1
+            parts.append(rf"(?P<{name}>[#*]?\d+(?:[#:.\-/]\d+)*)(?!\w)")
+        elif kind.startswith("B"):
+            o = kind[1]
+            c = _CLOSE[o]
+            name = f"{prefix}pid" if col.role == "pid" else f"{prefix}f{i}"
+            parts.append(
+                rf"{re.escape(o)}\s*(?P<{name}>[^{re.escape(c)}\n]{{0,198}}){re.escape(c)}"
+            )
+        elif kind == "C" and col.role != "service":
+            parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]+?):(?=\s|$)")
+        elif kind == "C":
+            parts.append(
+                rf"(?P<{prefix}service>[^\s\[\]]*?)(?:\[(?P<{prefix}cpid>\d+)\])?:(?=\s|$)"
+            )
+        elif kind == "W":
+            parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]+)")
+        else:
+            parts.append(re.escape(col.value))
+    parts.append(rf"\s*(?P<{prefix}message>.*)")
+    return "".join(parts)
+
+
+def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]:
+    """One match per line; the groups become Fields. The inner header, if any, runs on the
+    outer message and supplies the level, the message and a missing year."""
+    columns = header.columns
+    ts_col = next((c for c in columns if c.kind == "T"), None)
+    shape = ts_col.shape if ts_col is not None else ""
+    match = rx.match
+    inner = header.inner
+    inner_rx = re.compile(_compile(inner.columns, "i_")) if inner is not None else None
+    inner_shape = next((c.shape for c in inner.columns if c.kind == "T"), "") if inner else ""
+    attr_names = [n for n in rx.groupindex if n.startswith(("f", "w", "id"))]
+    years = [n for n in rx.groupindex if n.startswith("y") and n.endswith("_y")]
+    level_is_mark = any(c.kind == "MARK" and c.role == "level" for c in columns)
+
+    def parse(text: str) -> dict | None:
+        m = match(text)
+        if m is None:
+            return None
+        d = m.groupdict()
+        level = d.get("level")
+        lvl = d.get("t_lvl")
+        if level is not None:
+            level = REDIS_MARKS.get(level) if level_is_mark else normalize_level(level)
+            if level is None:
+                return None
+        elif lvl is not None:
+            level = normalize_level(lvl)
+        fields: dict = {
+            "message": d["message"],
+            "level": level,
+            "pid": d.get("pid") or d.get("cpid"),
+            "service": d.get("service"),
+            "host": None,
+            "attrs": {n: d[n] for n in attr_names if d[n]},
+        }
+        year = None
+        for name in years:
+            year = year or d[name]
+        if inner_rx is not None:
+            mi = inner_rx.match(d["message"])
+            if mi is not None:
+                di = mi.groupdict()
+                fields["message"] = di["i_message"]
+                if fields["level"] is None and di.get("i_level") is not None:
+                    fields["level"] = normalize_level(di["i_level"])
+                if inner_shape:
+                    year = year or di.get("i_t_y")
+        if shape:
+            fields["ts"] = ts_string(d, shape, "t_", year)
+        return fields
+
+    return parse
+
+
+def ts_string(d: dict, shape: str, p: str, year: str | None = None) -> str | None:
+    """The matched groups as a string timestamps.py reads: ISO when the year is known,
+    `Mon dd HH:MM:SS.frac` (the syslog form, year inferred) when it is not."""
+    if shape == "epoch":
+        return d[p + "epoch"]
+    hh = d.get(p + "H") or d.get(p + "H2")
+    if hh is None:
+        return None
+    mm = d.get(p + "M") or d[p + "M2"]
+    ss = d.get(p + "S") or d[p + "S2"]
+    frac = d.get(p + "frac")
+    clock = f"{int(hh):02d}:{mm}:{ss}" + (f".{frac}" if frac else "")
+    if shape == "time":
+        return clock
+    y = d.get(p + "y") or year
+    mon = d[p + "mon"]
+    month = MONTHS.get(mon) if mon.isalpha() else int(mon)
+    if not month:
+        return None
+    if y is not None and len(y) == 2:
+        y = f"20{y}" if int(y) < 70 else f"19{y}"
+    zone = (d.get(p + "zone") or "").strip()
+    if zone and zone[0] not in "+-Z":
+        zone = _EXTRA_ZONES.get(zone, "")
+    elif zone and zone[0] in "+-":
+        digits = zone[1:].replace(":", "")
+        zone = f"{zone[0]}{digits[:2]}:{(digits[2:4] or '00')}"
+    if y is None:
+        name = next(k for k, v in MONTHS.items() if v == month)
+        return f"{name} {int(d[p + 'd']):02d} {clock}"
+    return f"{y}-{month:02d}-{int(d[p + 'd']):02d}T{clock}{zone}"
+
+
+def _zone_offsets() -> dict[str, str]:
+    out = dict(_EXTRA_ZONES)
+    for name, tz in ZONES.items():
+        off = tz.utcoffset(None)
+        if off is None:
+            continue
+        minutes = int(off.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "-"
+        minutes = abs(minutes)
+        out[name] = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return out
+
+
+_EXTRA_ZONES = _zone_offsets()
