@@ -31,7 +31,6 @@ KNOWN_WRONG_CATEGORY: dict[str, str | None] = {
     "java-read-timed-out-jsoup": None,
     "java-read-timed-out-manta": None,
     # wrong name: the underlying cause is named instead of the failure the service reports
-    "redis-rdb-permission-denied": "permission-denied",
     "redis-rdb-readonly-fs": "read-only-fs",
     "ext4-readonly-sickchill": "disk-io-error",  # the medium errors follow the remount here
     "django-missing-secret-key-env": "unhandled-exception",  # KeyError: 'SECRET_KEY'
@@ -49,7 +48,10 @@ KNOWN_WRONG_CATEGORY: dict[str, str | None] = {
 }
 
 # Right category, but the root cause cites none of the labelled lines: id -> lines it cites.
-KNOWN_WRONG_LINE: dict[str, tuple[int, ...]] = {}
+KNOWN_WRONG_LINE: dict[str, tuple[int, ...]] = {
+    # named right, but by the symptom ("Background saving error"), not its cause (EACCES)
+    "redis-rdb-permission-denied": (6, 10, 14, 18),
+}
 
 # Healthy logs that raise something loud today: id -> the loud rule ids.
 KNOWN_LOUD: dict[str, tuple[str, ...]] = {}
