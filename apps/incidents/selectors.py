@@ -159,17 +159,24 @@ def diagnosis_of(incident: Incident):
     return Diagnosis.objects.filter(incident=incident).first()
 
 
-def findings_of(incident: Incident, window: tuple | None = None) -> list:
-    """Findings, most severe first; with a zoom window, those overlapping it."""
+def findings_of(incident: Incident, window: tuple | None = None, diagnosis=None) -> list:
+    """Findings, one per fact, as a story: the root cause, the symptoms it explains, then the
+    rest most severe first; with a zoom window, those overlapping it."""
+    from apps.rules.diagnosis import story_findings
     from apps.rules.models import Finding
 
-    qs = Finding.objects.filter(incident=incident)
+    rows = list(Finding.objects.filter(incident=incident).order_by("id"))
+    root = diagnosis.root_category if diagnosis is not None else ""
+    findings = story_findings(rows, root)
     if window:
         start, end = window
-        qs = qs.filter(Q(last_ts__gte=start) | Q(last_ts__isnull=True)).filter(
-            Q(first_ts__lt=end) | Q(first_ts__isnull=True)
-        )
-    return list(qs.annotate(rank=SEVERITY_RANK).order_by("-rank", "first_ts", "id"))
+        findings = [
+            f
+            for f in findings
+            if (f.last_ts is None or f.last_ts >= start)
+            and (f.first_ts is None or f.first_ts < end)
+        ]
+    return findings
 
 
 def events_at(refs) -> dict[tuple[int, int], object]:

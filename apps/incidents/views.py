@@ -73,7 +73,7 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
     filters = EventFilters.from_query(request.GET)
     sources = selectors.sources_of(jobs)
     diagnosis = selectors.diagnosis_of(incident)
-    all_findings = selectors.findings_of(incident)
+    all_findings = selectors.findings_of(incident, diagnosis=diagnosis)
     findings = all_findings
     if filters.window:
         start, end = filters.window
@@ -113,6 +113,7 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
         "sources": sources,
         "diagnosis": diagnosis,
         "root_event": root_event,
+        # the story's first finding: the root cause's own finding when there is one
         "top_finding": all_findings[0] if all_findings else None,
         "findings": findings,
         "finding_total": len(all_findings),
@@ -167,7 +168,7 @@ def incident_timeline(request: TenantHttpRequest, incident_id: int):
     filters = EventFilters.from_query(request.GET)
     sources = list(Source.objects.filter(incident=incident).select_related("stored_file__job"))
     diagnosis = selectors.diagnosis_of(incident)
-    findings = selectors.findings_of(incident, filters.window)
+    findings = selectors.findings_of(incident, filters.window, diagnosis)
     jobs = {source.stored_file.job for source in sources}
     rollup = selectors.rollup_is_current(sources, jobs)
     timeline = selectors.build_timeline(

@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from django.db import transaction
 
 from apps.incidents.models import Incident
+from apps.rules.engine.catalogue import SEVERITY_RANK
 from apps.rules.engine.finding import EvidenceRef, Severity
 from apps.rules.engine.finding import Finding as EngineFinding
+from apps.rules.engine.impact import Assessment, assess
 from apps.rules.engine.incidents import build_incidents, rank_root_causes
+from apps.rules.engine.story import merge_findings, symptoms_of
 from apps.rules.models import Diagnosis, Finding
 
 MAX_EVIDENCE = 50
@@ -93,30 +96,12 @@ class _SourceNames(SourceIds):
 
 
 def engine_findings(incident: Incident, names: SourceIds | None = None) -> list[EngineFinding]:
-    """The incident's stored findings as engine objects; sources named as users read them
-    unless `names` says otherwise (`SourceIds()`: by source id)."""
+    """The incident's stored findings as engine objects, one per fact (each upload ran its own
+    engine: the same rule firing in two uploads is one finding here); sources named as users
+    read them unless `names` says otherwise (`SourceIds()`: by source id)."""
     names = names or _SourceNames(incident)
-    return [
-        EngineFinding(
-            rule_id=f.rule_id,
-            category=f.category,
-            severity=Severity(f.severity),
-            title=f.title,
-            explanation=f.explanation,
-            remediation=f.remediation,
-            evidence=[names.ref(pair) for pair in f.evidence],
-            trigger=names.ref(f.trigger),
-            flashpoint=names.ref(f.flashpoint),
-            count=f.count,
-            first_ts=f.first_ts,
-            last_ts=f.last_ts,
-            services=list(f.services),
-            confidence=f.confidence,
-            groups=list(f.groups),
-            detector=f.detector,
-        )
-        for f in Finding.objects.filter(incident=incident).order_by("id")
-    ]
+    rows = Finding.objects.filter(incident=incident).order_by("id")
+    return merge_findings([_engine_finding(f, names) for f in rows])
 
 
 @transaction.atomic
@@ -160,5 +145,98 @@ def refresh_diagnosis(incident: Incident) -> Diagnosis:
             for w in windows
         ],
     }
+    assessment = _impact(incident, findings, windows, top)
+    values["severity"] = assessment.level.value
+    values["severity_reasons"] = ", ".join(assessment.reasons)[:300]
+    previous = Diagnosis.objects.filter(incident=incident).values_list("severity", flat=True)
+    suggested_before = next(iter(previous), "") or Incident.Severity.SEV3
     diagnosis, _ = Diagnosis.objects.update_or_create(incident=incident, defaults=values)
+    # The incident's severity follows the suggestion until someone sets it by hand.
+    Incident.objects.filter(pk=incident.pk, severity=suggested_before).update(
+        severity=assessment.level.value
+    )
     return diagnosis
+
+
+def _impact(incident: Incident, findings, windows, top) -> Assessment:
+    """Severity of the window holding the root cause (else the most severe window)."""
+    from apps.ingestion.models import EventRollup
+
+    window = None
+    if top is not None and top.first_ts is not None:
+        window = next(
+            (w for w in windows if w.start and w.end and w.start <= top.first_ts <= w.end), None
+        )
+    if window is None and windows:
+        window = max(windows, key=lambda w: SEVERITY_RANK[w.max_severity])
+    rows = EventRollup.objects.filter(incident=incident).values_list(
+        "bucket", "level", "service", "count"
+    )
+    if window is None:
+        return assess(rows, findings, None, None)
+    return assess(rows, window.findings, window.start, window.end)
+
+
+def story_findings(rows: list[Finding], root_category: str = "") -> list[Finding]:
+    """Stored finding rows as the incident page tells them: one row per fact (rows of several
+    uploads folded into the primary's row, unsaved), the root cause first with the symptoms it
+    explains after it (`role` "cause" / "symptom", `symptom_of` its title), then the rest,
+    most severe first. Rows keep their pk: evidence links and zooming work as before."""
+    names = SourceIds()
+    engine = [_engine_finding(row, names) for row in rows]
+    row_of: dict[tuple, Finding] = {}
+    for f, row in zip(engine, rows, strict=True):
+        row_of.setdefault((f.rule_id, f.trigger), row)
+    merged = merge_findings(engine)
+    out: list[Finding] = []
+    for f in merged:
+        row = row_of.get((f.rule_id, f.trigger))
+        if row is None:
+            continue
+        if (f.count, f.first_ts, f.last_ts, len(f.evidence)) != (
+            row.count,
+            row.first_ts,
+            row.last_ts,
+            len(row.evidence),
+        ):
+            row.count, row.first_ts, row.last_ts = f.count, f.first_ts, f.last_ts
+            row.services = list(f.services)[:20]
+            row.evidence = names.pairs(f.evidence)[:MAX_EVIDENCE]
+        row.story_key = f
+        row.role, row.symptom_of = "", ""
+        out.append(row)
+    by_key = {id(row.story_key): row for row in out}
+    cause = next((r for r in out if r.category == root_category and not r.detector), None)
+    story: list[Finding] = []
+    if cause is not None:
+        cause.role = "cause"
+        story.append(cause)
+        for s in symptoms_of(cause.story_key, [r.story_key for r in out]):
+            row = by_key[id(s)]
+            row.role, row.symptom_of = "symptom", cause.title
+            story.append(row)
+        cause.symptoms = [r.category for r in story[1:]]
+    rest = [r for r in out if not r.role]
+    rest.sort(key=lambda r: (-r.severity_rank, r.first_ts is None, r.first_ts or 0, r.pk or 0))
+    return story + rest
+
+
+def _engine_finding(f: Finding, names: SourceIds) -> EngineFinding:
+    return EngineFinding(
+        rule_id=f.rule_id,
+        category=f.category,
+        severity=Severity(f.severity),
+        title=f.title,
+        explanation=f.explanation,
+        remediation=f.remediation,
+        evidence=[r for r in (names.ref(pair) for pair in f.evidence) if r is not None],
+        trigger=names.ref(f.trigger),
+        flashpoint=names.ref(f.flashpoint),
+        count=f.count,
+        first_ts=f.first_ts,
+        last_ts=f.last_ts,
+        services=list(f.services),
+        confidence=f.confidence,
+        groups=list(f.groups),
+        detector=f.detector,
+    )

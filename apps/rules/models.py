@@ -63,6 +63,9 @@ class Diagnosis(models.Model):
     root_evidence = models.JSONField(default=list)  # [[source_id, line], ...], [0] first line
     candidates = models.JSONField(default=list)  # ranked [{category, title, confidence, ...}]
     windows = models.JSONField(default=list)  # [{start, end, services, first: [sid, line]}]
+    # severity from impact (engine/impact.py): "sev2" and why ("3 services, 41% of events …")
+    severity = models.CharField(max_length=10, blank=True)
+    severity_reasons = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -37,6 +37,7 @@ from .catalogue import (
 )
 from .finding import EvidenceRef, Finding
 from .patterns import MAX_SCAN_CHARS, KeywordIndex, Pattern
+from .story import merge_findings
 
 EVIDENCE_CAP = 50
 SERVICES_CAP = 20
@@ -61,12 +62,14 @@ class _RuleState:
         "last_ts",
         "per_source",
         "services",
+        "shared",
         "trigger",
         "window",
     )
 
     def __init__(self) -> None:
         self.count = 0
+        self.shared = 0  # matches on records another rule of the category matched first
         self.first_ts: datetime | None = None
         self.last_ts: datetime | None = None
         self.services: dict[str, None] = {}
@@ -215,10 +218,15 @@ class Engine:
 
     def _run(self, indexes, record: Record, text: str, template_id, group) -> None:
         rules = self._rules
+        matched: str | None = None  # a category this record matched (rarely two)
         for i in indexes:
             rule = rules[i]
             if rule.matches(record, text=text):
                 self._record_match(i, rule, record, text, group or template_id)
+                if matched is None:
+                    matched = rule.category
+                elif matched == rule.category:
+                    self._states[i].shared += 1
 
     def _record_match(
         self, i: int, rule: Rule, record: Record, text: str, group: str | None
@@ -299,6 +307,7 @@ class Engine:
         self._flush()
         out: list[Finding] = []
         fired_states: list[_RuleState] = []
+        shared: dict[int, int] = {}
         for i, state in self._states.items():
             rule = self._rules[i]
             if rule.threshold is not None and not state.fired:
@@ -330,6 +339,7 @@ class Engine:
                     groups=list(state.groups),
                 )
             )
+            shared[id(out[-1])] = state.shared
         present = {f.category for f in out}
         for f, state in zip(out, fired_states, strict=True):
             rule = self.catalogue[f.rule_id]
@@ -339,6 +349,7 @@ class Engine:
             f.confidence = round(min(0.95, rule.confidence + boost), 2)
         if self._detector is not None:
             out.extend(self._detector.findings())
+        out = merge_findings(out, shared=shared)
         out.sort(key=_finding_order)
         return out
 
