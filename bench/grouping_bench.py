@@ -352,17 +352,21 @@ def throughput(data: Path, n: int) -> None:
         f"{'all of the above':<34} {total[2]:>8,} {total[2] / total[0]:>10,.0f}"
         f" {total[2] / total[1]:>10,.0f} {total[1] / total[0]:>5.2f}"
     )
+    # best of three, ours and drain3 alternating: the machine is shared, the minimum is the
+    # least disturbed run
     quarter = rich[: len(rich) // 4]
-    tq_ours, _, _ = _time_ours(quarter)
-    tq_drain, _, _ = _time_drain3(quarter)
-    tf_ours, _, _ = _time_ours(rich)
-    tf_drain, _, _ = _time_drain3(rich)
+    tq_ours = tq_drain = tf_ours = tf_drain = float("inf")
+    for _ in range(3):
+        tq_ours = min(tq_ours, _time_ours(quarter)[0])
+        tq_drain = min(tq_drain, _time_drain3(quarter)[0])
+        tf_ours = min(tf_ours, _time_ours(rich)[0])
+        tf_drain = min(tf_drain, _time_drain3(rich)[0])
     for who, tq, tf in (("ours", tq_ours, tf_ours), ("drain3", tq_drain, tf_drain)):
         q_cost = tq / len(quarter) * 1e6
         f_cost = tf / len(rich) * 1e6
         print(
             f"per-line cost, template-rich, {who:<6}: first quarter {q_cost:6.1f} us,"
-            f" full {f_cost:6.1f} us, full/quarter {f_cost / q_cost:4.2f}"
+            f" full {f_cost:6.1f} us, full/quarter {f_cost / q_cost:4.2f} (best of 3)"
         )
 
 

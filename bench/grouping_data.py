@@ -30,7 +30,7 @@ def _digits(run: str, rng: random.Random) -> str:
     low = 0 if n == 1 or run[0] == "0" else 10 ** (n - 1)
     high = 10**n - 1
     if n <= 3 and int(run) <= 255:
-        high = max(low, 255)
+        high = min(high, 255)
     return str(rng.randint(low, high)).zfill(n)
 
 
@@ -43,6 +43,8 @@ def redraw(value: str, rng: random.Random) -> str:
             rng.choice(_LOWER) if "a" <= c <= "z" else rng.choice(_UPPER) if "A" <= c <= "Z" else c
             for c in value
         )
+    if value[:2] in ("0x", "0X"):
+        return value[:2] + "".join(rng.choice("0123456789abcdef") for _ in value[2:])
     if len(value) >= 6 and all(c in _HEX for c in value):
         return "".join(rng.choice("0123456789abcdef") for _ in value)
     return re.sub(r"\d+", lambda m: _digits(m.group(0), rng), value)
@@ -125,8 +127,8 @@ def template_rich(
 ) -> tuple[list[str], list[int]]:
     """(lines, template index) with `templates` long templates arriving through the file."""
     rng = random.Random(seed)
-    vocab = list({_word(rng) for _ in range(4_000)})
-    names = list({_word(rng) + str(rng.randint(0, 99)) for _ in range(5_000)})
+    vocab = sorted({_word(rng) for _ in range(4_000)})  # sorted: set order varies by run
+    names = sorted({_word(rng) + str(rng.randint(0, 99)) for _ in range(5_000)})
     components = [_word(rng).capitalize() + _word(rng).capitalize() for _ in range(60)]
     shapes: list[list[str | None]] = []  # None marks a variable slot
     kinds: list[list[str]] = []

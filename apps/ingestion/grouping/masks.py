@@ -273,15 +273,21 @@ def _token_sub(token: str) -> str:
     return TOKEN_RE.sub(_repl, token)
 
 
-# Digits 1-9 all become "1" (0 stays, for `0x`): every mask sees digit *classes* only, so a
-# token and its shape mask alike. Lets `10.1.2.3:80` and `10.7.7.9:443` share one cache entry.
-_SHAPE = bytes.maketrans(b"23456789", b"11111111")  # on UTF-8 bytes: 5x faster than str
+# Every digit becomes "1": masks see digit *classes* only, so a token and its shape mask alike.
+# Lets `10.1.2.3:80` and `10.7.7.9:443` share one cache entry. Text holding `0x` keeps its
+# zeros (the hex mask needs `0x`), the only place a mask tells one digit from another.
+_SHAPE = bytes.maketrans(b"0123456789", b"1111111111")  # on UTF-8 bytes: 5x faster than str
+_SHAPE_0X = bytes.maketrans(b"23456789", b"11111111")
 _DIGITS = frozenset("0123456789")
+_WORD_PUNCT = "()[]{},;!?<>=*#&|"
 
 
 def digit_shape(text: str) -> str:
-    """`text` with digits 1-9 replaced by 1: masks treat a text and its shape alike."""
-    return text.encode("utf-8", "surrogatepass").translate(_SHAPE).decode("utf-8", "surrogatepass")
+    """`text` with digits replaced by 1 (1-9 only when it holds `0x`): masks treat a text and
+    its shape alike."""
+    raw = text.encode("utf-8", "surrogatepass")
+    table = _SHAPE_0X if b"0x" in raw or b"0X" in raw else _SHAPE
+    return raw.translate(table).decode("utf-8", "surrogatepass")
 
 
 def has_ascii_digit(text: str) -> bool:
@@ -312,17 +318,34 @@ class TokenMasker:
         miss = self._miss
         return [get(t) or miss(t) for t in tokens]
 
+    def mask_shaped(self, tokens: list[str], shapes: list[str]) -> list[str]:
+        """`mask_all` for tokens whose digit shapes are known (`tokenize(digit_shape(line))`):
+        a token with digits costs one lookup of its shape."""
+        get = self._exact.get
+        get_shape = self._shape.get
+        miss = self._miss
+        out = []
+        for token, shape in zip(tokens, shapes, strict=True):
+            masked = get(token) or (token != shape and get_shape(shape)) or miss(token, shape)
+            out.append(masked)
+        return out
+
     def __call__(self, token: str) -> str:
         return self._exact.get(token) or self._miss(token)
 
-    def _miss(self, token: str) -> str:
+    def _miss(self, token: str, shape: str | None = None) -> str:
         if _DIGITS.isdisjoint(token):
-            masked = self._sub(token)  # no digits: a word-like token, worth remembering
+            # no digits: a word-like token, worth remembering. Letters inside brackets or
+            # punctuation are never a variable (every mask needs a digit or one of `:/.@\'"`),
+            # which spares the regex the words a log is mostly made of.
+            plain = token.strip(_WORD_PUNCT).isalpha()
+            masked = token if plain else self._sub(token)
             if len(self._exact) >= self._limit:
                 self._exact.clear()
             self._exact[token] = masked
             return masked
-        shape = digit_shape(token)
+        if shape is None or shape == token:
+            shape = digit_shape(token)
         cached = self._shape.get(shape, "")
         if cached == "":
             masked_shape = self._sub(shape)

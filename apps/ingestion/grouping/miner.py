@@ -39,6 +39,7 @@ from typing import Any, TypedDict
 from .masks import WILDCARD, TokenMasker, digit_shape, has_ascii_digit, tokenize
 
 SIG_CACHE_LIMIT = 100_000
+_NO_DIGIT = frozenset("0123456789")
 STATE_VERSION = 1
 
 
@@ -70,8 +71,8 @@ class Match:
     """A message's template. `params` (the text behind each `<*>`, in order:
     `fill(template, params)`) is worked out on first use: the ingest path never reads it."""
 
-    __slots__ = ("_message", "_params", "_simple", "_tokens", "_wild", "change", "template",
-                 "template_id")  # fmt: skip
+    __slots__ = ("_message", "_params", "_simple", "_spans", "_tokens", "_wild", "change",
+                 "template", "template_id")  # fmt: skip
 
     def __init__(
         self,
@@ -83,6 +84,7 @@ class Match:
         simple: bool = True,
         tokens: list[str] | None = None,
         message: str = "",
+        spans: tuple[tuple[int, int], ...] = (),
     ) -> None:
         self.template_id = template_id
         self.template = template
@@ -92,12 +94,15 @@ class Match:
         self._simple = simple
         self._tokens = tokens
         self._message = message
+        self._spans = spans  # runs of tokens of `message` that the miner collapsed into one
         self._params: list[str] | None = None
 
     @property
     def params(self) -> list[str]:
         if self._params is None:
-            raw = self._tokens if self._tokens is not None else tokenize(self._message)
+            raw = self._tokens
+            if raw is None:
+                raw = _join_spans(tokenize(self._message), self._spans)
             self._params = _params_of(self._wild, self._simple, raw)
         return self._params
 
@@ -233,6 +238,7 @@ class _Template:
         "partial",
         "seq",
         "simple",
+        "specificity",
         "text",
         "tokens",
         "wild",
@@ -258,6 +264,7 @@ class _Template:
             if WILDCARD in t
         )
         self.simple = all(p is None for _, p in self.wild)
+        self.specificity = _specificity(tokens)
 
     def accepts(self, sig: tuple[str, ...]) -> bool:
         for i, t in self.exact:
@@ -289,8 +296,16 @@ class Miner:
         self._config = config
         self._mask = TokenMasker(without=config.without_masks)
         self._sig: dict[tuple[str, ...], _Template] = {}
-        self._shapes: dict[str, tuple[str, ...]] = {}  # digit shape of a line → signature
+        # digit shape of a line → (signature, (index, token) that must hold, collapsed runs)
+        self._shapes: dict[str, tuple[tuple[str, ...], tuple, tuple]] = {}
         self._by_len: dict[int, list[_Template]] = {}
+        # live templates by (length, token 0, token 1), a wildcard-bearing token as `<*>`:
+        # a lookup visits the few templates that can accept a signature, not every one of its
+        # length (cost per line must not grow with the number of templates)
+        self._anchored: dict[tuple[int, str, str], list[_Template]] = {}
+        # live templates by (length, first token), `None` for a first token with digits or `<*>`
+        # (those may take evidence from any first word)
+        self._by_first: dict[tuple[int, str | None], list[_Template]] = {}
         self._by_id: dict[str, _Template] = {}  # every id ever issued, absorbed ones included
         self._evidence: dict[tuple[tuple[int, ...], tuple[str | None, ...]], set[str]] = {}
         self._salt = salt if salt is not None else secrets.token_hex(4)
@@ -303,12 +318,15 @@ class Miner:
     def add(self, message: str) -> Match:
         # fast path inlined: known digit shape → known signature → template
         shape = digit_shape(message)
-        sig = self._shapes.get(shape)
-        if sig is not None and (tpl := self._sig.get(sig)) is not None:
-            if tpl.merged_into is not None:
-                tpl = tpl.live()
-            tpl.count += 1
-            return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple, message=message)
+        known = self._shapes.get(shape)
+        if known is not None and (tpl := self._sig.get(known[0])) is not None:
+            checks = known[1]
+            if not checks or _checks_hold(tokenize(message), checks):
+                if tpl.merged_into is not None:
+                    tpl = tpl.live()
+                tpl.count += 1
+                return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple,
+                             message=message, spans=known[2])  # fmt: skip
         raw, sig = self._prepare(message, shape)
         tpl, change = self._add(sig)
         return Match(tpl.id, tpl.text, change, wild=tpl.wild, simple=tpl.simple, tokens=raw)
@@ -385,6 +403,7 @@ class Miner:
             tpl = _Template(t["id"], tuple(t["tokens"]), t["count"], t["seq"])
             self._by_id[tpl.id] = tpl
             self._by_len.setdefault(len(tpl.tokens), []).append(tpl)
+            self._index(tpl)
         for old, new in state["aliases"].items():
             ghost = _Template(old, (), 0, 0)
             ghost.merged_into = self._by_id[new]
@@ -408,21 +427,30 @@ class Miner:
         return survivor, ChangeType.CREATED if survivor is tpl else ChangeType.GENERALIZED
 
     def _prepare(self, message: str, shape: str | None = None) -> tuple[list[str], tuple[str, ...]]:
-        # Fast path: lines differing only in digits share a digit shape and a signature.
+        # Fast path: lines differing only in digits inside variables share a digit shape and a
+        # signature. Tokens whose digits survive masking (`ssh2`) are checked as they are.
         if shape is None:
             shape = digit_shape(message)
-        sig = self._shapes.get(shape)
-        if sig is not None:
-            return tokenize(message), sig
+        known = self._shapes.get(shape)
         raw = tokenize(message)
-        masked = self._mask.mask_all(raw)
+        if known is not None and (not known[1] or _checks_hold(raw, known[1])):
+            return _join_spans(raw, known[2]), known[0]
+        masked = self._mask.mask_shaped(raw, tokenize(shape))
+        checks: tuple[tuple[int, str], ...] = ()
+        if has_ascii_digit("".join(masked)):  # some digits are part of a name (`ssh2`)
+            plain = _NO_DIGIT.isdisjoint
+            checks = tuple((i, raw[i]) for i, m in enumerate(masked) if not plain(m))
+        spans: tuple[tuple[int, int], ...] = ()
         if masked.count(WILDCARD) >= self._config.collapse_run:
-            raw, masked = _collapse(raw, masked, self._config.collapse_run)
-        elif not has_ascii_digit("".join(masked)):  # every digit sat inside a variable
-            if len(self._shapes) >= SIG_CACHE_LIMIT:
-                self._shapes.clear()
-            self._shapes[shape] = tuple(masked)
-        return raw, tuple(masked)
+            spans = _runs(masked, self._config.collapse_run)
+            if spans:
+                raw = _join_spans(raw, spans)
+                masked = _join_spans(masked, spans, WILDCARD)
+        sig = tuple(masked)
+        if len(self._shapes) >= SIG_CACHE_LIMIT:
+            self._shapes.clear()
+        self._shapes[shape] = (sig, checks, spans)
+        return raw, sig
 
     def _remember(self, sig: tuple[str, ...], tpl: _Template) -> None:
         if len(self._sig) >= SIG_CACHE_LIMIT:
@@ -432,12 +460,36 @@ class Miner:
     def _find(self, sig: tuple[str, ...]) -> _Template | None:
         best: _Template | None = None
         best_score = -1
-        for tpl in self._by_len.get(len(sig), ()):
-            if tpl.accepts(sig):
-                score = _specificity(tpl.tokens)
-                if score > best_score or (score == best_score and best and tpl.seq < best.seq):
-                    best, best_score = tpl, score
+        n = len(sig)
+        s0 = sig[0] if n else ""
+        s1 = sig[1] if n > 1 else ""
+        for key in {(n, s0, s1), (n, s0, WILDCARD), (n, WILDCARD, s1), (n, WILDCARD, WILDCARD)}:
+            for tpl in self._anchored.get(key, ()):
+                if tpl.accepts(sig):
+                    score = tpl.specificity
+                    if score > best_score or (score == best_score and best and tpl.seq < best.seq):
+                        best, best_score = tpl, score
         return best
+
+    def _index(self, tpl: _Template) -> None:
+        tokens = tpl.tokens
+        self._anchored.setdefault(_anchor_key(tokens), []).append(tpl)
+        self._by_first.setdefault(_first_key(tokens), []).append(tpl)
+
+    def _unindex(self, tpl: _Template) -> None:
+        self._anchored[_anchor_key(tpl.tokens)].remove(tpl)
+        self._by_first[_first_key(tpl.tokens)].remove(tpl)
+
+    def _neighbours(self, tpl: _Template) -> list[_Template]:
+        """Same-length templates that may differ from `tpl` in a few columns, oldest first:
+        the same first word, or a first token that may be a variable (either side)."""
+        length = len(tpl.tokens)
+        first = _first_key(tpl.tokens)
+        if first[1] is None:
+            return list(self._by_len[length])
+        out = self._by_first.get(first, []) + self._by_first.get((length, None), [])
+        out.sort(key=lambda t: t.seq)
+        return out
 
     def _create(self, sig: tuple[str, ...]) -> _Template:
         seq = self._next_seq
@@ -448,6 +500,7 @@ class Miner:
         tpl = _Template(digest, sig, 1, seq)
         self._by_id[tpl.id] = tpl
         self._by_len.setdefault(len(sig), []).append(tpl)
+        self._index(tpl)
         self._remember(sig, tpl)
         return tpl
 
@@ -456,7 +509,7 @@ class Miner:
         length = len(new.tokens)
         if length < 2:
             return new
-        for other in list(self._by_len[length]):
+        for other in self._neighbours(new):
             if other is new or other.merged_into is not None:
                 continue
             key = _evidence_key(other.tokens, new.tokens, self._config.diff_share)
@@ -490,7 +543,9 @@ class Miner:
             tokens = [_merge_token(a, b) for a, b in zip(tokens, m.tokens, strict=True)]
         for m in members[1:]:
             self._absorb(survivor, m)
+        self._unindex(survivor)
         survivor.set_tokens(tuple(tokens))
+        self._index(survivor)
         # anything the generalized template now accepts belongs to it as well
         for other in list(self._by_len[len(tokens)]):
             if other is not survivor and survivor.accepts(other.tokens):
@@ -509,25 +564,57 @@ class Miner:
         other.count = 0
         other.merged_into = survivor
         self._by_len[len(other.tokens)].remove(other)
+        self._unindex(other)
 
 
-def _collapse(raw: list[str], masked: list[str], run: int) -> tuple[list[str], list[str]]:
-    out_raw: list[str] = []
-    out_masked: list[str] = []
+def _anchor_key(tokens: tuple[str, ...]) -> tuple[int, str, str]:
+    n = len(tokens)
+    a0 = tokens[0] if n and WILDCARD not in tokens[0] else WILDCARD
+    a1 = (tokens[1] if WILDCARD not in tokens[1] else WILDCARD) if n > 1 else ""
+    return (n, a0 if n else "", a1)
+
+
+def _first_key(tokens: tuple[str, ...]) -> tuple[int, str | None]:
+    first = tokens[0] if tokens else ""
+    return (len(tokens), None if WILDCARD in first or _has_digit(first) else first)
+
+
+def _runs(masked: list[str], run: int) -> tuple[tuple[int, int], ...]:
+    """(start, end) of every run of at least `run` masked tokens (variable-length lists)."""
+    out = []
     i, n = 0, len(masked)
     while i < n:
+        if masked[i] != WILDCARD:
+            i += 1
+            continue
         j = i
         while j < n and masked[j] == WILDCARD:
             j += 1
         if j - i >= run:
-            out_raw.append(" ".join(raw[i:j]))
-            out_masked.append(WILDCARD)
-            i = j
-        else:
-            out_raw.append(raw[i])
-            out_masked.append(masked[i])
-            i += 1
-    return out_raw, out_masked
+            out.append((i, j))
+        i = j
+    return tuple(out)
+
+
+def _join_spans(
+    tokens: list[str], spans: tuple[tuple[int, int], ...], joined: str | None = None
+) -> list[str]:
+    """`tokens` with each span replaced by one token: `joined`, or the span's tokens joined."""
+    if not spans:
+        return tokens
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        out += tokens[last:start]
+        out.append(joined if joined is not None else " ".join(tokens[start:end]))
+        last = end
+    out += tokens[last:]
+    return out
+
+
+def _checks_hold(raw: list[str], checks: tuple[tuple[int, str], ...]) -> bool:
+    n = len(raw)
+    return all(i < n and raw[i] == token for i, token in checks)
 
 
 def _evidence_key(

@@ -126,3 +126,33 @@ def test_template_always_matches_its_message(messages: list[str]) -> None:
         assert fill(m.template, m.params).split() == message.split()
     for message, m in zip(messages, miner.mine_batch(messages), strict=True):
         assert fill(m.template, m.params).split() == message.split()
+
+
+def test_fast_path_checks_names_that_hold_digits() -> None:
+    # `ssh1` and `ssh2` share a digit shape; the cached signature must not cross them
+    miner = Miner(salt="t")
+    a = [miner.add(f"session opened via ssh2 from 10.0.0.{i}") for i in range(3)]
+    assert {m.template for m in a} == {"session opened via ssh2 from <*>"}
+    line = "session opened via ssh1 from 10.0.0.9"
+    b = miner.add(line)
+    assert b.change is not ChangeType.NONE
+    assert fill(b.template, b.params) == line
+
+
+def test_fast_path_keeps_collapsed_params() -> None:
+    miner = Miner(salt="t")
+    miner.add("delete blk_1 blk_2 blk_3 now")
+    m = miner.add("delete blk_7 blk_8 blk_9 now")  # same digit shape: the cached path
+    assert m.template == "delete <*> now"
+    assert m.params == ["blk_7 blk_8 blk_9"]
+
+
+def test_lookup_finds_templates_whatever_their_leading_tokens() -> None:
+    # templates are indexed by their first two tokens; wildcards there must still be found
+    miner = Miner(salt="t")
+    for i in range(5):
+        miner.add(f"{i}.{i}.{i}.{i} {i * 7} accepted connection")
+    for word in ["alpha", "beta", "gamma", "delta", "epsilon"]:
+        miner.add(f"[{word}] retry 3 of 5")
+    assert miner.match("9.9.9.9 81 accepted connection") is not None
+    assert len(miner.templates()) == 6
