@@ -12,8 +12,17 @@ dump, whatever the source's format:
   between goroutines;
 - Node: `    at fn (file.js:1:2)` frames (indented, like every other indented line).
 
-In a source whose format has headers, any unheaded line continues the record (the parser applies
-that rule; this module only knows the stack shapes). Records never span sources: the parser
+In a source whose format has headers, an unheaded line continues the record unless it starts a
+new one: a line another format parses, a line that begins with a timestamp, or the first line
+after a Java or Go stack that is not part of it (`kubectl describe` text after an exception).
+
+Headed lines join too when their message (the header stripped) continues a block: the kernel
+prints an OOM report or a call trace one record per line, each with its own header. `block_shape`
+tells a frame (`dump_header+0x4a/0x1f0`, an indented line, `<TASK>`) from a table or register
+row (`active_anon:239 inactive_anon:6955`, `[  412]  0  412  35263 …`, `Code: f3 0f 1e fa …`),
+which only joins inside a block a section title (`Call Trace:`, `Mem-Info:`) or a frame opened.
+
+Only shapes are known here, never a program's words. Records never span sources: the parser
 runs one tracker per source.
 """
 
@@ -32,6 +41,14 @@ class Stack(Enum):
     PYTHON = 1  # inside a traceback, before its final exception line
     PYTHON_END = 2  # after the final line: chained-exception separators may follow
     GO = 3  # inside a panic / goroutine dump
+    JAVA = 4  # after a `\tat ...` frame: only frames, causes and `... N more` follow
+
+
+# What `StackTracker.continues` says about an unheaded line.
+NO = 0  # not a continuation (another format or a record of its own may claim it)
+WEAK = 1  # continues unless it starts a record of its own (parser.py checks)
+STRONG = 2  # part of a stack: joined without further checks
+ENDS = 3  # the stack before it is over and this line is not part of it: a new record
 
 
 TRACEBACK = "Traceback (most recent call last):"
@@ -49,6 +66,76 @@ _JAVA_EXCEPTION = re.compile(
     r"(?:Exception in thread \"[^\"]{0,256}\" )?(?:[a-z_$][\w$]{0,64}\.){1,16}[A-Z][\w$]{0,128}(?:Exception|Error|Throwable)\b"
 )
 _NODE_ERROR = re.compile(r"(?:[A-Z][a-zA-Z]{0,64})?Error(?: \[[A-Z_]{1,64}\])?: ")
+_JAVA_CONT = ("Caused by:", "Suppressed:", "... ", "\tat ", "\t...", "at ")
+
+# -- the start of a record in any format -------------------------------------------------------
+# A date or a time of day at the very start (an optional `[` or `<pri>` before it).
+_STAMP_START = re.compile(
+    r"(?:<\d{1,3}>|\[)?(?:\d{4}[-/.]\d\d[-/.]\d\d[ T_]?|\d\d[-/]\d\d[-/ T]\d|\d{6}[ -]\d"
+    r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:|\d\d:\d\d:\d\d"
+    r"|[A-Z][a-z]{2},? (?:\d\d? [A-Z][a-z]{2}|[A-Z][a-z]{2} [ \d]\d) )"
+)
+
+# -- the blocks of headed lines (kernel reports) -----------------------------------------------
+# `dump_header+0x4a/0x1f0`, `? __alloc_pages+0x2df/0x326 [xfs]`, ARM `(out_of_memory+0x0/0x348)`
+_KERNEL_FRAME = re.compile(r"[\w.$]\+0x[0-9a-fA-F]{1,16}/0x[0-9a-fA-F]{1,16}")
+# frames of other runtimes once a header stripped their indentation
+_FRAME = re.compile(
+    r"(?:at [\w$.<>/\-]{1,512}\(.{0,2048}\)|\.\.\. \d+ \w"  # Java / Node
+    r'|File ".{1,4096}", line \d+'  # Python
+    r"|\S{1,1024}\.go:\d+(?: \+0x[0-9a-f]+)?(?: |$))"  # Go
+)
+_TAG_LINE = re.compile(r"\s{0,8}</?[A-Z]{2,12}>\s*$")  # <TASK>, </IRQ>, <NMI>
+_KEY_NUMBER = re.compile(
+    r"[A-Za-z_][\w\[\]\-]{0,63}[:=] ?-?(?:0x)?[0-9a-fA-F]"
+)  # rss:4288kB, EFLAGS: 00000246
+_TABLE_ROW = re.compile(r"\s{0,8}\[\s{0,16}\w{1,16}\s{0,16}\]\s")  # `[  pid  ]   uid`, `[    412]`
+_NUMERIC = re.compile(r"[(\[]?[0-9a-fA-Fx*.#:,/+\-]{1,40}[a-zA-Z]{0,2}[)\]:,]?$")
+SECTION_MAX = 80  # a section title (`Tasks state (memory values in pages):`) is short
+
+
+class Shape(Enum):
+    NONE = 0  # a message of its own
+    ROW = 1  # a table / register row or a section title: joins an open block
+    FRAME = 2  # a frame or an indented line: joins the record before it (same stream)
+
+
+def block_shape(message: str) -> Shape:
+    """The shape of a headed line's message, for joining it to the record before it."""
+    if not message:
+        return Shape.NONE
+    if message[0] in " \t":
+        return Shape.FRAME if message.strip() else Shape.NONE
+    if "+0x" in message and _KERNEL_FRAME.search(message, 0, 512):
+        return Shape.FRAME
+    if _FRAME.match(message) or _TAG_LINE.match(message):
+        return Shape.FRAME
+    if len(message) <= SECTION_MAX and message.endswith(":"):
+        return Shape.ROW
+    if _TABLE_ROW.match(message) or starts_exception(message):
+        return Shape.ROW  # a table row; a cause's exception line after `Caused by:`
+    if len(_KEY_NUMBER.findall(message, 0, 1024)) >= 2:
+        return Shape.ROW
+    words = message.split(None, 32)
+    numbers = sum(1 for w in words[1:] if _NUMERIC.match(w))
+    if (len(words) >= 2 and numbers == len(words) - 1) or (
+        len(words) >= 4 and numbers * 4 >= len(words) * 3
+    ):
+        return (
+            Shape.ROW
+        )  # `RIP: 0033:0x7f7fb0b1a9ca`, `Code: f3 0f 1e fa …`, `lowmem_reserve[]: 0 2991`
+    return Shape.NONE
+
+
+def opens_block(message: str) -> bool:
+    """A section title (`Call Trace:`, `Mem-Info:`): the rows after it belong to it."""
+    return 0 < len(message) <= SECTION_MAX and message.endswith(":") and message[0] not in " \t"
+
+
+def starts_record(text: str) -> bool:
+    """An unheaded line that still looks like the start of a record: it begins with a date or
+    a time (a format the catalogue does not know)."""
+    return _STAMP_START.match(text) is not None
 
 
 class StackTracker:
@@ -71,42 +158,61 @@ class StackTracker:
         else:
             self.state = Stack.NONE
 
-    def continues(self, text: str) -> bool:
-        """True when `text` (a line with no header) continues the open record."""
+    def continues(self, text: str) -> int:
+        """NO, WEAK, STRONG or ENDS for `text`, a line with no header, after the open record."""
         state = self.state
         if not text or text.isspace():
-            return state is not Stack.NONE  # blank lines inside tracebacks and dumps
+            # blank lines inside tracebacks and dumps; elsewhere the parser decides
+            return STRONG if state is not Stack.NONE else NO
         c0 = text[0]
         if state is Stack.PYTHON:
             if c0 in " \t":
-                return True
+                return STRONG
             if _PY_FINAL.match(text):
                 self.state = Stack.PYTHON_END
-                return True
+                return STRONG
             self.state = Stack.NONE
-            return False
+            return NO
         if state is Stack.PYTHON_END:
-            if text.startswith(_PY_CHAIN) or c0 in " \t":
-                return True
+            if text.startswith(_PY_CHAIN):
+                return STRONG
+            if c0 in " \t":
+                return WEAK
             if text.startswith(TRACEBACK):
                 self.state = Stack.PYTHON
-                return True
+                return STRONG
             self.state = Stack.NONE
             # fall through: the generic shapes below may still apply
         if state is Stack.GO:
-            if c0 in " \t" or text.startswith(_GO_LINE) or _GO_FRAME.match(text):
+            if (
+                c0 in " \t"
+                or text.startswith(_GO_LINE)
+                or _GO_FRAME.match(text)
+                or opens_block(text)  # `runtime stack:`
+            ):
                 if text.startswith("exit status "):
                     self.state = Stack.NONE
-                return True
+                return STRONG
             self.state = Stack.NONE
-            return False
+            return ENDS
+        if state is Stack.JAVA:
+            if c0 in " \t" or text.startswith(_JAVA_CONT) or starts_exception(text):
+                return STRONG
+            self.state = Stack.NONE
+            return ENDS  # the stack is over: text after it is a record of its own
         if c0 in " \t":
-            return True
+            stripped = text.lstrip()
+            if stripped.startswith(("at ", "...")):
+                self.state = Stack.JAVA
+                return STRONG
+            return WEAK
         if text.startswith(_CONT_PREFIXES):
-            return True
+            if text.startswith(("\tat ", "\t...", "... ")):
+                self.state = Stack.JAVA
+            return STRONG
         if text.startswith(TRACEBACK):
             self.state = Stack.PYTHON  # continues a header source's record (logger.exception)
-        return False
+        return NO
 
     def opens(self, text: str) -> bool:
         """A Go panic or an uncaught Java exception starts its own record, header or not."""

@@ -5,7 +5,8 @@
 
 One source at a time: the format is detected from a sample of its first lines (or given), every
 line is first offered to that format, then to the catalogue (a JSON-lines file with a few plain
-lines), and lines without a header are joined to the record they continue (multiline.py).
+lines), and lines without a header are joined to the record they continue (multiline.py), as
+are headed lines whose message continues a block (a kernel call trace, one record per line).
 Every input line ends up in exactly one record; records cover consecutive line numbers.
 """
 
@@ -21,11 +22,18 @@ from .formats import BY_NAME, PLAIN, Fields, Format, parse_any
 from .levels import level_from_message
 from .loghub import loghub_format
 from .multiline import (
+    ENDS,
     MAX_RECORD_CHARS,
     MAX_RECORD_LINES,
+    STRONG,
     TRACEBACK,
+    WEAK,
+    Shape,
     StackTracker,
+    block_shape,
+    opens_block,
     starts_exception,
+    starts_record,
 )
 from .record import Line, Record
 from .timestamps import TimestampParser
@@ -34,6 +42,11 @@ __all__ = ["Detection", "detect_format", "lines_from_text", "parse_lines"]
 
 # Below this detection confidence, unheaded lines are not glued to the previous record.
 JOIN_CONFIDENCE = 0.3
+# Seconds of kernel uptime between the lines of one report (an OOM report prints in a few ms).
+BLOCK_GAP = 1.0
+_BLOCK_FIRST = frozenset(
+    " \t.<"
+)  # cheap test before multiline.block_shape: ` frame`, `...`, `<TASK>`
 SAMPLE_MAX_CHARS = 1 << 20
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -157,12 +170,43 @@ def _parse(
     msg_parts: list[str] | None = None
     n_chars = 0
     partial = False
+    block = False  # the open record is a block (a section title, or frames joined to it)
+    uptime: float | None = None  # the kernel uptime of the open record's last line
 
     for number, text, truncated in it:
         fields: Fields | None = parse(text) if parse is not None and text else None
         fmt = primary_name
         if fields is not None and not ("weak" in fields or "join" in fields or "partial" in fields):
-            pass  # the common case: a header line of the source's own format
+            # the common case: a header line of the source's own format; it joins the open
+            # record only when its message continues a block (a kernel report's frames)
+            content = fields.get("message") or ""
+            if (
+                cur is not None
+                and content
+                and (
+                    block or content[0] in _BLOCK_FIRST or "+0x" in content or content[:3] == "at "
+                )
+                and _block_continues(cur, fields, content, block, uptime)
+                and (
+                    raw_parts is None
+                    or (len(raw_parts) < MAX_RECORD_LINES and n_chars < MAX_RECORD_CHARS)
+                )
+            ):
+                if raw_parts is None:
+                    raw_parts = [cur.raw]
+                    msg_parts = [cur.message]
+                    n_chars = len(cur.raw)
+                assert msg_parts is not None
+                raw_parts.append(text)
+                n_chars += len(text) + 1
+                msg_parts.append(content)
+                if truncated:
+                    cur.truncated = True
+                cur.end_line = number
+                block = True
+                up = (fields.get("attrs") or {}).get("uptime")
+                uptime = up if isinstance(up, float) else uptime
+                continue
         else:
             # -- does this line continue the open record? --------------------------------
             cont = False
@@ -174,11 +218,10 @@ def _parse(
                 if partial:
                     cont = True
                 elif fields is None:
-                    if tracker.continues(text):
+                    says = tracker.continues(text)
+                    if says == STRONG:
                         cont = True
-                    elif tracker.opens(text):
-                        cont = False
-                    else:
+                    elif says != ENDS and not tracker.opens(text):
                         alt = parse_any(text, primary) if text else None
                         if alt is not None:
                             fmt, fields = alt[0].name, alt[1]
@@ -189,8 +232,9 @@ def _parse(
                                 cont = fields.get("service") == cur.service and _weak_continues(
                                     tracker, content
                                 )
-                        else:
-                            cont = joins
+                        elif says == WEAK or joins:
+                            # any other line continues, unless it starts with a time of its own
+                            cont = not starts_record(text)
                 elif "join" in fields:
                     cont = fields.get("pid") == cur.pid
                 elif "weak" in fields:
@@ -214,6 +258,7 @@ def _parse(
                     cur.truncated = True
                 cur.end_line = number
                 partial = fields is not None and "partial" in fields
+                block = False
                 continue
             if fields is None and cur is None and text:
                 alt = parse_any(text, primary)
@@ -226,6 +271,7 @@ def _parse(
                 cur.message = "\n".join(msg_parts)  # type: ignore[arg-type]
                 raw_parts = msg_parts = None
             yield cur
+        block = False
         if fields is None:
             tracker.starts_stack(text)
             cur = Record(number, number, text, text, None, False, level_from_message(text),
@@ -240,6 +286,10 @@ def _parse(
         message = fields.get("message")
         if message is None:
             message = text
+        elif opens_block(message):
+            block = True
+        up = cur_attrs.get("uptime") if (cur_attrs := fields.get("attrs")) else None
+        uptime = up if isinstance(up, float) else None
         trace = fields.get("trace_id")
         if trace is None:
             trace = _trace_in(message)
@@ -251,6 +301,31 @@ def _parse(
             cur.raw = "\n".join(raw_parts)
             cur.message = "\n".join(msg_parts)  # type: ignore[arg-type]
         yield cur
+
+
+def _block_continues(
+    cur: Record, fields: Fields, message: str, block: bool, uptime: float | None
+) -> bool:
+    """A headed line continues the open record when both come from the same stream (format,
+    host, service, pid), it states no level, and its message is a frame, or a row inside an
+    open block. Kernel lines must also be close in uptime."""
+    shape = block_shape(message)
+    if shape is Shape.NONE or (shape is Shape.ROW and not block):
+        return False
+    if fields.get("level") is not None:
+        return False  # a line that states its level is an event of its own (logcat's frames)
+    if (
+        not cur.parsed
+        or (fields.get("fmt") or cur.fmt) != cur.fmt
+        or fields.get("service") != cur.service
+        or fields.get("host") != cur.host
+        or fields.get("pid") != cur.pid
+    ):
+        return False
+    after = (fields.get("attrs") or {}).get("uptime")
+    if uptime is not None and isinstance(after, float):
+        return 0.0 <= after - uptime <= BLOCK_GAP
+    return True
 
 
 def _weak_continues(tracker: StackTracker, content: str) -> bool:

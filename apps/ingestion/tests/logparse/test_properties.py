@@ -14,6 +14,8 @@ from apps.ingestion.logparse.parser import lines_from_text, parse_lines
 from apps.ingestion.logparse.record import Line
 from conftest import examples
 
+from .test_multiline import BLOCK_CASES, STOP_CASES
+
 # Real format lines, stack-trace pieces and noise, so the joins and fallbacks get exercised.
 SNIPPETS = [ex for f in FORMATS for ex in f.examples] + [
     "\tat com.example.Foo.bar(Foo.java:12)",
@@ -26,6 +28,11 @@ SNIPPETS = [ex for f in FORMATS for ex in f.examples] + [
     "main.main()",
     "exit status 2",
     "    at fn (/app/x.js:1:2)",
+    "Jan 15 14:02:11 web-1 kernel: [  518.050606] Call Trace:",
+    "Jan 15 14:02:11 web-1 kernel: [  518.050607]  dump_header+0x4a/0x1f0",
+    "Jan 15 14:02:11 web-1 kernel: [  518.050608] active_anon:239 inactive_anon:6955",
+    "[  518.050609] [  pid  ]   uid  tgid total_vm      rss",
+    "[  518.050610]  <TASK>",
     "",
     "   ",
     "{",
@@ -113,3 +120,19 @@ def test_long_lines_are_bounded():
     records = list(parse_lines(lines))
     assert time.perf_counter() - start < 2.0
     check_partition(lines, records)
+
+
+# every physical line of the real multi-line cases, to be shuffled into new neighbourhoods
+BLOCK_LINES = sorted(
+    {ln for _name, text, _spans in BLOCK_CASES + STOP_CASES for ln in text.splitlines()}
+)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    st.lists(st.sampled_from(BLOCK_LINES), max_size=60), st.sampled_from([None, "syslog", "dmesg"])
+)
+def test_joining_never_loses_or_duplicates_a_line(texts, fmt):
+    lines = [Line(i, t) for i, t in enumerate(texts, 1)]
+    check_partition(lines, list(parse_lines(lines, detected=fmt)))
