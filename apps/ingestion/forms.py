@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
 from django import forms
 
 from apps.ingestion.logparse.loghub import compile_log_format
@@ -51,6 +53,31 @@ class LogInputForm(forms.Form):
         help_text="Optional header layout, e.g. <Date> <Time> <Level> <Component>: <Content>",
     )
 
+    year = forms.IntegerField(
+        required=False,
+        min_value=1970,
+        max_value=2100,
+        help_text="For dates written without a year (syslog). A year in the log wins.",
+    )
+    timezone = forms.CharField(
+        required=False,
+        max_length=64,
+        help_text="For times written without a zone, e.g. Europe/Paris. UTC when empty.",
+    )
+
+    def clean_timezone(self):
+        value = self.cleaned_data["timezone"].strip()
+        if value:
+            if value not in available_timezones():
+                raise forms.ValidationError(
+                    f"Not a time zone name (IANA, e.g. Europe/Paris): {value}"
+                )
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise forms.ValidationError(f"Not a time zone name: {value}") from None
+        return value
+
     def clean_log_format(self):
         value = self.cleaned_data["log_format"].strip()
         if value:
@@ -76,4 +103,4 @@ class LogInputForm(forms.Form):
 class NewIncidentForm(LogInputForm):
     title = forms.CharField(max_length=200)
 
-    field_order = ["title", "files", "pasted", "log_format"]
+    field_order = ["title", "files", "pasted", "log_format", "year", "timezone"]

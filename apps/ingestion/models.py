@@ -25,6 +25,9 @@ class StoredFile(models.Model):
     size = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     log_format = models.CharField(max_length=500, blank=True)  # loghub header override
+    # for lines without a year / a zone; the line's own always wins (pipeline.DateHints)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)  # an IANA name, e.g. Europe/Paris
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, date, datetime, tzinfo
 from functools import partial
 from itertools import chain, islice
 from operator import attrgetter
@@ -133,9 +133,13 @@ def _parse_source(
 
 
 def _timestamps(dates: DateHints | None) -> TimestampParser:
+    if dates is None:
+        return TimestampParser(default_date=datetime.now(UTC).date())
     return TimestampParser(
-        default_year=dates.year if dates else None,
-        default_date=(dates and dates.day) or datetime.now(UTC).date(),
+        default_year=dates.year,
+        default_tz=dates.tz,
+        reference=dates.reference,
+        default_date=dates.day or (dates.reference or datetime.now(UTC)).date(),
     )
 
 
@@ -399,15 +403,25 @@ def source_streams(paths: Iterable[Path], report: ArchiveReport) -> Iterator[tup
 
 @dataclass(frozen=True, slots=True)
 class DateHints:
-    """What the dated lines of an upload say, for lines that lack part of a date."""
+    """What the dated lines of an upload say, for lines that lack part of a date, and what the
+    user said at upload (`with_upload`). A year a line carries always wins over these."""
 
-    year: int  # for formats that print no year (syslog)
+    year: int | None  # for formats that print no year (syslog); None: inferred from `reference`
     day: date | None  # for bare times of day (logback's default); None: no dated line seen
+    tz: tzinfo | None = None  # for times without a zone (UTC when None)
+    reference: datetime | None = None  # when the upload happened: year-less dates are before it
+
+    def with_upload(
+        self, *, year: int | None, tz: tzinfo | None, uploaded: datetime | None
+    ) -> DateHints:
+        """The user's year (if given) over the file's; the user's zone; the upload's date as
+        the reference for year-less dates when neither gives a year."""
+        return replace(self, year=year or self.year, tz=tz, reference=uploaded)
 
 
 def date_hints(paths: list[Path]) -> DateHints:
-    """The year and the day most timestamps with a date carry, from the head of every source;
-    without any dated line, the current year and no day."""
+    """The year and the day most timestamps with a date carry, from the head of every source
+    (a syslog line's own year included); without any dated line, no year and no day."""
     years: Counter[int] = Counter()
     days: Counter[date] = Counter()
     report = ArchiveReport()
@@ -427,6 +441,6 @@ def date_hints(paths: list[Path]) -> DateHints:
     except ArchiveRejected:
         pass
     return DateHints(
-        year=years.most_common(1)[0][0] if years else datetime.now(UTC).year,
+        year=years.most_common(1)[0][0] if years else None,
         day=days.most_common(1)[0][0] if days else None,
     )

@@ -14,8 +14,9 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, timedelta, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -87,15 +88,32 @@ class Upload:
     name: str
     chunks: Iterable[bytes]
     log_format: str = ""
+    year: int | None = None  # for dates without a year
+    timezone: str = ""  # IANA name, for times without a zone
 
 
-def upload_from_django(uploaded, log_format: str = "") -> Upload:
-    return Upload(name=uploaded.name or "upload", chunks=uploaded.chunks(), log_format=log_format)
+def upload_from_django(
+    uploaded, log_format: str = "", *, year: int | None = None, timezone: str = ""
+) -> Upload:
+    return Upload(
+        name=uploaded.name or "upload",
+        chunks=uploaded.chunks(),
+        log_format=log_format,
+        year=year,
+        timezone=timezone,
+    )
 
 
-def upload_from_text(text: str, name: str = "pasted.log", log_format: str = "") -> Upload:
+def upload_from_text(
+    text: str,
+    name: str = "pasted.log",
+    log_format: str = "",
+    *,
+    year: int | None = None,
+    timezone: str = "",
+) -> Upload:
     data = text.encode("utf-8", "replace")
-    return Upload(name=name, chunks=[data], log_format=log_format)
+    return Upload(name=name, chunks=[data], log_format=log_format, year=year, timezone=timezone)
 
 
 def upload_from_path(path: str | Path, log_format: str = "") -> Upload:
@@ -140,6 +158,8 @@ def _store(
             size=size,
             sha256=digest.hexdigest(),
             log_format=upload.log_format[:500],
+            year=upload.year,
+            timezone=upload.timezone[:64],
         )
     except BaseException:
         target.unlink(missing_ok=True)
@@ -457,6 +477,17 @@ def _baseline_templates(job: IngestJob) -> set[str] | None:
     return baseline or None
 
 
+def _zone(name: str) -> tzinfo | None:
+    """The upload's zone for times without one; an unknown name (an older tzdata) is UTC."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r: times without a zone are read as UTC", name)
+        return None
+
+
 def _undated_day(job: IngestJob) -> date:
     """The day for bare times of day when the upload has no dated line: the day the incident's
     other logs start, else the day of the upload."""
@@ -511,7 +542,9 @@ def _ingest_file(job: IngestJob) -> list[str]:
     stored = job.stored_file
     path = Path(settings.MEDIA_ROOT) / stored.path
     project = job.incident.project
-    hints = date_hints([path])
+    hints = date_hints([path]).with_upload(
+        year=stored.year, tz=_zone(stored.timezone), uploaded=stored.created_at
+    )
     room = quotas.event_room(exclude_job=job.pk)  # the tenant's event quota, for this job
     with grouping_store.project_lock(project.pk):
         spec = compute.Spec(

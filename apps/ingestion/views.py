@@ -18,11 +18,13 @@ from apps.tenants.models import Role
 
 
 def _uploads(form) -> list[services.Upload]:
-    log_format = form.cleaned_data.get("log_format", "")
-    uploads = [services.upload_from_django(f, log_format) for f in form.cleaned_data["files"]]
-    pasted = (form.cleaned_data.get("pasted") or "").strip("\n")
+    data = form.cleaned_data
+    dates = {"year": data.get("year"), "timezone": data.get("timezone") or ""}
+    log_format = data.get("log_format", "")
+    uploads = [services.upload_from_django(f, log_format, **dates) for f in data["files"]]
+    pasted = (data.get("pasted") or "").strip("\n")
     if pasted.strip():
-        uploads.append(services.upload_from_text(pasted, log_format=log_format))
+        uploads.append(services.upload_from_text(pasted, log_format=log_format, **dates))
     return uploads
 
 

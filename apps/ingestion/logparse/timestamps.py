@@ -5,7 +5,9 @@ fractions, nanoseconds, `+0000`). The other forms are matched by one small ancho
 cached up to the second, because consecutive log lines share that prefix:
 
     15/Jan/2024:14:02:11 +0000        access logs (CLF)
-    Jan 15 14:02:11[.123456]          syslog, journalctl short: no year, inferred (Dec → Jan rolls)
+    Jan 15 14:02:11[.123456]          syslog, journalctl short: no year, inferred (Dec → Jan rolls);
+                                      a dated stamp parsed before it (another line's, or the
+                                      line's own) sets the year, over `default_year`
     Sun Dec 04 04:47:44[.123] 2005    Apache error log, ctime, dmesg -T
     2024/01/15 14:02:11[.123]         Go stdlib, nginx error log
     15 Jan 2024 14:02:11.123          Redis
@@ -139,6 +141,7 @@ class TimestampParser:
         "_last_month",
         "_last_tod",
         "_seconds",
+        "_seen",
         "_syslog_cache",
         "_year",
         "_year_given",
@@ -166,6 +169,7 @@ class TimestampParser:
         self._year_given = default_year is not None
         self._year = default_year if default_year is not None else self.reference.year
         self._last_month: int | None = None
+        self._seen: datetime | None = None  # the last stamp that carried its own year
         self._cache: dict[str, datetime] = {}  # whole strings that carry their own year
         self._seconds: dict[str, datetime] = {}  # regex forms, up to the second
         self._syslog_cache: dict[str, datetime] = {}  # `Jan 15 14:02:11` → with its year
@@ -317,6 +321,7 @@ class TimestampParser:
             dt = self._iso_slow(s)
             if dt is None:
                 return None
+        self._seen = dt  # before the zone: the year and month as the log wrote them
         tz = dt.tzinfo
         if tz is None:
             dt = dt.replace(tzinfo=self.tz)
@@ -400,7 +405,13 @@ class TimestampParser:
         return dt if tz is UTC else dt.astimezone(UTC)
 
     def _infer_year(self, month: int) -> int:
-        """Syslog has no year: use the given one, roll over Dec → Jan, never land in the future."""
+        """Syslog has no year: the year of the last dated stamp seen (a year in the file wins),
+        else the given one, else the reference's; roll over Dec → Jan, never land in the
+        future."""
+        seen = self._seen
+        if seen is not None:  # re-anchor on it; the roll-over below compares the months
+            self._seen = None
+            self._year, self._last_month, self._year_given = seen.year, seen.month, True
         last = self._last_month
         if last is None:
             if not self._year_given and month > self.reference.month + 1:

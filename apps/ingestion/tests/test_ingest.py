@@ -377,3 +377,35 @@ def test_a_busy_events_table_does_not_hold_the_job_up_for_its_analyze(alpha_proj
         # down (else the next query fails with "current transaction is aborted")
         assert Event.objects.count() == stored
     assert services._analyze_if_grown(10**9) is True  # the lock gone, it analyzes
+
+
+def test_ingest_reads_year_less_and_zone_less_times_as_the_upload_says(alpha_project):
+    # syslog has no year, the app line inside has no zone; the user said 2021, Europe/Paris
+    text = (
+        "Jan 15 14:02:11 web-1 sshd[812]: Accepted publickey for deploy\n"
+        "2021-01-15 14:02:12,000 ERROR app: boom\n"
+    )
+    incident = services.create_incident(
+        project=alpha_project,
+        title="zoned",
+        uploads=[services.upload_from_text(text, year=2021, timezone="Europe/Paris")],
+        run_inline=True,
+    )
+    services.run_ingest(incident.jobs.get().pk)
+    stamps = [e.ts for e in Event.objects.filter(incident=incident).order_by("line")]
+    assert [ts.isoformat() for ts in stamps] == [
+        "2021-01-15T13:02:11+00:00",  # 14:02:11 in Paris (UTC+1 in January)
+        "2021-01-15T13:02:12+00:00",
+    ]
+
+
+def test_a_year_in_the_line_wins_over_the_upload_year(alpha_project):
+    text = 'Dec 31 23:59:58 h app[1]: time="2019-12-31T23:59:58Z" msg=tick\n'
+    incident = services.create_incident(
+        project=alpha_project,
+        title="line year",
+        uploads=[services.upload_from_text(text, year=2024)],
+        run_inline=True,
+    )
+    services.run_ingest(incident.jobs.get().pk)
+    assert Event.objects.get(incident=incident).ts.year == 2019

@@ -157,3 +157,34 @@ def test_a_file_without_a_usable_name_is_named_in_the_error(client, personas, na
     body = response.content.decode()
     assert "without a usable name" in body
     assert "Choose at least one file" not in body
+
+
+def test_upload_stores_the_year_and_timezone(client, personas):
+    from apps.ingestion.models import StoredFile
+
+    client.force_login(personas.member)
+    url = personas.alpha.url_prefix + "projects/alpha-marker/incidents/new/"
+    response = client.post(
+        url,
+        {
+            "title": "dated",
+            "pasted": "Jan 15 14:02:11 web-1 sshd[812]: Accepted publickey\n",
+            "year": "2021",
+            "timezone": "Europe/Paris",
+        },
+    )
+    assert response.status_code == 302
+    stored = StoredFile.objects.get(incident__title="dated")
+    assert (stored.year, stored.timezone) == (2021, "Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [("timezone", "Mars/Olympus", "Not a time zone name"), ("year", "1066", "greater than")],
+)
+def test_upload_refuses_a_bad_year_or_timezone(client, personas, field, value, error):
+    client.force_login(personas.member)
+    url = personas.alpha.url_prefix + "projects/alpha-marker/incidents/new/"
+    response = client.post(url, {"title": "bad", "pasted": "x\n", field: value})
+    assert response.status_code == 200
+    assert error in response.content.decode()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from ..levels import level_from_message, level_from_pri, normalize_level
 from .spec import Fields, regex_parser
@@ -18,9 +19,44 @@ _LEVEL_WORDS = frozenset(
 )
 
 
+# A date with its year early in the message (`time="2020-07-31T07:38:06…"`, an application's
+# own header inside the syslog line)
+_DATE_IN_MESSAGE = re.compile(r"(?<!\d)((?:19|20)\d\d)([-/])([01]\d)\2([0-3]\d)(?!\d)")
+_MONTH_NUMBER = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def year_from_message(ts: str, message: str) -> str:
+    """`Jul 31 07:38:06` → `2020-07-31T07:38:06` when the message carries a date within a day
+    of the stamp's (the sender's own clock may be in another zone); else `ts` unchanged."""
+    m = _DATE_IN_MESSAGE.search(message, 0, 96)
+    if m is None:
+        return ts
+    month = _MONTH_NUMBER.get(ts[:3])
+    if month is None or not ts[4:6].strip().isdigit():
+        return ts
+    day = int(ts[4:6])
+    year = int(m.group(1))
+    try:
+        inner = date(year, int(m.group(3)), int(m.group(4)))
+        for candidate in (year, year - 1, year + 1):
+            if abs((date(candidate, month, day) - inner).days) <= 1:
+                return f"{candidate}-{month:02d}-{day:02d}T{ts[7:]}"
+    except ValueError:  # 30 Feb in the message, 29 Feb in a common year
+        return ts
+    return ts
+
+
 def _syslog_post(d: Fields, _m: re.Match[str]) -> Fields:
     pri = d.pop("pri", None)
     msg = d["message"]
+    ts = d["ts"]
+    if ts[:1].isalpha():  # RFC 3164: no year of its own
+        d["ts"] = year_from_message(ts, msg)
     host = d.get("host")
     if host and host.upper() in _LEVEL_WORDS:
         d["host"] = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -252,3 +253,55 @@ def test_http_status(status, expected):
 )
 def test_level_from_message(message, expected):
     assert level_from_message(message) == expected
+
+
+# -- the year of year-less dates -----------------------------------------------------------
+YEAR_CASES = [
+    # (lines, default_year, expected years) — the line's own year wins over the given one
+    (
+        [
+            'Jul 31 07:38:06 docker-1 dockerd[1008]: time="2020-07-31T07:38:06.9-04:00" level=info',
+            "Jul 31 07:38:07 docker-1 kernel: [52217.760979] bash invoked oom-killer",
+        ],
+        2026,
+        [2020, 2020],
+    ),
+    (  # Dec → Jan inside the file rolls the year over, from the year the file carries
+        [
+            "Dec 31 23:59:58 h app[1]: 2023-12-31 23:59:58,001 INFO tick",
+            "Dec 31 23:59:59 h sshd[2]: Accepted publickey",
+            "Jan  1 00:00:01 h sshd[2]: Accepted publickey",
+        ],
+        2026,
+        [2023, 2023, 2024],
+    ),
+    (  # a date a day off (the sender's clock in another zone) still gives its year
+        ['Jan  1 00:30:00 h app[1]: time="2023-12-31T23:30:00-01:00"'],
+        2026,
+        [2024],
+    ),
+    (  # no year anywhere: the given one, rolling over
+        ["Dec 31 23:59:59 h a: x", "Jan  1 00:00:01 h a: y"],
+        2021,
+        [2021, 2022],
+    ),
+    (  # a date in the message that is not this line's date says nothing about its year
+        ["Jul 31 07:38:06 h backup[1]: restoring snapshot 2019-03-02"],
+        2021,
+        [2021],
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "default_year", "years"), YEAR_CASES)
+def test_a_year_found_in_the_file_wins(lines, default_year, years):
+    recs = parse("\n".join(lines), default_year=default_year)
+    assert [r.ts.year for r in recs] == years
+
+
+def test_default_tz_applies_to_zone_less_times_only():
+    tz = ZoneInfo("America/New_York")
+    recs = parse(
+        "2024-07-01 12:00:00,000 ERROR a: x\n2024-07-01T12:00:00Z ERROR a: y", default_tz=tz
+    )
+    assert [r.ts.hour for r in recs] == [16, 12]
