@@ -286,10 +286,10 @@ def _parse(
         message = fields.get("message")
         if message is None:
             message = text
-        elif opens_block(message):
+        elif message[-1:] == ":" and opens_block(message):
             block = True
-        up = cur_attrs.get("uptime") if (cur_attrs := fields.get("attrs")) else None
-        uptime = up if isinstance(up, float) else None
+        attrs = fields.get("attrs")
+        uptime = attrs.get("uptime") if attrs and "uptime" in attrs else None
         trace = fields.get("trace_id")
         if trace is None:
             trace = _trace_in(message)
@@ -324,7 +324,7 @@ def _block_continues(
         return False
     after = (fields.get("attrs") or {}).get("uptime")
     if uptime is not None and isinstance(after, float):
-        return 0.0 <= after - uptime <= BLOCK_GAP
+        return isinstance(uptime, float) and 0.0 <= after - uptime <= BLOCK_GAP
     return True
 
 
