@@ -161,3 +161,80 @@ def template_rich(
         lines.append(line)
         labels.append(k)
     return lines, labels
+
+
+# ---------------------------------------------------------------- failure shapes (issue 17)
+
+
+def failure_shapes(seed: int = 5) -> dict[str, tuple[list[str], list[str]]]:
+    """Small generated streams, one per failure shape seen on systems kept aside: (lines, true
+    event per line). Words are invented; only the shapes come from the issue."""
+    rng = random.Random(seed)
+    names = sorted({_word(rng) for _ in range(60)})
+    apps = [f"{w}.exe" for w in names[:9]]
+    out: dict[str, tuple[list[str], list[str]]] = {}
+
+    def ip() -> str:
+        return ".".join(str(rng.randint(1, 254)) for _ in range(4))
+
+    lines, events = [], []
+    for _ in range(400):  # the protocol is the event, the program (first word) a variable
+        proto = "HTTPS" if rng.random() < 0.8 else "SOCKS5"
+        lines.append(f"{rng.choice(apps)} - {ip()}:{rng.randint(1, 65535)} open through proxy "
+                     f"{ip()}:{rng.choice([3128, 5070])} {proto}")  # fmt: skip
+        events.append(proto)
+    out["protocol word, program first"] = (lines, events)
+
+    lines, events = [], []
+    for _ in range(300):  # a status word is the event
+        status = rng.choice(["OK", "OK", "OK", "FAILED"])
+        lines.append(f"job {rng.randint(1, 99999)} finished: {status} after {rng.randint(1, 900)}s")
+        events.append(status)
+    out["status word"] = (lines, events)
+
+    lines, events = [], []
+    for _ in range(300):  # one event with and without an optional part
+        n = rng.randint(10, 1023) if rng.random() < 0.5 else rng.randint(1024, 5_000_000)
+        extra = f" ({n / 1024:.2f} KB)" if n >= 1024 else ""
+        lines.append(f"{ip()}:{rng.randint(1, 65535)} close, {n} bytes{extra} sent")
+        events.append("close")
+    out["optional part"] = (lines, events)
+
+    lines, events = [], []
+    for _ in range(300):  # one value printed in different shapes
+        life = rng.choice(["<1 sec", f"{rng.randint(1, 59)} sec", f"00:{rng.randint(10, 59)}"])
+        lines.append(f"session {rng.randint(1, 9999)} ended, lifetime {life}")
+        events.append("ended")
+    out["value shapes (<1 sec, 12 sec, 00:12)"] = (lines, events)
+
+    lines, events = [], []
+    for _ in range(300):  # the method of a request line is the event
+        method = rng.choice(["GET", "GET", "POST"])
+        lines.append(f'{ip()} "{method} /api/{rng.choice(names)}/{rng.randint(1, 999)} HTTP/1.1" '
+                     f"{rng.choice([200, 200, 201])} {rng.randint(100, 9999)}")  # fmt: skip
+        events.append(method)
+    out["request method"] = (lines, events)
+
+    lines, events = [], []
+    for _ in range(300):  # many user names: a variable word
+        lines.append(f"Invalid user {rng.choice(names)} from {ip()} port {rng.randint(1, 65535)}")
+        events.append("invalid")
+    out["variable word (user names)"] = (lines, events)
+
+    lines, events = [], []
+    for _ in range(300):  # a few states, each repeated: part of the event
+        state = rng.choice(["LOOKING", "FOLLOWING", "LEADING"])
+        lines.append(
+            f"Peer {rng.randint(1, 5)} state changed to {state} in round {rng.randint(1, 99)}"
+        )
+        events.append(state)
+    out["state word"] = (lines, events)
+
+    lines, events = [], []
+    for _ in range(300):  # ids with one digit: a variable
+        lines.append(
+            f"worker {rng.choice(names)}{rng.randint(0, 9)} joined pool {rng.randint(1, 9)}"
+        )
+        events.append("joined")
+    out["ids with one digit"] = (lines, events)
+    return out

@@ -49,10 +49,13 @@ class MinerConfig:
     bench chooses them leave-one-out (tune on three systems, score the fourth)."""
 
     k_word: int = 4  # distinct values a word column needs before it is a variable
-    k_mixed: int = 2  # … when a value holds a digit or a masked part (ids the masks did not know)
+    k_mixed: int = 3  # … when a value holds a digit or a masked part (ids the masks did not know)
     collapse_run: int = 3  # this many masked tokens in a row become one `<*>` (lists)
     diff_share: int = 3  # templates differing in over len // diff_share columns never merge
     without_masks: frozenset[str] = frozenset()  # catalogue masks left out (bench ablation)
+    repeat_check: bool = True  # digit-bearing values merge at k_mixed only while mostly fresh
+    name_first: bool = True  # a name-like first token (`app.exe`, `/bin/x`) may be a variable
+    absorb_special: bool = True  # a template that is a special case of a new one merges into it
 
 
 DEFAULT_CONFIG = MinerConfig()
@@ -474,17 +477,17 @@ class Miner:
     def _index(self, tpl: _Template) -> None:
         tokens = tpl.tokens
         self._anchored.setdefault(_anchor_key(tokens), []).append(tpl)
-        self._by_first.setdefault(_first_key(tokens), []).append(tpl)
+        self._by_first.setdefault(_first_key(tokens, self._config.name_first), []).append(tpl)
 
     def _unindex(self, tpl: _Template) -> None:
         self._anchored[_anchor_key(tpl.tokens)].remove(tpl)
-        self._by_first[_first_key(tpl.tokens)].remove(tpl)
+        self._by_first[_first_key(tpl.tokens, self._config.name_first)].remove(tpl)
 
     def _neighbours(self, tpl: _Template) -> list[_Template]:
         """Same-length templates that may differ from `tpl` in a few columns, oldest first:
         the same first word, or a first token that may be a variable (either side)."""
         length = len(tpl.tokens)
-        first = _first_key(tpl.tokens)
+        first = _first_key(tpl.tokens, self._config.name_first)
         if first[1] is None:
             return list(self._by_len[length])
         out = self._by_first.get(first, []) + self._by_first.get((length, None), [])
@@ -512,8 +515,14 @@ class Miner:
         for other in self._neighbours(new):
             if other is new or other.merged_into is not None:
                 continue
-            key = _evidence_key(other.tokens, new.tokens, self._config.diff_share)
+            key = _evidence_key(
+                other.tokens, new.tokens, self._config.diff_share, self._config.name_first
+            )
             if key is None:
+                if self._config.absorb_special and new.accepts(other.tokens):
+                    # `other` is a special case of `new` (a literal where `new` has a variable):
+                    # one event, whichever line came first
+                    return self._merge([other, new])
                 continue
             ids = self._evidence.setdefault(key, set())
             ids.update((other.id, new.id))
@@ -529,9 +538,18 @@ class Miner:
         k_word, k_mixed = self._config.k_word, self._config.k_mixed
         members = {self._by_id[i].live() for i in ids}
         # the evidence only counts while members still differ in exactly these columns
+        lines = sum(m.count for m in members)
         for col in diff:
             values = {m.tokens[col] for m in members}
-            need = k_mixed if any(_has_digit(v) or WILDCARD in v for v in values) else k_word
+            need = k_word
+            # ids the masks did not know: two values suffice while they are fresh (no value
+            # shared by two members, most lines a new value); a few values that repeat
+            # (`HTTPS`/`SOCKS5` across programs) are part of the event
+            fresh = len(values) == len(members) and len(values) * 2 >= lines
+            if any(_has_digit(v) or WILDCARD in v for v in values) and (
+                not self._config.repeat_check or fresh
+            ):
+                need = k_mixed
             if len(values) < need:
                 return None
         return self._merge(sorted(members, key=lambda t: t.seq))
@@ -567,6 +585,25 @@ class Miner:
         self._unindex(other)
 
 
+_NAME_CHARS = frozenset("./\\@")
+
+
+def _may_vary_first(token: str, name_first: bool) -> bool:
+    """Drain's assumption, that the first word names the event, holds for words (`Accepted`,
+    `Failed`); not for a token with digits, nor for a name-shaped one (`app.exe`, `/usr/bin/x`,
+    `user@host`): those may be variables like any other column."""
+    if _has_digit(token):
+        return True
+    return name_first and not _NAME_CHARS.isdisjoint(token.rstrip(":,;"))
+
+
+def _first_may_differ(x: str, y: str, name_first: bool) -> bool:
+    if _has_digit(x) or _has_digit(y):
+        return True
+    # both name-shaped: `a.exe` / `b.exe` (not `x.y` / `timeout`: a dotted key next to a word)
+    return name_first and _may_vary_first(x, True) and _may_vary_first(y, True)
+
+
 def _anchor_key(tokens: tuple[str, ...]) -> tuple[int, str, str]:
     n = len(tokens)
     a0 = tokens[0] if n and WILDCARD not in tokens[0] else WILDCARD
@@ -574,9 +611,10 @@ def _anchor_key(tokens: tuple[str, ...]) -> tuple[int, str, str]:
     return (n, a0 if n else "", a1)
 
 
-def _first_key(tokens: tuple[str, ...]) -> tuple[int, str | None]:
+def _first_key(tokens: tuple[str, ...], name_first: bool) -> tuple[int, str | None]:
     first = tokens[0] if tokens else ""
-    return (len(tokens), None if WILDCARD in first or _has_digit(first) else first)
+    loose = WILDCARD in first or _may_vary_first(first, name_first)
+    return (len(tokens), None if loose else first)
 
 
 def _runs(masked: list[str], run: int) -> tuple[tuple[int, int], ...]:
@@ -618,14 +656,14 @@ def _checks_hold(raw: list[str], checks: tuple[tuple[int, str], ...]) -> bool:
 
 
 def _evidence_key(
-    a: tuple[str, ...], b: tuple[str, ...], diff_share: int
+    a: tuple[str, ...], b: tuple[str, ...], diff_share: int, name_first: bool = True
 ) -> tuple[tuple[int, ...], tuple[str | None, ...]] | None:
     """(differing columns, merged context) when a and b differ in a few variable-able columns."""
     diff: list[int] = []
     limit = max(1, len(a) // diff_share)
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
         if x != y and not _compatible(x, y):
-            if i == 0 and not (_has_digit(x) or _has_digit(y)):
+            if i == 0 and not _first_may_differ(x, y, name_first):
                 return None  # a different first word: a different message
             diff.append(i)
             if len(diff) > limit:
