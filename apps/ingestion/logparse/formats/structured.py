@@ -1,24 +1,24 @@
-"""Self-describing formats: JSON lines (any common key names), journald JSON, Docker json-file,
-logfmt and logrus text.
+"""Self-describing formats: JSON lines, journald JSON, Docker json-file, logfmt and logrus text.
 
-JSON objects are read with one pass over their keys: each key has at most one role (timestamp,
-level, message, service, host, pid, trace id); the first key seen for a role wins and everything
-else becomes an attribute. Key names cover ECS, the OpenTelemetry log data model, Bunyan/pino,
-structlog, logrus, zap, GCP and CloudWatch exports, python-json-logger, Serilog CLEF and GELF.
+A JSON line's fields are found by jsonfields.py (names, nested paths, value shapes, errors).
+logfmt pairs are read by key name (ROLES): the first key seen for a role wins and everything
+else becomes an attribute.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from ..levels import Scheme, level_from_message, normalize_level
+from ..levels import Scheme, normalize_level
+from .jsonfields import fields_from_object, load_object
 from .spec import MAX_ATTR_KEYS, MAX_ATTR_STR, Fields, wrap_inner
+
+__all__ = ["fields_from_object", "load_object", "parse_json"]
 
 TS, LEVEL, MESSAGE, SERVICE, HOST, PID, TRACE = range(7)
 
-# key → (role, level scheme for numbers)
+# logfmt key → (role, level scheme for numbers)
 ROLES: dict[str, tuple[int, Scheme | None]] = {}
 for _k in (
     "@timestamp", "timestamp", "time", "ts", "Timestamp", "ObservedTimestamp", "datetime",
@@ -55,155 +55,6 @@ for _k in (
     "dd.trace_id", "traceparent",
 ):  # fmt: skip
     ROLES[_k] = (TRACE, None)
-
-# Where nested objects keep the value of a role (ECS `{"log": {"level": ..}}`, OTel Resource).
-NESTED: dict[int, tuple[str, ...]] = {
-    TS: (),
-    LEVEL: ("level",),
-    MESSAGE: ("message", "msg", "stringValue"),
-    SERVICE: ("service.name", "name", "service", "container_name", "app"),
-    HOST: ("name", "hostname", "host.name", "host"),
-    PID: ("pid",),
-    TRACE: ("id", "trace_id"),
-}
-
-
-_SCALAR = frozenset((str, int, float))
-_ECS_LOG = (LEVEL, Scheme.BUNYAN)
-_SHORT = frozenset((int, float, bool))
-
-
-def _scalar(value: Any, role: int) -> Any:
-    """The usable scalar for a role, looking one level into objects; None when there isn't one."""
-    if type(value) in _SCALAR:
-        return value
-    if isinstance(value, dict):
-        for sub in NESTED[role]:
-            v = value.get(sub)
-            if isinstance(v, str | int | float) and not isinstance(v, bool):
-                return v
-        attrs = value.get("attributes")
-        if role == SERVICE and isinstance(attrs, list):  # OTLP JSON: [{"key", "value"}]
-            for item in attrs:
-                if isinstance(item, dict) and item.get("key") == "service.name":
-                    return _scalar(item.get("value"), MESSAGE)
-        labels = value.get("labels")
-        if role == SERVICE and isinstance(labels, dict):  # GCP resource.labels
-            return _scalar(labels, SERVICE)
-    return None
-
-
-def _attr_value(v: Any) -> Any:
-    if isinstance(v, str):
-        return v if len(v) <= MAX_ATTR_STR else v[:MAX_ATTR_STR]
-    if isinstance(v, dict | list) and v:
-        try:
-            text = json.dumps(v, ensure_ascii=False, default=str)
-        except (ValueError, RecursionError):
-            return None
-        return v if len(text) <= MAX_ATTR_STR else text[:MAX_ATTR_STR]
-    return v
-
-
-def fields_from_object(obj: dict[str, Any]) -> Fields:
-    found: list[Any] = [None] * 7
-    attrs: dict[str, Any] = {}
-    roles = ROLES
-    for k, v in obj.items():
-        r = roles.get(k)
-        if r is not None:
-            if k == "log" and type(v) is dict:
-                r = _ECS_LOG  # ECS `{"log": {"level": "warn", "logger": ..}}`, not a message
-            role, scheme = r
-            if found[role] is None:
-                s = v if type(v) in _SCALAR else _scalar(v, role)
-                if s is not None:
-                    found[role] = normalize_level(s, scheme) if role == LEVEL else s
-                    if role == LEVEL and found[role] is None:
-                        found[role] = False  # present but unknown: don't let a later key win
-                    if isinstance(v, dict) and role != SERVICE:
-                        _merge_rest(attrs, k, v)
-                    continue
-        if len(attrs) < MAX_ATTR_KEYS and v is not None:
-            attrs[k] = v if type(v) in _SHORT else _attr_value(v)
-    message = found[MESSAGE]
-    level = found[LEVEL] or None
-    if isinstance(message, int | float):
-        message = str(message)
-    elif message is None:
-        message = ""
-    if level is None and message:
-        if message[:1] == "{" and message[-1:] == "}":  # CloudWatch/GCP: a JSON line inside
-            inner = load_object(message)
-            if inner is not None:
-                f = fields_from_object(inner)
-                for role, key in _INNER_KEYS:
-                    if found[role] is None:
-                        found[role] = f[key]
-                attrs.update(list(f["attrs"].items())[: max(0, MAX_ATTR_KEYS - len(attrs))])
-                message, level = f["message"], f["level"]
-        else:
-            level = level_from_message(message)
-    service = found[SERVICE]
-    if service is None and isinstance(attrs.get("name"), str) and ("v" in obj or "hostname" in obj):
-        service = attrs.pop("name")  # Bunyan: `name` is the application
-    pid = found[PID]
-    return {
-        "ts": found[TS],
-        "level": level,
-        "message": message,
-        "service": str(service) if service is not None else None,
-        "host": str(found[HOST]) if found[HOST] is not None else None,
-        "pid": str(pid) if pid is not None else None,
-        "trace_id": str(found[TRACE]) if found[TRACE] is not None else None,
-        "attrs": attrs,
-    }
-
-
-_INNER_KEYS = ((TS, "ts"), (SERVICE, "service"), (HOST, "host"), (PID, "pid"), (TRACE, "trace_id"))
-
-
-def _merge_rest(attrs: dict[str, Any], key: str, value: dict[str, Any]) -> None:
-    """Keep the other members of an object we took one value from (ECS `log.logger`)."""
-    for sub, v in value.items():
-        if sub in ("level", "message", "msg", "id", "pid") or len(attrs) >= MAX_ATTR_KEYS:
-            continue
-        attrs[f"{key}.{sub}"] = _attr_value(v)
-
-
-_last: tuple[str | None, dict[str, Any] | None] = (None, None)
-# a `\uD800`-`\uDFFF` escape: JSON can spell half a surrogate pair, which no UTF-8 text can
-# hold (the miner's hashing, RE2 and PostgreSQL would all refuse the string)
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-
-
-def load_object(text: str) -> dict[str, Any] | None:
-    """json.loads for a line that is one JSON object; memoised for the last line (the JSON
-    formats are tried one after another on the same line). The memo is one tuple, read and
-    replaced atomically, so threads never see a text paired with another line's object."""
-    global _last
-    last = _last
-    if last[0] is text:
-        return last[1]
-    obj = None
-    if text[:1] == "{" and text.rstrip()[-1:] == "}":
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):  # deeply nested input is hostile, not JSON logs
-            obj = None
-        if not isinstance(obj, dict):
-            obj = None
-        elif "\\u" in text and _SURROGATE_ESCAPE.search(text):
-            obj = _without_lone_surrogates(obj)
-    _last = (text, obj)
-    return obj
-
-
-def _without_lone_surrogates(obj: dict[str, Any]) -> dict[str, Any]:
-    """`obj` with each lone surrogate as `?` (pairs were already joined by json.loads); the
-    raw line keeps the escape as written."""
-    text = json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
-    return json.loads(text)
 
 
 def parse_json(text: str) -> Fields | None:

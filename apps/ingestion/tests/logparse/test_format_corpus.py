@@ -37,7 +37,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
     "journald-short-monotonic": {"message": (0, 1, 2, 3)},
     "syslog-rfc3164": {"level": (0, 1), "message": (0, 1), "ts": (1,)},
     "logrus-text": {"message": (4, 5), "ts": (5,), "level": (5,)},
-    "mongodb-4.4-json": {"ts": (0,), "level": (0,)},
     "heroku-logplex": {"level": (4,)},
     "heroku-router-error": {"level": (3,)},
     "iis-w3c": {"message": (0, 1, 2, 3, 4), "ts": (4,), "level": (4,)},
