@@ -4,12 +4,16 @@ structured CSVs (../shared/data/loghub; skipped when the folder is missing)."""
 from __future__ import annotations
 
 import csv
-from itertools import islice
+from itertools import islice, pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from apps.ingestion.logparse.loghub import compile_log_format
 from apps.ingestion.logparse.parser import lines_from_text, parse_lines
 from apps.ingestion.logparse.record import Line
+from conftest import examples
 
 from .conftest import LOGHUB, one
 
@@ -115,3 +119,83 @@ def test_override_is_linear_on_hostile_lines():
 def test_override_needs_content():
     with pytest.raises(ValueError, match="Content"):
         list(parse_lines([Line(1, "x")], log_format="<Date> <Time>"))
+
+
+# The loghub benchmark settings' headers (logpai/logparser benchmark/*_benchmark.py) on real
+# lines of their systems (logpai/loghub *_2k.log).
+LINUX = r"<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>"
+MAC = r"<Month>  <Date> <Time> <User> <Component>\[<PID>\]( \(<Address>\))?: <Content>"
+HEADER_CASES = [
+    (
+        LINUX,
+        "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0",
+        {"service": "sshd(pam_unix)", "pid": "19939", "message": "authentication failure; logname= uid=0"},
+    ),
+    (  # the optional [PID] absent
+        LINUX,
+        "Jun  9 06:06:20 combo kernel: Linux version 2.6.5-1.358 (bhcompile@bugs.build.redhat.com)",
+        {"service": "kernel", "pid": None, "message": "Linux version 2.6.5-1.358 (bhcompile@bugs.build.redhat.com)"},
+    ),
+    (
+        MAC,
+        "Jul  1 09:00:55 calvisitor-10-105-160-95 kernel[0]: IOThunderboltSwitch<0>(0x0)::listenerCallback - Thunderbolt HPD packet for route = 0x0 port = 11 unplug = 0",
+        {"service": "kernel", "pid": "0", "message": "IOThunderboltSwitch<0>(0x0)::listenerCallback - Thunderbolt HPD packet for route = 0x0 port = 11 unplug = 0"},
+    ),
+    (  # the optional ( \(<Address>\))? present
+        MAC,
+        "Nov 20 21:56:01 herzog com.apple.xpc.launchd[1] (com.apple.preference.displays.MirrorDisplays): Service only ran for 0 seconds. Pushing respawn out by 10 seconds.",
+        {"service": "com.apple.xpc.launchd", "pid": "1", "message": "Service only ran for 0 seconds. Pushing respawn out by 10 seconds.", "attrs": {"Address": "com.apple.preference.displays.MirrorDisplays"}},
+    ),
+    (  # escaped bars (HealthApp)
+        r"<Time>\|<Component>\|<Pid>\|<Content>",
+        "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+        {"service": "Step_LSC", "pid": "30002312", "message": "onStandStepChanged 3579"},
+    ),
+    (  # a run of spaces is any whitespace (Windows CBS)
+        "<Date> <Time>, <Level>                  <Component>    <Content>",
+        "2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack v6.1.7601.23505",
+        {"level": "INFO", "service": "CBS", "message": "Loaded Servicing Stack v6.1.7601.23505"},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("log_format", "line", "expected"), HEADER_CASES)
+def test_loghub_header_syntax(log_format, line, expected):
+    rec = one(line, log_format=log_format)
+    assert rec.fmt == "loghub" and rec.parsed
+    for key, want in expected.items():
+        if key == "attrs":
+            assert {k: rec.attrs.get(k) for k in want} == want
+        else:
+            assert getattr(rec, key) == want
+
+
+@pytest.mark.parametrize(
+    ("log_format", "reason"),
+    [
+        ("[<Level>] <Content>", r"inside \[ \]"),
+        (r"<Date> (<Time> <Content>", "not a valid header"),
+        (r"<Date> (?=x)<Time> <Content>", "not supported"),
+        (r"<Date> (<Time>) \1 <Content>", "not supported"),
+        ("<Date> <Date> <Content>", "twice"),
+        ("<Date> <Time>", "Content"),
+        ("<Da te> <Content>", "not a field name"),
+    ],
+)
+def test_headers_that_do_not_compile_say_why(log_format, reason):
+    with pytest.raises(ValueError, match=reason):
+        compile_log_format(log_format)
+
+
+_header_lines = st.sampled_from([line for _, line, _ in HEADER_CASES[:2]]) | st.text(max_size=60)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(_header_lines, min_size=1, max_size=15))
+def test_nothing_is_lost_with_a_header(texts):
+    texts = [t.replace("\r", " ").replace("\n", " ") for t in texts]
+    lines = [Line(i, t) for i, t in enumerate(texts, 1)]
+    recs = list(parse_lines(lines, log_format=LINUX, default_year=2024))
+    assert recs[0].line == 1 and recs[-1].end_line == len(texts)
+    assert all(a.end_line + 1 == b.line for a, b in pairwise(recs))
+    assert "\n".join(r.raw for r in recs) == "\n".join(texts)
