@@ -112,7 +112,10 @@ def _fold(members: list[Finding], shared: Mapping[int, int]) -> Finding:
     others = sorted(
         (f for f in members if f is not primary), key=lambda f: (_start(f), _ref_key(f))
     )
-    evidence = list(dict.fromkeys([*primary.evidence, *(r for f in others for r in f.evidence)]))
+    # the primary's trigger, every other member's first line, then the rest (caps keep sources)
+    firsts = [f.trigger for f in others if f.trigger is not None]
+    rest = [r for f in others for r in f.evidence]
+    evidence = list(dict.fromkeys([*primary.evidence[:1], *firsts, *primary.evidence[1:], *rest]))
     distinct = sum(f.count - shared.get(id(f), 0) for f in members)
     starts = [f.first_ts for f in members if f.first_ts is not None]
     ends = [f.last_ts or f.first_ts for f in members if f.first_ts is not None]
