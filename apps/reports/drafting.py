@@ -8,6 +8,7 @@ citation through `cite`, so Markdown cannot be injected from a log line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,9 @@ from django.db.models import Count, F, Q
 
 from apps.incidents.models import Incident
 from apps.reports.models import SectionKey
-from apps.reports.render.markdown import cite, md_escape
+from apps.reports.render.markdown import cite, md_cell, md_clip, md_code, md_escape
+from apps.rules.engine.fixes import FIXES
+from apps.rules.engine.incidents import Tier, tier_of
 
 ERROR = 4  # ingestion level number of ERROR
 WARN = 3
@@ -73,8 +76,11 @@ class Facts:
 def gather(incident: Incident, *, default_owner: str = "") -> Facts:
     from apps.analysis.selectors import latest_analysis
     from apps.ingestion.models import Event, GroupOccurrence, Source
+    from apps.rules.diagnosis import story_findings
     from apps.rules.models import Diagnosis, Finding
 
+    diagnosis = Diagnosis.objects.filter(incident=incident).first()
+    rows = list(Finding.objects.filter(incident=incident).order_by("first_ts", "id"))
     events = Event.objects.filter(incident=incident)
     first = events.order_by(F("ts").asc(nulls_last=True), "id").only(
         "source_id", "line", "ts", "service", "message", "level"
@@ -84,8 +90,9 @@ def gather(incident: Incident, *, default_owner: str = "") -> Facts:
         sources=list(
             Source.objects.filter(incident=incident).select_related("stored_file").order_by("id")
         ),
-        findings=list(Finding.objects.filter(incident=incident).order_by("first_ts", "id")),
-        diagnosis=Diagnosis.objects.filter(incident=incident).first(),
+        # one finding per fact: the root cause first, its symptoms under it, then the rest
+        findings=story_findings(rows, diagnosis.root_category if diagnosis else ""),
+        diagnosis=diagnosis,
         analysis=latest_analysis(incident),
         services=list(
             events.values("service")
@@ -151,7 +158,8 @@ class Citer:
         return cite(f"{name}:{ref[1]}", *ref)
 
     def many(self, pairs, limit: int = 4) -> str:
-        links = [link for link in (self(p) for p in list(pairs or ())[:limit]) if link]
+        unique = list(dict.fromkeys(r for r in map(_ref, pairs or ()) if r))  # cite once
+        links = [link for link in (self(p) for p in unique[:limit]) if link]
         return " ".join(links)
 
     def claim(self, claim: dict) -> str | None:
@@ -186,7 +194,7 @@ def key_events(facts: Facts) -> list[KeyEvent]:
         rows.append(
             KeyEvent(
                 e.ts,
-                f"First warning in {e.service or 'logs'}: {e.message[:140]}",
+                f"First warning in {e.service or 'logs'}: {md_clip(e.message, 140)}",
                 (e.source_id, e.line),
             )
         )
@@ -195,7 +203,7 @@ def key_events(facts: Facts) -> list[KeyEvent]:
         rows.append(
             KeyEvent(
                 e.ts,
-                f"First error in {e.service or 'logs'}: {e.message[:140]}",
+                f"First error in {e.service or 'logs'}: {md_clip(e.message, 140)}",
                 (e.source_id, e.line),
             )
         )
@@ -235,22 +243,39 @@ def _parse(value) -> datetime | None:
 
 
 def _title(facts: Facts, citer: Citer) -> str:
+    """What failed and what users saw, with the date: "Database refused new connections;
+    checkout returned 504s (2024-03-14)". The incident's own name when nothing was diagnosed."""
     d = facts.diagnosis
-    if d and d.root_title:
-        return f"{facts.incident.title}: {d.root_title}"[:300]
-    return facts.incident.title[:300]
+    if not (d and d.root_title):
+        return facts.incident.title[:300]
+    cause = next((f for f in facts.findings if getattr(f, "role", "") == "cause"), None)
+    symptom = next((f for f in facts.findings if getattr(f, "role", "") == "symptom"), None)
+    title = _short(d.root_title)
+    if symptom is not None:
+        where = f" on {symptom.services[0]}" if symptom.services else ""
+        title += f"; {_short(symptom.title)[:1].lower()}{_short(symptom.title)[1:]}{where}"
+    when = (cause.first_ts if cause else None) or facts.first_ts
+    if when:
+        title += f" ({when:%Y-%m-%d})"
+    return title[:300]
+
+
+def _short(title: str) -> str:
+    """A finding title without its parenthesised detail: "TLS certificate verification failed"."""
+    return re.sub(r"\s*\([^)]*\)", "", title).rstrip(".") or title
 
 
 def _summary(facts: Facts, citer: Citer) -> str:
     i = facts.incident
     span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
+    d = facts.diagnosis
+    reasons = f" ({md_escape(d.severity_reasons)})" if d and d.severity_reasons else ""
     lines = [
         f"On {_ts(facts.first_ts)}, **{md_escape(i.project.name)}** had an incident "
-        f"(_{md_escape(i.title)}_), severity {i.get_severity_display()}, lasting "
+        f"(_{md_escape(i.title)}_), severity {i.get_severity_display()}{reasons}, lasting "
         f"{duration_text(span)} in the logs. {facts.error_count:,} error events across "
         f"{sum(1 for s in facts.services if s['errors'])} service(s)."
     ]
-    d = facts.diagnosis
     if d and d.root_summary:
         lines += ["", f"{md_escape(d.root_summary)} {citer.many(d.root_evidence, 2)}".strip()]
     claims = _claims(citer, facts.result.get("summary"))
@@ -262,7 +287,12 @@ def _summary(facts: Facts, citer: Citer) -> str:
 def _impact(facts: Facts, citer: Citer) -> str:
     span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
     affected = [s for s in facts.services if s["errors"]] or facts.services
-    lines = [
+    d = facts.diagnosis
+    lines = []
+    if d and d.severity:
+        reasons = f": {md_escape(d.severity_reasons)}" if d.severity_reasons else ""
+        lines.append(f"- **Severity from impact:** {d.severity.upper()}{reasons}")
+    lines += [
         f"- **Duration:** {duration_text(span)} ({_ts(facts.first_ts)} → {_ts(facts.last_ts)})",
         f"- **Affected services:** {', '.join(md_escape(s['service'] or '(no service)') for s in affected[:8]) or 'none identified'}",
         f"- **Error events:** {facts.error_count:,} of {facts.event_count:,} events",
@@ -271,13 +301,13 @@ def _impact(facts: Facts, citer: Citer) -> str:
         "|---|---:|---:|",
     ]
     lines += [
-        f"| {md_escape(s['service'] or '(no service)')} | {s['total']:,} | {s['errors']:,} |"
+        f"| {md_cell(s['service'] or '(no service)')} | {s['total']:,} | {s['errors']:,} |"
         for s in facts.services[:12]
     ]
     if facts.groups:
         lines += ["", "| Top error group | Count | First seen |", "|---|---:|---|"]
         for occ in facts.groups:
-            template = md_escape(occ.group.template[:160])
+            template = md_code(md_clip(occ.group.template, 160)).replace("|", "\\|")
             lines.append(f"| {template} | {occ.count:,} | {_hms(occ.first_ts)} |")
     claims = _claims(citer, facts.result.get("impact"))
     if claims:
@@ -291,10 +321,12 @@ def _detection(facts: Facts, citer: Citer) -> str:
     if e is not None:
         lines.append(
             f"- The failure was first visible at **{_ts(e.ts)}** in "
-            f"{md_escape(e.service or 'the logs')}: `{md_escape(e.message[:160])}` {citer((e.source_id, e.line))}"
+            f"{md_escape(e.service or 'the logs')}: {md_code(md_clip(e.message, 160))} "
+            f"{citer((e.source_id, e.line))}"
         )
     ranked = [f for f in facts.findings if f.first_ts and f.severity in ("error", "critical")]
-    first_finding = next(iter(ranked or [f for f in facts.findings if f.first_ts]), None)
+    ranked = ranked or [f for f in facts.findings if f.first_ts]
+    first_finding = min(ranked, key=lambda f: f.first_ts, default=None)
     if first_finding is not None:
         ref = first_finding.trigger or (first_finding.evidence or [None])[0]
         lines.append(
@@ -316,7 +348,7 @@ def _timeline(facts: Facts, citer: Citer) -> str:
     for n, row in enumerate(key_events(facts), start=1):
         when = row.when.strftime("%Y-%m-%d %H:%M:%S") if row.when else "—"
         lines.append(
-            f"| {n} | {when} | {md_escape(row.text)} | {citer(row.ref) if row.ref else ''} |"
+            f"| {n} | {when} | {md_cell(row.text)} | {citer(row.ref) if row.ref else ''} |"
         )
     return "\n".join(lines)
 
@@ -333,6 +365,15 @@ def _root_cause(facts: Facts, citer: Citer) -> str:
             lines += ["", md_escape(d.root_summary)]
         if d.root_evidence:
             lines += ["", f"Evidence: {citer.many(d.root_evidence, 5)}"]
+        symptoms = _symptoms(facts)
+        if symptoms:
+            lines += ["", "What it caused, in order:", ""]
+            for f in symptoms:
+                where = f" on {md_escape(', '.join(f.services[:3]))}" if f.services else ""
+                lines.append(
+                    f"- {_hms(f.first_ts)} {md_escape(f.title.rstrip('.'))}{where} "
+                    f"({f.count}×) {citer(f.trigger)}".rstrip()
+                )
     for hyp in (facts.result.get("hypotheses") or [])[:3]:
         if not isinstance(hyp, dict):
             continue
@@ -350,29 +391,62 @@ def _root_cause(facts: Facts, citer: Citer) -> str:
     return "\n".join(lines)
 
 
+def _causes(facts: Facts) -> list:
+    """Signature findings that name a cause (causal tier), the root cause first."""
+    return [
+        f
+        for f in facts.findings
+        if not f.detector and f.severity != "info" and tier_of(f.category) == Tier.CAUSE
+    ]
+
+
+def _symptoms(facts: Facts) -> list:
+    return [f for f in facts.findings if getattr(f, "role", "") == "symptom"]
+
+
 def _contributing(facts: Facts, citer: Citer) -> str:
+    """Causes besides the root cause (never symptoms, never detector noise)."""
     root = facts.diagnosis.root_category if facts.diagnosis else ""
     lines = []
-    for f in facts.findings[:MAX_FINDINGS]:
+    for f in _causes(facts)[:MAX_FINDINGS]:
         if f.category == root:
             continue
-        explanation = f" — {md_escape(f.explanation[:300])}" if f.explanation else ""
+        where = f" on {md_escape(', '.join(f.services[:3]))}" if f.services else ""
         lines.append(
-            f"- **{md_escape(f.title)}** ({f.get_severity_display()}, {f.count}×){explanation} "
-            f"{citer.many(f.evidence, 2)}".rstrip()
+            f"- **{md_escape(f.title)}**{where}"
+            + (f", from {_hms(f.first_ts)}" if f.first_ts else "")
+            + f" ({f.count}×) {citer.many(_evidence(f), 2)}".rstrip()
         )
     lines += [f"- {c}" for c in _claims(citer, facts.result.get("contributing_factors"))]
-    return "\n".join(lines) or "_No contributing factors identified from the logs._"
+    return "\n".join(lines) or (
+        "_No cause besides the root cause was found in the logs. Add what made it worse "
+        "(a missing limit, an alert that did not fire, a risky change)._"
+    )
+
+
+def _evidence(f) -> list:
+    return [f.trigger, *[r for r in f.evidence if r != f.trigger]] if f.trigger else f.evidence
 
 
 def _went_well(facts: Facts, citer: Citer) -> str:
-    lines = [
-        f"- Logs from {len(facts.sources)} source(s) ({facts.event_count:,} events) were available "
-        "for the analysis."
-    ]
-    if facts.findings:
+    """Only what the logs show went well: recovery before the logs end, a cause that was
+    logged plainly from its first occurrence. Nothing about the tooling."""
+    lines = []
+    cause = next((f for f in facts.findings if getattr(f, "role", "") == "cause"), None)
+    last_error = max(
+        (f.last_ts for f in facts.findings if f.last_ts and f.severity in ("error", "critical")),
+        default=None,
+    )
+    if last_error and facts.last_ts and (facts.last_ts - last_error).total_seconds() >= 60:
         lines.append(
-            f"- The rules engine produced {len(facts.findings)} finding(s) with cited lines."
+            f"- Errors stopped at {_hms(last_error)}, {duration_text(facts.last_ts - last_error)} "
+            "before the logs end: the service recovered."
+        )
+    if cause is not None and cause.trigger:
+        lines.append(
+            f"- The failing component logged the cause itself ({md_escape(cause.title)}) from its "
+            f"first occurrence, so the cause was identifiable from the logs "
+            f"{citer(cause.trigger)}."
         )
     lines.append("- _Add what helped: alerts that fired, runbooks, rollbacks, communication._")
     return "\n".join(lines)
@@ -380,24 +454,38 @@ def _went_well(facts: Facts, citer: Citer) -> str:
 
 def _went_wrong(facts: Facts, citer: Citer) -> str:
     lines = []
-    for f in facts.findings:
-        if f.severity in ("critical", "error"):
-            lines.append(
-                f"- {md_escape(f.title)} {citer(f.trigger or (f.evidence or [None])[0])}".rstrip()
-            )
-        if len(lines) >= 6:
-            break
-    span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
-    if facts.error_count:
-        lines.append(f"- Errors were logged for {duration_text(span)} before the logs end.")
+    cause = next((f for f in facts.findings if getattr(f, "role", "") == "cause"), None)
+    symptoms = _symptoms(facts)
+    if cause is not None and symptoms:
+        chain = ", then ".join(
+            f"{md_escape(s.title.rstrip('.'))} {citer(s.trigger)}".rstrip() for s in symptoms[:4]
+        )
+        lines.append(
+            f"- {md_escape(cause.title.rstrip('.'))} {citer(cause.trigger)} spread to callers: "
+            f"{chain}."
+        )
+    else:
+        for f in facts.findings:
+            if f.severity in ("critical", "error") and not f.detector:
+                lines.append(
+                    f"- {md_escape(f.title)} {citer(f.trigger or (f.evidence or [None])[0])}".rstrip()
+                )
+            if len(lines) >= 6:
+                break
+    failing = [f for f in facts.findings if f.first_ts and f.severity in ("error", "critical")]
+    if failing:
+        start = min(f.first_ts for f in failing)
+        end = max(f.last_ts or f.first_ts for f in failing)
+        still = " and were still logged when the logs end" if facts.last_ts == end else ""
+        lines.append(
+            f"- Errors lasted {duration_text(end - start)} ({_hms(start)} → {_hms(end)}){still}."
+        )
     lines.append("- _Add what slowed detection or recovery._")
     return "\n".join(lines)
 
 
 def _actions(facts: Facts, citer: Citer) -> str:
-    return (
-        "Drafted from rule remediations and the analysis. Give each item an owner and a due date."
-    )
+    return "Fixes for the causes found, each with its evidence. Give each item an owner and a due date."
 
 
 def _appendix(facts: Facts, citer: Citer) -> str:
@@ -427,7 +515,9 @@ def draft_section(key: str, facts: Facts) -> tuple[str, list[list[int]]]:
 
 
 def draft_actions(facts: Facts) -> list[dict]:
-    """Action items: the analysis' recommended actions, then rule remediations (deduplicated)."""
+    """Action items: for each cause (the root cause first) its fix and its guard from the
+    fixes table, citing the cause's first line; then the analysis' actions (deduplicated).
+    Causes the table does not know fall back to their rule's remediation."""
     items: list[dict] = []
     seen: set[str] = set()
 
@@ -437,12 +527,18 @@ def draft_actions(facts: Facts) -> list[dict]:
             seen.add(text.lower())
             items.append({"text": text, "citations": [list(r) for r in map(_ref, pairs) if r]})
 
+    for finding in _causes(facts):
+        cited = [finding.trigger] if finding.trigger else list(finding.evidence[:1])
+        fix = FIXES.get(finding.category)
+        if fix is not None:
+            add(f"{fix.fix}.", cited)
+            add(f"{fix.guard}.", cited)
+        else:
+            add(finding.remediation, cited)
     for claim in facts.result.get("actions") or []:
         if isinstance(claim, dict) and claim.get("status") != "dropped":
             add(
                 claim.get("text"),
                 [[c.get("source_id"), c.get("line")] for c in claim.get("citations") or ()],
             )
-    for finding in facts.findings:
-        add(finding.remediation, [finding.trigger] if finding.trigger else [])
     return items[:MAX_ACTIONS]

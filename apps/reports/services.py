@@ -283,7 +283,11 @@ def build_document(report: Report) -> document.Document:
         ],
         actions=[
             document.ActionRow(
-                a.text, a.owner, a.due_date.isoformat() if a.due_date else "", a.done
+                a.text,
+                a.owner,
+                a.due_date.isoformat() if a.due_date else "",
+                a.done,
+                evidence=_action_evidence(a.citations, facts.members),
             )
             for a in actions
         ],
@@ -292,6 +296,18 @@ def build_document(report: Report) -> document.Document:
         generated=_fmt(timezone.now()),
         version_note=f"Report status: {report.get_status_display()} · generated {_fmt(timezone.now())}",
     )
+
+
+def _action_evidence(citations, members: dict[int, str]) -> list[tuple[str, int, int]]:
+    out = []
+    for pair in (citations or [])[:3]:
+        try:
+            source_id, line = int(pair[0]), int(pair[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        name = members.get(source_id, f"source {source_id}").rsplit("/", 1)[-1]
+        out.append((f"{name}:{line}", source_id, line))
+    return out
 
 
 def _fmt(value) -> str:

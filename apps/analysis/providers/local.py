@@ -12,6 +12,8 @@ from typing import Any
 from apps.analysis.citations import normalise_ws
 from apps.analysis.evidence.types import EvidencePack
 from apps.analysis.schema import AnalysisAnswer, Claim, Hypothesis
+from apps.rules.engine.fixes import FIXES
+from apps.rules.engine.incidents import Tier, tier_of
 
 from .base import AnalysisProvider, ProviderResult, Repair, Usage
 
@@ -55,6 +57,24 @@ def _claim(pack: EvidencePack, text: str, kind: str, ids: list[str]) -> Claim | 
     return Claim(text=text, kind=kind, evidence=ids[:3], quote=quote_from(pack.by_id[ids[0]].text))
 
 
+def _what(f: dict[str, Any]) -> str:
+    """ "Upstream timed out on nginx from 10:01:35" """
+    when = f" from {f['first_ts'][11:19]}" if f.get("first_ts") else ""
+    where = f" on {', '.join(f['services'][:2])}" if f.get("services") else ""
+    return f"{f['title'].rstrip('.')}{where}{when}"
+
+
+def _in_time_order(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(findings, key=lambda f: f.get("first_ts") or "~")
+
+
+def _fix(f: dict[str, Any]) -> str:
+    fix = FIXES.get(f["category"])
+    return (
+        f"{fix.fix}; {fix.guard[:1].lower()}{fix.guard[1:]}." if fix else f.get("remediation", "")
+    )
+
+
 def _keep(claims: list[Claim | None]) -> list[Claim]:
     return [c for c in claims if c is not None]
 
@@ -70,22 +90,27 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
         return AnalysisAnswer(insufficient_evidence=True)
 
     summary: list[Claim | None] = []
-    if first_error:
-        summary.append(
-            _claim(
-                pack, "The first error of the incident window is this line.", "fact", first_error
-            )
-        )
+    causes = [f for f in findings if tier_of(f["category"]) == Tier.CAUSE]
+    symptoms = [f for f in findings if Tier.CAUSE < tier_of(f["category"]) < Tier.SIGNAL]
     if root and root.get("evidence"):
         summary.append(
-            _claim(
-                pack,
-                f"The rules engine's root-cause candidate is {root['category']}: {root['summary']}",
-                "fact",
-                root["evidence"],
-            )
+            _claim(pack, f"Likely root cause: {root['summary']}", "fact", root["evidence"])
         )
-    elif findings:
+        later = [f for f in symptoms if f["category"] != root["category"]]
+        if later:
+            summary.append(
+                _claim(
+                    pack,
+                    "What users and callers saw followed from it: "
+                    + ", then ".join(_what(f) for f in _in_time_order(later)[:3])
+                    + ".",
+                    "fact",
+                    [i for f in later[:3] for i in f["evidence"][:1]],
+                )
+            )
+    elif first_error:
+        summary.append(_claim(pack, "Errors start with this line.", "fact", first_error))
+    if not (root and root.get("evidence")) and findings:
         top = findings[0]
         summary.append(
             _claim(
@@ -140,9 +165,10 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
             )
         )
 
+    # contributing factors are other causes, never symptoms or detector signals
     contributing: list[Claim | None] = [
-        _claim(pack, f"Also observed: {f['title']} ({f['severity']}).", "fact", f["evidence"])
-        for f in findings
+        _claim(pack, f"{_what(f)}.", "fact", f["evidence"])
+        for f in causes
         if f["category"] not in seen
     ][:3]
     contributing += [
@@ -156,10 +182,12 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
         if g.get("is_new") and g not in error_groups[:3]
     ][:2]
 
+    # fixes for the causes (the root cause first), from the fixes table
+    first = [f for f in causes if root and f["category"] == root.get("category")]
     actions = [
-        _claim(pack, f["remediation"], "action", f["evidence"])
-        for f in findings[:3]
-        if f.get("remediation")
+        _claim(pack, _fix(f), "action", f["evidence"])
+        for f in [*first, *(f for f in causes if f not in first)][:3]
+        if _fix(f)
     ]
     return AnalysisAnswer(
         insufficient_evidence=not hypotheses,

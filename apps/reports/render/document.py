@@ -10,7 +10,14 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 
-from apps.reports.render.markdown import anchor, md_escape, neutralise_html, to_html
+from apps.reports.render.markdown import (
+    anchor,
+    cite,
+    md_cell,
+    md_escape,
+    neutralise_html,
+    to_html,
+)
 
 
 @dataclass
@@ -32,6 +39,7 @@ class ActionRow:
     owner: str = ""
     due: str = ""
     done: bool = False
+    evidence: list[tuple[str, int, int]] = field(default_factory=list)  # (label, source, line)
 
 
 @dataclass
@@ -64,7 +72,8 @@ def _actions_html(actions: list[ActionRow]) -> str:
     if not actions:
         return '<p class="muted">No action items yet.</p>'
     rows = "".join(
-        f"<tr><td>{n}</td><td>{_e(a.text)}</td><td>{_e(a.owner or '—')}</td>"
+        f"<tr><td>{n}</td><td>{_e(a.text)}{_evidence_links(a.evidence)}</td>"
+        f"<td>{_e(a.owner or '—')}</td>"
         f"<td>{_e(a.due or '—')}</td><td>{'done' if a.done else 'open'}</td></tr>"
         for n, a in enumerate(actions, start=1)
     )
@@ -72,6 +81,14 @@ def _actions_html(actions: list[ActionRow]) -> str:
         '<table class="actions"><thead><tr><th>#</th><th>Action</th><th>Owner</th>'
         f"<th>Due</th><th>Status</th></tr></thead><tbody>{rows}</tbody></table>"
     )
+
+
+def _evidence_links(evidence: list[tuple[str, int, int]]) -> str:
+    links = " ".join(
+        f'<a class="cite" href="{_e(anchor(source_id, line))}">{_e(label)}</a>'
+        for label, source_id, line in evidence
+    )
+    return f" {links}" if links else ""
 
 
 def _evidence_html(evidence: list[EvidenceLine]) -> str:
@@ -160,8 +177,10 @@ def to_markdown(doc: Document) -> str:
         if section.key == "actions":
             out += ["| # | Action | Owner | Due | Status |", "|---|---|---|---|---|"]
             out += [
-                f"| {n} | {md_escape(a.text)} | {md_escape(a.owner or '—')} | "
-                f"{md_escape(a.due or '—')} | {'done' if a.done else 'open'} |"
+                f"| {n} | {md_cell(a.text)}"
+                + "".join(f" {cite(label, s, line)}" for label, s, line in a.evidence)
+                + f" | {md_cell(a.owner or '—')} | "
+                f"{md_cell(a.due or '—')} | {'done' if a.done else 'open'} |"
                 for n, a in enumerate(doc.actions, start=1)
             ]
             out.append("")

@@ -14,8 +14,26 @@ from collections.abc import Callable, Iterable
 from markdown_it import MarkdownIt
 
 EVIDENCE_ANCHOR = re.compile(r"^#ev-(\d{1,18})-(\d{1,18})$")
-EVIDENCE_LINK = re.compile(r"\(#ev-(\d{1,18})-(\d{1,18})\)")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+# a link's `](#ev-S-L)`, its `]` not backslash-escaped (an even run of backslashes is text)
+EVIDENCE_LINK = re.compile(r"(?<!\\)(?:\\\\)*\]\(#ev-(\d{1,18})-(\d{1,18})\)")
+# What makes inline Markdown out of plain text, each escaped only where it would (CommonMark
+# with GFM tables and strikethrough): a date or a path reads as written in the export.
+_INLINE_SPECIAL = re.compile(
+    r"""
+      \\(?=[!-/:-@\[-`{-~]|$)        # a backslash that would escape what follows (or ends)
+    | `                               # code spans
+    | \*(?!\s)|(?<!\s)\*              # emphasis (a lone ` * ` between spaces is literal)
+    | (?<![0-9A-Za-z])_|_(?![0-9A-Za-z])   # emphasis: `_` at a word edge (snake_case is literal)
+    | !(?=\[)                         # an image
+    | \](?=[(\[:])                    # a link, reference or definition closes here
+    | <(?=[A-Za-z/!?])                # an HTML tag or autolink opens here
+    | &(?=\#?[0-9A-Za-z]+;)           # an entity reference
+    | ~(?=~)|(?<=~)~                  # strikethrough runs
+    """,
+    re.VERBOSE,
+)
+# What a line may start with to become a block: heading, quote, list item, thematic break.
+_BLOCK_START = re.compile(r"^(?:(#{1,6})(?=\s|$)|(>)|([-+*=_])(?=\s|$|\3)|(\d{1,9})([.)])(?=\s|$))")
 
 Ref = tuple[int, int]
 LinkFor = Callable[[int, int], str]
@@ -41,14 +59,54 @@ _MD = _parser()
 
 
 def md_escape(text: str) -> str:
-    """Text (a log line, an LLM sentence, a file name) as literal Markdown inline text."""
+    """Text (a log line, an LLM sentence, a file name) as literal Markdown on one line.
+
+    Only what Markdown would read as markup is escaped, so the export reads as plain text
+    (`2024-03-14 10:01:03`, not `2024\\-03\\-14`): inline markup anywhere, and block markup at
+    the start (the text may open a line or a list item). Whitespace runs become one space."""
     flat = " ".join(str(text).split())
-    return _MD_SPECIAL.sub(r"\\\1", flat)
+    flat = _INLINE_SPECIAL.sub(lambda m: "\\" + m.group(), flat)
+    return _BLOCK_START.sub(_escape_block_start, flat, count=1)
+
+
+def md_cell(text: str) -> str:
+    """`md_escape` for a table cell, where `|` ends the cell."""
+    return md_escape(text).replace("|", "\\|")
+
+
+def md_clip(text: str, limit: int) -> str:
+    """Plain `text` cut to `limit` characters at a space when there is one, with "…".
+
+    Cut before escaping, never after: a cut escape (`\\` at the end) would escape what
+    follows it in the Markdown."""
+    flat = " ".join(str(text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: max(1, limit - 1)]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip() + "…"
+
+
+def md_code(text: str) -> str:
+    """Text as an inline code span (shown verbatim, nothing escaped inside): the fence is one
+    backtick longer than any run in the text."""
+    flat = " ".join(str(text).split())
+    longest = max((len(m) for m in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def _escape_block_start(m: re.Match) -> str:
+    if m.group(4):  # "1." → "1\."
+        return f"{m.group(4)}\\{m.group(5)}"
+    return "\\" + m.group()
 
 
 def cite(label: str, source_id: int, line: int) -> str:
     """A citation link in Markdown source: ``[label](#ev-S-L)``."""
-    return f"[{md_escape(label)}]({anchor(source_id, line)})"
+    return f"[{md_cell(label)}]({anchor(source_id, line)})"
 
 
 def citations_in(markdown: str) -> list[Ref]:
@@ -91,8 +149,9 @@ def to_html(markdown: str, link_for: LinkFor | None = None) -> str:
 
 
 _BACKTICKS = re.compile(r"`+")
-# a `<` not already backslash-escaped (an even run of backslashes before it escapes itself)
-_LIVE_LT = re.compile(r"(?<!\\)((?:\\\\)*)<")
+# a `<` that opens a tag, comment or declaration (`<a`, `</`, `<!`, `<?`), not already
+# backslash-escaped (an even run of backslashes before it escapes itself); `<*>` stays as is
+_LIVE_LT = re.compile(r"(?<!\\)((?:\\\\)*)<(?=[A-Za-z/!?])")
 
 
 def _escape_lt(text: str) -> str:
@@ -100,7 +159,7 @@ def _escape_lt(text: str) -> str:
 
 
 def neutralise_html(markdown: str) -> str:
-    """`markdown` with every `<` outside code written as `&lt;`.
+    """`markdown` with every `<` that could open HTML outside code written as `&lt;`.
 
     The product renders sections with raw HTML off (`to_html`): a `<script>` typed or pasted
     into a section shows as text. A Markdown viewer with raw HTML on would make it markup, so

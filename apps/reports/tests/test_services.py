@@ -17,7 +17,11 @@ def _section(report, key):
 def test_draft_has_every_section_with_citations(report, incident):
     keys = list(report.sections.values_list("key", flat=True))
     assert keys == list(SectionKey.values)
-    assert report.title.startswith(incident.title)
+    # what failed, what users saw and when; not "Incident title: finding title"
+    assert not report.title.startswith(f"{incident.title}:")
+    assert (
+        report.title.startswith("PostgreSQL refused connections") and "2024-03-14" in report.title
+    )
     for key in ("summary", "detection", "timeline", "root_cause"):
         section = _section(report, key)
         assert section.body.strip(), key
@@ -205,9 +209,29 @@ def test_draft_uses_the_latest_analysis(incident, personas):
     report = services.create_draft(incident=incident, user=personas.member)
     assert report.analysis_id == run.pk
     summary = _section(report, "summary")
-    assert "Verified \\<b\\>summary\\</b\\>" in summary.body
+    assert "Verified \\<b>summary\\</b>" in summary.body
     assert f"#ev-{event.source_id}-{event.line}" in summary.body
     assert "Guess _(unverified)_" in summary.body
     assert "Pool too small" in _section(report, "root_cause").body
     assert "Made up" not in _section(report, "contributing").body
     assert report.actions.filter(text="Alert on pool saturation").exists()
+
+
+def test_contributing_factors_and_actions_are_causes_and_fixes(report):
+    """On the checkout sample: the database ran out of connections; the 504s, the pool
+    timeouts and the detectors' new patterns are symptoms and signals, not factors."""
+    contributing = _section(report, "contributing").body
+    for symptom in ("5xx", "pool", "New message pattern", "spike"):
+        assert symptom not in contributing, symptom
+    went_well = _section(report, "went_well").body
+    assert "source(s)" not in went_well and "were available" not in went_well
+    actions = list(report.actions.order_by("position", "id").values_list("text", "citations"))
+    assert "max_connections" in actions[0][0] and actions[0][1]
+    assert not any(text.startswith("Look at") or "Group the 5xx" in text for text, _ in actions)
+    root = _section(report, "root_cause").body
+    assert "What it caused, in order:" in root and "Proxy timed out" in root
+
+
+def test_markdown_export_reads_as_plain_text(report):
+    md = services.markdown_export(report)
+    assert "2024\\-03\\-14" not in md and "2024-03-14" in md

@@ -177,7 +177,7 @@ def _reasons(
         span = f" for {_minutes(minutes)}" if minutes else ""
         was = ""
         if baseline is not None and share > baseline:
-            was = f" (was {baseline:.0%} before)" if baseline >= 0.005 else " (none before)"
+            was = f", up from {baseline:.0%}" if baseline >= 0.005 else ", none before"
         out.append(f"{share:.0%} of events were errors{span}{was}")
     if crash:
         out.append(f"a crash ({crash})")

@@ -63,9 +63,9 @@ def test_severity_table(name, before, during, services, share, base, findings, w
 def test_reasons_say_what_held():
     data, start, end = rows(10, 12, ["a", "b", "c"], share=0.4)
     result = assess(data, [], start, end)
-    assert result.text == "SEV1: 3 services, 40% of events were errors for 12 min (none before)"
+    assert result.text == "SEV1: 3 services, 40% of events were errors for 12 min, none before"
 
 
 def test_reasons_give_the_baseline_when_there_was_one():
     data, start, end = rows(10, 10, ["a"], share=0.5, base_share=0.1)
-    assert "(was 10% before)" in assess(data, [], start, end).text
+    assert ", up from 10%" in assess(data, [], start, end).text
