@@ -303,6 +303,10 @@ def _parse(
         yield cur
 
 
+# Formats whose every line is a whole event: never joined as a block.
+SELF_CONTAINED = frozenset(("json", "logfmt"))
+
+
 def _block_continues(
     cur: Record, fields: Fields, message: str, block: bool, uptime: float | None
 ) -> bool:
@@ -314,6 +318,8 @@ def _block_continues(
         return False
     if fields.get("level") is not None:
         return False  # a line that states its level is an event of its own (logcat's frames)
+    if cur.fmt in SELF_CONTAINED:
+        return False  # one JSON object is one event, whatever its message looks like
     if (
         not cur.parsed
         or (fields.get("fmt") or cur.fmt) != cur.fmt

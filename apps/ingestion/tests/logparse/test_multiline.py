@@ -137,6 +137,21 @@ def test_node_stack_in_json_lines_is_its_own_record():
     assert recs[1].ts == recs[0].ts
 
 
+@pytest.mark.parametrize(
+    "message",
+    ["  indented", "\tat com.example.Foo.bar(Foo.java:1)", "dump_header+0x4a/0x1f0", " 0"],
+)
+@pytest.mark.parametrize(
+    "previous", ["{}", '{"level":"info","msg":"ok"}'], ids=["empty-object", "event"]
+)
+def test_a_json_line_is_never_joined_to_the_one_before(previous, message):
+    """A JSON object is a whole event, even when its message looks like a frame or a row."""
+    import json
+
+    recs = parse(f"{previous}\n{json.dumps({'msg': message})}\n")
+    assert spans(recs) == [(1, 1), (2, 2)]
+
+
 def test_java_stack_inside_cri_lines():
     text = "\n".join(
         [
