@@ -14,6 +14,7 @@ logs), is kept.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -59,17 +60,32 @@ def header_format(header: Header) -> Format:
     return Format(INFERRED, header.parse, (), specificity=10, description=header.loghub())
 
 
-def _explained(parse, texts: list[str]) -> int:
-    """How much of the sample a parser explains: header chars consumed, a time, a level."""
+def _explained(parse, texts: list[str], rival=None) -> int:
+    """How much of the sample a parser explains: header chars consumed, a time, a level.
+
+    With `rival` (the catalogue's parser), characters this parser takes beyond the rival's
+    header are not counted when they are only words (`sorry, ` of `FATAL:  sorry, too many
+    clients`): a word that repeats across a small sample is message, not header, unless it
+    carries a header's marks (digits, brackets, a colon, a dot …)."""
     score = 0
     for text in texts:
         fields = parse(text)
         if fields is None or "weak" in fields:
             continue
         message = fields.get("message")
-        score += len(text) - len(message) if isinstance(message, str) and message in text else 0
+        taken = len(text) - len(message) if isinstance(message, str) and message in text else 0
+        if rival is not None and taken:
+            other = rival(text)
+            theirs = other.get("message") if other is not None else None
+            extra = len(theirs) - len(message) if isinstance(theirs, str) else 0
+            if extra > 0 and theirs.endswith(message) and _ONLY_WORDS.fullmatch(theirs[:extra]):
+                taken -= extra
+        score += taken
         score += 20 * (fields.get("ts") is not None) + 20 * (fields.get("level") is not None)
     return score
+
+
+_ONLY_WORDS = re.compile(r"\s*(?:[^\W\d_]+[,;]?\s+)+")
 
 
 def sample_texts(lines: Iterable[Line | str], size: int = SAMPLE_LINES) -> list[str]:
@@ -121,7 +137,8 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
     if (
         header is not None
         and header.parse is not None
-        and _explained(header.parse, texts) > _explained(BY_NAME[best].parse, texts)
+        and _explained(header.parse, texts, BY_NAME[best].parse)
+        > _explained(BY_NAME[best].parse, texts)
     ):
         return Detection(INFERRED, round(header.share, 3), header)
     return Detection(best, round(min(1.0, hits[best] / max(considered, 1)), 3))

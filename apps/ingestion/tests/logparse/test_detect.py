@@ -103,3 +103,16 @@ def test_explicit_detected_format_skips_detection():
     assert recs[0].fmt == "python-basic"
     recs = parse("anything", detected="no-such-format")
     assert recs[0].fmt == "plain"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2024-01-15 14:02:11.123 UTC [1234] FATAL:  sorry, too many clients already",
+        "2024-01-15 14:02:11,123 - app.db - ERROR - could not connect to server",
+    ],
+)
+def test_a_repeated_line_keeps_its_first_words(line):
+    """Ten copies of one line: a word they all share is message, not a learnt header column."""
+    records = parse("\n".join([line] * 10) + "\n")
+    assert {r.message for r in records} == {line.split(" - ")[-1].split(":  ")[-1]}

@@ -40,9 +40,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
     "heroku-logplex": {"level": (4,)},
     "heroku-router-error": {"level": (3,)},
     "iis-w3c": {"message": (0, 1, 2, 3, 4), "ts": (4,), "level": (4,)},
-    # Regressions of the learnt header (held-out formats, listed in its commit): a
-    # catalogue format used to read these messages right.
-    "python-logging-formatter": {"message": (0, 1, 2, 3, 4)},
 }
 
 
