@@ -28,8 +28,8 @@ payload text is in `pdftotext`. The Markdown export promises (apps/reports/rende
 that every log-, rule-, model- or title-derived string is escaped (`md_escape`) or in a code
 fence: parsed by a CommonMark parser *with raw HTML on* it holds no HTML but the evidence
 anchors, no link but `#ev-…`, no image; rendered that way and served without a CSP it stays
-inert in Chromium. A section the user typed is exported verbatim (it is their Markdown): checked
-to be there as typed, and left out of the inertness check.
+inert in Chromium. A section the user typed is exported as their Markdown, raw HTML written as
+text (`neutralise_html`): checked to be there so, and left out of the inertness check.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 from markdown_it import MarkdownIt
 
+from apps.reports.render.markdown import neutralise_html
 from prove.common import OUT, write_result
 from prove.corpus import TS, fetch_payloads, xss_payloads
 
@@ -430,11 +431,13 @@ def test_xss_reports(live_server, page):
                 md_bad.append(f"{incident.pk}: markdown response {response.status} {headers}")
             md = response.text()
             (ARTIFACTS / f"postmortem-{n}.md").write_text(md)
-            if n == 0 and typed and typed[0].strip() not in md:
+            # the user's own Markdown, as typed but for raw HTML written as text (< → &lt;)
+            exported = [neutralise_html(body.strip()) for body in typed] if n == 0 else []
+            if exported and exported[0] not in md:
                 md_bad.append(f"{incident.pk}: the typed section is not exported as typed")
             checked = md
-            for body in typed if n == 0 else []:
-                checked = checked.replace(body.strip(), "")  # the user's own Markdown, verbatim
+            for body in exported:
+                checked = checked.replace(body, "")
             md_bad += [f"{incident.pk}: {hit}" for hit in _markdown_findings(checked)]
             # the worst viewer: raw HTML on, no CSP, served from the app's origin
             html = MarkdownIt("commonmark", {"html": True}).enable("table").render(checked)
