@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, tzinfo
 from functools import partial
@@ -46,7 +46,7 @@ class SourceStats:
     name: str
     fmt: str = "plain"
     confidence: float = 0.0
-    header: str = ""  # a learnt header in the loghub syntax (fmt "inferred")
+    header: str = ""  # the header in the loghub syntax: learnt (fmt "inferred") or given
     lines: int = 0  # physical lines
     records: int = 0  # events after multi-line joining
     parsed_lines: int = 0  # physical lines inside records whose header a format parsed
@@ -54,10 +54,18 @@ class SourceStats:
     truncated_lines: int = 0
     inherited_ts: int = 0  # records without their own timestamp
     warnings: list[str] = field(default_factory=list)
+    # a given header (`log_format`): the non-empty lines it did not match, by what became of
+    # them ("joined to the record before", "kept as plain text", "read as syslog")
+    unmatched: dict[str, int] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float:
         return self.parsed_lines / self.lines if self.lines else 0.0
+
+    def unmatched_line(self) -> str:
+        """Like: 12 lines not matched by the header: 9 joined to the record before, 3 kept
+        as plain text ('' when the header matched every line, or none was given)."""
+        return unmatched_line(self.unmatched)
 
     def summary(self) -> str:
         if not self.lines:
@@ -68,6 +76,16 @@ class SourceStats:
         if self.truncated_lines:
             parts.append(f"{self.truncated_lines:,} lines truncated")
         return " · ".join(parts)
+
+
+def unmatched_line(unmatched: dict[str, int]) -> str:
+    """SourceStats.unmatched in words (the `logparse --stats` line, the sources panel)."""
+    total = sum(unmatched.values())
+    if not total:
+        return ""
+    reasons = sorted(unmatched.items(), key=lambda item: (-item[1], item[0]))
+    detail = ", ".join(f"{n:,} {why}" for why, n in reasons)
+    return f"{total:,} line{'s' if total != 1 else ''} not matched by the header: {detail}"
 
 
 @dataclass(slots=True)
@@ -108,7 +126,10 @@ def _parse_source(
     it = iter(lines)
     if log_format:
         stats.fmt, stats.confidence = "loghub", 1.0
-        records = parse_lines(it, source=source, log_format=log_format, raw_ts=True)
+        stats.header = log_format
+        records = parse_lines(
+            it, source=source, log_format=log_format, raw_ts=True, unmatched=stats.unmatched
+        )
     else:
         detection, it = detect(it)
         stats.fmt, stats.confidence = detection.name, detection.confidence
@@ -205,6 +226,7 @@ def parsed_members(
     display_name: str,
     limits: Limits = DEFAULT_LIMITS,
     log_format: str | None = None,
+    member_formats: Mapping[str, str] | None = None,
     dates: DateHints | None = None,
     report: ArchiveReport | None = None,
     skip_binary: bool = False,
@@ -214,13 +236,16 @@ def parsed_members(
     """Every log file in the upload at `path`, parsed into records (in a forked process unless
     `fork=False`; the same messages either way). Raises ArchiveRejected when the upload is
     refused and, forked, forking.ChildFailed when parsing fails (`Type: message`).
-    `skip_binary`: a member that looks binary yields no records (`binary` says why)."""
+    `member_formats`: a header for some members by name (a user's correction), over
+    `log_format`. `skip_binary`: a member that looks binary yields no records (`binary` says
+    why)."""
     produce = partial(
         _produce,
         path,
         display_name=display_name,
         limits=limits,
         log_format=log_format,
+        member_formats=member_formats or {},
         dates=dates,
         skip_binary=skip_binary,
         name_limit=name_limit,
@@ -289,6 +314,7 @@ def _produce(
     display_name: str,
     limits: Limits,
     log_format: str | None,
+    member_formats: Mapping[str, str],
     dates: DateHints | None,
     skip_binary: bool,
     name_limit: int | None,
@@ -303,6 +329,7 @@ def _produce(
     try:
         for member in open_members(path, display_name=display_name, limits=limits, report=report):
             name = member.name[:name_limit] if name_limit else member.name
+            header = member_formats.get(name) or log_format
             reader = _HashingReader(member.stream)
             decode = DecodeReport()
             stats = SourceStats(name=name)
@@ -315,13 +342,13 @@ def _produce(
                 continue
             lines = chain([first], lines) if first is not None else lines
             if packed:  # forked: timestamps stay raw, the reader resolves them
-                records = _parse_source(lines, source=name, stats=stats, log_format=log_format)
+                records = _parse_source(lines, source=name, stats=stats, log_format=header)
             else:
                 records = parse_source(
                     lines,
                     source=name,
                     stats=stats,
-                    log_format=log_format,
+                    log_format=header,
                     dates=dates,
                 )
             rows: list = []

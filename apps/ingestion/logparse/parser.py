@@ -40,6 +40,10 @@ from .timestamps import TimestampParser
 
 __all__ = ["Detection", "detect_format", "lines_from_text", "parse_lines"]
 
+# What became of a line a given header did not match (parse_lines' `unmatched`).
+UNMATCHED_JOINED = "joined to the record before"
+UNMATCHED_TEXT = "kept as plain text"
+
 # Below this detection confidence, unheaded lines are not glued to the previous record.
 JOIN_CONFIDENCE = 0.3
 # Seconds of kernel uptime between the lines of one report (an OOM report prints in a few ms).
@@ -95,6 +99,7 @@ def parse_lines(
     reference: datetime | None = None,
     default_date: date | None = None,
     raw_ts: bool = False,
+    unmatched: dict[str, int] | None = None,
 ) -> Iterator[Record]:
     """Parse one source's lines into records (a generator; memory bounded by one record).
 
@@ -104,7 +109,9 @@ def parse_lines(
     bare times of day (without it a bare time is no timestamp); naive times are read in
     `default_tz` (UTC by default). `raw_ts`: leave each record's `ts` as the format found it
     (a string, a number or None) for `resolve_timestamps` to finish elsewhere (another
-    process: pipeline.parsed_members).
+    process: pipeline.parsed_members). `unmatched`: filled with the non-empty lines the
+    source's format (a given `log_format`) did not match, by what became of them
+    (UNMATCHED_JOINED, UNMATCHED_TEXT, or "read as <format>").
     """
     it = iter(lines)
     if log_format:
@@ -122,7 +129,7 @@ def parse_lines(
         primary = detection.format
         confidence = detection.confidence
         it = chain(sample, it)
-    records = _parse(it, primary, confidence, source)
+    records = _parse(it, primary, confidence, source, unmatched)
     if raw_ts:
         yield from records
         return
@@ -159,8 +166,10 @@ def _parse(
     primary: Format | None,
     confidence: float,
     source: str,
+    unmatched: dict[str, int] | None = None,
 ) -> Iterator[Record]:
-    """Records with their raw `ts` (resolve_timestamps finishes them)."""
+    """Records with their raw `ts` (resolve_timestamps finishes them); `unmatched` counts the
+    lines `primary` did not match (parse_lines)."""
     parse = primary.parse if primary is not None else None
     primary_name = primary.name if primary is not None else PLAIN
     joins = primary is not None and primary.headers and confidence >= JOIN_CONFIDENCE
@@ -208,6 +217,7 @@ def _parse(
                 uptime = up if isinstance(up, float) else uptime
                 continue
         else:
+            missed = unmatched is not None and fields is None and parse is not None and text
             # -- does this line continue the open record? --------------------------------
             cont = False
             content = text if fields is None else fields.get("message") or ""
@@ -259,11 +269,16 @@ def _parse(
                 cur.end_line = number
                 partial = fields is not None and "partial" in fields
                 block = False
+                if missed:
+                    unmatched[UNMATCHED_JOINED] = unmatched.get(UNMATCHED_JOINED, 0) + 1  # type: ignore[index]
                 continue
             if fields is None and cur is None and text:
                 alt = parse_any(text, primary)
                 if alt is not None:
                     fmt, fields = alt[0].name, alt[1]
+            if missed:
+                why = UNMATCHED_TEXT if fields is None else f"read as {fmt}"
+                unmatched[why] = unmatched.get(why, 0) + 1  # type: ignore[index]
         # -- a new record starts here -----------------------------------------------------
         if cur is not None:
             if raw_parts is not None:

@@ -26,3 +26,28 @@ def test_cli_parses_with_an_optional_group(tmp_path, capsys):
     out = capsys.readouterr().out
     assert '"message": "Linux version 2.6.5-1.358"' in out
     assert '"service": "kernel"' in out
+
+
+def test_stats_count_the_lines_a_given_header_does_not_match(tmp_path, capsys):
+    path = tmp_path / "auth.log"
+    path.write_text(
+        "Dec  3 10:12:14 host1 sshd[123]: Accepted key\n"
+        "Dec  3 10:12:15 host1 sshd[124]: Failed password\n"
+        "  continued on a line of its own\n"
+        "\n"
+        "Dec  3 10:12:17 host1 cron: job ran\n"
+    )
+    log_format = r"<Month> <Day> <Time> <Host> <Component>(\[<PID>\])?: <Content>"
+    call_command("logparse", str(path), log_format=log_format, stats=True)
+    out = capsys.readouterr().out
+    assert f"  header: {log_format}" in out
+    # the blank line is no miss; the indented one is kept, joined to the record before
+    assert "⚠ 1 line not matched by the header: 1 joined to the record before" in out
+
+
+def test_stats_say_nothing_of_misses_when_the_header_matches_every_line(tmp_path, capsys):
+    path = tmp_path / "auth.log"
+    path.write_text("Dec  3 10:12:14 host1 sshd[123]: Accepted key\n")
+    log_format = r"<Month> <Day> <Time> <Host> <Component>(\[<PID>\])?: <Content>"
+    call_command("logparse", str(path), log_format=log_format, stats=True)
+    assert "not matched" not in capsys.readouterr().out

@@ -113,6 +113,8 @@ class Command(BaseCommand):
                 )
                 if st.header:
                     target.write(f"  header: {st.header}")
+                if st.unmatched:
+                    target.write(f"  ⚠ {st.unmatched_line()}")
                 for warning in st.warnings:
                     target.write(f"  ⚠ {warning}")
             target.write(

@@ -199,3 +199,41 @@ def test_nothing_is_lost_with_a_header(texts):
     assert recs[0].line == 1 and recs[-1].end_line == len(texts)
     assert all(a.end_line + 1 == b.line for a, b in pairwise(recs))
     assert "\n".join(r.raw for r in recs) == "\n".join(texts)
+
+
+# A given header's misses, by what became of each line: (lines, expected counts).
+SYSLOG_HEADER = r"<Month> <Day> <Time> <Host> <Component>(\[<PID>\])?: <Content>"
+UNMATCHED_CASES = [
+    ("every line matches", ["Dec  3 10:12:14 h sshd[1]: a", "Dec  3 10:12:15 h cron: b"], {}),
+    ("a blank line is no miss", ["Dec  3 10:12:14 h sshd[1]: a", "", "Dec  3 10:12:15 h c: b"], {}),
+    (
+        "an indented line joins the record before",
+        ["Dec  3 10:12:14 h sshd[1]: a", "    at Foo.bar(Foo.java:1)"],
+        {"joined to the record before": 1},
+    ),
+    (
+        "a line of another format is read as that format",
+        [
+            "Dec  3 10:12:14 h sshd[1]: a",
+            '{"time":"2026-12-03T10:12:15Z","level":"error","msg":"x"}',
+        ],
+        {"read as json": 1},
+    ),
+    ("a first line without a header is plain text", ["no header here"], {"kept as plain text": 1}),
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"), [c[1:] for c in UNMATCHED_CASES], ids=[c[0] for c in UNMATCHED_CASES]
+)
+def test_a_given_header_counts_the_lines_it_does_not_match(lines, expected):
+    unmatched: dict[str, int] = {}
+    records = list(
+        parse_lines(
+            lines_from_text("\n".join(lines) + "\n"),
+            log_format=SYSLOG_HEADER,
+            unmatched=unmatched,
+        )
+    )
+    assert unmatched == expected
+    assert records[-1].end_line == len(lines)  # every line kept, in one record or another
