@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
@@ -73,6 +73,8 @@ class Spec:
     engine: Any  # apps.rules.engine.Engine
     group_rules: Any  # grouping_store.GroupRules
     observed: Any  # grouping_store.Observed
+    # a user's corrected header, by member name (Source.log_format), over `log_format`
+    member_formats: dict[str, str] = field(default_factory=dict)
 
 
 # one encoder: json.dumps with options builds a new JSONEncoder on every call
@@ -154,6 +156,7 @@ def compute(spec: Spec, *, fork_parser: bool = True) -> Iterator[tuple]:
             display_name=spec.display_name,
             limits=spec.limits,
             log_format=spec.log_format,
+            member_formats=spec.member_formats,
             dates=spec.dates,
             report=report,
             skip_binary=True,
@@ -252,6 +255,8 @@ def _member(spec: Spec, member: ParsedMember, totals: dict) -> Iterator[tuple]:
         {
             "fmt": stats.fmt,
             "confidence": stats.confidence,
+            "header": stats.header[:500],
+            "unmatched": stats.unmatched,
             "line_count": decode.lines,
             "event_count": stats.records,
             "parsed_lines": stats.parsed_lines,

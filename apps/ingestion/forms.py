@@ -44,6 +44,17 @@ def unaccounted_bytes(request) -> int:
     return max(0, length - fields - files)
 
 
+def _checked_header(value: str) -> str:
+    """A loghub header the parser can use ('' for none), or a ValidationError saying why."""
+    value = value.strip()
+    if value:
+        try:
+            compile_log_format(value)
+        except (ValueError, Exception) as exc:  # re.error included
+            raise forms.ValidationError(f"Not a usable header layout: {exc}") from None
+    return value
+
+
 class LogInputForm(forms.Form):
     files = MultipleFileField(required=False)
     pasted = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}))
@@ -79,13 +90,7 @@ class LogInputForm(forms.Form):
         return value
 
     def clean_log_format(self):
-        value = self.cleaned_data["log_format"].strip()
-        if value:
-            try:
-                compile_log_format(value)
-            except (ValueError, Exception) as exc:  # re.error included
-                raise forms.ValidationError(f"Not a usable header layout: {exc}") from None
-        return value
+        return _checked_header(self.cleaned_data["log_format"])
 
     def __init__(self, *args, unaccounted: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -104,3 +109,20 @@ class NewIncidentForm(LogInputForm):
     title = forms.CharField(max_length=200)
 
     field_order = ["title", "files", "pasted", "log_format", "year", "timezone"]
+
+
+class SourceHeaderForm(forms.Form):
+    """A corrected header for one source; empty goes back to detecting it from the file."""
+
+    log_format = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Header",
+        help_text=(
+            "loghub syntax: <Date> <Time> <Level> <Component>(\\[<Pid>\\])?: <Content>. "
+            "Empty: learn it from the file again."
+        ),
+    )
+
+    def clean_log_format(self):
+        return _checked_header(self.cleaned_data["log_format"])

@@ -12,6 +12,7 @@ from django.db import models
 
 from apps.incidents.models import Incident, Project
 from apps.ingestion.logparse.levels import LEVEL_NUMBER, LEVELS
+from apps.ingestion.pipeline import unmatched_line
 
 __all__ = ["LEVELS", "LEVEL_NUMBER"]  # re-exported: the app's code imports them from here
 
@@ -91,6 +92,13 @@ class Source(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.INGESTING)
     fmt = models.CharField(max_length=40, blank=True)
     confidence = models.FloatField(default=0)
+    # the header its lines were read with, in the loghub syntax: learnt from the file (fmt
+    # "inferred") or given (fmt "loghub"); empty for catalogue formats
+    header = models.CharField(max_length=500, blank=True)
+    # a member's corrected header (loghub syntax), over the upload's; the job re-reads with it
+    log_format = models.CharField(max_length=500, blank=True)
+    # with a given header: the lines it did not match, by what became of them
+    unmatched = models.JSONField(default=dict, blank=True)
     line_count = models.BigIntegerField(default=0)
     event_count = models.BigIntegerField(default=0)
     parsed_lines = models.BigIntegerField(default=0)
@@ -116,6 +124,12 @@ class Source(models.Model):
     @property
     def coverage(self) -> float:
         return self.parsed_lines / self.line_count if self.line_count else 0.0
+
+    @property
+    def unmatched_line(self) -> str:
+        """Like: 12 lines not matched by the header: 9 joined to the record before, 3 kept as
+        plain text."""
+        return unmatched_line(self.unmatched or {})
 
     @property
     def coverage_line(self) -> str:

@@ -35,6 +35,7 @@ from apps.rules import diagnosis
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
 from apps.tenants import scheduling
+from apps.tenants.models import IngestTicket
 
 log = logging.getLogger(__name__)
 
@@ -390,29 +391,84 @@ def _fail(job: IngestJob, reason: str) -> str:
     rows it wrote removed (a bomb refused part-way may have written millions), and the
     incident's groups and rollup rebuilt from what remains, so the incident reads as if the
     upload had never been, except for the failed source that says why."""
-    source_ids = list(
-        Source.objects.filter(stored_file_id=job.stored_file_id).values_list("pk", flat=True)
-    )
     with transaction.atomic():
-        if source_ids:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "DELETE FROM ingestion_event WHERE source_id = ANY(%s)", [source_ids]
-                )
-                cursor.execute(
-                    "DELETE FROM ingestion_eventtext WHERE source_id = ANY(%s)", [source_ids]
-                )
-            Source.objects.filter(pk__in=source_ids).update(
-                status=Source.Status.FAILED,
-                warnings=[reason[:2000]],
-                event_count=0,
-                checkpoint_line=0,
-                text_indexed=False,
-            )
+        _clear_sources(job, status=Source.Status.FAILED, warnings=[reason[:2000]])
         _finish(job.pk, IngestJob.Status.FAILED, error=reason)
     grouping_store.refresh_incident_groups(job.incident)
     rollup.refresh_rollup(job.incident)
     return IngestJob.Status.FAILED
+
+
+def _clear_sources(job: IngestJob, **fields) -> None:
+    """Remove every event the job wrote (bulk SQL) and reset its sources' checkpoints, setting
+    `fields` on them: a failed job, or one about to run again (`reparse_source`). The caller
+    rebuilds the incident's groups and rollup."""
+    source_ids = list(
+        Source.objects.filter(stored_file_id=job.stored_file_id).values_list("pk", flat=True)
+    )
+    if not source_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingestion_event WHERE source_id = ANY(%s)", [source_ids])
+        cursor.execute("DELETE FROM ingestion_eventtext WHERE source_id = ANY(%s)", [source_ids])
+    Source.objects.filter(pk__in=source_ids).update(
+        event_count=0, checkpoint_line=0, text_indexed=False, **fields
+    )
+
+
+class ReparseRefused(Exception):
+    """The source cannot be re-read now; the message is for the user."""
+
+
+@transaction.atomic
+def reparse_source(*, source: Source, log_format: str) -> IngestJob:
+    """Read a source again with a corrected header (loghub syntax; '' goes back to detection).
+
+    The source's upload runs again through its own ingest job, queued like an upload: its
+    events are removed first (the upload's other members too: they are read again with their
+    own headers), so the job rewrites them from line 1 and nothing is duplicated. Groups,
+    occurrences and the timeline are rebuilt at once and again when the job ends; the job's
+    findings are replaced when it ends. The caller validated `log_format`.
+    """
+    job = IngestJob.objects.select_for_update().get(stored_file_id=source.stored_file_id)
+    if job.is_active:
+        raise ReparseRefused(f"{source.member} is being ingested: wait until it is done.")
+    if IngestTicket.objects.filter(
+        tenant__schema_name=connection.schema_name, job_id=job.pk
+    ).exists():
+        # its task is still building the search index (tasks.ingest): one ticket per job
+        raise ReparseRefused(f"{source.member} is still being indexed: try again in a moment.")
+    if refusal := quotas.queue_refusal(1):
+        raise ReparseRefused(refusal)
+    Source.objects.filter(pk=source.pk).update(log_format=log_format[:500])
+    _clear_sources(
+        job,
+        status=Source.Status.INGESTING,
+        warnings=[],
+        parsed_lines=0,
+        unparsed_lines=0,
+        unmatched={},
+        first_ts=None,
+        last_ts=None,
+    )
+    IngestJob.objects.filter(pk=job.pk).update(
+        status=IngestJob.Status.QUEUED,
+        attempts=0,
+        bytes_done=0,
+        lines_done=0,
+        events_done=0,
+        error="",
+        warnings=[],
+        lines_per_second=None,
+        started_at=None,
+        heartbeat_at=None,
+        finished_at=None,
+    )
+    grouping_store.refresh_incident_groups(source.incident)
+    rollup.refresh_rollup(source.incident)
+    scheduling.submit(connection.schema_name, [job.pk])
+    job.refresh_from_db()
+    return job
 
 
 def run_ingest(job_id: int) -> str:
@@ -551,6 +607,9 @@ def _ingest_file(job: IngestJob) -> list[str]:
             path=path,
             display_name=stored.original_name,
             log_format=stored.log_format or None,
+            member_formats=dict(
+                stored.sources.exclude(log_format="").values_list("member", "log_format")
+            ),
             dates=hints if hints.day else replace(hints, day=_undated_day(job)),
             limits=limits(),
             miner=grouping_store.load_miner(project),

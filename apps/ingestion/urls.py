@@ -11,4 +11,5 @@ urlpatterns = [
         "incidents/<int:incident_id>/progress/", views.incident_progress, name="incident-progress"
     ),
     path("sources/<int:source_id>/delete/", views.source_delete, name="source-delete"),
+    path("sources/<int:source_id>/header/", views.source_header, name="source-header"),
 ]

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from apps.incidents.selectors import (
     get_incident_for_request,
@@ -11,7 +12,12 @@ from apps.incidents.selectors import (
     incident_sources_and_jobs,
 )
 from apps.ingestion import services
-from apps.ingestion.forms import LogInputForm, NewIncidentForm, unaccounted_bytes
+from apps.ingestion.forms import (
+    LogInputForm,
+    NewIncidentForm,
+    SourceHeaderForm,
+    unaccounted_bytes,
+)
 from apps.ingestion.models import Source
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
@@ -83,6 +89,39 @@ def source_delete(request: TenantHttpRequest, source_id: int):
     services.delete_source(source=source)
     messages.info(request, f"Deleted {name} and its events.")
     return redirect("incidents:incident-detail", incident_id=incident_id)
+
+
+@require_role(Role.MEMBER)
+@require_http_methods(["GET", "POST"])
+def source_header(request: TenantHttpRequest, source_id: int):
+    """Correct the header a source was read with and read it again (its upload's ingest job,
+    queued anew). htmx gets the form back with the reason when the header is unusable."""
+    source = get_object_or_404(
+        Source.objects.select_related("incident", "stored_file"), pk=source_id
+    )
+    form = SourceHeaderForm(
+        request.POST or None, initial={"log_format": source.log_format or source.header}
+    )
+    if request.method == "POST" and form.is_valid():
+        header = form.cleaned_data["log_format"]
+        try:
+            services.reparse_source(source=source, log_format=header)
+        except services.ReparseRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            how = "with the corrected header" if header else "detecting its header again"
+            messages.info(request, f"Reading {source.member} again, {how}.")
+            target = reverse(
+                "incidents:incident-detail", kwargs={"incident_id": source.incident_id}
+            )
+            return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    template = "ingestion/source_header.html"
+    if request.htmx:
+        template += "#header-form"
+    stored = source.stored_file
+    context = {"incident": source.incident, "source": source, "stored": stored}
+    context["shared"] = stored.sources.count()  # the upload's files, all read again
+    return render(request, template, {**context, "form": form})
 
 
 @require_GET

@@ -134,3 +134,31 @@ def duration(seconds) -> str:
     if seconds < 86400:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+@register.filter
+def needs_year(first, last) -> bool:
+    """Whether log times from `first` to `last` are shown with their year: they span more than
+    one year, or theirs is not this one (`{% with year=first_ts|needs_year:last_ts %}`)."""
+    return years_differ(first, last, this_year=timezone.localdate().year)
+
+
+def years_differ(first, last, *, this_year: int) -> bool:
+    years = {timezone.localtime(t).year for t in (first, last) if t is not None}
+    return bool(years) and years != {this_year}
+
+
+@register.filter
+def day(value, year=False) -> str:
+    """A timestamp's date in the current time zone: `12-31`, or `2025-12-31` with `year`
+    ('' for None). Pair it with `clock` for the time and `{% time_zone %}` for the zone."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    return f"{local:%Y-%m-%d}" if year else f"{local:%m-%d}"
+
+
+@register.simple_tag
+def time_zone() -> str:
+    """The zone the page's times are shown in (UTC)."""
+    return timezone.get_current_timezone_name()
