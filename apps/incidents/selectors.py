@@ -56,9 +56,19 @@ def get_project_for_request(request, slug: str) -> Project:
     return get_object_or_404(Project, slug=slug)
 
 
-def get_incident_for_request(request, incident_id: int) -> Incident:
-    """The one access-checked getter for an incident (schema already selected and checked)."""
-    return get_object_or_404(Incident.objects.select_related("project"), pk=incident_id)
+def get_incident_for_request(request, incident_id: int, *, bounds: bool = False) -> Incident:
+    """The one access-checked getter for an incident (schema already selected and checked).
+    `bounds`: with `first_ts` / `last_ts` of its sources, in the same query."""
+    qs = Incident.objects.select_related("project")
+    if bounds:
+        from apps.ingestion.models import Source
+
+        sources = Source.objects.filter(incident=OuterRef("pk")).values("incident")
+        qs = qs.annotate(
+            first_ts=Subquery(sources.annotate(t=Min("first_ts")).values("t")),
+            last_ts=Subquery(sources.annotate(t=Max("last_ts")).values("t")),
+        )
+    return get_object_or_404(qs, pk=incident_id)
 
 
 SEVERITY_RANK = Case(

@@ -9,6 +9,7 @@ from apps.incidents import search, selectors, services
 from apps.incidents.forms import ProjectForm
 from apps.incidents.models import Incident
 from apps.incidents.selectors import EventFilters
+from apps.incidents.templatetags.workspace import needs_year
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
 
@@ -127,6 +128,7 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
         "first_ts": first,
         "last_ts": last,
         "span": (last - first) if first and last else None,
+        "show_year": needs_year(first, last),  # the events table's dates
         "event_count": sum(s.event_count for s in sources),
         "services": timeline.services if timeline else [],
     }
@@ -205,12 +207,13 @@ def incident_update(request: TenantHttpRequest, incident_id: int):
 def event_list(request: TenantHttpRequest, incident_id: int):
     """The events table as a partial: filters and keyset pagination (2 queries; a text search
     adds the planner's estimate and, when it walks, one query per chunk)."""
-    incident = selectors.get_incident_for_request(request, incident_id)
+    incident = selectors.get_incident_for_request(request, incident_id, bounds=True)
     filters = EventFilters.from_query(request.GET)
     after = request.GET.get("after", "")
     page = selectors.event_page(incident, filters, after)
     context = {
         "incident": incident,
+        "show_year": needs_year(incident.first_ts, incident.last_ts),
         "events": page.rows,
         "next_cursor": page.next_cursor,
         "search_cut": page.search_cut,
