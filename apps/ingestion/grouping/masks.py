@@ -294,6 +294,24 @@ def has_ascii_digit(text: str) -> bool:
     return not _DIGITS.isdisjoint(text)
 
 
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
+_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@+%~,\\/")
+
+
+def _whole_value(token: str) -> bool:
+    """Shapes the catalogue masks whole, recognised without the regex: a bare hex string of 6+
+    characters with a digit and a letter (`hex`), an absolute path of plain characters
+    (`path`). Equal to `mask_token(token) == WILDCARD` for these (the property tests check)."""
+    if token[0] == "/":
+        return _PATH_CHARS.issuperset(token)
+    return (
+        len(token) >= 6
+        and _HEX_CHARS.issuperset(token)
+        and not _DIGITS.isdisjoint(token)
+        and not token.isdigit()
+    )
+
+
 class TokenMasker:
     """Masks tokens through two bounded caches, so most tokens cost a dict lookup.
 
@@ -334,6 +352,8 @@ class TokenMasker:
         return self._exact.get(token) or self._miss(token)
 
     def _miss(self, token: str, shape: str | None = None) -> str:
+        if self._sub is _token_sub and _whole_value(token):
+            return WILDCARD  # unique values (hashes, paths) would only fill the caches
         if _DIGITS.isdisjoint(token):
             # no digits: a word-like token, worth remembering. Letters inside brackets or
             # punctuation are never a variable (every mask needs a digit or one of `:/.@\'"`),
