@@ -23,8 +23,9 @@ from apps.ingestion.pipeline import (
 )
 from apps.rules.engine.catalogue import Catalogue
 from apps.rules.engine.engine import Engine
-from apps.rules.engine.finding import EvidenceRef, Finding
-from apps.rules.engine.incidents import RootCause, build_incidents, rank_root_causes
+from apps.rules.engine.finding import EvidenceRef, Finding, Severity
+from apps.rules.engine.incidents import Incident, RootCause, build_incidents, rank_root_causes
+from apps.rules.engine.trigger import Trigger, likely_trigger
 
 LEVEL_RANK = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
 
@@ -49,6 +50,7 @@ class TriageReport:
     analysis: dict | None = None
     lines: dict[EvidenceRef, str] = field(default_factory=dict)  # raw text of cited lines
     warnings: list[str] = field(default_factory=list)
+    trigger: Trigger | None = None  # what changed just before the first symptom
 
     @property
     def root_cause(self) -> RootCause | None:
@@ -108,9 +110,61 @@ def triage(
     report.incidents = build_incidents(report.findings)
     report.root_causes = rank_root_causes(report.findings)
     report.lines = _fetch_lines(paths, _cited_refs(report))
+    report.trigger = find_trigger(
+        report.findings, report.incidents, report.root_cause, report.lines
+    )
     if analyze:
         report.analysis = _local_analysis(report)
     return report
+
+
+def find_trigger(
+    findings: list[Finding],
+    windows: list[Incident],
+    rc: RootCause | None,
+    lines: dict[EvidenceRef, str],
+) -> Trigger | None:
+    """The likely trigger of the root cause's incident; None without a root cause."""
+    if rc is None or rc.first_ts is None:
+        return None
+    window = next(
+        (w for w in windows if w.start and w.end and w.start <= rc.first_ts <= w.end), None
+    )
+    onset = min(rc.first_ts, window.start) if window and window.start else rc.first_ts
+    refs = ([rc.trigger] if rc.trigger else []) + rc.evidence[:3]
+    return likely_trigger(findings, onset, cause_lines={r: lines[r] for r in refs if r in lines})
+
+
+def trigger_finding(trigger: Trigger) -> Finding:
+    """The trigger as a finding of category "trigger": how the evidence pack carries it."""
+    return Finding(
+        rule_id=f"trigger.{trigger.kind}",
+        category="trigger",
+        severity=Severity.INFO,
+        title=trigger.summary,
+        explanation="",
+        remediation="",
+        evidence=list(trigger.evidence),
+        trigger=trigger.evidence[0] if trigger.evidence else None,
+        first_ts=trigger.at,
+        confidence=0.9,
+        detector=True,
+    )
+
+
+def trigger_json(trigger: Trigger | None, lines: dict[EvidenceRef, str]) -> dict | None:
+    if trigger is None:
+        return None
+    return {
+        "summary": trigger.summary,
+        "kind": trigger.kind,
+        "at": _iso(trigger.at),
+        "lines": [_ref(r, lines) for r in trigger.evidence],
+        "others": [
+            {"summary": t.summary, "lines": [_ref(r, lines) for r in t.evidence]}
+            for t in trigger.others
+        ],
+    }
 
 
 def _cited_refs(report: TriageReport) -> set[EvidenceRef]:
@@ -162,9 +216,12 @@ def _local_analysis(report: TriageReport) -> dict | None:
         }
         for g in report.groups[:10]
     ]
+    findings = [f for f in report.findings if f.category != "change"]
+    if report.trigger is not None:
+        findings.append(trigger_finding(report.trigger))
     pack = build_evidence_pack(
         lines=report.lines,
-        findings=report.findings,
+        findings=findings,
         groups=groups,
         root_cause=report.root_cause,
     )
@@ -225,6 +282,7 @@ def to_json(report: TriageReport) -> dict:
             "lines": [r.line for r in refs],
             "evidence": [_ref(r, report.lines) for r in refs[:20]],
             "explains": rc.explains,
+            "trigger": trigger_json(report.trigger, report.lines),
         }
     return {
         "files": [

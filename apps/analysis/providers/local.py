@@ -96,6 +96,11 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
         summary.append(
             _claim(pack, f"Likely root cause: {root['summary']}", "fact", root["evidence"])
         )
+        trigger = next((f for f in findings if f["category"] == "trigger"), None)
+        if trigger is not None:
+            summary.append(
+                _claim(pack, f"Likely trigger: {trigger['title']}", "fact", trigger["evidence"])
+            )
         later = [f for f in symptoms if f["category"] != root["category"]]
         if later:
             summary.append(
@@ -147,7 +152,9 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
             )
         )
     candidates += [
-        (f["category"], float(f["confidence"]), f"{f['title']}.", f["evidence"]) for f in findings
+        (f["category"], float(f["confidence"]), f"{f['title']}.", f["evidence"])
+        for f in findings
+        if f["category"] != "trigger"
     ]
     for category, confidence, statement, ids in candidates:
         if category in seen or len(hypotheses) >= 3:

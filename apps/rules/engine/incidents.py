@@ -2,7 +2,10 @@
 
 Windows: findings (signatures and detectors) whose time spans overlap or sit within `gap`
 seconds of each other form one incident window with its start, end, services and first unusual
-event (the earliest trigger).
+event (the earliest trigger). The window opens where behaviour changes: at its first signature
+finding or loud detector (error burst, new error pattern, both read from where their rise
+starts); `info` detector signals (volume spikes) join a window but never open it early, and
+`change` findings (trigger candidates, trigger.py) take no part in windows.
 
 Ranking — the rule, in order:
 
@@ -106,8 +109,14 @@ CAUSAL_TIER: dict[str, Tier] = {
         ),
         Tier.SYMPTOM,
     ),
-    **dict.fromkeys(("new-template", "rate-spike", "service-silent", "error-burst"), Tier.SIGNAL),
+    **dict.fromkeys(
+        ("new-template", "rate-spike", "service-silent", "error-burst", "change", "trigger"),
+        Tier.SIGNAL,
+    ),
 }
+
+
+NOT_IN_WINDOWS = frozenset({"change"})  # trigger candidates: context, not the incident
 
 
 def tier_of(category: str) -> Tier:
@@ -145,6 +154,7 @@ class RootCause:
 
 def build_incidents(findings: Iterable[Finding], *, gap: float = 300.0) -> list[Incident]:
     """Group findings into windows. Findings without timestamps join one untimed incident."""
+    findings = [f for f in findings if f.category not in NOT_IN_WINDOWS]
     timed = sorted(
         (f for f in findings if f.first_ts is not None), key=lambda f: (f.first_ts, _ref_key(f))
     )
@@ -164,13 +174,19 @@ def build_incidents(findings: Iterable[Finding], *, gap: float = 300.0) -> list[
     return [_incident(g) for g in groups]
 
 
+def _opens(f: Finding) -> bool:
+    """May this finding open a window? Signatures and loud detectors; not `info` signals."""
+    return not (f.detector and f.severity == Severity.INFO)
+
+
 def _incident(findings: list[Finding]) -> Incident:
-    starts = [f.first_ts for f in findings if f.first_ts is not None]
+    anchors = [f for f in findings if _opens(f)] or findings
+    starts = [f.first_ts for f in anchors if f.first_ts is not None]
     ends = [f.last_ts or f.first_ts for f in findings if f.first_ts is not None]
     services: dict[str, None] = {}
     for f in findings:
         services.update(dict.fromkeys(f.services))
-    first = min(findings, key=lambda f: (_ts_key(f), _ref_key(f)))
+    first = min(anchors, key=lambda f: (_ts_key(f), f.detector, _ref_key(f)))
     return Incident(
         start=min(starts) if starts else None,
         end=max(ends) if ends else None,

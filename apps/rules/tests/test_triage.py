@@ -131,3 +131,62 @@ def test_file_only_commands_ignore_server_settings(tmp_path):
             timeout=120,
         )
         assert result.returncode == 0, (command, result.stderr[-2000:])
+
+
+# The window opens at the first real symptom (README: first evidence and its time), and the
+# analysis names what changed just before it, citing the line.
+SAMPLE_ONSETS = {
+    "checkout-db-connections": ("2024-03-14T10:01:03", "postgresql.log", "application_name="),
+    "tls-cert-expired": ("2024-03-14T12:00:00", "orders-service.jsonl", "is after"),
+    "worker-oom-crashloop": ("2024-03-14T11:20:41", "gunicorn.log", "POST /v1/score/batch"),
+}
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda p: p.name)
+def test_sample_window_and_trigger(bundle):
+    from datetime import datetime, timedelta
+
+    onset, trigger_file, trigger_text = SAMPLE_ONSETS[bundle.name]
+    doc = to_json(triage([SAMPLES / f"{bundle.name}.zip"], analyze=True))
+    rc = doc["root_cause"]
+    window = next(w for w in doc["incidents"] if rc["category"] in w["categories"])
+    start = datetime.fromisoformat(window["start"]).replace(tzinfo=None)
+    assert abs(start - datetime.fromisoformat(onset)) <= timedelta(minutes=1)
+    trigger = rc["trigger"]
+    assert trigger is not None
+    first = trigger["lines"][0]
+    assert first["file"].endswith(trigger_file) and trigger_text in first["text"]
+    summary = doc["analysis"]["summary"]
+    assert "Likely trigger:" in summary
+    # no "new message pattern" for the traffic that was there from the first line
+    assert not [
+        f for f in doc["findings"] if f["rule"] == "detect.new-template" and " 200 " in f["title"]
+    ]
+
+
+HEALTHY_WITH_RESTARTS = (
+    """\
+2024-03-14 09:00:00 INFO Starting worker v1.2.3
+2024-03-14 09:00:01 INFO Listening on :8080
+"""
+    + "".join(
+        f"2024-03-14 09:{m:02d}:{s:02d} INFO GET /item/{m * 60 + s} 200\n"
+        for m in range(1, 30)
+        for s in range(0, 60, 7)
+    )
+    + """\
+2024-03-14 09:30:00 INFO Reloading configuration
+2024-03-14 09:30:01 INFO Restarting worker
+2024-03-14 09:30:02 INFO Starting worker v1.2.4
+"""
+    + "".join(f"2024-03-14 09:31:{s:02d} INFO GET /item/{s} 200\n" for s in range(0, 60, 3))
+)
+
+
+def test_healthy_restarts_are_not_claimed_as_a_trigger(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text(HEALTHY_WITH_RESTARTS)
+    report = triage([log], analyze=True)
+    doc = to_json(report)
+    assert doc["root_cause"] is None and report.trigger is None
+    assert "trigger" not in json.dumps(doc["analysis"] or {}).lower()
