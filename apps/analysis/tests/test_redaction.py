@@ -240,10 +240,14 @@ def test_linear_time_on_hostile_input(unit: str) -> None:
     r = Redactor(include_ips=True)
 
     def timed(n: int) -> float:
+        """Best of three: a complexity check, so a busy machine's pauses must not count."""
         text = (unit * (n // len(unit) + 1))[:n]
-        t = time.perf_counter()
-        r.redact(text)
-        return time.perf_counter() - t
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            r.redact(text)
+            best = min(best, time.perf_counter() - t)
+        return best
 
     small, big = timed(25_000), timed(100_000)
     assert big < 2.0
