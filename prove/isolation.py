@@ -34,7 +34,6 @@ import itertools
 import os
 import random
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -57,6 +56,7 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from apps.tenants.tests.processes import running
 from apps.tenants.tests.test_isolation import ROUTES, build_url, object_kwargs
 from conftest import MARKERS, PASSWORD, ensure_tenant
 from prove.common import write_result
@@ -231,38 +231,15 @@ def gunicorn(*, workers: int, threads: int, cpus: set[int] | None = None):
     ]
     if cpus:
         command = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
+
+    def answers() -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/login/")
+        return conn.getresponse().status == 200
+
     log = Path(settings.BASE_DIR) / ".artifacts" / f"gunicorn-{port}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/login/")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with running(command, env=env, cwd=settings.BASE_DIR, log=log, ready=answers, stop_timeout=30):
         yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:

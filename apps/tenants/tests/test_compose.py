@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from apps.tenants.tests.processes import running
+
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -313,27 +315,15 @@ def test_worker_health_check_follows_a_real_cluster_on_redis(redis_url, tmp_path
         return result.returncode == 0
 
     assert not healthy()  # no cluster yet
-    log = tmp_path / "qcluster.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not healthy():
-            assert proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.5)
+    with running(
+        [sys.executable, "manage.py", "qcluster"],
+        env=env,
+        cwd=ROOT,
+        log=tmp_path / "qcluster.log",
+        ready=healthy,
+        poll=0.5,
+    ) as proc:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
         time.sleep(3.5)  # the status the sentinel wrote expires after 3 s
         assert not healthy()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -24,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.utils.crypto import get_random_string
 
+from apps.tenants.tests.processes import running
 from conftest import PASSWORD, test_database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -71,38 +70,18 @@ def gunicorn(tmp_path, personas):
     )
     assert collected.returncode == 0, collected.stderr
     port = free_port()
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "aiops.wsgi:application"),
-                *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"),
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if get(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not start: {log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    argv = [
+        *(sys.executable, "-m", "gunicorn", "aiops.wsgi:application"),
+        *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"),
+    ]
+    with running(
+        argv,
+        env=env,
+        cwd=settings.BASE_DIR,
+        log=tmp_path / "gunicorn.log",
+        ready=lambda: get(port, "/healthz")[0] == 200,
+    ):
         yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def get(port: int, path: str, headers: dict | None = None, method: str = "GET", body=None):

@@ -3,29 +3,24 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from aiops.settings import env
 from apps.tenants import services
 from apps.tenants.models import Tenant
 
 
 def _env(name: str) -> str:
-    """`name` from the environment, or the contents of the file `<name>_FILE` names (the
-    settings' convention for Docker/Kubernetes secrets)."""
-    path = os.environ.get(f"{name}_FILE")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise CommandError(f"{name}_FILE={path!r} cannot be read: {exc}") from None
-    return os.environ.get(name, "")
+    """`name` from the environment, or the contents of the file `<name>_FILE` names: the
+    settings' own reader (aiops.settings.env), its error turned into a command error."""
+    try:
+        return env(name) or ""
+    except ImproperlyConfigured as exc:
+        raise CommandError(str(exc)) from None
 
 
 class Command(BaseCommand):
