@@ -1,4 +1,4 @@
-"""Recovery rates on the corpus of real log formats (apps/ingestion/tests/logparse/corpus).
+"""Recovery rates on the corpus of real log formats (apps/core/tests/logparse/corpus).
 
 Each format is parsed as one uploaded file (automatic detection, the upload's date hints) and
 scored per line against the hand-written labels; "right" is defined in corpus/harness.py:
@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.ingestion.logparse.parser import lines_from_text, parse_lines
-from apps.ingestion.tests.logparse.corpus.harness import checks, half, load, parsed
+from apps.core.logparse.parser import lines_from_text, parse_lines
+from apps.core.tests.logparse.corpus.harness import checks, half, load, parsed
 
 LOGHUB = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "loghub"
 

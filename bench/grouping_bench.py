@@ -7,7 +7,7 @@
    (tuned on each system itself, not leave-one-out) is printed as a reference.
 2. In-sample GA / PA / FGA / FTA with the default configuration, in two modes:
      layout  header split with the system's `log_format` (as the published benchmarks do)
-     auto    `apps.ingestion.logparse.parser.parse_lines` when it exists, else a heuristic
+     auto    `apps.core.logparse.parser.parse_lines` when it exists, else a heuristic
 3. Speed, ours and drain3 back to back on the same lines: the four systems expanded to 62,500
    lines each with their variables re-drawn (`grouping_data.expand`), and a generated
    template-rich mix (>= 1,000 templates, long lines); per-line cost on the template-rich file,
@@ -32,16 +32,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from apps.ingestion.grouping.masks import ALL_MASKS, mask_message
-from apps.ingestion.grouping.metrics import (
+from apps.core.grouping.masks import ALL_MASKS, mask_message
+from apps.core.grouping.metrics import (
     f1_grouping_accuracy,
     f1_template_accuracy,
     grouping_accuracy,
     parsing_accuracy,
 )
-from apps.ingestion.grouping.miner import DEFAULT_CONFIG, Miner, MinerConfig
-from apps.ingestion.logparse.loghub import compile_log_format
-from apps.ingestion.logparse.record import Line
+from apps.core.grouping.miner import DEFAULT_CONFIG, Miner, MinerConfig
+from apps.core.logparse.loghub import compile_log_format
+from apps.core.logparse.record import Line
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub"
 
@@ -69,7 +69,7 @@ def heuristic_messages(raw: list[str]) -> list[str]:
 def auto_messages(raw: list[str]) -> tuple[list[str], str]:
     """(message per physical line, how): the ingestion parser if present, else the heuristic."""
     try:
-        from apps.ingestion.logparse.parser import parse_lines  # type: ignore[import-not-found]
+        from apps.core.logparse.parser import parse_lines  # type: ignore[import-not-found]
     except ImportError:
         return heuristic_messages(raw), "heuristic"
     try:

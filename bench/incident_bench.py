@@ -1,4 +1,4 @@
-"""Detection quality on our incident corpus (apps/rules/tests/corpus, real public excerpts).
+"""Detection quality on our incident corpus (apps/core/tests/corpus, real public excerpts).
 
 Runs the offline triage (`manage.py triage FILE --json`) on every excerpt and prints:
 
@@ -34,7 +34,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiops.settings")
     os.environ.setdefault("DJANGO_DEBUG", "true")
     django.setup()
-    from apps.rules.tests.corpus import judge, load
+    from apps.core.tests.corpus import judge, load
 
     started = time.perf_counter()
     verdicts = [judge(incident) for incident in load()]

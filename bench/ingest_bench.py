@@ -37,8 +37,8 @@ def _rss_mb() -> float:
 
 
 def run_logparse(path: Path) -> tuple[int, float]:
-    from apps.ingestion.grouping.miner import Miner
-    from apps.ingestion.pipeline import group_records, parsed_members
+    from apps.core.grouping.miner import Miner
+    from apps.core.ingest.pipeline import group_records, parsed_members
 
     started = time.perf_counter()
     lines = 0
@@ -51,11 +51,11 @@ def run_logparse(path: Path) -> tuple[int, float]:
 
 
 def run_core(path: Path, *, group: bool, rules: bool) -> tuple[int, float]:
-    from apps.ingestion.grouping.miner import Miner
-    from apps.ingestion.logparse.decode import iter_lines
-    from apps.ingestion.pipeline import SourceStats, group_records, parse_source
-    from apps.rules.engine.catalogue import Catalogue
-    from apps.rules.engine.engine import Engine
+    from apps.core.grouping.miner import Miner
+    from apps.core.logparse.decode import iter_lines
+    from apps.core.ingest.pipeline import SourceStats, group_records, parse_source
+    from apps.core.rules.catalogue import Catalogue
+    from apps.core.rules.engine import Engine
 
     started = time.perf_counter()
     stats = SourceStats(name=path.name)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.ingestion.logparse.parser import parse_lines
-from apps.ingestion.logparse.record import Line
+from apps.core.logparse.parser import parse_lines
+from apps.core.logparse.record import Line
 
 LOGHUB = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "loghub"
 SYSTEMS = ("HDFS", "Apache", "OpenSSH", "Zookeeper")

@@ -123,7 +123,7 @@ class LineDigest:
 
 def file_line_digest(path: Path) -> LineDigest:
     """The digest of a file's physical lines as the decoder numbers them."""
-    from apps.ingestion.logparse.decode import iter_lines
+    from apps.core.logparse.decode import iter_lines
 
     digest = LineDigest()
     with path.open("rb") as handle:

@@ -411,7 +411,7 @@ def worker_phase(tenants, settings_override) -> dict:
     """Analysis and PDF jobs of every tenant, interleaved, on one real qcluster worker."""
     from apps.analysis import services as analysis
     from apps.analysis.models import AISettings, AnalysisRun
-    from apps.analysis.tests.fake_llm import FakeLLM, ok
+    from apps.core.tests.analysis.fake_llm import FakeLLM, ok
     from apps.incidents.models import Incident
     from apps.reports import services as reports
     from apps.reports.models import PdfExport, Report

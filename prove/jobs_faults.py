@@ -212,7 +212,7 @@ def _renderers() -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"apps.reports.render.pdf" in cmdline:
+            if b"apps.core.render.pdf" in cmdline:
                 pids.append(int(entry.name))
     return pids
 
@@ -240,7 +240,7 @@ def _answer(pack) -> str:
 def test_jobs_faults(live_server, client, personas, settings):
     from apps.analysis import services as analysis
     from apps.analysis.models import AISettings, AnalysisRun
-    from apps.analysis.tests.fake_llm import FakeLLM, Reply, completion
+    from apps.core.tests.analysis.fake_llm import FakeLLM, Reply, completion
     from apps.incidents.models import Incident, Project
     from apps.ingestion import services as ingestion
     from apps.reports import services as reports

@@ -159,10 +159,10 @@ def _run_analysis(tenant) -> str:
 
 def test_ssrf(personas) -> None:
     from apps.analysis import selectors, services
-    from apps.analysis.evidence import build_evidence_pack
-    from apps.analysis.providers import OpenAICompatibleProvider, ProviderError
-    from apps.analysis.tests.fake_llm import FakeLLM, Reply
-    from apps.analysis.tests.incident import incident_pack_kwargs
+    from apps.core.evidence import build_evidence_pack
+    from apps.core.analysis.providers import OpenAICompatibleProvider, ProviderError
+    from apps.core.tests.analysis.fake_llm import FakeLLM, Reply
+    from apps.core.tests.analysis.incident import incident_pack_kwargs
 
     assert settings.LLM_EGRESS_ALLOW == [ALLOWED], settings.LLM_EGRESS_ALLOW
     tenant = personas.alpha

@@ -9,7 +9,7 @@ Markdown images and links) are placed where a user or a model puts text:
 - tenant custom rules, created through the rule form (title, explanation, remediation), and the
   findings they raise on incidents whose log lines, file names, titles and project carry the
   payloads too;
-- the fake OpenAI-compatible server (`apps/analysis/tests/fake_llm.py`, real HTTP on 127.0.0.1)
+- the fake OpenAI-compatible server (`apps/core/tests/analysis/fake_llm.py`, real HTTP on 127.0.0.1)
   answers every analysis with the payloads as claim texts, quotes, hypothesis categories and
   actions (verified, unverified and dropped claims), through the real job;
 - postmortems drafted from all of that by the real view, action items (text and owner) saved
@@ -24,7 +24,7 @@ elements (`INJECTED`), every page 200.
 Exports: the PDF of every postmortem (made through the button) with the listener up — the
 listener sees 0 connections, the renderer refused 0 URLs (nothing reached the fetcher), and
 the PDF has no embedded files (`pdfdetach -list`), no `/URI`, `/JavaScript`, `/Launch`; the
-payload text is in `pdftotext`. The Markdown export promises (apps/reports/render/document.py)
+payload text is in `pdftotext`. The Markdown export promises (apps/core/render/document.py)
 that every log-, rule-, model- or title-derived string is escaped (`md_escape`) or in a code
 fence: parsed by a CommonMark parser *with raw HTML on* it holds no HTML but the evidence
 anchors, no link but `#ev-…`, no image; rendered that way and served without a CSP it stays
@@ -54,7 +54,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 from markdown_it import MarkdownIt
 
-from apps.reports.render.markdown import neutralise_html
+from apps.core.render.markdown import neutralise_html
 from prove.common import OUT, write_result
 from prove.corpus import TS, fetch_payloads, xss_payloads
 
@@ -196,7 +196,7 @@ def _seed(tenant, client: Client, user, payloads: list[str], fake) -> dict:
             for job in incident.jobs.all():
                 ingestion.run_ingest(job.pk)
             items = analysis.build_pack(incident).items
-            from apps.analysis.tests.fake_llm import ok
+            from apps.core.tests.analysis.fake_llm import ok
 
             fake.default = ok(_answer(chunk, items))
             run = analysis.request_analysis(incident=incident, user=user)
@@ -286,9 +286,9 @@ def _pdf_checks(pdf: bytes, name: str, payloads: list[str]) -> tuple[list[str], 
 
 
 def test_xss_reports(live_server, page):
-    from apps.analysis.tests.fake_llm import FakeLLM
+    from apps.core.tests.analysis.fake_llm import FakeLLM
     from apps.reports.models import PdfExport, Report
-    from apps.reports.tests.render.test_pdf_sandbox import Listener
+    from apps.core.tests.render.test_pdf_sandbox import Listener
     from conftest import ensure_tenant
 
     assert shutil.which("pdftotext") and shutil.which("pdfdetach"), "apt-get install poppler-utils"

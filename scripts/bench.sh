@@ -15,7 +15,7 @@ echo "== grouping accuracy on ../shared/data/loghub (GA/PA/FGA/FTA) and speed vs
 python bench/grouping_bench.py
 echo; echo "== parsing: time, level and message recovered on 60+ real log formats (tests' corpus)"
 python bench/formats_bench.py
-echo -e "\n== detection quality on our incident corpus (real public excerpts, apps/rules/tests/corpus)"
+echo -e "\n== detection quality on our incident corpus (real public excerpts, apps/core/tests/corpus)"
 python bench/incident_bench.py
 if [ -f bench/workspace_bench.py ]; then
   echo

@@ -8,11 +8,11 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
-from apps.analysis.evidence.types import GroupInput
+from apps.core.evidence.types import GroupInput
 from apps.analysis.models import AISettings, AnalysisRun
 from apps.incidents.models import Incident
-from apps.rules.engine.finding import EvidenceRef
-from apps.rules.engine.finding import Finding as EngineFinding
+from apps.core.rules.finding import EvidenceRef
+from apps.core.rules.finding import Finding as EngineFinding
 
 HISTORY_LIMIT = 20
 
@@ -104,7 +104,7 @@ def incident_findings(incident: Incident) -> list[EngineFinding]:
 
 def incident_root_cause(incident: Incident, findings: list[EngineFinding]) -> dict | None:
     """The stored diagnosis' root cause; computed from the findings when none is stored yet."""
-    from apps.rules.engine.incidents import root_cause
+    from apps.core.rules.incidents import root_cause
     from apps.rules.models import Diagnosis
 
     diagnosis = Diagnosis.objects.filter(incident=incident).first()

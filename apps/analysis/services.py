@@ -21,19 +21,19 @@ from django.utils import timezone
 
 from aiops.outage import is_outage, retry_transient
 from apps.analysis import selectors
-from apps.analysis.citations import Citation, ValidatedAnalysis, ValidatedClaim
-from apps.analysis.egress import endpoint_origin, is_public, literal_address
-from apps.analysis.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
-from apps.analysis.evidence.types import EvidencePack
+from apps.core.analysis.citations import Citation, ValidatedAnalysis, ValidatedClaim
+from apps.core.analysis.egress import endpoint_origin, is_public, literal_address
+from apps.core.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
+from apps.core.evidence.types import EvidencePack
 from apps.analysis.models import RESULT_VERSION, AISettings, AnalysisRun
-from apps.analysis.providers import (
+from apps.core.analysis.providers import (
     AnalysisProvider,
     ConnectionCheck,
     LocalProvider,
     OpenAICompatibleProvider,
     run_analysis,
 )
-from apps.analysis.redaction import Redactor
+from apps.core.analysis.redaction import Redactor
 from apps.analysis.sealing import SealError, seal, unseal
 from apps.incidents.models import Incident
 from apps.tenants.jobs import enqueue_tenant_task
@@ -132,7 +132,7 @@ LOCAL_ONLY_REFUSED = (
 
 def local_only_problem(base_url: str) -> str:
     """Under "only local endpoints", a base URL whose host is a public address literal is
-    refused at once; a name is checked where it counts, at connect time (apps/analysis/egress)."""
+    refused at once; a name is checked where it counts, at connect time (apps/core/analysis/egress)."""
     ip = literal_address(base_url)
     return LOCAL_ONLY_REFUSED if ip is not None and is_public(ip) else ""
 

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django import forms
 
-from apps.ingestion.logparse.loghub import compile_log_format
+from apps.core.logparse.loghub import compile_log_format
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -17,9 +17,9 @@ from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
 from apps.incidents.models import Incident, Project
-from apps.ingestion.grouping.fingerprint import head_line, parse_stack
-from apps.ingestion.grouping.masks import TOKEN_RE, WILDCARD, mask_token, tokenize
-from apps.ingestion.grouping.miner import Miner
+from apps.core.grouping.fingerprint import head_line, parse_stack
+from apps.core.grouping.masks import TOKEN_RE, WILDCARD, mask_token, tokenize
+from apps.core.grouping.miner import Miner
 from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, GroupRule, Source
 
 SEEN_IN_LIMIT = 10  # incident ids listed per group; the rest are counted

@@ -19,11 +19,11 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Sum
 
 from apps.incidents.models import Incident, Project
-from apps.ingestion.grouping.fingerprint import fingerprint, head_line
-from apps.ingestion.grouping.masks import WILDCARD, tokenize
-from apps.ingestion.grouping.miner import Miner
+from apps.core.grouping.fingerprint import fingerprint, head_line
+from apps.core.grouping.masks import WILDCARD, tokenize
+from apps.core.grouping.miner import Miner
 from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, GroupRule, MinerState
-from apps.ingestion.pipeline import Grouped
+from apps.core.ingest.pipeline import Grouped
 
 LOCK_NAMESPACE = 0x6D696E  # "min"
 

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.shortcuts import render
 
-from apps.ingestion.logparse.limits import human_bytes
+from apps.core.logparse.limits import human_bytes
 
 
 class RequestSizeLimitMiddleware:

@@ -11,8 +11,8 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from apps.incidents.models import Incident, Project
-from apps.ingestion.logparse.levels import LEVEL_NUMBER, LEVELS
-from apps.ingestion.pipeline import unmatched_line
+from apps.core.logparse.levels import LEVEL_NUMBER, LEVELS
+from apps.core.ingest.pipeline import unmatched_line
 
 __all__ = ["LEVELS", "LEVEL_NUMBER"]  # re-exported: the app's code imports them from here
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Sum
 
-from apps.ingestion.logparse.limits import human_bytes
+from apps.core.logparse.limits import human_bytes
 from apps.ingestion.models import IngestJob, Source, StoredFile
 
 LOCK_CLASS = 0x41494F51  # pg_advisory_xact_lock(class, key) namespace for per-tenant locks

@@ -25,15 +25,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.incidents.models import Incident, Project
-from apps.ingestion import compute, grouping_store, quotas, rollup
-from apps.ingestion.grouping.miner import Miner
-from apps.ingestion.logparse.archive import ArchiveRejected
-from apps.ingestion.logparse.limits import Limits, human_bytes
+from apps.core.ingest import compute
+from apps.ingestion import grouping_store, quotas, rollup
+from apps.core.grouping.miner import Miner
+from apps.core.logparse.archive import ArchiveRejected
+from apps.core.logparse.limits import Limits, human_bytes
 from apps.ingestion.models import ErrorGroup, IngestJob, Source, StoredFile
-from apps.ingestion.pipeline import date_hints
+from apps.core.ingest.pipeline import date_hints
 from apps.rules import diagnosis
-from apps.rules.engine.catalogue import Catalogue
-from apps.rules.engine.engine import Engine
+from apps.core.rules.catalogue import Catalogue
+from apps.core.rules.engine import Engine
 from apps.tenants import scheduling
 from apps.tenants.models import IngestTicket
 

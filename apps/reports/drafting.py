@@ -16,9 +16,9 @@ from django.db.models import Count, F, Q
 
 from apps.incidents.models import Incident
 from apps.reports.models import SectionKey
-from apps.reports.render.markdown import cite, md_cell, md_clip, md_code, md_escape
-from apps.rules.engine.fixes import FIXES
-from apps.rules.engine.incidents import Tier, tier_of
+from apps.core.render.markdown import cite, md_cell, md_clip, md_code, md_escape
+from apps.core.rules.fixes import FIXES
+from apps.core.rules.incidents import Tier, tier_of
 
 ERROR = 4  # ingestion level number of ERROR
 WARN = 3

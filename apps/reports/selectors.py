@@ -11,9 +11,9 @@ from django.http import Http404
 
 from apps.incidents.models import Incident, Project
 from apps.reports.models import PdfExport, Report, ReportSection, ReportTemplate, ReportVersion
-from apps.reports.render.chart import ChartData
-from apps.reports.render.document import EvidenceLine
-from apps.reports.render.markdown import merge_refs
+from apps.core.render.chart import ChartData
+from apps.core.render.document import EvidenceLine
+from apps.core.render.markdown import merge_refs
 
 MAX_EVIDENCE = 200
 MAX_ROWS_PER_EVENT = 40

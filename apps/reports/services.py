@@ -26,9 +26,9 @@ from apps.reports.models import (
     ReportVersion,
     SectionKey,
 )
-from apps.reports.render import chart, document
-from apps.reports.render.markdown import citations_in
-from apps.reports.render.pdf import PdfError, PdfResult, render_pdf
+from apps.core.render import chart, document
+from apps.core.render.markdown import citations_in
+from apps.core.render.pdf import PdfError, PdfResult, render_pdf
 from apps.tenants.jobs import enqueue_tenant_task
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from apps.incidents.selectors import get_incident_for_request, get_project_for_r
 from apps.reports import selectors, services
 from apps.reports.forms import ActionItemForm, PreviewForm, SectionForm, TemplateForm
 from apps.reports.models import ActionItem, PdfExport, SectionKey
-from apps.reports.render.chart import render_svg
-from apps.reports.render.markdown import to_html
+from apps.core.render.chart import render_svg
+from apps.core.render.markdown import to_html
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
 

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from django.db import transaction
 
 from apps.incidents.models import Incident
-from apps.rules.engine.catalogue import SEVERITY_RANK
-from apps.rules.engine.finding import EvidenceRef, Severity
-from apps.rules.engine.finding import Finding as EngineFinding
-from apps.rules.engine.impact import Assessment, assess
-from apps.rules.engine.incidents import build_incidents, rank_root_causes
-from apps.rules.engine.story import merge_findings, symptoms_of
+from apps.core.rules.catalogue import SEVERITY_RANK
+from apps.core.rules.finding import EvidenceRef, Severity
+from apps.core.rules.finding import Finding as EngineFinding
+from apps.core.rules.impact import Assessment, assess
+from apps.core.rules.incidents import build_incidents, rank_root_causes
+from apps.core.rules.story import merge_findings, symptoms_of
 from apps.rules.models import Diagnosis, Finding
 
 MAX_EVIDENCE = 50

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from apps.incidents.models import Incident
-from apps.rules.engine import Rule, Threshold
+from apps.core.rules import Rule, Threshold
 from apps.rules.models import CustomRule, RuleSetting
 from apps.rules.services import DEFAULT_WINDOW, builtin_catalogue
 

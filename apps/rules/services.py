@@ -22,8 +22,8 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
-from apps.ingestion.logparse.record import LEVELS, Record
-from apps.rules.engine import Catalogue, CatalogueError, DryRun, build_user_rule, dry_run
+from apps.core.logparse.record import LEVELS, Record
+from apps.core.rules import Catalogue, CatalogueError, DryRun, build_user_rule, dry_run
 from apps.rules.models import CustomRule, RuleSetting
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def _build(overrides: dict, extra: list[dict]) -> Catalogue:
 
 
 def custom_rule_mapping(rule: CustomRule) -> dict[str, Any]:
-    """A CustomRule as a mapping of the catalogue schema (see apps/rules/catalogue/README.md)."""
+    """A CustomRule as a mapping of the catalogue schema (see apps/core/rules/catalogue/README.md)."""
     return custom_fields_mapping(
         rule_id=rule.rule_id,
         category=rule.category,

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.rules import selectors, services
-from apps.rules.engine import CatalogueError
+from apps.core.rules import CatalogueError
 from apps.rules.forms import CustomRuleForm, DryRunForm, RuleToggleForm, RuleTuneForm
 from apps.rules.models import CustomRule
 from apps.tenants.access import TenantHttpRequest, require_role

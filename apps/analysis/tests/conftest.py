@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .fake_llm import FakeLLM
+from apps.core.tests.analysis.fake_llm import FakeLLM
 
 
 @pytest.fixture(autouse=True)

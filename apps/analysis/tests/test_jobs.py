@@ -21,8 +21,8 @@ from apps.ingestion import services as ingestion
 from apps.ingestion.models import Source
 from conftest import MARKERS
 
-from .fake_llm import FakeLLM, ok, status
-from .secrets_corpus import secret_corpus
+from apps.core.tests.analysis.fake_llm import FakeLLM, ok, status
+from apps.core.tests.analysis.secrets_corpus import secret_corpus
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 API_KEY = "sk-test-DJANGO-PATH-KEY-0123456789abcdef"
@@ -270,7 +270,7 @@ def test_job_rides_out_a_database_restart_during_the_provider_call(personas, fak
 
     from apps.tenants.tests.test_outage import terminate_backend
 
-    from .fake_llm import Reply, completion
+    from apps.core.tests.analysis.fake_llm import Reply, completion
 
     monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", False)
     with tenant_context(personas.alpha):

@@ -18,7 +18,7 @@ from apps.incidents.models import Incident, Project
 from apps.ingestion import services as ingestion
 from conftest import MARKERS
 
-from .fake_llm import FakeLLM, ok
+from apps.core.tests.analysis.fake_llm import FakeLLM, ok
 
 API_KEY = "sk-test-WRITE-ONLY-KEY-9f8e7d6c5b4a39281706"
 
@@ -156,7 +156,7 @@ def test_internal_endpoint_refused_without_the_operator_allow_list(
 
 
 def test_a_200_that_is_not_json_is_a_generic_failure_not_a_500(client, personas, fake_llm: FakeLLM):
-    from .fake_llm import Reply
+    from apps.core.tests.analysis.fake_llm import Reply
 
     fake_llm.models_reply = Reply(200, "<html>INTERNAL ADMIN PAGE</html>")
     client.force_login(personas.owner)
@@ -414,7 +414,7 @@ def test_llm_output_renders_inert(client, personas, incident):
 
 
 def _run_with_answer(incident, pack, answer: dict) -> AnalysisRun:
-    from apps.analysis.providers import AnalysisProvider, ProviderResult, Usage, run_analysis
+    from apps.core.analysis.providers import AnalysisProvider, ProviderResult, Usage, run_analysis
 
     class Canned(AnalysisProvider):
         name = "canned"

@@ -18,7 +18,7 @@ from apps.ingestion import services as ingestion
 from apps.tenants.models import Membership, Role
 from conftest import ensure_tenant, screenshot
 
-from .fake_llm import FakeLLM, ok
+from apps.core.tests.analysis.fake_llm import FakeLLM, ok
 
 pytestmark = [
     pytest.mark.browser,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from apps.ingestion.grouping.masks import WILDCARD
+from apps.core.grouping.masks import WILDCARD
 
 register = template.Library()
 

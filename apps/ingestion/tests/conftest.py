@@ -11,7 +11,7 @@ SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
 def file_digest(path: Path) -> list[tuple[int, str]]:
     """(line number, sha256 of the decoded line) for every physical line of a file."""
-    from apps.ingestion.logparse.decode import iter_lines
+    from apps.core.logparse.decode import iter_lines
 
     with path.open("rb") as handle:
         return [

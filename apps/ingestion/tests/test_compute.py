@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from apps.ingestion import compute, grouping_store, services
-from apps.ingestion.grouping.miner import Miner
+from apps.core.ingest import compute
+from apps.ingestion import grouping_store, services
+from apps.core.grouping.miner import Miner
 from apps.ingestion.models import IngestJob
-from apps.ingestion.pipeline import DateHints
-from apps.rules.engine.catalogue import Catalogue
-from apps.rules.engine.engine import Engine
+from apps.core.ingest.pipeline import DateHints
+from apps.core.rules.catalogue import Catalogue
+from apps.core.rules.engine import Engine
 
 from .conftest import children
 

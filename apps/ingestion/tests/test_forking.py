@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from apps.ingestion import forking
-from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport
-from apps.ingestion.logparse.limits import Limits
-from apps.ingestion.pipeline import DateHints, parsed_members
+from apps.core.ingest import forking
+from apps.core.logparse.archive import ArchiveRejected, ArchiveReport
+from apps.core.logparse.limits import Limits
+from apps.core.ingest.pipeline import DateHints, parsed_members
 
 from .conftest import children
 
@@ -69,7 +69,7 @@ def test_a_killed_child_is_reported_with_its_signal():
 
 PID_ONE = """
 import os, sys
-from apps.ingestion import forking
+from apps.core.ingest import forking
 assert os.getpid() == 1
 print(sum(forking.in_child(lambda: iter(range(1000)))))
 """

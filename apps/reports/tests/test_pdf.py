@@ -12,10 +12,10 @@ import pytest
 
 from apps.reports import services
 from apps.reports.models import PdfExport, SectionKey
-from apps.reports.render.markdown import cite
+from apps.core.render.markdown import cite
 
 from .conftest import ingest_text
-from .render.test_pdf_sandbox import Listener
+from apps.core.tests.render.test_pdf_sandbox import Listener
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / ".artifacts" / "reports"
 needs_poppler = pytest.mark.skipif(
@@ -39,7 +39,7 @@ def export_now(report, user=None) -> PdfExport:
 
 @needs_poppler
 def test_sample_incident_pdf_shows_sections_cited_lines_and_digests(report, incident):
-    from apps.reports.render.document import to_print_html
+    from apps.core.render.document import to_print_html
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "sample-postmortem.html").write_text(

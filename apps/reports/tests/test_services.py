@@ -7,7 +7,7 @@ import pytest
 
 from apps.reports import services
 from apps.reports.models import ReportTemplate, ReportVersion, SectionKey
-from apps.reports.render.markdown import citations_in
+from apps.core.render.markdown import citations_in
 
 
 def _section(report, key):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from apps.reports.models import PdfExport, ReportTemplate
-from apps.reports.render.markdown import cite
+from apps.core.render.markdown import cite
 
 from .conftest import url
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import tenant_context
 
-from apps.ingestion.logparse.record import Record
+from apps.core.logparse.record import Record
 from apps.rules import services
-from apps.rules.engine import Engine, Severity, Threshold
+from apps.core.rules import Engine, Severity, Threshold
 from apps.rules.models import CustomRule, RuleSetting
 
 PG_RULE = "db-too-many-connections.postgres"

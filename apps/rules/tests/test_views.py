@@ -268,8 +268,8 @@ def test_catastrophic_pattern_is_safe_on_re2(client, personas):
     and a dry run over a hostile line finishes at once."""
     import time
 
-    from apps.ingestion.logparse.record import Record
-    from apps.rules.engine import dry_run
+    from apps.core.logparse.record import Record
+    from apps.core.rules import dry_run
 
     client.force_login(personas.member)
     response = client.post(url(personas, "custom-create"), rule_data(pattern="(a+)+$"))

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.ingestion.forking import ChildFailed
-from apps.ingestion.grouping.fingerprint import fingerprint
-from apps.ingestion.grouping.miner import Miner
-from apps.ingestion.logparse.archive import ArchiveRejected, ArchiveReport
-from apps.ingestion.logparse.loghub import compile_log_format
-from apps.ingestion.pipeline import (
+from apps.core.ingest.forking import ChildFailed
+from apps.core.grouping.fingerprint import fingerprint
+from apps.core.grouping.miner import Miner
+from apps.core.logparse.archive import ArchiveRejected, ArchiveReport
+from apps.core.logparse.loghub import compile_log_format
+from apps.core.ingest.pipeline import (
     Grouped,
     SourceStats,
     date_hints,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.ingestion.logparse.archive import ArchiveRejected
-from apps.ingestion.logparse.loghub import compile_log_format
-from apps.rules.triage import to_json, triage
+from apps.core.logparse.archive import ArchiveRejected
+from apps.core.logparse.loghub import compile_log_format
+from apps.core.triage import to_json, triage
 
 
 class Command(BaseCommand):

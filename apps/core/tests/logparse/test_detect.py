@@ -1,0 +1,118 @@
+"""Format detection per source: single formats, mixed input, ambiguous input."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.core.logparse.detect import detect_format
+from apps.core.logparse.formats import FORMATS
+from apps.core.logparse.parser import lines_from_text
+
+from .conftest import parse
+from .test_formats import CASES
+
+
+@pytest.mark.parametrize(
+    "fmt", [f for f in FORMATS if f.name != "kubectl-describe"], ids=lambda f: f.name
+)
+def test_examples_detect_as_their_format(fmt):
+    lines = list(fmt.examples) * 5
+    assert detect_format(lines).name == fmt.name
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line"),
+    [(c[0], c[1]) for c in CASES if c[0] not in ("kernel", "plain")],
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES) if c[0] not in ("kernel", "plain")],
+)
+def test_single_lines_detect(fmt, line):
+    assert detect_format([line]).name == fmt
+
+
+def test_empty_and_blank_input():
+    assert detect_format([])[:2] == ("plain", 0.0)
+    assert detect_format(["", "   "]).name == "plain"
+
+
+def test_unknown_text_is_plain_and_nothing_is_dropped():
+    text = "hello\nworld\n\nthird line"
+    assert detect_format(text.splitlines())[:2] == ("plain", 1.0)
+    recs = parse(text)
+    assert [(r.line, r.fmt, r.parsed) for r in recs] == [
+        (1, "plain", False),
+        (2, "plain", False),
+        (3, "plain", False),
+        (4, "plain", False),
+    ]
+
+
+def test_mixed_json_with_a_few_plain_lines_falls_back_per_line():
+    lines = [f'{{"level":"info","msg":"ok {i}","time":"2024-01-15T14:02:11Z"}}' for i in range(20)]
+    lines[5] = "Killed"
+    lines[12] = "2024/01/15 14:02:11 [error] 7#7: *1 connect() failed (111: Connection refused)"
+    det = detect_format(lines)
+    assert det.name == "json"
+    assert 0.85 <= det.confidence < 1.0
+    recs = parse("\n".join(lines))
+    assert len(recs) == 20
+    assert recs[5].fmt == "plain"
+    assert recs[12].fmt == "nginx-error"
+    assert recs[12].level == "ERROR"
+
+
+def test_mixed_majority_wins_with_confidence_as_share():
+    lines = ["Jan 15 14:02:11 web-1 sshd[1]: Accepted key"] * 6 + ['{"msg":"x","level":"info"}'] * 4
+    det = detect_format(lines)
+    assert det.name == "syslog"
+    assert det.confidence == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # nginx error lines are also Go stdlib lines; the narrower format wins.
+        (["2024/01/15 14:02:11 [error] 31#31: *1 upstream timed out"] * 3, "nginx-error"),
+        (["2024/01/15 14:02:11 listening on :8080"] * 3, "go-stdlib"),
+        # CRI lines are also "generic" lines.
+        (["2024-01-15T14:02:11.1Z stdout F hello"] * 3, "cri"),
+        # logrus text is also logfmt.
+        (['time="2024-01-15T14:02:11Z" level=info msg=hi'] * 3, "logrus"),
+        # Docker json-file is also JSON.
+        (['{"log":"hi\\n","stream":"stdout","time":"2024-01-15T14:02:11Z"}'] * 3, "docker-json"),
+        # Spring Boot beats the generic shape even when a few lines are only generic.
+        (
+            ["2024-01-15 14:02:11.123  INFO 1 --- [main] c.e.App : ok"] * 9
+            + ["2024-01-15 14:02:11 something else"],
+            "spring-boot",
+        ),
+    ],
+)
+def test_ambiguous_inputs_prefer_the_specific_format(lines, expected):
+    assert detect_format(lines).name == expected
+
+
+def test_stack_lines_do_not_lower_confidence():
+    text = '2024-01-15 14:02:11,123 - app - ERROR - x\nTraceback (most recent call last):\n  File "a.py", line 1\nValueError: x\n'
+    det = detect_format(list(lines_from_text(text)))
+    assert det.name == "python"
+    assert det.confidence >= 0.5
+
+
+def test_explicit_detected_format_skips_detection():
+    recs = parse("ERROR:app:boom", detected="python-basic")
+    assert recs[0].fmt == "python-basic"
+    recs = parse("anything", detected="no-such-format")
+    assert recs[0].fmt == "plain"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2024-01-15 14:02:11.123 UTC [1234] FATAL:  sorry, too many clients already",
+        "2024-01-15 14:02:11,123 - app.db - ERROR - could not connect to server",
+    ],
+)
+def test_a_repeated_line_keeps_its_first_words(line):
+    """Ten copies of one line: a word they all share is message, not a learnt header column."""
+    records = parse("\n".join([line] * 10) + "\n")
+    assert {r.message for r in records} == {line.split(" - ")[-1].split(":  ")[-1]}
