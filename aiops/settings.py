@@ -114,6 +114,7 @@ SHARED_APPS = [
     "django_htmx",
     "django_q",
     "axes",  # login throttling; its attempts live in the public schema
+    "apps.streams.tokens",  # ingest tokens: hash -> tenant + project, read outside /t/<slug>/
 ]
 TENANT_APPS = [
     "apps.incidents",
@@ -121,6 +122,7 @@ TENANT_APPS = [
     "apps.rules",
     "apps.analysis",
     "apps.reports",
+    "apps.streams",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 TENANT_MODEL = "tenants.Tenant"

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from apps.tenants import team_views, views
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("invite/<str:token>/", team_views.accept, name="invite-accept"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("ingest/", include("apps.streams.urls")),
 ]
 
 handler403 = "aiops.errors.forbidden"

@@ -1,0 +1,106 @@
+"""Stream use cases: store a decoded batch in the tenant's spool, once."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from apps.core.vocabulary import LEVEL_NUMBER
+from apps.incidents.models import Project
+from apps.streams.models import SpoolBatch, SpoolRecord
+from apps.streams.protocols import StreamRecord
+
+INSERT_BATCH = 2000
+
+
+class ProjectGone(Exception):
+    """The token's project no longer exists in its tenant's schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spooled:
+    batch_id: int
+    records: int
+    duplicate: bool  # the same batch was stored before: nothing new was written
+
+
+def batch_digest(protocol: str, scope: str, body: bytes) -> str:
+    """Identity of a request's content: a retry of the same body to the same place matches."""
+    digest = hashlib.sha256()
+    for part in (protocol.encode(), scope.encode("utf-8", "replace"), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def spool_batch(
+    *,
+    project_id: int,
+    token_id: int | None,
+    protocol: str,
+    digest: str,
+    body_bytes: int,
+    records: list[StreamRecord],
+    received_at: datetime,
+) -> Spooled:
+    """Store `records` as one batch in the current tenant schema, in one transaction.
+
+    When a batch with the same digest exists for the project, nothing is written and the
+    stored batch is returned with `duplicate=True` (also when a concurrent request with the
+    same body wins the race: the unique constraint decides).
+    """
+    existing = _existing(project_id, digest)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            batch = SpoolBatch.objects.create(
+                project_id=project_id,
+                token_id=token_id,
+                protocol=protocol,
+                digest=digest,
+                record_count=len(records),
+                body_bytes=body_bytes,
+                received_at=received_at,
+            )
+            SpoolRecord.objects.bulk_create(
+                (_row(batch.pk, seq, record) for seq, record in enumerate(records)),
+                batch_size=INSERT_BATCH,
+            )
+    except IntegrityError:
+        existing = _existing(project_id, digest)
+        if existing is not None:
+            return existing
+        if not Project.objects.filter(pk=project_id).exists():
+            raise ProjectGone(project_id) from None
+        raise
+    return Spooled(batch_id=batch.pk, records=len(records), duplicate=False)
+
+
+def _existing(project_id: int, digest: str) -> Spooled | None:
+    row = (
+        SpoolBatch.objects.filter(project_id=project_id, digest=digest)
+        .values_list("pk", "record_count")
+        .first()
+    )
+    return Spooled(batch_id=row[0], records=row[1], duplicate=True) if row else None
+
+
+def _row(batch_id: int, seq: int, record: StreamRecord) -> SpoolRecord:
+    return SpoolRecord(
+        batch_id=batch_id,
+        seq=seq,
+        ts=record.time,
+        observed_ts=record.observed_time,
+        service=record.service,
+        level=LEVEL_NUMBER.get(record.level) if record.level else None,
+        message=record.message,
+        attributes=record.attributes,
+        resource=record.resource,
+        trace_id=record.trace_id,
+        span_id=record.span_id,
+        truncated=record.truncated,
+    )

@@ -1,0 +1,41 @@
+"""Ingest tokens, in the public schema: one row maps a token's hash to a tenant and a project.
+
+Receivers sit outside the tenant prefix (`/ingest/...`), so the token is what selects the
+tenant's schema and the project. Only the SHA-256 of a token is stored (tokens are 256 random
+bits, so a fast hash is enough); `prefix` lets people tell their tokens apart.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apps.tenants.models import Tenant
+
+
+class IngestToken(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ingest_tokens")
+    # The project lives in the tenant's schema: its id and slug are plain copies, no constraint.
+    project_id = models.BigIntegerField()
+    project_slug = models.CharField(max_length=80)
+    name = models.CharField(max_length=100, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=16)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "project_id"], name="ingest_token_project")]
+
+    def __str__(self) -> str:
+        label = self.name or self.prefix
+        return f"{label} ({self.tenant_id}/{self.project_slug})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
