@@ -204,7 +204,7 @@ def _local_analysis(report: TriageReport) -> dict | None:
     from apps.core.analysis.providers.run import run_analysis
     from apps.core.evidence.builder import build_evidence_pack
 
-    groups = [
+    groups: list[dict[str, object]] = [
         {
             "group_id": g.group,
             "template": g.template,

@@ -62,6 +62,7 @@ class GroupInput:
         get = value.get if isinstance(value, Mapping) else (lambda k, d=None: getattr(value, k, d))
         first = get("first", None) or get("first_ref", None) or get("first_line", None)
         samples = get("samples", None) or get("sample_refs", None) or ()
+        change = get("change", None)
         return cls(
             group_id=str(get("group_id")),
             template=str(get("template", "") or ""),
@@ -70,7 +71,7 @@ class GroupInput:
             first=as_ref(first),
             samples=tuple(r for r in (as_ref(s) for s in samples) if r is not None),
             is_new=bool(get("is_new", False)),
-            change=(float(get("change")) if get("change", None) is not None else None),
+            change=float(change) if change is not None else None,
             first_ts=get("first_ts", None),
         )
 

@@ -23,7 +23,7 @@ import ctypes
 import os
 import pickle
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 _END = "__forking_end__"
@@ -44,7 +44,7 @@ class ChildFailed(Exception):
 
 def in_child(
     produce: Callable[[], Iterator[Any]], *, name: str = "the child process", nice: int = 0
-) -> Iterator[Any]:
+) -> Generator[Any]:
     """The items of `produce()`, computed in a child forked now, by this call (so a caller can
     fork before it starts a thread: only the forking thread exists in the child). Closing the
     returned generator early kills the child."""
@@ -59,7 +59,7 @@ def in_child(
     return _read(pid, read_fd, name)
 
 
-def _read(pid: int, read_fd: int, name: str) -> Iterator[Any]:
+def _read(pid: int, read_fd: int, name: str) -> Generator[Any]:
     finished = False
     try:
         with os.fdopen(read_fd, "rb", buffering=READ_BUFFER) as pipe:

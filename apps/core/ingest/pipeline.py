@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, tzinfo
 from functools import partial
@@ -285,7 +285,8 @@ def _member_records(
             _, rows, member.bytes_read, member.lines_read = message
             if packed:
                 for row in rows:
-                    yield Record(*row, name)
+                    # mypy spreads *row over every field, so it counts `name` as one too many
+                    yield Record(*row, name)  # type: ignore[call-arg]
             else:
                 yield from rows
         elif kind == "member_end":
@@ -319,7 +320,7 @@ def _produce(
     skip_binary: bool,
     name_limit: int | None,
     packed: bool,
-) -> Iterator[tuple]:
+) -> Generator[tuple]:
     """The parsing process's messages: ("member", name, binary), ("records", rows, bytes read,
     lines read)..., ("member_end", stats, decode report, sha256, bytes) per member, then
     ("archive_end", report) or ("rejected", reason). Forked, records go over the pipe as

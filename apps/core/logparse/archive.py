@@ -32,11 +32,13 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import IO, BinaryIO, NamedTuple
 
 from .decode import SNIFF_BYTES, sniff
 from .limits import DEFAULT_LIMITS, Limits, human_bytes
 
+# A stream inside the walk: the upload, a zip member, or one of the readers below.
+_Stream = IO[bytes] | io.RawIOBase
 _IO_CHUNK = 64 * 1024
 _MAX_WARNINGS = 50
 
@@ -166,7 +168,7 @@ class _Reader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         data = self._read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -178,7 +180,7 @@ class _Reader(io.RawIOBase):
 class _Prefixed(_Reader):
     """Replays the sniffed head, then continues with the rest of the source."""
 
-    def __init__(self, head: bytes, source: BinaryIO) -> None:
+    def __init__(self, head: bytes, source: _Stream) -> None:
         self._head = head
         self._source = source
 
@@ -192,7 +194,7 @@ class _Prefixed(_Reader):
 class _Guarded(_Reader):
     """Turns a corrupt or truncated member into a warning and an early end of data."""
 
-    def __init__(self, source: BinaryIO, name: str, report: ArchiveReport) -> None:
+    def __init__(self, source: _Stream, name: str, report: ArchiveReport) -> None:
         self._source = source
         self._name = name
         self._report = report
@@ -218,7 +220,7 @@ class _Guarded(_Reader):
 class _Counted(_Reader):
     """Counts what a decompressing reader (a zip member) produces against the budget."""
 
-    def __init__(self, source: BinaryIO, budget: _Budget, fmt: str) -> None:
+    def __init__(self, source: _Stream, budget: _Budget, fmt: str) -> None:
         self._source = source
         self._budget = budget
         self._fmt = fmt
@@ -260,7 +262,7 @@ class _Gunzip(_Reader):
     `gzip.GzipFile` would do and lose the last buffer.
     """
 
-    def __init__(self, source: BinaryIO, name: str, budget: _Budget) -> None:
+    def __init__(self, source: _Stream, name: str, budget: _Budget) -> None:
         self._source = source
         self._name = name
         self._budget = budget
@@ -312,7 +314,7 @@ def _reason(exc: BaseException) -> str:
     return text[:200]
 
 
-def _peek(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+def _peek(stream: _Stream) -> tuple[bytes, _Stream]:
     """The first SNIFF_BYTES, and a stream that still starts at the beginning."""
     if stream.seekable():
         position = stream.tell()
@@ -331,7 +333,7 @@ def _peek(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
     return head, _Prefixed(head, stream)
 
 
-def _zip_declared_entries(file: BinaryIO) -> int | None:
+def _zip_declared_entries(file: IO[bytes]) -> int | None:
     """Entry count from the end-of-central-directory record, read before zipfile parses
     (and allocates for) every entry. None when the record is not found."""
     file.seek(0, io.SEEK_END)
@@ -378,7 +380,7 @@ class _Walker:
         return depth + 1
 
     def expand(
-        self, stream: BinaryIO, name: str, depth: int, *, is_upload: bool
+        self, stream: _Stream, name: str, depth: int, *, is_upload: bool
     ) -> Iterator[Member]:
         """Members of `stream`, `depth` containers deep; `name` is its display name."""
         head, stream = _peek(stream)
@@ -386,7 +388,7 @@ class _Walker:
         prefix = "" if is_upload else name + "/"
         if found.kind == "gzip":
             inner_depth = self.nest(name, depth)
-            inner: BinaryIO = _Gunzip(stream, name, self.budget)
+            inner: _Stream = _Gunzip(stream, name, self.budget)
             inner_head, inner = _peek(inner)
             inner_name = _strip_suffix(name, ".tgz", ".gz")
             if sniff(inner_head).kind == "tar":  # .tar.gz is one container, not two
@@ -405,7 +407,7 @@ class _Walker:
                 self.budget.unique(name), io.BufferedReader(_Guarded(stream, name, self.report))
             )
 
-    def tar(self, stream: BinaryIO, name: str, prefix: str, depth: int) -> Iterator[Member]:
+    def tar(self, stream: _Stream, name: str, prefix: str, depth: int) -> Iterator[Member]:
         try:
             archive = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 one pass
         except tarfile.TarError as exc:
@@ -445,10 +447,11 @@ class _Walker:
             yield from self.expand(last, member_name, depth, is_upload=False)
 
     def zip(
-        self, stream: BinaryIO, name: str, prefix: str, depth: int, is_upload: bool
+        self, stream: _Stream, name: str, prefix: str, depth: int, is_upload: bool
     ) -> Iterator[Member]:
         spool = None
-        if not stream.seekable():  # nested: zip needs random access
+        # nested (in one of the readers above, never seekable): zip needs random access
+        if isinstance(stream, io.RawIOBase) or not stream.seekable():
             spool = tempfile.TemporaryFile()  # noqa: SIM115 closed below
             while data := stream.read(_IO_CHUNK):
                 spool.write(data)
@@ -461,7 +464,7 @@ class _Walker:
                 spool.close()
 
     def _zip_members(
-        self, file: BinaryIO, name: str, prefix: str, depth: int, is_upload: bool
+        self, file: IO[bytes], name: str, prefix: str, depth: int, is_upload: bool
     ) -> Iterator[Member]:
         declared = _zip_declared_entries(file)
         if declared is not None:

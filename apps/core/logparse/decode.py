@@ -25,7 +25,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 from .limits import DEFAULT_LIMITS, Limits, human_bytes
 from .record import Line
@@ -210,7 +210,16 @@ def _trim_partial_utf8(data: bytes) -> bytes:
     return data
 
 
-def _read_head(stream: BinaryIO, size: int) -> bytes:
+class ByteStream(Protocol):
+    """What `iter_lines` reads: a binary stream whose `read(n)` returns b"" (or None) at the end.
+
+    A file, an archive member, or a wrapper that counts or hashes what passes through it.
+    """
+
+    def read(self, size: int = -1, /) -> bytes | None: ...
+
+
+def _read_head(stream: ByteStream, size: int) -> bytes:
     parts: list[bytes] = []
     got = 0
     while got < size:
@@ -222,7 +231,7 @@ def _read_head(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _chunks(head: bytes, stream: BinaryIO, size: int, report: DecodeReport) -> Iterator[bytes]:
+def _chunks(head: bytes, stream: ByteStream, size: int, report: DecodeReport) -> Iterator[bytes]:
     for start in range(0, len(head), size):
         yield head[start : start + size]
     while data := stream.read(size):
@@ -321,7 +330,7 @@ def _split_lines(chunks: Iterable[bytes], max_bytes: int, report: DecodeReport) 
 
 
 def iter_lines(
-    stream: BinaryIO,
+    stream: ByteStream,
     *,
     limits: Limits = DEFAULT_LIMITS,
     report: DecodeReport | None = None,

@@ -77,9 +77,10 @@ def _explained(parse, texts: list[str], rival=None) -> int:
         if rival is not None and taken:
             other = rival(text)
             theirs = other.get("message") if other is not None else None
-            extra = len(theirs) - len(message) if isinstance(theirs, str) else 0
-            if extra > 0 and theirs.endswith(message) and _ONLY_WORDS.fullmatch(theirs[:extra]):
-                taken -= extra
+            if isinstance(theirs, str) and len(theirs) > len(message) and theirs.endswith(message):
+                extra = len(theirs) - len(message)
+                if _ONLY_WORDS.fullmatch(theirs[:extra]):
+                    taken -= extra
         score += taken
         score += 20 * (fields.get("ts") is not None) + 20 * (fields.get("level") is not None)
     return score

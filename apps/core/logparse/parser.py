@@ -269,16 +269,16 @@ def _parse(
                 cur.end_line = number
                 partial = fields is not None and "partial" in fields
                 block = False
-                if missed:
-                    unmatched[UNMATCHED_JOINED] = unmatched.get(UNMATCHED_JOINED, 0) + 1  # type: ignore[index]
+                if missed and unmatched is not None:
+                    unmatched[UNMATCHED_JOINED] = unmatched.get(UNMATCHED_JOINED, 0) + 1
                 continue
             if fields is None and cur is None and text:
                 alt = parse_any(text, primary)
                 if alt is not None:
                     fmt, fields = alt[0].name, alt[1]
-            if missed:
+            if missed and unmatched is not None:
                 why = UNMATCHED_TEXT if fields is None else f"read as {fmt}"
-                unmatched[why] = unmatched.get(why, 0) + 1  # type: ignore[index]
+                unmatched[why] = unmatched.get(why, 0) + 1
         # -- a new record starts here -----------------------------------------------------
         if cur is not None:
             if raw_parts is not None:

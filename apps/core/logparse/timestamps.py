@@ -293,6 +293,7 @@ class TimestampParser:
             year = self._infer_year(month)
             head = s[:15]
             hit = self._syslog_cache.get(head)
+            dt: datetime | None
             if hit is not None and hit.year == year:
                 dt = hit
             else:
@@ -315,6 +316,7 @@ class TimestampParser:
 
     # -- ISO-8601 -------------------------------------------------------------------------
     def _iso(self, s: str) -> datetime | None:
+        dt: datetime | None
         try:
             dt = datetime.fromisoformat(s)
         except ValueError:

@@ -47,11 +47,17 @@ def _valid_link(url: str) -> bool:
     return bool(EVIDENCE_ANCHOR.match(url))
 
 
+class _Markdown(MarkdownIt):
+    """CommonMark whose links may only point at evidence anchors."""
+
+    def validateLink(self, url: str) -> bool:  # markdown-it's hook, named by it
+        return _valid_link(url)
+
+
 def _parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md = _Markdown("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table").enable("strikethrough")
     md.disable("image")
-    md.validateLink = _valid_link
     return md
 
 

@@ -328,11 +328,11 @@ class Catalogue:
         for rule in rules:
             if rule.id in off or rule.category in off:
                 continue
-            override = (overrides or {}).get(rule.id)
-            if override:
-                if override.get("enabled") is False:
+            tuning = (overrides or {}).get(rule.id)
+            if tuning:
+                if tuning.get("enabled") is False:
                     continue
-                rule = _apply_override(rule, override)
+                rule = _apply_override(rule, tuning)
             out.append(rule)
         return cls(out)
 
@@ -451,7 +451,7 @@ def _build_rule(
     problems.extend(
         f"{where}: {key} is required"
         for key in ("title", "explanation", "remediation")
-        if not isinstance(raw.get(key), str) or not raw.get(key).strip()
+        if not isinstance(text := raw.get(key), str) or not text.strip()
     )
 
     matcher = raw.get("matcher", {})
@@ -562,6 +562,7 @@ def _build_rule(
         problems.append(f"{where}: built-in rules need at least one positive example")
     if len(problems) > start:
         return None
+    assert isinstance(rid, str) and isinstance(category, str) and isinstance(severity, str)
     return Rule(
         id=rid,
         category=category,

@@ -41,6 +41,9 @@ OUTLIER_SHARE = 0.005  # records at either end of the timeline left out of the r
 MAX_NEW_TEMPLATE_FINDINGS = 20
 MAX_SPIKE_FINDINGS = 10
 EVIDENCE_PER_TEMPLATE = 5
+# A record's level → its rank; -1 for a record without a level.
+_RANK_OF_LEVEL: dict[str | None, int] = {None: -1}
+_RANK_OF_LEVEL.update((name, rank) for name, rank in LEVEL_RANK.items())
 ERROR_RANK = LEVEL_RANK["ERROR"]
 WARN_RANK = LEVEL_RANK["WARN"]
 BASELINE_LEAD = 60  # seconds: templates first seen this long before the onset are baseline
@@ -146,7 +149,7 @@ class StreamDetector:
         err_refs = self.err_refs
         source_n = self.source_n
         bad_buckets, bad_first = self.bad_buckets, self.bad_first
-        rank_of = LEVEL_RANK.get
+        rank_of = _RANK_OF_LEVEL.get
         utc, epoch_ordinal = UTC, _EPOCH_ORDINAL
         index = self.n
         try:
@@ -206,6 +209,7 @@ class StreamDetector:
                     c = counts.get(bucket)
                     if c is None:
                         if not counts:
+                            assert template_id is not None  # tpl is looked up by it
                             timed_templates.append(template_id)
                         counts[bucket] = 1
                     else:

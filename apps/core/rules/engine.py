@@ -162,7 +162,7 @@ class Engine:
         # Records worth a look: those holding a keyword, and those with the attrs a
         # field-only rule reads. Everything else cannot match any rule.
         todo = hits
-        fields_of = None
+        fields_of: list[tuple[int, ...] | None] | None = None
         if self._fields_only and keys_of is not None:
             fields_of = list(map(self._fields_by_keys.get, keys_of))
             if None in fields_of:
@@ -178,7 +178,9 @@ class Engine:
             for j in todo:
                 record, template_id, group = pending[j]
                 text = texts[j]
-                fields = fields_of[j] if fields_of is not None else ()
+                # every entry of fields_of is filled in above: `or ()` only tells mypy
+                fields = (fields_of[j] or ()) if fields_of is not None else ()
+                indexes: Iterable[int]
                 if j in hit_set:
                     candidates = candidates_of(text)
                     candidates.update(fields)

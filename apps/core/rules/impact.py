@@ -133,19 +133,19 @@ def assess(
     if (share >= 0.5 and minutes >= 10 and len(affected) >= 2) or (
         len(affected) >= 3 and share >= 0.25 and minutes >= 10
     ):
-        level = Sev.SEV1
+        sev = Sev.SEV1
     elif (
         (share >= 0.10 and minutes >= 5 and (baseline is None or share >= 3 * baseline))
         or len(affected) >= 3
         or crash
     ):
-        level = Sev.SEV2
+        sev = Sev.SEV2
     elif above_baseline or loud:
-        level = Sev.SEV3
+        sev = Sev.SEV3
     else:
-        level = Sev.SEV4
+        sev = Sev.SEV4
     return Assessment(
-        level=level,
+        level=sev,
         reasons=_reasons(affected, share, baseline, minutes, crash, errors),
         error_share=share,
         baseline_share=baseline,

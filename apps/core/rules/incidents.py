@@ -156,14 +156,15 @@ def build_incidents(findings: Iterable[Finding], *, gap: float = 300.0) -> list[
     """Group findings into windows. Findings without timestamps join one untimed incident."""
     findings = [f for f in findings if f.category not in NOT_IN_WINDOWS]
     timed = sorted(
-        (f for f in findings if f.first_ts is not None), key=lambda f: (f.first_ts, _ref_key(f))
+        ((f.first_ts, f) for f in findings if f.first_ts is not None),
+        key=lambda timed_f: (timed_f[0], _ref_key(timed_f[1])),
     )
     untimed = [f for f in findings if f.first_ts is None]
     groups: list[list[Finding]] = []
     end: datetime | None = None
-    for f in timed:
-        f_end = f.last_ts or f.first_ts
-        if groups and end is not None and (f.first_ts - end).total_seconds() <= gap:
+    for start, f in timed:
+        f_end = f.last_ts or start
+        if groups and end is not None and (start - end).total_seconds() <= gap:
             groups[-1].append(f)
             end = max(end, f_end)
         else:

@@ -14,8 +14,11 @@ scan of a message tells which rules are candidates.
 from __future__ import annotations
 
 import re
-import re._constants as sre_c
-import re._parser as sre_parse
+
+# The regex parser's own modules (private, stable since 3.11; typeshed has no stubs for them):
+# keywords are derived from the parsed pattern, exactly as `re` reads it.
+import re._constants as sre_c  # type: ignore[import-not-found]
+import re._parser as sre_parse  # type: ignore[import-not-found]
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
@@ -70,6 +73,7 @@ class Pattern:
         if self._re2 is not None:
             data = text.encode("utf-8", "surrogatepass")
             return self._re2.Match(_UNANCHORED, data, 0, len(data))[0] != _NULL_SPAN
+        assert self._py is not None  # compiled with `re` whenever RE2 refused the pattern
         return self._py.search(text) is not None
 
     def line_of(self, text: str) -> int | None:
@@ -79,6 +83,7 @@ class Pattern:
             data = text.encode("utf-8", "surrogatepass")
             start = self._re2.Match(_UNANCHORED, data, 0, len(data))[0][0]
             return None if start < 0 else data.count(b"\n", 0, start)
+        assert self._py is not None  # compiled with `re` whenever RE2 refused the pattern
         m = self._py.search(text)
         return None if m is None else text.count("\n", 0, m.start())
 
@@ -177,7 +182,7 @@ def _requirements(items: Sequence) -> list[list[str]]:
         elif op is sre_c.ATOMIC_GROUP:
             reqs.extend(_requirements(list(av)))
         elif op is sre_c.BRANCH:
-            alternatives = []
+            alternatives: list[str] = []
             for branch in av[1]:
                 best = _best_requirement(_requirements(list(branch)))
                 if best is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from .catalogue import SEVERITY_RANK
 from .finding import EvidenceRef, Finding
@@ -86,16 +87,19 @@ def _clusters(findings: list[Finding], gap: float, *, key) -> list[list[Finding]
     out: list[list[Finding]] = []
     for group in by_key.values():
         untimed = [f for f in group if f.first_ts is None]
-        timed = sorted((f for f in group if f.first_ts is not None), key=_start)
+        timed = sorted(
+            ((f.first_ts, f) for f in group if f.first_ts is not None),
+            key=lambda timed_f: _start(timed_f[1]),
+        )
         mine: list[list[Finding]] = []
-        end = None
-        for f in timed:
-            if mine and end is not None and (f.first_ts - end).total_seconds() <= gap:
+        end: datetime | None = None
+        for start, f in timed:
+            if mine and end is not None and (start - end).total_seconds() <= gap:
                 mine[-1].append(f)
-                end = max(end, f.last_ts or f.first_ts)
+                end = max(end, f.last_ts or start)
             else:
                 mine.append([f])
-                end = f.last_ts or f.first_ts
+                end = f.last_ts or start
         out += mine
         if untimed:
             out.append(untimed)

@@ -76,15 +76,21 @@ def likely_trigger(
     return best
 
 
+def _when(change: Finding) -> datetime:
+    """When a change happened: changes without a timestamp are left out before clustering."""
+    assert change.first_ts is not None
+    return change.first_ts
+
+
 def _clusters(changes: list[Finding]) -> list[list[Finding]]:
     """Changes starting within two seconds of each other on the same services: one event
     (a job's "connection received" and "connection authorized" lines)."""
     out: list[list[Finding]] = []
-    for f in sorted(changes, key=lambda f: f.first_ts):
+    for f in sorted(changes, key=_when):
         last = out[-1][0] if out else None
         if (
             last is not None
-            and (f.first_ts - last.first_ts).total_seconds() <= 2
+            and (_when(f) - _when(last)).total_seconds() <= 2
             and set(f.services) == set(last.services)
             and f.rule_id == last.rule_id
         ):
@@ -96,7 +102,7 @@ def _clusters(changes: list[Finding]) -> list[list[Finding]]:
 
 def _from_changes(cluster: list[Finding], onset: datetime) -> Trigger | None:
     head = cluster[0]
-    dt = (onset - head.first_ts).total_seconds()
+    dt = (onset - _when(head)).total_seconds()
     new = head.rule_id.endswith(".new")
     burst = max(f.count for f in cluster)  # for the score; the text counts the cited line
     if dt >= 1:

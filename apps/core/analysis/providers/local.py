@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from apps.core.analysis.citations import normalise_ws
-from apps.core.analysis.schema import AnalysisAnswer, Claim, Hypothesis
+from apps.core.analysis.schema import AnalysisAnswer, Claim, ClaimKind, Hypothesis
 from apps.core.evidence.types import EvidencePack
 from apps.core.rules.fixes import FIXES
 from apps.core.rules.incidents import Tier, tier_of
@@ -50,7 +50,7 @@ class LocalProvider(AnalysisProvider):
         )
 
 
-def _claim(pack: EvidencePack, text: str, kind: str, ids: list[str]) -> Claim | None:
+def _claim(pack: EvidencePack, text: str, kind: ClaimKind, ids: list[str]) -> Claim | None:
     ids = [i for i in ids if i in pack.by_id]
     if not ids:
         return None  # nothing in the pack to stand on: say nothing rather than something uncited
