@@ -1,245 +1,32 @@
-"""Secret and PII redaction for everything that leaves the building (evidence packs, prompts).
+"""The redaction catalogue: named patterns, each with its examples, as data.
 
-The catalogue is data: each `Pattern` has a name, the placeholder kind it produces, a regex whose
-group ``value`` (or the whole match) is the secret, positive and negative examples (the tests run
-them all), and an optional validator (Luhn for cards, key-name checks for ``key=value`` pairs).
-
-A `Redactor` instance is meant to live for one evidence pack: the same secret value always gets
-the same placeholder (``<SECRET:jwt:1>``, ``<EMAIL:2>``, ``<CARD:3>``, ``<IP:4>``, ``<PHONE:5>``,
-``<ID:6>``) so the text still reads consistently and citations still line up. Only a hash of each
-value is kept. IP addresses are redacted by default (client addresses are personal data);
-loopback and unspecified addresses stay, and ``Redactor(include_ips=False)`` opts out.
-
-Patterns go by shape and context, never by the vocabulary of a particular log: a value is a
-secret because its key names one (``password``, ``api_key`` as whole words), because prose says
-so (``the password is '…'``), or because of its shape (a provider's key prefix, a checksum, a
-national-number rule, the randomness of a 40-character AWS secret).
-
-Every regex is written to run in linear time on hostile input: quantifiers are bounded, and any
-pattern that starts with a repeated class is anchored by a negative lookbehind on that class so
-the engine never rescans inside a run (the usual quadratic trap of ``search`` with ``[\\w]+@``).
-``redact`` is idempotent: placeholders never match a pattern.
+Each `Pattern` has a name, the placeholder kind it produces, a regex whose group ``value`` (or
+the whole match) is the secret, positive and negative examples (the tests run them all), and an
+optional validator (see validators.py). Order matters: specific shapes first, generic key=value
+and high-entropy catch-alls last.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import math
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import pairwise
 
-# A placeholder as produced by this module; used to skip already-redacted values.
+from .validators import (
+    auth_validator,
+    aws_secret_validator,
+    card_validator,
+    e164_validator,
+    entropy_validator,
+    ip_validator,
+    ipv6_validator,
+    kv_validator,
+    phone_validator,
+    prose_secret_validator,
+)
+
+# A placeholder as produced by the redactor; used to skip already-redacted values.
 PLACEHOLDER_RE = re.compile(r"<(?:SECRET:[a-z0-9-]{1,32}|EMAIL|CARD|IP|PHONE|ID):\d{1,9}>")
-
-
-def luhn_ok(digits: str) -> bool:
-    """Luhn checksum over the digits of ``digits`` (separators ignored)."""
-    nums = [int(c) for c in digits if c.isdigit()]
-    if not 13 <= len(nums) <= 19:
-        return False
-    total = 0
-    for i, n in enumerate(reversed(nums)):
-        if i % 2 == 1:
-            n *= 2
-            if n > 9:
-                n -= 9
-        total += n
-    return total % 10 == 0
-
-
-# Words that make a key's value a secret (``DB_PASSWORD=…``, ``"apiKey": …``, ``x-auth-token: …``).
-# Matched as whole words of the key (split at ``_``, ``-``, ``.`` and camelCase), or as two
-# adjacent words (``api_key``), so ``authorized`` or ``author`` never count as ``auth``.
-_SECRET_WORDS = frozenset(
-    {
-        "password",
-        "passwd",
-        "pwd",
-        "pass",
-        "passphrase",
-        "secret",
-        "secrets",
-        "token",
-        "tokens",
-        "apikey",
-        "accesskey",
-        "privatekey",
-        "secretkey",
-        "clientsecret",
-        "authtoken",
-        "session",
-        "sessionid",
-        "sessid",
-        "cookie",
-        "cookies",
-        "credential",
-        "credentials",
-        "authorization",
-        "auth",
-        "signature",
-        "bearer",
-    }
-)
-# One-word keys glued together (``dbpassword``, ``csrftoken``, ``sessionkey``).
-_SECRET_SUFFIXES = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential")
-_SECRET_PREFIXES = ("session", "passw")
-# A key whose last word is one of these names a property of the secret, not the secret itself
-# (``token_count=12``, ``session_timeout=30``, ``password_min_length=8``).
-_HARMLESS_KEY_SUFFIXES = (
-    "count",
-    "len",
-    "length",
-    "size",
-    "type",
-    "ttl",
-    "timeout",
-    "expires",
-    "expiry",
-    "expires_in",
-    "limit",
-    "max",
-    "min",
-    "file",
-    "path",
-    "url",
-    "uri",
-    "endpoint",
-    "name",
-    "policy",
-    "provider",
-    "method",
-    "mode",
-    "version",
-    "enabled",
-    "required",
-    "age",
-    "rotation",
-    "used",
-    "usage",
-    "status",
-    "state",
-    "error",
-    "errors",
-    "reason",
-    "result",
-)
-_HARMLESS_VALUES = frozenset(
-    {"", "null", "none", "nil", "true", "false", "undefined", "redacted", "[redacted]", "***"}
-    # a state, not a value: ``token: expired``, ``auth: failed``, ``password=required``
-    | {"ok", "failed", "failure", "expired", "invalid", "missing", "required", "denied"}
-    | {"revoked", "rejected", "accepted", "valid", "present", "absent", "empty", "unset", "set"}
-    | {"error", "unknown", "changed", "reset", "rotated", "refreshed", "granted", "success"}
-)
-_AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate", "apikey"})
-_CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
-
-
-def _key_words(key: str) -> list[str]:
-    return [w for w in re.split(r"[^a-z0-9]+", _CAMEL_RE.sub(r"\1_\2", key).lower()) if w]
-
-
-def secret_key(key: str) -> bool:
-    """True when ``key`` (as written in ``key=value``) names a secret."""
-    words = _key_words(key)
-    if not words:
-        return False
-    pairs = [a + b for a, b in pairwise(words)]
-    named = any(w in _SECRET_WORDS for w in words + pairs) or any(
-        w.endswith(_SECRET_SUFFIXES) or w.startswith(_SECRET_PREFIXES) for w in words
-    )
-    if not named:
-        return False
-    if words[-1] in _HARMLESS_KEY_SUFFIXES or "_".join(words[-2:]) in _HARMLESS_KEY_SUFFIXES:
-        return False
-    return words[0] not in {"max", "min", "num", "n", "is", "has"}
-
-
-_PAIR_RE = re.compile(r"[A-Za-z_][\w.-]{0,63}=")
-
-
-def _kv_validator(m: re.Match[str], value: str) -> bool:
-    value = value.strip("\"'\\")
-    if value.lower() in _HARMLESS_VALUES or value.lower() in _AUTH_SCHEMES:
-        return False
-    if value.isdigit() and len(value) < 6:  # `session=3`, `token=0`: counters, not secrets
-        return False
-    if m.group("value_bare") is not None and _PAIR_RE.match(value):
-        return False  # `authorized: user=postgres`: the next pair, not a value
-    return secret_key(m.group("key"))
-
-
-def _auth_validator(m: re.Match[str], value: str) -> bool:
-    """``Authorization: Bearer`` with the token already redacted: the scheme is not the secret."""
-    return value.lower() not in _AUTH_SCHEMES
-
-
-def _card_validator(m: re.Match[str], value: str) -> bool:
-    return luhn_ok(value)
-
-
-def _entropy_validator(m: re.Match[str], value: str) -> bool:
-    """Mixed case and digits, and not a URL path: hex ids, uuids and class paths stay readable."""
-    if sum(c.isdigit() for c in value) < 3:
-        return False
-    if not (any(c.isupper() for c in value) and any(c.islower() for c in value)):
-        return False
-    return max(len(seg) for seg in value.split("/")) >= 24
-
-
-def _shannon_bits(value: str) -> float:
-    counts = Counter(value)
-    n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in counts.values())
-
-
-def _aws_secret_validator(m: re.Match[str], value: str) -> bool:
-    """40 characters drawn at random from base64's alphabet, not a word-built path or name:
-    both cases several times, a digit or ``+``/``/``, and the randomness of random bytes (a
-    random key scores ~4.6-4.9 bits per character; Java paths and identifiers ~4.1-4.3)."""
-    upper = sum(c.isupper() for c in value)
-    lower = sum(c.islower() for c in value)
-    other = sum(c.isdigit() or c in "+/" for c in value)
-    return upper >= 4 and lower >= 4 and other >= 1 and _shannon_bits(value) >= 4.45
-
-
-def _prose_secret_validator(m: re.Match[str], value: str) -> bool:
-    """Quoted: whatever is quoted. Bare: only what does not read as a word (``password is
-    incorrect`` stays; ``password is hunter2`` does not)."""
-    if m.group("value_bare") is None:
-        return value.lower() not in _HARMLESS_VALUES
-    return any(not c.isalpha() for c in value) and len(value) >= 4
-
-
-def _digits(value: str) -> int:
-    return sum(c.isdigit() for c in value)
-
-
-def _phone_validator(m: re.Match[str], value: str) -> bool:
-    return 7 <= _digits(value) <= 15
-
-
-def _e164_validator(m: re.Match[str], value: str) -> bool:
-    return 10 <= _digits(value) <= 15
-
-
-def _ip_validator(m: re.Match[str], value: str) -> bool:
-    """Any address but loopback and unspecified (they say nothing about anyone)."""
-    try:
-        ip = ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return not (ip.is_loopback or ip.is_unspecified)
-
-
-def _ipv6_validator(m: re.Match[str], value: str) -> bool:
-    return value.count(":") >= 2 and sum(c in _HEX for c in value) >= 4 and _ip_validator(m, value)
-
-
-_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,7 +243,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "headers={'authorization': 'Basic dXNlcjpwYXNzd29yZA=='}",
         ),
         ("authorization failed for user bob",),
-        validator=_auth_validator,
+        validator=auth_validator,
         needles_ci=("authorization",),
     ),
     Pattern(
@@ -513,7 +300,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "user=bob status=200",
             "password=null token=",
         ),
-        validator=_kv_validator,
+        validator=kv_validator,
         needles=(":", "="),
     ),
     Pattern(
@@ -543,7 +330,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "secret rotation was reset",
             "passing tests: 42",
         ),
-        validator=_prose_secret_validator,
+        validator=prose_secret_validator,
         needles_ci=("pass", "pwd", "pin", "secret", "key", "token"),
     ),
     Pattern(
@@ -563,7 +350,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![0-9-])(?P<value>[3-6](?:[ -]?[0-9]){12,18})(?![0-9])",
         ("charge card 4111 1111 1111 1111 declined", "pan=5500-0000-0000-0004", "378282246310005"),
         ("order 4111111111111112 (bad luhn)", "ts=1700000000000123", "id 2222333344445555"),
-        validator=_card_validator,
+        validator=card_validator,
     ),
     Pattern(
         "aws-secret-standalone",
@@ -580,7 +367,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "handler handleCheckoutSessionCompletedWebhookEvt",
             "lib usr/local/lib/python3/site/packages/Djan",
         ),
-        validator=_aws_secret_validator,
+        validator=aws_secret_validator,
     ),
     Pattern(
         "us-ssn",
@@ -618,7 +405,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![\w+>])(?P<value>\+[1-9][0-9]{0,3}(?:[ .-]?\(?[0-9]{1,5}\)?){2,6})(?![\w])",
         ("call +14155552671 now", "sms to +44 20 7946 0958 failed", "+1 (415) 555-2671"),
         ("tz +0100", "offset +02:00", "delta +42"),
-        validator=_e164_validator,
+        validator=e164_validator,
         needles=("+",),
     ),
     Pattern(
@@ -640,7 +427,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "port :5432 pid 28101",
             "order 415-555-26711",
         ),
-        validator=_phone_validator,
+        validator=phone_validator,
     ),
     Pattern(
         "phone-context",
@@ -651,7 +438,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             (?P<value>\+?[0-9](?:[ ().-]{0,2}[0-9]){6,14})(?![0-9])""",
         ('{"phone": "020 7946 0958"}', "msisdn=447700900123", "Tel: 030 123456"),
         ("mobile app 2.3.10 crashed", "cell 12 of 2048", "sms sent in 1500 ms"),
-        validator=_phone_validator,
+        validator=phone_validator,
         needles_ci=("phone", "tel", "mobile", "cell", "fax", "msisdn", "sms"),
     ),
     Pattern(
@@ -664,7 +451,7 @@ CATALOGUE: tuple[Pattern, ...] = (
             "trace 4bf92f3577b34da6a3ce929d0e0e4736f00f067aa0ba902b7",
             "com/example/payments/service/CheckoutService/processOrder",
         ),
-        validator=_entropy_validator,
+        validator=entropy_validator,
     ),
     Pattern(
         "ipv4",
@@ -673,7 +460,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         r"(?<![\w.>])(?P<value>(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(?!\.?[0-9])",
         ("connect to 10.0.12.7:5432 refused", "client 203.0.113.9 GET /"),
         ("version 1.2.3", "999.1.1.1", "listen 127.0.0.1:8000", "bind 0.0.0.0", "v1.2.3.4"),
-        validator=_ip_validator,
+        validator=ip_validator,
         optional=True,
         needles=(".",),
     ),
@@ -685,86 +472,8 @@ CATALOGUE: tuple[Pattern, ...] = (
             (?:(?<=:)(?:[0-9]{1,3}\.){3}[0-9]{1,3})?)(?![\w:.])""",
         ("from 2001:db8:85a3::8a2e:370:7334 port 443", "client ::ffff:203.0.113.9 ok"),
         ("at 10:01:00 UTC", "mac 00:1a:2b:3c:4d:5e", "listen [::1]:8000", "ratio 1:2:3"),
-        validator=_ipv6_validator,
+        validator=ipv6_validator,
         optional=True,
         needles=(":",),
     ),
 )
-
-
-def _value_span(m: re.Match[str]) -> tuple[int, int]:
-    for g in ("value", "value_dq", "value_sq", "value_bq", "value_cq", "value_bare"):
-        if g in m.re.groupindex and m.group(g) is not None:
-            return m.span(g)
-    return m.span()
-
-
-_MAX_PASSES = 4
-
-
-class Redactor:
-    """Replace secrets and PII with stable typed placeholders. One instance per evidence pack."""
-
-    def __init__(self, *, include_ips: bool = True) -> None:
-        self.include_ips = include_ips
-        self._patterns = tuple(p for p in CATALOGUE if include_ips or not p.optional)
-        self._placeholders: dict[bytes, str] = {}  # blake2b(value) → placeholder
-        self.counts: Counter[str] = Counter()  # label → number of replacements made
-
-    @property
-    def distinct(self) -> int:
-        """How many distinct secret values were replaced so far."""
-        return len(self._placeholders)
-
-    def placeholder_for(self, kind: str, label: str, value: str) -> str:
-        key = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-        ph = self._placeholders.get(key)
-        if ph is None:
-            n = len(self._placeholders) + 1
-            ph = f"<SECRET:{label}:{n}>" if kind == "SECRET" else f"<{kind}:{n}>"
-            self._placeholders[key] = ph
-        return ph
-
-    def redact(self, text: str) -> str:
-        """Return ``text`` with every catalogued secret replaced. Never raises on str input.
-
-        A replacement changes its neighbours' context (``…1111PASSWD=x`` becomes
-        ``<CARD:1>PASSWD=x``, where a key now starts), so passes repeat until nothing changes:
-        the result is a fixpoint, hence ``redact(redact(t)) == redact(t)``. Text without
-        secrets takes one pass.
-        """
-        for _ in range(_MAX_PASSES):
-            before = text
-            lower = text.lower()
-            for pattern in self._patterns:
-                if pattern.needles and not any(n in text for n in pattern.needles):
-                    continue
-                if pattern.needles_ci and not any(n in lower for n in pattern.needles_ci):
-                    continue
-                text = pattern.compiled.sub(self._replacer(pattern), text)
-            if text == before:
-                break
-        return text
-
-    def _replacer(self, pattern: Pattern) -> Callable[[re.Match[str]], str]:
-        def replace(m: re.Match[str]) -> str:
-            if m.group("_ph") is not None:
-                return m.group(0)
-            start, end = _value_span(m)
-            value = m.string[start:end]
-            if not value or PLACEHOLDER_RE.fullmatch(value):
-                return m.group(0)
-            if pattern.validator is not None and not pattern.validator(m, value):
-                return m.group(0)
-            self.counts[pattern.label] += 1
-            ph = self.placeholder_for(pattern.kind, pattern.label, value)
-            base = m.start()
-            whole = m.group(0)
-            return whole[: start - base] + ph + whole[end - base :]
-
-        return replace
-
-
-def redact(text: str, *, include_ips: bool = True) -> str:
-    """One-shot convenience: redact ``text`` with a fresh `Redactor`."""
-    return Redactor(include_ips=include_ips).redact(text)
