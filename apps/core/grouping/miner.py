@@ -24,12 +24,13 @@ gains a `<*>`. Templates absorbed by a merge keep their id as an alias of the su
 
 Memory is bounded by templates: the per-token mask cache and the signature cache are bounded
 caches (cleared when full), the merge evidence holds template ids, never lines.
+
+Templates, the algebra of their tokens and the index of live templates are in templates.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,14 @@ from enum import Enum
 from typing import Any, TypedDict
 
 from .masks import WILDCARD, TokenMasker, digit_shape, has_ascii_digit, tokenize
+from .templates import (
+    Template,
+    TemplateIndex,
+    evidence_key,
+    fill,  # noqa: F401  (re-exported: callers import it from here)
+    has_digit,
+    merge_token,
+)
 
 SIG_CACHE_LIMIT = 100_000
 _NO_DIGIT = frozenset("0123456789")
@@ -164,128 +173,6 @@ class MinerState(TypedDict):
     evidence: list[list[Any]]  # [diff columns, context tokens (null in diff columns), ids]
 
 
-def fill(template: str, params: list[str]) -> str:
-    """Substitute params back into a template: the inverse of mining."""
-    parts = template.split(WILDCARD)
-    if len(parts) != len(params) + 1:
-        raise ValueError("params do not fit the template")
-    out = [parts[0]]
-    for param, part in zip(params, parts[1:], strict=True):
-        out += (param, part)
-    return "".join(out)
-
-
-_pattern_cache: dict[str, re.Pattern[str]] = {}
-
-
-def _pattern(token: str) -> re.Pattern[str]:
-    """Regex for a template token with wildcards: literals around `(.*?)` groups."""
-    pat = _pattern_cache.get(token)
-    if pat is None:
-        if len(_pattern_cache) > 50_000:
-            _pattern_cache.clear()
-        body = "(.*?)".join(re.escape(part) for part in token.split(WILDCARD))
-        pat = _pattern_cache[token] = re.compile(body + r"\Z", re.DOTALL)
-    return pat
-
-
-def _fits(pattern_token: str, token: str) -> bool:
-    """Does template token `pattern_token` accept `token` (a masked or raw token)?"""
-    if pattern_token in (token, WILDCARD):
-        return True
-    return WILDCARD in pattern_token and _pattern(pattern_token).match(token) is not None
-
-
-def _compatible(a: str, b: str) -> bool:
-    return _fits(a, b) or _fits(b, a)
-
-
-def _merge_token(a: str, b: str) -> str:
-    """The most specific token accepting both: equal, one's pattern, `key=<*>`, or `<*>`."""
-    if _fits(a, b):
-        return a
-    if _fits(b, a):
-        return b
-    if WILDCARD in a or WILDCARD in b:
-        return WILDCARD
-    # keep a common prefix ending in punctuation and a common suffix starting with it
-    n = 0
-    limit = min(len(a), len(b))
-    while n < limit and a[n] == b[n]:
-        n += 1
-    while n and a[n - 1].isalnum():
-        n -= 1
-    m = 0
-    limit -= n
-    while m < limit and a[-1 - m] == b[-1 - m]:
-        m += 1
-    while m and a[-m].isalnum():
-        m -= 1
-    return a[:n] + WILDCARD + (a[len(a) - m :] if m else "")
-
-
-def _has_digit(token: str) -> bool:
-    return any(c.isdigit() for c in token)
-
-
-def _specificity(tokens: tuple[str, ...]) -> int:
-    return sum(2 if WILDCARD not in t else (0 if t == WILDCARD else 1) for t in tokens)
-
-
-class _Template:
-    __slots__ = (
-        "count",
-        "exact",
-        "id",
-        "merged_into",
-        "partial",
-        "seq",
-        "simple",
-        "specificity",
-        "text",
-        "tokens",
-        "wild",
-    )
-
-    def __init__(self, tid: str, tokens: tuple[str, ...], count: int, seq: int) -> None:
-        self.id = tid
-        self.seq = seq
-        self.count = count
-        self.merged_into: _Template | None = None
-        self.set_tokens(tokens)
-
-    def set_tokens(self, tokens: tuple[str, ...]) -> None:
-        self.tokens = tokens
-        self.text = " ".join(tokens)
-        self.exact = tuple((i, t) for i, t in enumerate(tokens) if WILDCARD not in t)
-        self.partial = tuple(
-            (i, _pattern(t)) for i, t in enumerate(tokens) if WILDCARD in t and t != WILDCARD
-        )
-        self.wild = tuple(
-            (i, None if t == WILDCARD else _pattern(t))
-            for i, t in enumerate(tokens)
-            if WILDCARD in t
-        )
-        self.simple = all(p is None for _, p in self.wild)
-        self.specificity = _specificity(tokens)
-
-    def accepts(self, sig: tuple[str, ...]) -> bool:
-        for i, t in self.exact:
-            if sig[i] != t:
-                return False
-        for i, pat in self.partial:
-            s = sig[i]
-            if s != self.tokens[i] and pat.match(s) is None:
-                return False
-        return True
-
-    def live(self) -> _Template:
-        t = self
-        while t.merged_into is not None:
-            t = t.merged_into
-        return t
-
-
 class Miner:
     """Template miner. `add` learns, `match` only looks up; state round-trips through JSON."""
 
@@ -298,18 +185,11 @@ class Miner:
     ) -> None:
         self._config = config
         self._mask = TokenMasker(without=config.without_masks)
-        self._sig: dict[tuple[str, ...], _Template] = {}
+        self._sig: dict[tuple[str, ...], Template] = {}
         # digit shape of a line → (signature, (index, token) that must hold, collapsed runs)
         self._shapes: dict[str, tuple[tuple[str, ...], tuple, tuple]] = {}
-        self._by_len: dict[int, list[_Template]] = {}
-        # live templates by (length, token 0, token 1), a wildcard-bearing token as `<*>`:
-        # a lookup visits the few templates that can accept a signature, not every one of its
-        # length (cost per line must not grow with the number of templates)
-        self._anchored: dict[tuple[int, str, str], list[_Template]] = {}
-        # live templates by (length, first token), `None` for a first token with digits or `<*>`
-        # (those may take evidence from any first word)
-        self._by_first: dict[tuple[int, str | None], list[_Template]] = {}
-        self._by_id: dict[str, _Template] = {}  # every id ever issued, absorbed ones included
+        self._live = TemplateIndex(name_first=config.name_first)
+        self._by_id: dict[str, Template] = {}  # every id ever issued, absorbed ones included
         self._evidence: dict[tuple[tuple[int, ...], tuple[str | None, ...]], set[str]] = {}
         self._salt = salt if salt is not None else secrets.token_hex(4)
         self._next_seq = 1
@@ -338,7 +218,7 @@ class Miner:
         """The template a message belongs to, without learning (None when none fits)."""
         raw, sig = self._prepare(message)
         tpl = self._sig.get(sig)
-        tpl = tpl.live() if tpl is not None else self._find(sig)
+        tpl = tpl.live() if tpl is not None else self._live.find(sig)
         if tpl is None:
             return None
         return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple, tokens=raw)
@@ -349,7 +229,7 @@ class Miner:
         Lines seen before their template generalized get the survivor's id and template, as a
         batch parser would report them; `change` is what happened when the line was added.
         """
-        seen: list[tuple[_Template, list[str], ChangeType]] = []
+        seen: list[tuple[Template, list[str], ChangeType]] = []
         for message in messages:
             raw, sig = self._prepare(message)
             tpl, change = self._add(sig)
@@ -363,8 +243,7 @@ class Miner:
         return out
 
     def templates(self) -> list[TemplateInfo]:
-        live = [t for ts in self._by_len.values() for t in ts]
-        live.sort(key=lambda t: t.seq)
+        live = self._live.by_seq()
         return [TemplateInfo(t.id, t.text, t.count) for t in live]
 
     def resolve(self, template_id: str) -> str:
@@ -373,8 +252,7 @@ class Miner:
         return tpl.live().id if tpl is not None else template_id
 
     def to_state(self) -> MinerState:
-        live = [t for ts in self._by_len.values() for t in ts]
-        live.sort(key=lambda t: t.seq)
+        live = self._live.by_seq()
         return {
             "version": STATE_VERSION,
             "salt": self._salt,
@@ -403,24 +281,23 @@ class Miner:
         self._salt = state["salt"]
         self._next_seq = state["next_seq"]
         for t in state["templates"]:
-            tpl = _Template(t["id"], tuple(t["tokens"]), t["count"], t["seq"])
+            tpl = Template(t["id"], tuple(t["tokens"]), t["count"], t["seq"])
             self._by_id[tpl.id] = tpl
-            self._by_len.setdefault(len(tpl.tokens), []).append(tpl)
-            self._index(tpl)
+            self._live.add(tpl)
         for old, new in state["aliases"].items():
-            ghost = _Template(old, (), 0, 0)
+            ghost = Template(old, (), 0, 0)
             ghost.merged_into = self._by_id[new]
             self._by_id[old] = ghost
         for diff, context, ids in state["evidence"]:
             self._evidence[(tuple(diff), tuple(context))] = set(ids)
 
-    def _add(self, sig: tuple[str, ...]) -> tuple[_Template, ChangeType]:
+    def _add(self, sig: tuple[str, ...]) -> tuple[Template, ChangeType]:
         tpl = self._sig.get(sig)
         if tpl is not None:
             tpl = tpl.live()
             tpl.count += 1
             return tpl, ChangeType.NONE
-        tpl = self._find(sig)
+        tpl = self._live.find(sig)
         if tpl is not None:
             self._remember(sig, tpl)
             tpl.count += 1
@@ -455,67 +332,32 @@ class Miner:
         self._shapes[shape] = (sig, checks, spans)
         return raw, sig
 
-    def _remember(self, sig: tuple[str, ...], tpl: _Template) -> None:
+    def _remember(self, sig: tuple[str, ...], tpl: Template) -> None:
         if len(self._sig) >= SIG_CACHE_LIMIT:
             self._sig.clear()
         self._sig[sig] = tpl
 
-    def _find(self, sig: tuple[str, ...]) -> _Template | None:
-        best: _Template | None = None
-        best_score = -1
-        n = len(sig)
-        s0 = sig[0] if n else ""
-        s1 = sig[1] if n > 1 else ""
-        for key in {(n, s0, s1), (n, s0, WILDCARD), (n, WILDCARD, s1), (n, WILDCARD, WILDCARD)}:
-            for tpl in self._anchored.get(key, ()):
-                if tpl.accepts(sig):
-                    score = tpl.specificity
-                    if score > best_score or (score == best_score and best and tpl.seq < best.seq):
-                        best, best_score = tpl, score
-        return best
-
-    def _index(self, tpl: _Template) -> None:
-        tokens = tpl.tokens
-        self._anchored.setdefault(_anchor_key(tokens), []).append(tpl)
-        self._by_first.setdefault(_first_key(tokens, self._config.name_first), []).append(tpl)
-
-    def _unindex(self, tpl: _Template) -> None:
-        self._anchored[_anchor_key(tpl.tokens)].remove(tpl)
-        self._by_first[_first_key(tpl.tokens, self._config.name_first)].remove(tpl)
-
-    def _neighbours(self, tpl: _Template) -> list[_Template]:
-        """Same-length templates that may differ from `tpl` in a few columns, oldest first:
-        the same first word, or a first token that may be a variable (either side)."""
-        length = len(tpl.tokens)
-        first = _first_key(tpl.tokens, self._config.name_first)
-        if first[1] is None:
-            return list(self._by_len[length])
-        out = self._by_first.get(first, []) + self._by_first.get((length, None), [])
-        out.sort(key=lambda t: t.seq)
-        return out
-
-    def _create(self, sig: tuple[str, ...]) -> _Template:
+    def _create(self, sig: tuple[str, ...]) -> Template:
         seq = self._next_seq
         self._next_seq += 1
         digest = hashlib.blake2b(
             f"{self._salt}\x00{seq}\x00{' '.join(sig)}".encode(), digest_size=8
         ).hexdigest()
-        tpl = _Template(digest, sig, 1, seq)
+        tpl = Template(digest, sig, 1, seq)
         self._by_id[tpl.id] = tpl
-        self._by_len.setdefault(len(sig), []).append(tpl)
-        self._index(tpl)
+        self._live.add(tpl)
         self._remember(sig, tpl)
         return tpl
 
-    def _learn(self, new: _Template) -> _Template:
+    def _learn(self, new: Template) -> Template:
         """Register evidence between `new` and its same-length neighbours; merge when enough."""
         length = len(new.tokens)
         if length < 2:
             return new
-        for other in self._neighbours(new):
+        for other in self._live.neighbours(new):
             if other is new or other.merged_into is not None:
                 continue
-            key = _evidence_key(
+            key = evidence_key(
                 other.tokens, new.tokens, self._config.diff_share, self._config.name_first
             )
             if key is None:
@@ -532,7 +374,7 @@ class Miner:
                     return survivor
         return new
 
-    def _maybe_merge(self, key: tuple[tuple[int, ...], tuple[str | None, ...]]) -> _Template | None:
+    def _maybe_merge(self, key: tuple[tuple[int, ...], tuple[str | None, ...]]) -> Template | None:
         diff, _context = key
         ids = self._evidence[key]
         k_word, k_mixed = self._config.k_word, self._config.k_mixed
@@ -546,7 +388,7 @@ class Miner:
             # shared by two members, most lines a new value); a few values that repeat
             # (`HTTPS`/`SOCKS5` across programs) are part of the event
             fresh = len(values) == len(members) and len(values) * 2 >= lines
-            if any(_has_digit(v) or WILDCARD in v for v in values) and (
+            if any(has_digit(v) or WILDCARD in v for v in values) and (
                 not self._config.repeat_check or fresh
             ):
                 need = k_mixed
@@ -554,18 +396,16 @@ class Miner:
                 return None
         return self._merge(sorted(members, key=lambda t: t.seq))
 
-    def _merge(self, members: list[_Template]) -> _Template:
+    def _merge(self, members: list[Template]) -> Template:
         survivor = members[0]
         tokens = list(survivor.tokens)
         for m in members[1:]:
-            tokens = [_merge_token(a, b) for a, b in zip(tokens, m.tokens, strict=True)]
+            tokens = [merge_token(a, b) for a, b in zip(tokens, m.tokens, strict=True)]
         for m in members[1:]:
             self._absorb(survivor, m)
-        self._unindex(survivor)
-        survivor.set_tokens(tuple(tokens))
-        self._index(survivor)
+        self._live.retoken(survivor, tuple(tokens))
         # anything the generalized template now accepts belongs to it as well
-        for other in list(self._by_len[len(tokens)]):
+        for other in list(self._live.of_length(len(tokens))):
             if other is not survivor and survivor.accepts(other.tokens):
                 self._absorb(survivor, other)
         self._sig.clear()  # cached lookups may now have a more general home
@@ -577,44 +417,11 @@ class Miner:
         # the survivor's new tokens may complete other evidence (cascade)
         return self._learn(survivor)
 
-    def _absorb(self, survivor: _Template, other: _Template) -> None:
+    def _absorb(self, survivor: Template, other: Template) -> None:
         survivor.count += other.count
         other.count = 0
         other.merged_into = survivor
-        self._by_len[len(other.tokens)].remove(other)
-        self._unindex(other)
-
-
-_NAME_CHARS = frozenset("./\\@")
-
-
-def _may_vary_first(token: str, name_first: bool) -> bool:
-    """Drain's assumption, that the first word names the event, holds for words (`Accepted`,
-    `Failed`); not for a token with digits, nor for a name-shaped one (`app.exe`, `/usr/bin/x`,
-    `user@host`): those may be variables like any other column."""
-    if _has_digit(token):
-        return True
-    return name_first and not _NAME_CHARS.isdisjoint(token.rstrip(":,;"))
-
-
-def _first_may_differ(x: str, y: str, name_first: bool) -> bool:
-    if _has_digit(x) or _has_digit(y):
-        return True
-    # both name-shaped: `a.exe` / `b.exe` (not `x.y` / `timeout`: a dotted key next to a word)
-    return name_first and _may_vary_first(x, True) and _may_vary_first(y, True)
-
-
-def _anchor_key(tokens: tuple[str, ...]) -> tuple[int, str, str]:
-    n = len(tokens)
-    a0 = tokens[0] if n and WILDCARD not in tokens[0] else WILDCARD
-    a1 = (tokens[1] if WILDCARD not in tokens[1] else WILDCARD) if n > 1 else ""
-    return (n, a0 if n else "", a1)
-
-
-def _first_key(tokens: tuple[str, ...], name_first: bool) -> tuple[int, str | None]:
-    first = tokens[0] if tokens else ""
-    loose = WILDCARD in first or _may_vary_first(first, name_first)
-    return (len(tokens), None if loose else first)
+        self._live.remove(other)
 
 
 def _runs(masked: list[str], run: int) -> tuple[tuple[int, int], ...]:
@@ -653,27 +460,3 @@ def _join_spans(
 def _checks_hold(raw: list[str], checks: tuple[tuple[int, str], ...]) -> bool:
     n = len(raw)
     return all(i < n and raw[i] == token for i, token in checks)
-
-
-def _evidence_key(
-    a: tuple[str, ...], b: tuple[str, ...], diff_share: int, name_first: bool = True
-) -> tuple[tuple[int, ...], tuple[str | None, ...]] | None:
-    """(differing columns, merged context) when a and b differ in a few variable-able columns."""
-    diff: list[int] = []
-    limit = max(1, len(a) // diff_share)
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x != y and not _compatible(x, y):
-            if i == 0 and not _first_may_differ(x, y, name_first):
-                return None  # a different first word: a different message
-            diff.append(i)
-            if len(diff) > limit:
-                return None
-    if not diff:
-        return None
-    context = tuple(
-        None if i in diff else _merge_token(x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))
-    )
-    constants = sum(1 for t in context if t is not None and t != WILDCARD)
-    if constants < len(diff):
-        return None
-    return tuple(diff), context

@@ -1,0 +1,262 @@
+"""Templates and their tokens: which token accepts which, how two tokens merge, and the keys
+the miner indexes templates and merge evidence under.
+
+A template is a tuple of tokens; a token is a literal (`Accepted`), the wildcard `<*>`, or a
+literal with wildcards inside (`uid=<*>`, `[<*>]`), which accepts what its pattern matches.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .masks import WILDCARD
+
+
+def fill(template: str, params: list[str]) -> str:
+    """Substitute params back into a template: the inverse of mining."""
+    parts = template.split(WILDCARD)
+    if len(parts) != len(params) + 1:
+        raise ValueError("params do not fit the template")
+    out = [parts[0]]
+    for param, part in zip(params, parts[1:], strict=True):
+        out += (param, part)
+    return "".join(out)
+
+
+_pattern_cache: dict[str, re.Pattern[str]] = {}
+
+
+def token_pattern(token: str) -> re.Pattern[str]:
+    """Regex for a template token with wildcards: literals around `(.*?)` groups."""
+    pat = _pattern_cache.get(token)
+    if pat is None:
+        if len(_pattern_cache) > 50_000:
+            _pattern_cache.clear()
+        body = "(.*?)".join(re.escape(part) for part in token.split(WILDCARD))
+        pat = _pattern_cache[token] = re.compile(body + r"\Z", re.DOTALL)
+    return pat
+
+
+def fits(pattern_token: str, token: str) -> bool:
+    """Does template token `pattern_token` accept `token` (a masked or raw token)?"""
+    if pattern_token in (token, WILDCARD):
+        return True
+    return WILDCARD in pattern_token and token_pattern(pattern_token).match(token) is not None
+
+
+def _compatible(a: str, b: str) -> bool:
+    return fits(a, b) or fits(b, a)
+
+
+def merge_token(a: str, b: str) -> str:
+    """The most specific token accepting both: equal, one's pattern, `key=<*>`, or `<*>`."""
+    if fits(a, b):
+        return a
+    if fits(b, a):
+        return b
+    if WILDCARD in a or WILDCARD in b:
+        return WILDCARD
+    # keep a common prefix ending in punctuation and a common suffix starting with it
+    n = 0
+    limit = min(len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    while n and a[n - 1].isalnum():
+        n -= 1
+    m = 0
+    limit -= n
+    while m < limit and a[-1 - m] == b[-1 - m]:
+        m += 1
+    while m and a[-m].isalnum():
+        m -= 1
+    return a[:n] + WILDCARD + (a[len(a) - m :] if m else "")
+
+
+def has_digit(token: str) -> bool:
+    return any(c.isdigit() for c in token)
+
+
+def _specificity(tokens: tuple[str, ...]) -> int:
+    return sum(2 if WILDCARD not in t else (0 if t == WILDCARD else 1) for t in tokens)
+
+
+class Template:
+    __slots__ = (
+        "count",
+        "exact",
+        "id",
+        "merged_into",
+        "partial",
+        "seq",
+        "simple",
+        "specificity",
+        "text",
+        "tokens",
+        "wild",
+    )
+
+    def __init__(self, tid: str, tokens: tuple[str, ...], count: int, seq: int) -> None:
+        self.id = tid
+        self.seq = seq
+        self.count = count
+        self.merged_into: Template | None = None
+        self.set_tokens(tokens)
+
+    def set_tokens(self, tokens: tuple[str, ...]) -> None:
+        self.tokens = tokens
+        self.text = " ".join(tokens)
+        self.exact = tuple((i, t) for i, t in enumerate(tokens) if WILDCARD not in t)
+        self.partial = tuple(
+            (i, token_pattern(t)) for i, t in enumerate(tokens) if WILDCARD in t and t != WILDCARD
+        )
+        self.wild = tuple(
+            (i, None if t == WILDCARD else token_pattern(t))
+            for i, t in enumerate(tokens)
+            if WILDCARD in t
+        )
+        self.simple = all(p is None for _, p in self.wild)
+        self.specificity = _specificity(tokens)
+
+    def accepts(self, sig: tuple[str, ...]) -> bool:
+        for i, t in self.exact:
+            if sig[i] != t:
+                return False
+        for i, pat in self.partial:
+            s = sig[i]
+            if s != self.tokens[i] and pat.match(s) is None:
+                return False
+        return True
+
+    def live(self) -> Template:
+        t = self
+        while t.merged_into is not None:
+            t = t.merged_into
+        return t
+
+
+_NAME_CHARS = frozenset("./\\@")
+
+
+def _may_vary_first(token: str, name_first: bool) -> bool:
+    """Drain's assumption, that the first word names the event, holds for words (`Accepted`,
+    `Failed`); not for a token with digits, nor for a name-shaped one (`app.exe`, `/usr/bin/x`,
+    `user@host`): those may be variables like any other column."""
+    if has_digit(token):
+        return True
+    return name_first and not _NAME_CHARS.isdisjoint(token.rstrip(":,;"))
+
+
+def _first_may_differ(x: str, y: str, name_first: bool) -> bool:
+    if has_digit(x) or has_digit(y):
+        return True
+    # both name-shaped: `a.exe` / `b.exe` (not `x.y` / `timeout`: a dotted key next to a word)
+    return name_first and _may_vary_first(x, True) and _may_vary_first(y, True)
+
+
+def anchor_key(tokens: tuple[str, ...]) -> tuple[int, str, str]:
+    n = len(tokens)
+    a0 = tokens[0] if n and WILDCARD not in tokens[0] else WILDCARD
+    a1 = (tokens[1] if WILDCARD not in tokens[1] else WILDCARD) if n > 1 else ""
+    return (n, a0 if n else "", a1)
+
+
+def first_key(tokens: tuple[str, ...], name_first: bool) -> tuple[int, str | None]:
+    first = tokens[0] if tokens else ""
+    loose = WILDCARD in first or _may_vary_first(first, name_first)
+    return (len(tokens), None if loose else first)
+
+
+def evidence_key(
+    a: tuple[str, ...], b: tuple[str, ...], diff_share: int, name_first: bool = True
+) -> tuple[tuple[int, ...], tuple[str | None, ...]] | None:
+    """(differing columns, merged context) when a and b differ in a few variable-able columns."""
+    diff: list[int] = []
+    limit = max(1, len(a) // diff_share)
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x != y and not _compatible(x, y):
+            if i == 0 and not _first_may_differ(x, y, name_first):
+                return None  # a different first word: a different message
+            diff.append(i)
+            if len(diff) > limit:
+                return None
+    if not diff:
+        return None
+    context = tuple(
+        None if i in diff else merge_token(x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))
+    )
+    constants = sum(1 for t in context if t is not None and t != WILDCARD)
+    if constants < len(diff):
+        return None
+    return tuple(diff), context
+
+
+class TemplateIndex:
+    """The live templates, indexed so that a lookup visits the few that can accept a signature,
+    not every one of its length (cost per line must not grow with the number of templates)."""
+
+    def __init__(self, *, name_first: bool) -> None:
+        self._name_first = name_first
+        self._by_len: dict[int, list[Template]] = {}
+        # by (length, token 0, token 1), a wildcard-bearing token as `<*>`
+        self._anchored: dict[tuple[int, str, str], list[Template]] = {}
+        # by (length, first token), `None` for a first token with digits or `<*>` (those may
+        # take evidence from any first word)
+        self._by_first: dict[tuple[int, str | None], list[Template]] = {}
+
+    def by_seq(self) -> list[Template]:
+        """Every live template, oldest first."""
+        live = [t for ts in self._by_len.values() for t in ts]
+        live.sort(key=lambda t: t.seq)
+        return live
+
+    def of_length(self, length: int) -> list[Template]:
+        return self._by_len[length]
+
+    def add(self, tpl: Template) -> None:
+        self._by_len.setdefault(len(tpl.tokens), []).append(tpl)
+        self._index(tpl)
+
+    def remove(self, tpl: Template) -> None:
+        self._by_len[len(tpl.tokens)].remove(tpl)
+        self._unindex(tpl)
+
+    def retoken(self, tpl: Template, tokens: tuple[str, ...]) -> None:
+        """Give `tpl` new tokens of the same length (a merge generalized it)."""
+        self._unindex(tpl)
+        tpl.set_tokens(tokens)
+        self._index(tpl)
+
+    def find(self, sig: tuple[str, ...]) -> Template | None:
+        """The most specific live template that accepts `sig` (the oldest on a tie)."""
+        best: Template | None = None
+        best_score = -1
+        n = len(sig)
+        s0 = sig[0] if n else ""
+        s1 = sig[1] if n > 1 else ""
+        for key in {(n, s0, s1), (n, s0, WILDCARD), (n, WILDCARD, s1), (n, WILDCARD, WILDCARD)}:
+            for tpl in self._anchored.get(key, ()):
+                if tpl.accepts(sig):
+                    score = tpl.specificity
+                    if score > best_score or (score == best_score and best and tpl.seq < best.seq):
+                        best, best_score = tpl, score
+        return best
+
+    def neighbours(self, tpl: Template) -> list[Template]:
+        """Same-length templates that may differ from `tpl` in a few columns, oldest first:
+        the same first word, or a first token that may be a variable (either side)."""
+        length = len(tpl.tokens)
+        first = first_key(tpl.tokens, self._name_first)
+        if first[1] is None:
+            return list(self._by_len[length])
+        out = self._by_first.get(first, []) + self._by_first.get((length, None), [])
+        out.sort(key=lambda t: t.seq)
+        return out
+
+    def _index(self, tpl: Template) -> None:
+        tokens = tpl.tokens
+        self._anchored.setdefault(anchor_key(tokens), []).append(tpl)
+        self._by_first.setdefault(first_key(tokens, self._name_first), []).append(tpl)
+
+    def _unindex(self, tpl: Template) -> None:
+        self._anchored[anchor_key(tpl.tokens)].remove(tpl)
+        self._by_first[first_key(tpl.tokens, self._name_first)].remove(tpl)
