@@ -24,230 +24,47 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from statistics import median
 
-from apps.core.logparse.record import Record
-
-from .catalogue import LEVEL_RANK
 from .finding import EvidenceRef, Finding, Severity
 from .onset import rise_start
+from .tally import (
+    BASE_BUCKET,
+    ERROR_RANK,
+    EVIDENCE_PER_TEMPLATE,
+    LIFECYCLE,  # noqa: F401  (re-exported: the tests read it from here)
+    WARN_RANK,
+    StreamTally,
+    TemplateTally,
+    looks_errorish,  # noqa: F401  (re-exported: the tests read it from here)
+)
 
-BASE_BUCKET = 10  # seconds; rates are counted at this resolution and re-binned at the end
 TARGET_BUCKETS = 120  # re-bin so the upload spans about this many buckets
 MIN_RECORDS_FOR_CALM = 100
 OUTLIER_SHARE = 0.005  # records at either end of the timeline left out of the rate series
 MAX_NEW_TEMPLATE_FINDINGS = 20
 MAX_SPIKE_FINDINGS = 10
-EVIDENCE_PER_TEMPLATE = 5
-# A record's level → its rank; -1 for a record without a level.
-_RANK_OF_LEVEL: dict[str | None, int] = {None: -1}
-_RANK_OF_LEVEL.update((name, rank) for name, rank in LEVEL_RANK.items())
-ERROR_RANK = LEVEL_RANK["ERROR"]
-WARN_RANK = LEVEL_RANK["WARN"]
 BASELINE_LEAD = 60  # seconds: templates first seen this long before the onset are baseline
 SOURCE_OPENING = 60  # seconds: templates first seen this early in their source are baseline
 CHANGE_BEFORE = 1800  # seconds before the onset in which changes are collected
 CHANGE_AFTER = 300  # … and after it (a line that precedes each recurrence)
 MAX_CHANGE_FINDINGS = 30
 LIFECYCLE_MAX_COUNT = 10  # a lifecycle template logged more often than this is routine chatter
-OCCURRENCES_KEPT = 50
-
-# Lifecycle verbs: a process, job, config or credential changing state. Kept small and generic;
-# the tests hold positive and negative examples. "startTransaction", "restartable" and
-# "uptime since start" do not match; "checkpoint starting" does but is routine (too frequent).
-LIFECYCLE = re.compile(
-    r"(?i)\b(?:start(?:ed|ing)|restart(?:ed|ing)?|stopp(?:ed|ing)|shutting down|"
-    r"reload(?:ed|ing)?|boot(?:ed|ing)|deploy(?:ed|ing|ment)|roll(?:ed|ing)[ -]?out|"
-    r"upgrad(?:ed|ing)|rotat(?:ed|ing)|renew(?:ed|al|ing)?|sighup|signal process|"
-    r"config(?:uration)? (?:loaded|changed|applied)|scaled? (?:up|down))\b"
-)
-
-_ERRORISH = re.compile(
-    r"(?i)\b(?:error|exception|fail(?:ed|ure)?|fatal|panic|refused|timed? ?out|denied|killed|"
-    r"unavailable|unreachable|crash(?:ed)?|abort(?:ed)?|invalid)\b"
-)
-_NEGATED = re.compile(r"(?i)\b(?:0|no|zero) (?:errors?|failures?)\b|\berrors?[=:] ?0\b")
 
 
-def looks_errorish(message: str) -> bool:
-    text = message[:500]
-    return _ERRORISH.search(text) is not None and _NEGATED.search(text) is None
+class StreamDetector(StreamTally):
+    """Counts the stream (`feed`, `feed_many`: see tally.py), then reports what is unusual."""
 
-
-@dataclass(slots=True)
-class _Template:
-    index: int  # position of the first record in the stream
-    first_ts: datetime | None
-    level_rank: int
-    errorish: bool
-    sample: str
-    group: str | None
-    source: str = ""
-    source_pos: int = 0  # position of the first record within its source
-    lifecycle: bool = False
-    count: int = 0
-    last_ts: datetime | None = None
-    services: dict[str, None] = field(default_factory=dict)
-    evidence: list[EvidenceRef] = field(default_factory=list)
-    buckets: dict[int, int] = field(default_factory=dict)  # base bucket → lines (timed only)
-    occurrences: list[tuple[datetime, EvidenceRef]] = field(default_factory=list)  # lifecycle
-
-
-class _Service:
-    """Per-service bookkeeping over timed records."""
-
-    __slots__ = ("bucket_first", "buckets", "first", "last")
-
-    def __init__(self, record: Record) -> None:
-        self.first = EvidenceRef(record.source, record.line)
-        self.buckets: dict[int, int] = {}
-        self.bucket_first: dict[int, tuple[str, int]] = {}  # base bucket → its first line
-        self.last = record  # the latest timed record: its line is read at the end
-
-
-_EPOCH_ORDINAL = datetime(1970, 1, 1, tzinfo=UTC).toordinal()
-
-
-class StreamDetector:
     def __init__(
         self, *, baseline_templates: Iterable[str] | None = None, calm_fraction: float = 0.3
     ) -> None:
+        super().__init__()
         self.baseline = set(baseline_templates) if baseline_templates is not None else None
         self.calm_fraction = calm_fraction
-        self.n = 0
-        self.templates: dict[str, _Template] = {}
-        # Templates / services in the order of their first timed record (the report order).
-        self.timed_templates: list[str] = []
-        self.services: dict[str, _Service] = {}
-        self.untemplated: dict[int, int] = {}  # timed records without a template id, per bucket
         self.all_buckets: dict[int, int] = {}  # every timed record, per bucket: set by findings()
-        self.err_buckets: dict[int, int] = {}
-        self.err_refs: dict[int, list[tuple[str, int]]] = {}  # first lines per bucket
-        self.source_n: dict[str, int] = {}  # records per source
-        self.source_first: dict[str, datetime] = {}  # first timestamp per source
-        # WARN+ lines (and level-less lines of error-looking templates) per base bucket, with
-        # the first one's time: the series the onset is read from.
-        self.bad_buckets: dict[int, int] = {}
-        self.bad_first: dict[int, tuple[datetime, str, int]] = {}
         self.onset: datetime | None = None  # set by findings()
         self._range = (0, 0)  # bucket range of the dense part, set by _bucket_width()
-
-    def feed(
-        self, record: Record, *, template_id: str | None = None, group: str | None = None
-    ) -> None:
-        self.feed_many(((record, template_id, group),))
-
-    def feed_many(self, items: Iterable[tuple[Record, str | None, str | None]]) -> None:
-        """Feed (record, template id, group) triples in stream order."""
-        templates = self.templates
-        timed_templates = self.timed_templates
-        services = self.services
-        untemplated = self.untemplated
-        err_buckets = self.err_buckets
-        err_refs = self.err_refs
-        source_n = self.source_n
-        bad_buckets, bad_first = self.bad_buckets, self.bad_first
-        rank_of = _RANK_OF_LEVEL.get
-        utc, epoch_ordinal = UTC, _EPOCH_ORDINAL
-        index = self.n
-        try:
-            for record, template_id, group in items:
-                rank = rank_of(record.level, -1)
-                ts = record.ts
-                source_pos = source_n.get(record.source, 0)
-                source_n[record.source] = source_pos + 1
-                tpl = None
-                if template_id is not None:
-                    tpl = templates.get(template_id)
-                    if tpl is None:
-                        message = record.message
-                        tpl = templates[template_id] = _Template(
-                            index=index,
-                            first_ts=ts,
-                            level_rank=rank,
-                            errorish=looks_errorish(message),
-                            sample=message[:300],
-                            group=group,
-                            source=record.source,
-                            source_pos=source_pos,
-                            lifecycle=LIFECYCLE.search(message[:300]) is not None,
-                        )
-                    tpl.count += 1
-                    if tpl.lifecycle and ts is not None and len(tpl.occurrences) < OCCURRENCES_KEPT:
-                        tpl.occurrences.append((ts, EvidenceRef(record.source, record.line)))
-                    tpl.last_ts = ts
-                    if rank > tpl.level_rank:
-                        tpl.level_rank = rank
-                    service = record.service
-                    if service and len(tpl.services) < 10:
-                        tpl.services[service] = None
-                    if len(tpl.evidence) < EVIDENCE_PER_TEMPLATE:
-                        tpl.evidence.append(EvidenceRef(record.source, record.line))
-                index += 1
-                if ts is None:
-                    continue
-                if source_pos == 0 or record.source not in self.source_first:
-                    self.source_first.setdefault(record.source, ts)
-                # second = int(ts.timestamp()), computed from the fields for UTC times: the
-                # float detour costs several times more. int() truncates towards zero.
-                if ts.tzinfo is utc:
-                    second = (
-                        (ts.toordinal() - epoch_ordinal) * 86400
-                        + ts.hour * 3600
-                        + ts.minute * 60
-                        + ts.second
-                    )
-                    if second < 0 and ts.microsecond:
-                        second += 1
-                else:
-                    second = int(ts.timestamp())
-                bucket = second // BASE_BUCKET
-                if tpl is not None:
-                    counts = tpl.buckets
-                    c = counts.get(bucket)
-                    if c is None:
-                        if not counts:
-                            assert template_id is not None  # tpl is looked up by it
-                            timed_templates.append(template_id)
-                        counts[bucket] = 1
-                    else:
-                        counts[bucket] = c + 1
-                else:
-                    untemplated[bucket] = untemplated.get(bucket, 0) + 1
-                service = record.service
-                if service:
-                    svc = services.get(service)
-                    if svc is None:
-                        svc = services[service] = _Service(record)
-                    else:
-                        svc.last = record
-                    counts = svc.buckets
-                    c = counts.get(bucket)
-                    if c is None:
-                        counts[bucket] = 1
-                        svc.bucket_first[bucket] = (record.source, record.line)
-                    else:
-                        counts[bucket] = c + 1
-                if rank >= WARN_RANK or (rank < 0 and tpl is not None and tpl.errorish):
-                    c = bad_buckets.get(bucket)
-                    if c is None:
-                        bad_buckets[bucket] = 1
-                        bad_first[bucket] = (ts, record.source, record.line)
-                    else:
-                        bad_buckets[bucket] = c + 1
-                        if ts < bad_first[bucket][0]:
-                            bad_first[bucket] = (ts, record.source, record.line)
-                if rank >= ERROR_RANK:
-                    err_buckets[bucket] = err_buckets.get(bucket, 0) + 1
-                    refs = err_refs.get(bucket)
-                    if refs is None:
-                        err_refs[bucket] = [(record.source, record.line)]
-                    elif len(refs) < EVIDENCE_PER_TEMPLATE:
-                        refs.append((record.source, record.line))
-        finally:
-            self.n = index
 
     # --- results --------------------------------------------------------------------------
 
@@ -304,7 +121,7 @@ class StreamDetector:
         first = min(b for b in bad if b // width >= lo + k)
         return self.bad_first[first][0]
 
-    def _in_baseline(self, tid: str, t: _Template) -> bool:
+    def _in_baseline(self, tid: str, t: TemplateTally) -> bool:
         """Seen in the earlier part of the logs (or in the baseline set): not new.
 
         Timed, with an onset: first seen more than BASELINE_LEAD before it, or in the first
@@ -557,7 +374,7 @@ def actors_of(message: str) -> list[str]:
 
 def _change(
     kind: str,
-    t: _Template,
+    t: TemplateTally,
     tid: str,
     at: datetime,
     evidence: list[EvidenceRef],

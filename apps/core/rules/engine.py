@@ -35,6 +35,7 @@ from .catalogue import (
     build_user_rule,
     scan_text,
 )
+from .detect import StreamDetector
 from .finding import EvidenceRef, Finding
 from .patterns import MAX_SCAN_CHARS, KeywordIndex, Pattern
 from .story import merge_findings
@@ -116,10 +117,8 @@ class Engine:
         self._flushed = 0
         self._seq = 0
         self._last_ts: datetime | None = None  # latest timestamp seen, for untimed records
-        self._detector = None
+        self._detector: StreamDetector | None = None
         if detect:
-            from .detect import StreamDetector
-
             self._detector = StreamDetector(baseline_templates=baseline_templates)
 
     # --- streaming ------------------------------------------------------------------------
