@@ -348,3 +348,30 @@ def test_hec_splunk_scheme_and_codes(client, alpha_token):
         "code": 12,
         "invalid-event-number": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        # NUL bytes and a lone surrogate: PostgreSQL refuses both in text and jsonb
+        (
+            rb'{"message":"a\u0000b \ud800","attrs":{"k\u0000":"v\u0000","n":1e999}}',
+            "application/json",
+        ),
+        (b"line with a NUL \x00 byte\n\xff\xfe invalid utf-8\n", "text/plain"),
+    ],
+)
+def test_hostile_text_is_stored_not_a_500(client, alpha_token, body, content_type):
+    response = post(client, "/ingest/http", body, alpha_token, content_type)
+    assert response.status_code == 200, response.content
+    for record in spooled(alpha_token):
+        assert "\x00" not in record.message
+        assert "\x00" not in str(record.attributes)
+
+
+def test_invalid_utf8_in_protobuf_is_400(client, alpha_token):
+    request = otlp_request("abc")
+    body = request.SerializeToString().replace(b"abc", b"a\xffc")
+    response = post(client, "/ingest/otlp/v1/logs", body, alpha_token, "application/x-protobuf")
+    assert response.status_code == 400
+    assert spooled(alpha_token) == []
