@@ -11,6 +11,7 @@ application's own header) is read twice: the messages left by the outer header a
 again, and the inner level, message and year complete the outer record.
 
 Only shapes and the level vocabulary (levels.py) are known in advance, never a program's names.
+The shapes and the tokenizer are in linestart.py.
 """
 
 from __future__ import annotations
@@ -20,200 +21,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .levels import REDIS_MARKS, WORDS, normalize_level
-from .timestamps import MONTHS, ZONES
+from .levels import REDIS_MARKS, normalize_level
+from .linestart import CLOSE, MAX_TOKENS, SHAPE_BY_NAME, Token, tokenize, ts_string
 
 SHARE = 0.6  # a column is header when this share of the sample's lines have it
-MAX_TOKENS = 16
-MAX_HEAD = 256
 MAX_WORDS = 2
-WORD_VALUES = 0.3  # a header word column (a host) has at most this share of distinct values  # chars of a line start that are tokenized
-
-# -- timestamp shapes ---------------------------------------------------------------------
-# Named groups: y (4 or 2 digits), mon (number or name), d, H, M, S, frac, zone, lvl (klog).
-_T = r"(?P<H>[ \d]?\d):(?P<M>\d\d):(?P<S>\d\d)(?:[.,:](?P<frac>\d{1,9}))?"
-# Zone names honoured after a time: timestamps.ZONES plus these fixed offsets.
-_EXTRA_ZONES = {
-    "SGT": "+08:00",
-    "HKT": "+08:00",
-    "KST": "+09:00",
-    "AEST": "+10:00",
-    "AEDT": "+11:00",
-    "ACST": "+09:30",
-    "AWST": "+08:00",
-    "NZST": "+12:00",
-    "NZDT": "+13:00",
-    "MSK": "+03:00",
-    "WET": "+00:00",
-    "WEST": "+01:00",
-    "BST": "+01:00",
-    "AKST": "-09:00",
-    "AKDT": "-08:00",
-    "HST": "-10:00",
-}
-_ZONE_NAMES = sorted(({*ZONES, *_EXTRA_ZONES} - {"Z"}), key=len, reverse=True)
-_ZONE = r"(?P<zone>Z|[ ]?[+-]\d\d(?::?\d\d)?|[ ](?:" + "|".join(_ZONE_NAMES) + r"))?(?![\w:])"
-_MON = r"(?P<mon>" + "|".join(MONTHS) + r")"
-
-SHAPES: tuple[tuple[str, str], ...] = (
-    # ISO 8601 and its spellings (`T`, one or two spaces, `,` fractions, zone names)
-    ("iso", r"(?P<y>\d{4})-(?P<mon>\d\d)-(?P<d>\d\d)(?:T| {1,2})" + _T + _ZONE),
-    ("ymd-slash", r"(?P<y>\d{4})/(?P<mon>\d\d)/(?P<d>\d\d)[ T:]" + _T + _ZONE),
-    ("ymd-compact", r"(?P<y>\d{4})(?P<mon>\d\d)(?P<d>\d\d)[-T ]" + _T + _ZONE),
-    ("clf", r"(?P<d>\d\d)/" + _MON + r"/(?P<y>\d{4}):" + _T + _ZONE),
-    ("mdy-slash", r"(?P<mon>\d\d)/(?P<d>\d\d)/(?P<y>\d{4})[ ,T]\s?" + _T + _ZONE),
-    ("yy-slash", r"(?P<y>\d\d)/(?P<mon>\d\d)/(?P<d>\d\d)[ T]" + _T + _ZONE),
-    (
-        "yymmdd",
-        r"(?P<y>\d\d)(?P<mon>[01]\d)(?P<d>[0-3]\d) {1,2}(?:" + _T + r"|"
-        r"(?P<H2>\d\d)(?P<M2>\d\d)(?P<S2>\d\d))(?!\d)",
-    ),
-    ("klog", r"(?P<lvl>[DIWEF])(?P<mon>[01]\d)(?P<d>[0-3]\d) " + _T),
-    ("md-dash", r"(?P<mon>[01]\d)-(?P<d>[0-3]\d) " + _T + _ZONE),
-    (
-        "ctime",
-        r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? "
-        + _MON
-        + r" {1,2}(?P<d>\d{1,2}) "
-        + _T
-        + r"(?: (?P<y>\d{4}))?"
-        + _ZONE,
-    ),
-    ("syslog", _MON + r" {1,2}(?P<d>\d{1,2})(?: (?P<y>\d{4}))? " + _T + _ZONE),
-    ("day-mon", r"(?P<d>\d{1,2})[ -]" + _MON + r"(?:[ -](?P<y>\d{4}))?[ :]" + _T + _ZONE),
-    ("cjk", r"(?P<mon>\d{1,2})月 {1,2}(?P<d>\d{1,2})日? " + _T),
-    ("time", _T + r"(?![\d/-])"),
-    ("epoch", r"(?P<epoch>1\d{9}(?:\.\d{1,9})?|1\d{12}|1\d{15}|1\d{18})(?![\d:])"),
-)
-_SHAPE_RX = tuple((name, re.compile(rx)) for name, rx in SHAPES)
-_SHAPE_BY_NAME = dict(SHAPES)
-_FIRST_OK = frozenset("0123456789JFMASONDTWE" + "IV")  # cheap pre-check before the shapes
-
-
-def _match_ts(text: str, pos: int) -> tuple[str, re.Match[str]] | None:
-    c = text[pos : pos + 1]
-    if not c or c not in _FIRST_OK:
-        return None
-    for name, rx in _SHAPE_RX:
-        m = rx.match(text, pos)
-        if m is not None:
-            return name, m
-    return None
-
-
-# -- tokens of a line start ---------------------------------------------------------------
-# kinds: T timestamp, L level word, LL level letter, N number/id, B bracketed field, C `name:`,
-# W word, and punctuation as itself (`[`, `]`, `-`, `|`, `:`, ...).
-_CLOSE = {"[": "]", "(": ")", "<": ">", "{": "}"}
-_WORD = re.compile(r"[^\s\[\](){}<>|,]+")
-_NUM = re.compile(r"[#*]?\d+(?:[#:.\-/]\d+)*(?![\w])")
-_PUNCT = re.compile(r"[|:\-,;*#.~=>]+")
-_LEVEL_KEYS = frozenset(w for w in WORDS if len(w) > 1)
-
-
-@dataclass(slots=True)
-class Token:
-    kind: str
-    value: str
-    space: bool  # whitespace before it
-    shape: str = ""  # the timestamp shape of a T
-
-
-def _is_level_word(word: str) -> bool:
-    w = word.lower()
-    if w in _LEVEL_KEYS:
-        return word.isupper() or word.islower() or word.istitle()
-    head, dot, tail = w.rpartition(".")  # syslog facility.severity (`daemon.debug`)
-    return bool(dot) and head.isalpha() and tail in _LEVEL_KEYS
-
-
-def tokenize(text: str) -> list[Token]:
-    """The typed tokens of a line's start (at most MAX_TOKENS, within MAX_HEAD chars)."""
-    out: list[Token] = []
-    n = min(len(text), MAX_HEAD)
-    pos = 0
-    closers: list[str] = []
-    while pos < n and len(out) < MAX_TOKENS:
-        start = pos
-        while pos < n and text[pos] in " \t":
-            pos += 1
-        if pos >= n:
-            break
-        space = pos > start
-        c = text[pos]
-        ts = _match_ts(text, pos)
-        if ts is not None:
-            out.append(Token("T", ts[1].group(), space, ts[0]))
-            pos = ts[1].end()
-            continue
-        if c in _CLOSE:
-            close = text.find(_CLOSE[c], pos + 1, pos + 200)
-            inner = text[pos + 1 : close].strip() if close > 0 else ""
-            first = _WORD.match(inner)
-            opens_fields = (
-                _match_ts(inner, 0) is not None
-                or (first is not None and _is_level_word(first.group()))
-                or (first is not None and first.group().isdigit() and inner != first.group())
-            )
-            if close > 0 and not opens_fields and "\n" not in inner:
-                out.append(Token("B" + c, inner, space))
-                pos = close + 1
-                continue
-            out.append(Token(c, c, space))
-            closers.append(_CLOSE[c])
-            pos += 1
-            continue
-        if c in "])}>" and c in closers:
-            closers.remove(c)
-            out.append(Token(c, c, space))
-            pos += 1
-            continue
-        m = _NUM.match(text, pos)
-        if m is not None:
-            out.append(Token("N", m.group(), space))
-            pos = m.end()
-            continue
-        m = _PUNCT.match(text, pos)
-        if m is not None:
-            value = m.group()
-            if value == ":" and space and text[m.end() : m.end() + 1] in (" ", "\t"):
-                out.append(Token("C", "", space))  # `-- : msg`: a component left empty
-                pos = m.end()
-                continue
-            kind = "MARK" if value in REDIS_MARKS and value != "-" else value
-            out.append(Token(kind, value, space))
-            pos = m.end()
-            continue
-        m = _WORD.match(text, pos)
-        if m is None:
-            out.append(Token(c, c, space))
-            pos += 1
-            continue
-        word = m.group()
-        end = m.end()
-        if word.endswith(":") and len(word) > 1 and (end >= len(text) or text[end] in " \t"):
-            if _is_level_word(word[:-1]) and "." not in word:
-                out.append(Token("L", word[:-1], space))
-                out.append(Token(":", ":", False))
-            else:
-                out.append(Token("C", word[:-1], space))
-        elif (
-            end < len(text)
-            and text[end] == "["
-            and (close := text.find("]:", end)) > 0
-            and (text[end + 1 : close].isdigit())
-        ):
-            out.append(Token("C", text[pos:close], space))  # `name[pid]:`
-            end = close + 2
-        elif _is_level_word(word):
-            out.append(Token("L", word, space))
-        elif len(word) == 1 and word.isalpha():
-            out.append(Token("LL", word, space))
-        else:
-            out.append(Token("W", word, space))
-        pos = end
-    return out
-
+WORD_VALUES = 0.3  # a header word column (a host) has at most this share of distinct values
 
 # -- inference ----------------------------------------------------------------------------
 _FIELD_KINDS = frozenset(("T", "L", "LL", "N", "B[", "B(", "B<", "B{", "C", "MARK"))
@@ -272,7 +85,7 @@ def _loghub_literal(col: Column) -> str:
     if col.kind.startswith("B"):
         o = col.kind[1]
         name = "<Component>" if col.role == "bservice" else "<Field>"
-        return ("\\" if o == "[" else "") + o + name + ("\\" if o == "[" else "") + _CLOSE[o]
+        return ("\\" if o == "[" else "") + o + name + ("\\" if o == "[" else "") + CLOSE[o]
     return re.sub(r"([\[\]])", r"\\\1", col.value)
 
 
@@ -438,7 +251,7 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
         if kind == "T":
             seen_ts = any(c.kind == "T" for c in columns[:i])
             parts.append(
-                _rename(_SHAPE_BY_NAME[col.shape], prefix + (f"y{i}_" if seen_ts else "t_"))
+                _rename(SHAPE_BY_NAME[col.shape], prefix + (f"y{i}_" if seen_ts else "t_"))
             )
         elif kind == "L":
             name = f"{prefix}level" if col.role == "level" else f"{prefix}f{i}"
@@ -454,7 +267,7 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
             parts.append(rf"(?P<{name}>[#*]?\d+(?:[#:.\-/]\d+)*)(?!\w)")
         elif kind.startswith("B"):
             o = kind[1]
-            c = _CLOSE[o]
+            c = CLOSE[o]
             name = f"{prefix}pid" if col.role == "pid" else f"{prefix}f{i}"
             parts.append(
                 rf"{re.escape(o)}\s*(?P<{name}>[^{re.escape(c)}\n]{{0,198}}){re.escape(c)}"
@@ -525,52 +338,3 @@ def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]
         return fields
 
     return parse
-
-
-def ts_string(d: dict, shape: str, p: str, year: str | None = None) -> str | None:
-    """The matched groups as a string timestamps.py reads: ISO when the year is known,
-    `Mon dd HH:MM:SS.frac` (the syslog form, year inferred) when it is not."""
-    if shape == "epoch":
-        return d[p + "epoch"]
-    hh = d.get(p + "H") or d.get(p + "H2")
-    if hh is None:
-        return None
-    mm = d.get(p + "M") or d[p + "M2"]
-    ss = d.get(p + "S") or d[p + "S2"]
-    frac = d.get(p + "frac")
-    clock = f"{int(hh):02d}:{mm}:{ss}" + (f".{frac}" if frac else "")
-    if shape == "time":
-        return clock
-    y = d.get(p + "y") or year
-    mon = d[p + "mon"]
-    month = MONTHS.get(mon) if mon.isalpha() else int(mon)
-    if not month:
-        return None
-    if y is not None and len(y) == 2:
-        y = f"20{y}" if int(y) < 70 else f"19{y}"
-    zone = (d.get(p + "zone") or "").strip()
-    if zone and zone[0] not in "+-Z":
-        zone = _EXTRA_ZONES.get(zone, "")
-    elif zone and zone[0] in "+-":
-        digits = zone[1:].replace(":", "")
-        zone = f"{zone[0]}{digits[:2]}:{(digits[2:4] or '00')}"
-    if y is None:
-        name = next(k for k, v in MONTHS.items() if v == month)
-        return f"{name} {int(d[p + 'd']):02d} {clock}"
-    return f"{y}-{month:02d}-{int(d[p + 'd']):02d}T{clock}{zone}"
-
-
-def _zone_offsets() -> dict[str, str]:
-    out = dict(_EXTRA_ZONES)
-    for name, tz in ZONES.items():
-        off = tz.utcoffset(None)
-        if off is None:
-            continue
-        minutes = int(off.total_seconds() // 60)
-        sign = "+" if minutes >= 0 else "-"
-        minutes = abs(minutes)
-        out[name] = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-    return out
-
-
-_EXTRA_ZONES = _zone_offsets()
