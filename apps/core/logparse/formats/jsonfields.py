@@ -22,7 +22,7 @@ line with an error and no level is an ERROR.
 
 Which key holds the message is a property of the file, not of a line: when no key is named like
 a message, the longest spaced text of the first line of each key layout is chosen and
-remembered for that layout.
+remembered for that layout. The catalogue of names and their roles is in jsonnames.py.
 """
 
 from __future__ import annotations
@@ -32,138 +32,39 @@ import re
 from typing import Any
 
 from ..levels import SYSLOG_SEVERITY, WORDS, Scheme, level_from_message, normalize_level
+from .jsonnames import (
+    ANY,
+    BAGS,
+    COMPONENT,
+    ERR_ANY,
+    ERR_MSG,
+    ERR_STACK,
+    ERR_TYPE,
+    ERROR_ROLES,
+    HOST,
+    LEVEL,
+    MESSAGE,
+    MISS,
+    MULTILINE,
+    N_ROLES,
+    PID,
+    RULES_SEEN,
+    SERVICE,
+    SUFFIX,
+    TEMPLATE,
+    TIME,
+    TRACE,
+    TS,
+    WORD,
+    Rule,
+    classify,
+    is_container,
+)
 from .spec import MAX_ATTR_KEYS, MAX_ATTR_STR, Fields
 
-TS, LEVEL, MESSAGE, SERVICE, HOST, PID, TRACE, COMPONENT, TEMPLATE = range(9)
-ERR_ANY, ERR_MSG, ERR_STACK, ERR_TYPE = range(9, 13)
-N_ROLES = 13
-
-# What a value must look like for a loosely named key to take the role.
-ANY, TIME, WORD, MULTILINE, TEXT = range(5)
-FUZZY = 8  # rank of a name that only resembles a known one
-SUFFIX = 3  # rank added when a path matched without its leading segments
 MAX_STACK = 4 * MAX_ATTR_STR  # a stack is the evidence: kept longer than other attributes
-
-Rule = tuple[int, int, Any, int]  # role, rank (lower wins), level scheme, value gate
-
-_RULES: dict[str, Rule] = {}
-
-
-def _add(role: int, rank: int, names: str, scheme: Any = None, gate: int = ANY) -> None:
-    for name in names.split():
-        _RULES.setdefault(name, (role, rank, scheme, gate))
-
-
-# Names as normalised (lower case, no `_`/`-`). Sources: ECS field reference, the OpenTelemetry
-# log data model and OTLP JSON, pino/bunyan, zap, logrus, structlog, Serilog CLEF, MongoDB 4.4+
-# structured logs, log4j2 JsonLayout/JsonTemplateLayout, GELF, GCP LogEntry, CloudWatch exports.
-_add(TS, 0, "@timestamp timestamp time ts datetime @t eventtime instant timemillis timeunixnano")
-_add(TS, 1, "asctime date logtime")
-_add(TS, 2, "t", gate=TIME)  # MongoDB `{"t": {"$date": ...}}`
-_add(TS, 3, "observedtimestamp observedtimeunixnano receivetimestamp")
-_add(LEVEL, 0, "level log.level severity severitytext levelname lvl loglevel @l levelstr")
-_add(LEVEL, 1, "severitynumber", Scheme.OTEL)
-_add(LEVEL, 1, "levelno", Scheme.PYTHON)
-_add(LEVEL, 1, "priority syslog.severity", Scheme.SYSLOG)
-_add(LEVEL, 2, "s", gate=WORD)  # MongoDB
-_add(MESSAGE, 0, "@m")  # Serilog CLEF: the rendered message beats the template
-_add(MESSAGE, 1, "message msg")
-_add(MESSAGE, 2, "body textpayload shortmessage body.stringvalue body.message")
-_add(MESSAGE, 3, "event jsonpayload.message")  # structlog's `event`
-_add(MESSAGE, 4, "log fullmessage")
-_add(TEMPLATE, 0, "@mt messagetemplate")
-_add(SERVICE, 0, "service service.name servicename app application appname")
-_add(SERVICE, 1, "systemdunit syslogidentifier servicecontext.service")
-_add(SERVICE, 2, "kubernetes.containername resource.labels.containername k8s.container.name")
-_add(COMPONENT, 0, "logger loggername log.logger logger.name component sourcecontext category")
-_add(COMPONENT, 2, "c", gate=WORD)  # MongoDB
-_add(HOST, 0, "host hostname host.name host.hostname")
-_add(PID, 0, "pid process.pid processid")
-_add(
-    TRACE,
-    0,
-    "traceid trace.id trace dd.traceid logging.googleapis.com/trace traceparent",
-)
-_add(TRACE, 1, "requestid request.id reqid req.id xrequestid correlationid")
-_add(ERR_STACK, 0, "stacktrace traceback backtrace excinfo exctext @x")
-_add(ERR_STACK, 1, "stack", gate=MULTILINE)
-_add(ERR_MSG, 0, "errormessage errmsg errormsg exceptionmessage")
-_add(ERR_TYPE, 0, "errortype exceptiontype errorkind errorclass exceptionclass")
-for _head in ("err", "error", "exception", "exc", "thrown", "throwable", "fault"):
-    _add(ERR_ANY, 1, _head)
-    _add(ERR_MSG, 0, f"{_head}.message {_head}.msg {_head}.reason {_head}.localizedmessage")
-    _add(ERR_MSG, 1, f"{_head}.description {_head}.detail {_head}.errmsg")
-    _add(ERR_STACK, 0, f"{_head}.stack {_head}.stacktrace {_head}.extendedstacktrace")
-    _add(ERR_STACK, 0, f"{_head}.backtrace {_head}.traceback")
-    _add(ERR_TYPE, 0, f"{_head}.type {_head}.kind {_head}.name {_head}.class {_head}.classname")
-
-# Objects whose members are classified as paths (`{"log": {"level": ..}}` is `log.level`).
-_CONTAINERS = frozenset(
-    name.rsplit(".", i)[0] for name in _RULES for i in range(1, name.count(".") + 1)
-) | {"resource", "resource.attributes"}
-# Bags of arbitrary attributes: kept whole, but an error inside them is still found.
-_BAGS = frozenset(("attr", "attrs", "attributes", "context", "extra", "fields", "data", "details"))
-_ERROR_ROLES = (ERR_ANY, ERR_MSG, ERR_STACK, ERR_TYPE)
-
-_cache: dict[str, Rule | None] = {}
 # per object path, its members: (path, rule, is a container)
 _members: dict[str, dict[str, tuple[str, Rule | None, bool]]] = {}
-_MISS: Any = object()
-_container_cache: dict[str, bool] = {}
-
-
-def _normal(path: str) -> str:
-    return path.lower().replace("_", "").replace("-", "")
-
-
-def _classify(path: str) -> Rule | None:
-    rule = _cache.get(path, _MISS)
-    if rule is not _MISS:
-        return rule
-    name = _normal(path)
-    rule = _RULES.get(name)
-    if rule is None and "." in name:
-        parts = name.split(".")
-        for i in range(1, len(parts)):
-            hit = _RULES.get(".".join(parts[i:]))
-            if hit is not None:
-                rule = (hit[0], hit[1] + SUFFIX, hit[2], hit[3])
-                break
-    if rule is None:
-        rule = _fuzzy(name, path)
-    if len(_cache) < 8192:
-        _cache[path] = rule
-    return rule
-
-
-def _fuzzy(name: str, raw: str) -> Rule | None:
-    """A name that only resembles a role's; its value must look the part."""
-    last = name.rsplit(".", 1)[-1]
-    if "err" in last or "exception" in last:
-        if "stack" in last or "trace" in last:
-            return (ERR_STACK, FUZZY, None, ANY)
-        if "message" in last or "msg" in last:
-            return (ERR_MSG, FUZZY, None, ANY)
-        return None
-    if "stacktrace" in last or "traceback" in last:
-        return (ERR_STACK, FUZZY, None, ANY)
-    if "message" in last or last.endswith("msg"):
-        return (MESSAGE, FUZZY, None, ANY)
-    if "level" in last or "severity" in last or "lvl" in last:
-        return (LEVEL, FUZZY, None, WORD)
-    if last.endswith(("time", "timestamp", "date")) or raw.endswith(("_at", "At")):
-        return (TS, FUZZY, None, TIME)
-    return None
-
-
-def _is_container(path: str) -> bool:
-    hit = _container_cache.get(path)
-    if hit is None:
-        parts = _normal(path).split(".")
-        hit = any(".".join(parts[i:]) in _CONTAINERS for i in range(len(parts)))
-        if len(_container_cache) < 8192:
-            _container_cache[path] = hit
-    return hit
 
 
 # -- values ----------------------------------------------------------------------------------
@@ -335,7 +236,7 @@ class _Found:
             known = members.get(k)
             if known is None:
                 path = f"{prefix}.{k}"
-                known = (path, _classify(path), _is_container(path))
+                known = (path, classify(path), is_container(path))
                 if len(members) < 256:
                     members[k] = known
             path, rule, container = known
@@ -361,12 +262,12 @@ class _Found:
     def peek_errors(self, path: str, bag: dict[str, Any]) -> None:
         """An error inside an attribute bag (MongoDB `attr.error`); the bag stays whole."""
         for k, v in bag.items():
-            rule = _classify(k)
-            if rule is not None and rule[0] in _ERROR_ROLES:
+            rule = classify(k)
+            if rule is not None and rule[0] in ERROR_ROLES:
                 if type(v) is dict:
                     for sk, sv in v.items():
-                        sub = _classify(f"{k}.{sk}")
-                        if sub is not None and sub[0] in _ERROR_ROLES:
+                        sub = classify(f"{k}.{sk}")
+                        if sub is not None and sub[0] in ERROR_ROLES:
                             self.offer(f"{path}.{k}.{sk}", sv, (sub[0], sub[1] + SUFFIX, *sub[2:]))
                 else:
                     self.offer(f"{path}.{k}", v, (rule[0], rule[1] + SUFFIX, *rule[2:]))
@@ -411,23 +312,23 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
     attrs: dict[str, Any] = {}
     found: _Found | None = None  # the state the slower paths share, made when needed
     named = False
-    cached = _cache.get
+    cached = RULES_SEEN.get
     words = _words
     for k, v in obj.items():
         tv = type(v)
         if tv is dict:
-            if _is_container(k):
+            if is_container(k):
                 if found is None:
                     found = _Found(rank, value, keys, attrs)
                 found.walk(k, v, 1)
                 continue
-            if k in _BAGS:
+            if k in BAGS:
                 if found is None:
                     found = _Found(rank, value, keys, attrs)
                 found.peek_errors(k, v)
-        rule = cached(k, _MISS)
-        if rule is _MISS:
-            rule = _classify(k)
+        rule = cached(k, MISS)
+        if rule is MISS:
+            rule = classify(k)
         if rule is not None:
             role = rule[0]
             r = rule[1]
