@@ -123,6 +123,7 @@ TENANT_APPS = [
     "apps.analysis",
     "apps.reports",
     "apps.streams",
+    "apps.jobs",  # the one job lifecycle: an abstract model and claim-run-finish, no tables
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 TENANT_MODEL = "tenants.Tenant"

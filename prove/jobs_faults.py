@@ -243,6 +243,7 @@ def test_jobs_faults(live_server, client, personas, settings):
     from apps.core.tests.analysis.fake_llm import FakeLLM, Reply, completion
     from apps.incidents.models import Incident, Project
     from apps.ingestion import services as ingestion
+    from apps.jobs.lifecycle import STALE_AFTER
     from apps.reports import services as reports
     from apps.reports.models import PdfExport
     from conftest import test_database_url
@@ -319,15 +320,14 @@ def test_jobs_faults(live_server, client, personas, settings):
         return _db(read)
 
     def age(kind: str, pk: int) -> None:
-        """A killed worker's run looks stale to the next delivery (as after Q_TIMEOUT)."""
-        if kind == "pdf":
-            return  # the export claim takes over a running export without waiting
+        """A killed worker's job looks stale to the next delivery (as after its heartbeat
+        stopped for apps.jobs.lifecycle.STALE_AFTER): one rule for every kind of job."""
+        model = PdfExport if kind == "pdf" else AnalysisRun
 
         def write():
             with tenant_context(tenant):
-                AnalysisRun.objects.filter(pk=pk, status=AnalysisRun.Status.RUNNING).update(
-                    started_at=timezone.now()
-                    - timedelta(seconds=django_settings.Q_CLUSTER["timeout"] + 1)
+                model.objects.filter(pk=pk, status="running").update(
+                    heartbeat_at=timezone.now() - STALE_AFTER - timedelta(seconds=1)
                 )
 
         _db(write)

@@ -486,9 +486,9 @@ def run_load(port: int, tenants, targets, big: Path) -> dict:
         job = jobs[0] if jobs else None
         if job is None or job.status != "done":
             problems.append(f"ingest {tenant.slug}: {job.status if job else 'no job'}")
-        if job is not None and job.started_at:
-            end = job.finished_at or job.heartbeat_at or job.started_at
-            run = max((end - job.started_at).total_seconds(), 1e-6)
+        if job is not None and job.claimed_at:
+            end = job.finished_at or job.heartbeat_at or job.claimed_at
+            run = max((end - job.claimed_at).total_seconds(), 1e-6)
             total = max((end - job.created_at).total_seconds(), 1e-6)
             per_tenant[tenant.slug] = {
                 "status": job.status,
@@ -579,7 +579,7 @@ def run_fairness(port: int, flooder, other, path: Path) -> dict:
     flooded, b_job = b_time("under flood")
     a_jobs = [job for incident in a_incidents for job in job_rows(flooder, incident)]
     a_done = [j for j in a_jobs if j.status == "done"]
-    a_runs = [(j.finished_at - j.started_at).total_seconds() for j in a_done if j.started_at]
+    a_runs = [(j.finished_at - j.claimed_at).total_seconds() for j in a_done if j.claimed_at]
     ahead = [j for j in a_done if b_job.created_at < j.finished_at < b_job.finished_at]
     factor = flooded / max(solo, 1e-6)
     a_mean = sum(a_runs) / len(a_runs) if a_runs else 0.0

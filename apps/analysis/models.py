@@ -50,6 +50,7 @@ from django.db import models
 from django.utils import timezone
 
 from apps.incidents.models import Incident
+from apps.jobs.models import Job
 
 RESULT_VERSION = 1
 
@@ -100,17 +101,11 @@ class AISettings(models.Model):
 LOST_GRACE_SECONDS = 120  # on top of the broker's re-delivery time (Q_CLUSTER["retry"])
 
 
-class AnalysisRun(models.Model):
-    """One press of *Analyze*: exactly one row per request, however often its job is delivered."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+class AnalysisRun(Job):
+    """One press of *Analyze*: exactly one row per request, however often its job is delivered
+    (the lifecycle is apps.jobs'; `error` is safe to show: it never contains keys)."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="analyses")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -119,11 +114,9 @@ class AnalysisRun(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    attempts = models.PositiveIntegerField(default=0)
     provider = models.CharField(max_length=40, blank=True)
     model = models.CharField(max_length=200, blank=True)
     result = models.JSONField(null=True, blank=True)  # see the module docstring
-    error = models.TextField(blank=True)  # safe to show: never contains keys
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     token_estimate = models.PositiveIntegerField(null=True, blank=True)  # of the prompt sent
@@ -132,9 +125,6 @@ class AnalysisRun(models.Model):
     evidence_count = models.PositiveIntegerField(default=0)
     redactions = models.JSONField(default=dict, blank=True)  # label → replacements made
     calls = models.JSONField(default=list, blank=True)  # one entry per provider call
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -149,14 +139,17 @@ class AnalysisRun(models.Model):
 
     @property
     def is_lost(self) -> bool:
-        """Running past the point where a re-delivery would have claimed it again: its job
+        """Silent past the point where a re-delivery would have claimed it again: its job
         ended without writing an outcome (the database stayed away longer than the job could
         wait) and no broker will run it again (Redis does not re-deliver). Shown as stopped,
-        not polled forever; a late re-delivery still claims it (services._claim)."""
-        if self.status != self.Status.RUNNING or self.started_at is None:
+        not polled forever; a late re-delivery still claims it (its heartbeat is stale)."""
+        if self.status != self.Status.RUNNING:
+            return False
+        last_seen = self.heartbeat_at or self.claimed_at
+        if last_seen is None:
             return False
         lost_after = timedelta(seconds=settings.Q_CLUSTER["retry"] + LOST_GRACE_SECONDS)
-        return self.started_at < timezone.now() - lost_after
+        return last_seen < timezone.now() - lost_after
 
     def get_status_display(self) -> str:
         return "Stopped" if self.is_lost else self.Status(self.status).label

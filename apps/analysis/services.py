@@ -1,8 +1,9 @@
 """Write side of the analysis: AI settings, *Analyze* requests and the analysis job.
 
 The job is the only place a provider is called. One `AnalysisRun` row per request; the job claims
-its row with a compare-and-set, so a re-delivered job (django-q2 delivers at least once) never
-calls the provider again once the run is done, and never creates a row.
+its row through the one job lifecycle (apps.jobs.lifecycle), so a re-delivered job (django-q2
+delivers at least once) never calls the provider again once the run is done, and never creates
+a row.
 """
 
 from __future__ import annotations
@@ -10,22 +11,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
-from django.utils import timezone
 
 from aiops.outage import is_outage, retry_transient
 from apps.analysis import selectors
+from apps.analysis.models import RESULT_VERSION, AISettings, AnalysisRun
+from apps.analysis.sealing import SealError, seal, unseal
 from apps.core.analysis.citations import Citation, ValidatedAnalysis, ValidatedClaim
 from apps.core.analysis.egress import endpoint_origin, is_public, literal_address
-from apps.core.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
-from apps.core.evidence.types import EvidencePack
-from apps.analysis.models import RESULT_VERSION, AISettings, AnalysisRun
 from apps.core.analysis.providers import (
     AnalysisProvider,
     ConnectionCheck,
@@ -34,8 +31,10 @@ from apps.core.analysis.providers import (
     run_analysis,
 )
 from apps.core.analysis.redaction import Redactor
-from apps.analysis.sealing import SealError, seal, unseal
+from apps.core.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
+from apps.core.evidence.types import EvidencePack
 from apps.incidents.models import Incident
+from apps.jobs import lifecycle
 from apps.tenants.jobs import enqueue_tenant_task
 
 log = logging.getLogger(__name__)
@@ -253,86 +252,45 @@ def request_analysis(*, incident: Incident, user: Any = None) -> AnalysisRun:
     return run
 
 
-def _claim(run_id: int) -> bool:
-    """Compare-and-set: queued → running; a running run only when its worker must be dead."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.Q_CLUSTER["timeout"])
-
-    def attempt() -> bool:
-        claimed = (
-            AnalysisRun.objects.filter(pk=run_id)
-            .filter(
-                Q(status=AnalysisRun.Status.QUEUED)
-                | Q(status=AnalysisRun.Status.RUNNING, started_at__lt=stale)
-            )
-            .update(status=AnalysisRun.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
-        )
-        # a try that committed before its connection died left our start time on the row
-        return claimed == 1 or (
-            AnalysisRun.objects.filter(
-                pk=run_id, status=AnalysisRun.Status.RUNNING, started_at=now
-            ).exists()
-        )
-
-    return retry_transient(attempt, what=f"analysis {run_id}: claim")
-
-
-def _fail(run_id: int, error: str, **fields: Any) -> str:
-    def write() -> None:
-        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
-            status=AnalysisRun.Status.FAILED,
-            error=error[:2000],
-            finished_at=timezone.now(),
-            **fields,
-        )
-
-    retry_transient(write, what=f"analysis {run_id}: fail")
-    return AnalysisRun.Status.FAILED
-
-
 def execute_run(run_id: int) -> str:
-    """The analysis job (inside the tenant's schema). Returns the final status or "skipped".
+    """The analysis job (inside the tenant's schema): the final status, or "skipped".
 
-    Database steps ride out a PostgreSQL restart (`retry_transient`); the provider is called
-    once per delivery. If the database stays away longer, the error is raised and the run stays
-    `running` until a re-delivery finds it stale.
+    Claim, heartbeat, attempts and failure are apps.jobs.lifecycle's. Database steps ride out
+    a PostgreSQL restart (`retry_transient`); the provider is called once per delivery.
     """
-    if not _claim(run_id):
-        return "skipped"
-    what = f"analysis {run_id}"
+    return lifecycle.run(AnalysisRun, run_id, _analyze)
+
+
+def _analyze(claim: lifecycle.Claim) -> lifecycle.Finished:
+    what = f"analysis {claim.pk}"
     run = retry_transient(
-        lambda: AnalysisRun.objects.select_related("incident").get(pk=run_id), what=what
+        lambda: AnalysisRun.objects.select_related("incident").get(pk=claim.pk), what=what
     )
-    max_attempts = settings.Q_CLUSTER["max_attempts"]
-    if run.attempts > max_attempts:
-        return _fail(run_id, f"gave up after {max_attempts} attempts")
     ai = retry_transient(selectors.ai_settings, what=what)
     try:
         provider = provider_for(ai)
         pack = retry_transient(lambda: build_pack(run.incident), what=f"{what}: evidence")
     except ProviderPolicyError as exc:
-        return _fail(run_id, str(exc), provider=ai.provider)
+        raise lifecycle.JobFailed(str(exc), provider=ai.provider) from exc
     except Exception as exc:  # poison input must end failed, not loop
         if is_outage(exc):
             raise  # the database stayed away: not the input's fault
-        log.exception("analysis %s: building the evidence pack failed", run_id)
-        return _fail(run_id, f"building the evidence pack failed ({type(exc).__name__})")
-    retry_transient(
-        lambda: AnalysisRun.objects.filter(pk=run_id).update(
-            provider=provider.name, model=provider.model
-        ),
-        what=what,
-    )
+        log.exception("analysis %s: building the evidence pack failed", claim.pk)
+        raise lifecycle.JobFailed(
+            f"building the evidence pack failed ({type(exc).__name__})"
+        ) from exc
+    retry_transient(lambda: claim.beat(provider=provider.name, model=provider.model), what=what)
     try:
         analysis = run_analysis(pack, provider)
     except Exception as exc:  # run_analysis turns provider errors into results; this is a bug
-        log.exception("analysis %s: the provider call failed unexpectedly", run_id)
-        return _fail(run_id, f"the analysis failed ({type(exc).__name__})")
-    return store_result(run_id, analysis, pack)
+        log.exception("analysis %s: the provider call failed unexpectedly", claim.pk)
+        raise lifecycle.JobFailed(f"the analysis failed ({type(exc).__name__})") from exc
+    return outcome(analysis, pack)
 
 
-def store_result(run_id: int, analysis: ValidatedAnalysis, pack: EvidencePack) -> str:
-    """Write a finished analysis onto its run (only while this worker holds the claim)."""
+def outcome(analysis: ValidatedAnalysis, pack: EvidencePack) -> lifecycle.Finished:
+    """A finished analysis as its run's final status and fields (stored by the lifecycle, only
+    while this delivery holds the claim)."""
     prompt = [c.prompt_tokens for c in analysis.calls if c.prompt_tokens is not None]
     completion = [c.completion_tokens for c in analysis.calls if c.completion_tokens is not None]
     status = AnalysisRun.Status.FAILED if analysis.status == "failed" else AnalysisRun.Status.DONE
@@ -340,11 +298,9 @@ def store_result(run_id: int, analysis: ValidatedAnalysis, pack: EvidencePack) -
     if analysis.error is not None:
         error = f"{analysis.error.kind}: {analysis.error.message}"
     fields = {
-        "status": status,
         "provider": analysis.provider,
         "model": analysis.model,
         "result": result_json(analysis, pack),
-        "error": error[:2000],
         "prompt_tokens": sum(prompt) if prompt else None,
         "completion_tokens": sum(completion) if completion else None,
         "token_estimate": pack.token_estimate,
@@ -365,15 +321,8 @@ def store_result(run_id: int, analysis: ValidatedAnalysis, pack: EvidencePack) -
             }
             for c in analysis.calls
         ],
-        "finished_at": timezone.now(),
     }
-    retry_transient(
-        lambda: AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.RUNNING).update(
-            **fields
-        ),
-        what=f"analysis {run_id}: store",
-    )
-    return status
+    return lifecycle.Finished(status=status, error=error, fields=fields)
 
 
 # --- the stored result (shape documented in apps/analysis/models.py) --------------------------

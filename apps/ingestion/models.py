@@ -10,9 +10,10 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
-from apps.incidents.models import Incident, Project
-from apps.core.logparse.levels import LEVEL_NUMBER, LEVELS
 from apps.core.ingest.pipeline import unmatched_line
+from apps.core.logparse.levels import LEVEL_NUMBER, LEVELS
+from apps.incidents.models import Incident, Project
+from apps.jobs.models import Job
 
 __all__ = ["LEVELS", "LEVEL_NUMBER"]  # re-exported: the app's code imports them from here
 
@@ -35,38 +36,23 @@ class StoredFile(models.Model):
         return self.original_name
 
 
-class IngestJob(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+class IngestJob(Job):
+    """Ingest one stored file (apps.ingestion.jobs); the lifecycle is apps.jobs'."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="jobs")
     stored_file = models.OneToOneField(StoredFile, on_delete=models.CASCADE, related_name="job")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveIntegerField(default=0)
     bytes_total = models.BigIntegerField(default=0)
     bytes_done = models.BigIntegerField(default=0)
     lines_done = models.BigIntegerField(default=0)
     events_done = models.BigIntegerField(default=0)
-    error = models.TextField(blank=True)
     warnings = models.JSONField(default=list, blank=True)
     lines_per_second = models.FloatField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
 
     def __str__(self) -> str:
         return f"ingest {self.stored_file} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
     @property
     def progress(self) -> float:

@@ -11,7 +11,7 @@ All queries run in the current tenant schema.
 The event count is a running counter, not a COUNT(*): each finished source keeps its
 `event_count`, and a running job its `events_done`, so `stored_events()` adds up one row per
 source and per running job. The job itself checks its own rows against the room it had when it
-started, per batch, in memory (services._ingest_file), and stops before passing the quota.
+started, per batch, in memory (jobs._write), and stops before passing the quota.
 """
 
 from __future__ import annotations

@@ -1,83 +1,37 @@
-"""Ingestion use cases: store uploads, queue jobs, and the job itself.
+"""Ingestion use cases: store uploads, queue their jobs, delete or re-read a source.
 
 The web upload, the paste box, the `ingest` command and the tests all go through
-`create_incident` / `add_files` and `run_ingest`: one path through the code.
+`create_incident` / `add_files` and `run_ingest` (the job itself: apps.ingestion.jobs,
+re-exported here): one path through the code.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
-import queue
-import threading
-import time
 import uuid
+import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, date, timedelta, tzinfo
+from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db import connection, transaction
 
-from apps.incidents.models import Incident, Project
-from apps.core.ingest import compute
-from apps.ingestion import grouping_store, quotas, rollup
-from apps.core.grouping.miner import Miner
-from apps.core.logparse.archive import ArchiveRejected
 from apps.core.logparse.limits import Limits, human_bytes
-from apps.ingestion.models import ErrorGroup, IngestJob, Source, StoredFile
-from apps.core.ingest.pipeline import date_hints
-from apps.rules import diagnosis
-from apps.core.rules.catalogue import Catalogue
-from apps.core.rules.engine import Engine
-from apps.tenants import scheduling
+from apps.incidents.models import Incident, Project
+from apps.ingestion import grouping_store, quotas, rollup, scheduling
+from apps.ingestion.jobs import clear_sources, limits
+from apps.ingestion.jobs import run_ingest as run_ingest  # the job's one entry point, re-exported
+from apps.ingestion.models import IngestJob, Source, StoredFile
 from apps.tenants.models import IngestTicket
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = (
-    "incident_id",
-    "source_id",
-    "line",
-    "end_line",
-    "ts",
-    "ts_inherited",
-    "level",
-    "service",
-    "host",
-    "trace_id",
-    "message",
-    "raw",
-    "template_id",
-    "group_id",
-    "attrs",
-    "truncated",
-)
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-DB_RETRIES = 5
-# A running job whose heartbeat is older than this lost its worker and may be claimed again.
-HEARTBEAT_STALE_SECONDS = 60
-
 
 class UploadRejected(Exception):
     """The upload as a whole is refused; the message is for the user."""
-
-
-class JobRefused(Exception):
-    """A running job must stop (the tenant's event quota); `reason` is for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def limits() -> Limits:
-    return Limits(**settings.INGEST_LIMITS)
 
 
 # ----------------------------------------------------------------------------- storing uploads
@@ -176,7 +130,7 @@ def add_files(
 
     The tenant's quotas (queued jobs, stored bytes; apps.ingestion.quotas) are checked before,
     during and after storing; a refused upload leaves nothing behind, on disk or in the
-    database. Jobs reach django-q2 through the fair-queuing dispatcher (apps.tenants.scheduling).
+    database. Jobs reach django-q2 through the fair-queuing dispatcher (apps.ingestion.scheduling).
     `run_inline`: the caller runs the jobs itself (the `ingest` command); nothing is queued.
     """
     bounds = limits()
@@ -253,9 +207,6 @@ def delete_source(*, source: Source) -> None:
 
 def _estimated_bytes(stored: StoredFile) -> int:
     """Decoded bytes we expect to read: exact for plain files, from headers for gzip/zip."""
-    import gzip
-    import zipfile
-
     path = Path(settings.MEDIA_ROOT) / stored.path
     try:
         with path.open("rb") as handle:
@@ -273,148 +224,7 @@ def _estimated_bytes(stored: StoredFile) -> int:
     return max(stored.size, 1)
 
 
-# ----------------------------------------------------------------------------- the ingest job
-
-
-def _copy_batch(
-    source_id: int, prefix: str, rows: compute.Rows, *, job_id: int, progress: dict
-) -> None:
-    """COPY one batch and advance the source's checkpoint in the same transaction.
-
-    `prefix` holds the incident and source ids. Rows at or below the checkpoint are already
-    stored (a resumed job)."""
-    with transaction.atomic():
-        checkpoint = (
-            Source.objects.select_for_update().values_list("checkpoint_line", flat=True)
-        ).get(pk=source_id)
-        fresh = rows.after(checkpoint)
-        if fresh is not None:
-            with connection.cursor() as cursor:
-                raw = cursor.cursor
-                columns = ", ".join(EVENT_COLUMNS)
-                with raw.copy(f"COPY ingestion_event ({columns}) FROM STDIN") as copy:
-                    copy.write(fresh.prefixed(prefix))
-            Source.objects.filter(pk=source_id).update(checkpoint_line=fresh.last_line)
-        IngestJob.objects.filter(pk=job_id).update(heartbeat_at=timezone.now(), **progress)
-
-
-class _SecondConnection:
-    """Runs calls in order on a second thread and database connection, so that PostgreSQL
-    works on them while this thread goes on (psycopg waits without the GIL): the COPY of one
-    batch while the next is parsed, the timeline rollup while the groups are counted.
-
-    The first error is raised by the next `submit`, `flush` or `close`, and the calls after
-    it are dropped. Inside an open transaction (tests, or a caller's atomic block) a second
-    connection could not see this one's rows, so each call then runs inline.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.threaded = not connection.in_atomic_block
-        self.error: BaseException | None = None
-        if self.threaded:
-            self._schema = connection.schema_name
-            self._queue: queue.Queue = queue.Queue(maxsize=2)
-            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-            self._thread.start()
-
-    def submit(self, fn, *args, **kwargs) -> None:
-        if not self.threaded:
-            fn(*args, **kwargs)
-            return
-        self._raise()
-        self._queue.put((fn, args, kwargs))
-
-    def flush(self) -> None:
-        """Wait until every submitted call has returned."""
-        if self.threaded:
-            self._queue.join()
-            self._raise()
-
-    def close(self, *, raise_error: bool = True) -> None:
-        if self.threaded and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        if raise_error:
-            self._raise()
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def _run(self) -> None:
-        connection.set_schema(self._schema)
-        try:
-            while (item := self._queue.get()) is not None:
-                try:
-                    if self.error is None:
-                        fn, args, kwargs = item
-                        fn(*args, **kwargs)
-                except BaseException as exc:  # handed to the submitting thread
-                    self.error = exc
-                finally:
-                    self._queue.task_done()
-            self._queue.task_done()
-        finally:
-            connection.close()
-
-
-def _claim(job_id: int) -> bool:
-    """Compare-and-set: a finished job is never run again (django-q2 delivers at least once),
-    and a running one only when its heartbeat went stale (its worker died)."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
-    return (
-        IngestJob.objects.filter(pk=job_id)
-        .filter(
-            Q(status=IngestJob.Status.QUEUED)
-            | Q(status=IngestJob.Status.RUNNING, heartbeat_at__lt=stale)
-            | Q(status=IngestJob.Status.RUNNING, heartbeat_at__isnull=True)
-        )
-        .update(
-            status=IngestJob.Status.RUNNING,
-            attempts=F("attempts") + 1,
-            started_at=Coalesce(F("started_at"), now),
-            heartbeat_at=now,
-        )
-        == 1
-    )
-
-
-def _finish(job_id: int, status: str, *, error: str = "", warnings: list[str] | None = None):
-    fields = {"status": status, "finished_at": timezone.now(), "error": error[:2000]}
-    if warnings is not None:
-        fields["warnings"] = warnings[:100]
-    IngestJob.objects.filter(pk=job_id).update(**fields)
-
-
-def _fail(job: IngestJob, reason: str) -> str:
-    """End a job that cannot finish: the job and its sources `failed` with the reason, the
-    rows it wrote removed (a bomb refused part-way may have written millions), and the
-    incident's groups and rollup rebuilt from what remains, so the incident reads as if the
-    upload had never been, except for the failed source that says why."""
-    with transaction.atomic():
-        _clear_sources(job, status=Source.Status.FAILED, warnings=[reason[:2000]])
-        _finish(job.pk, IngestJob.Status.FAILED, error=reason)
-    grouping_store.refresh_incident_groups(job.incident)
-    rollup.refresh_rollup(job.incident)
-    return IngestJob.Status.FAILED
-
-
-def _clear_sources(job: IngestJob, **fields) -> None:
-    """Remove every event the job wrote (bulk SQL) and reset its sources' checkpoints, setting
-    `fields` on them: a failed job, or one about to run again (`reparse_source`). The caller
-    rebuilds the incident's groups and rollup."""
-    source_ids = list(
-        Source.objects.filter(stored_file_id=job.stored_file_id).values_list("pk", flat=True)
-    )
-    if not source_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM ingestion_event WHERE source_id = ANY(%s)", [source_ids])
-        cursor.execute("DELETE FROM ingestion_eventtext WHERE source_id = ANY(%s)", [source_ids])
-    Source.objects.filter(pk__in=source_ids).update(
-        event_count=0, checkpoint_line=0, text_indexed=False, **fields
-    )
+# ----------------------------------------------------------------------------- re-reading a source
 
 
 class ReparseRefused(Exception):
@@ -442,7 +252,7 @@ def reparse_source(*, source: Source, log_format: str) -> IngestJob:
     if refusal := quotas.queue_refusal(1):
         raise ReparseRefused(refusal)
     Source.objects.filter(pk=source.pk).update(log_format=log_format[:500])
-    _clear_sources(
+    clear_sources(
         job,
         status=Source.Status.INGESTING,
         warnings=[],
@@ -461,7 +271,7 @@ def reparse_source(*, source: Source, log_format: str) -> IngestJob:
         error="",
         warnings=[],
         lines_per_second=None,
-        started_at=None,
+        claimed_at=None,
         heartbeat_at=None,
         finished_at=None,
     )
@@ -470,214 +280,3 @@ def reparse_source(*, source: Source, log_format: str) -> IngestJob:
     scheduling.submit(connection.schema_name, [job.pk])
     job.refresh_from_db()
     return job
-
-
-def run_ingest(job_id: int) -> str:
-    """The ingest job (runs in the tenant's schema). Returns the final status.
-
-    Safe to run twice or concurrently: rows carry a natural key and the per-source
-    checkpoint is committed with them. Transient database errors (a restart) are retried
-    here, resuming from the checkpoint; anything else fails the job with a visible reason
-    and removes what it wrote (`_fail`).
-    The text search index of its sources is built afterwards by the caller (search.py:
-    the worker task does it next, in the same fair-queuing slot).
-    """
-    if not _claim(job_id):
-        return "skipped"
-    job = IngestJob.objects.select_related("stored_file", "incident__project").get(pk=job_id)
-    max_attempts = settings.Q_CLUSTER["max_attempts"]
-    if job.attempts > max_attempts:
-        return _fail(job, f"gave up after {max_attempts} attempts")
-    started = time.monotonic()
-    for attempt in range(DB_RETRIES):
-        try:
-            warnings = _ingest_file(job)
-            break
-        except (ArchiveRejected, JobRefused) as exc:
-            return _fail(job, exc.reason)
-        except compute.ComputeFailed as exc:  # the message names the original error
-            log.error("ingest job %s failed in its compute process: %s", job_id, exc)
-            return _fail(job, str(exc))
-        except TRANSIENT_DB_ERRORS:
-            if attempt == DB_RETRIES - 1:
-                raise  # let django-q2 record it; the job row stays resumable
-            log.warning("ingest job %s: database unavailable, retrying", job_id)
-            connection.close()
-            time.sleep(min(2**attempt, 15))
-        except (DatabaseError, Exception) as exc:  # poison input must not loop
-            log.exception("ingest job %s failed", job_id)
-            return _fail(job, f"{type(exc).__name__}: {exc}")
-    elapsed = max(time.monotonic() - started, 1e-6)
-    lines = IngestJob.objects.filter(pk=job_id).values_list("lines_done", flat=True).get()
-    IngestJob.objects.filter(pk=job_id).update(lines_per_second=lines / elapsed)
-    _finish(job_id, IngestJob.Status.DONE, warnings=warnings)
-    return IngestJob.Status.DONE
-
-
-def tenant_catalogue() -> Catalogue:
-    """The built-in rules with this tenant's settings and custom rules."""
-    try:
-        from apps.rules.services import tenant_catalogue as load
-    except ImportError:  # the tenant rule settings module is optional
-        return Catalogue.load()
-    return load()
-
-
-def _baseline_templates(job: IngestJob) -> set[str] | None:
-    """Templates seen in the project's earlier incidents: "new" is measured against them."""
-    earlier = (
-        ErrorGroup.objects.filter(project_id=job.incident.project_id)
-        .exclude(occurrences__incident_id=job.incident_id)
-        .values_list("template_id", flat=True)
-    )
-    baseline = set(earlier)
-    return baseline or None
-
-
-def _zone(name: str) -> tzinfo | None:
-    """The upload's zone for times without one; an unknown name (an older tzdata) is UTC."""
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r: times without a zone are read as UTC", name)
-        return None
-
-
-def _undated_day(job: IngestJob) -> date:
-    """The day for bare times of day when the upload has no dated line: the day the incident's
-    other logs start, else the day of the upload."""
-    first = (
-        Source.objects.filter(incident_id=job.incident_id, first_ts__isnull=False)
-        .exclude(stored_file_id=job.stored_file_id)
-        .order_by("first_ts")
-        .values_list("first_ts", flat=True)
-        .first()
-    )
-    return (first or job.stored_file.created_at).astimezone(UTC).date()
-
-
-# A job that adds a tenth of the events table or more leaves the planner's statistics
-# describing the table without its rows: the new incident looks empty, and the aggregates that
-# end the job (groups, rollups) read its events one index entry at a time and sort them on disk
-# (about 4 s instead of 1 s at a million events). Autovacuum analyzes at the same threshold,
-# but only later; the job analyzes the column those plans depend on before it needs them
-# (~0.15 s at a million rows; the whole table would take 0.25 s). Analyzing one column leaves
-# autovacuum's count of changed rows alone, so it still analyzes the rest of the table.
-ANALYZE_SHARE = 0.1
-ANALYZE_MIN_ROWS = 10_000
-# ANALYZE waits for a VACUUM of the table (an anti-wraparound one can take minutes): past
-# this, the job goes on with the old statistics (slower aggregates, same answers)
-ANALYZE_LOCK_TIMEOUT = "2s"
-
-
-def _analyze_if_grown(rows: int) -> bool:
-    """ANALYZE the events table when `rows` new events made its statistics stale."""
-    if rows < ANALYZE_MIN_ROWS:
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'ingestion_event'::regclass")
-        (known,) = cursor.fetchone()
-    if rows < ANALYZE_SHARE * known:
-        return False
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL lock_timeout = %s", [ANALYZE_LOCK_TIMEOUT])
-            cursor.execute("ANALYZE ingestion_event (incident_id)")
-            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
-            raise
-        log.warning("events table busy (VACUUM?): ingest goes on without ANALYZE")
-        return False
-    return True
-
-
-def _ingest_file(job: IngestJob) -> list[str]:
-    """Run the job's compute process and write what it sends (compute.py)."""
-    stored = job.stored_file
-    path = Path(settings.MEDIA_ROOT) / stored.path
-    project = job.incident.project
-    hints = date_hints([path]).with_upload(
-        year=stored.year, tz=_zone(stored.timezone), uploaded=stored.created_at
-    )
-    room = quotas.event_room(exclude_job=job.pk)  # the tenant's event quota, for this job
-    with grouping_store.project_lock(project.pk):
-        spec = compute.Spec(
-            path=path,
-            display_name=stored.original_name,
-            log_format=stored.log_format or None,
-            member_formats=dict(
-                stored.sources.exclude(log_format="").values_list("member", "log_format")
-            ),
-            dates=hints if hints.day else replace(hints, day=_undated_day(job)),
-            limits=limits(),
-            miner=grouping_store.load_miner(project),
-            engine=Engine(tenant_catalogue(), baseline_templates=_baseline_templates(job)),
-            group_rules=grouping_store.GroupRules.load(project),
-            observed=grouping_store.Observed(),
-        )
-        stream = compute.messages(spec)  # a forked process; this one writes
-        writer = _SecondConnection("ingest-copy")  # after the fork: no thread in the child
-        source_ids: dict[str, int] = {}
-        source_id, prefix = 0, ""
-        result = None
-        written = 0
-        try:
-            for message in stream:
-                kind = message[0]
-                if kind == "rows":
-                    if written + message[1].count > room:
-                        raise JobRefused(quotas.events_stop_reason(stored.original_name))
-                    writer.submit(
-                        _copy_batch,
-                        source_id,
-                        prefix,
-                        message[1],
-                        job_id=job.pk,
-                        progress=message[2],
-                    )
-                    written += message[1].count
-                elif kind == "source":
-                    source, _ = Source.objects.get_or_create(
-                        stored_file=stored,
-                        member=message[1],
-                        defaults={"incident_id": job.incident_id},
-                    )
-                    source_ids[source.member] = source_id = source.pk
-                    prefix = f"{job.incident_id}\t{source_id}\t"
-                elif kind == "source_done":
-                    writer.flush()
-                    Source.objects.filter(pk=source_id).update(
-                        status=Source.Status.DONE, **message[1]
-                    )
-                elif kind == "skip":
-                    Source.objects.filter(pk=source_id).update(
-                        status=Source.Status.SKIPPED, sha256="", warnings=[message[1]]
-                    )
-                elif kind == "rejected":
-                    raise ArchiveRejected(message[1])
-                elif kind == "done":
-                    result = message
-        finally:
-            stream.close()
-            writer.close()
-        assert result is not None  # compute.messages raises when the child did not finish
-        _, miner_state, observed, findings, warnings = result
-        _analyze_if_grown(written)
-        # two aggregates over every event of the incident: the timeline's on a connection of
-        # its own while this one does the groups' (0.5 s less at a million events)
-        timeline = _SecondConnection("ingest-rollup")
-        timeline.submit(rollup.refresh_rollup, job.incident)
-        try:
-            miner = Miner.from_state(miner_state)
-            grouping_store.save_miner(project, miner)
-            grouping_store.record_groups(job.incident, miner, observed)
-        except BaseException:
-            timeline.close(raise_error=False)
-            raise
-        timeline.close()
-        diagnosis.save_job_findings(job, findings, source_ids)
-        diagnosis.refresh_diagnosis(job.incident)
-    return warnings

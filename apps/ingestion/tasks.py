@@ -4,10 +4,9 @@ import logging
 
 from django.db import connection
 
-from apps.ingestion import search
+from apps.ingestion import scheduling, search
+from apps.ingestion.jobs import run_ingest
 from apps.ingestion.models import IngestJob
-from apps.ingestion.services import run_ingest
-from apps.tenants import scheduling
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.incidents.models import Incident
+from apps.jobs.models import Job
 
 
 class SectionKey(models.TextChoices):
@@ -167,10 +168,11 @@ class ActionItem(models.Model):
         return self.text[:80]
 
 
-class PdfExport(models.Model):
-    """One press of *PDF*: exactly one row and one PDF per request, however often the job runs."""
+class PdfExport(Job):
+    """One press of *PDF*: exactly one row and one PDF per request, however often the job runs
+    (the lifecycle is apps.jobs')."""
 
-    class Status(models.TextChoices):
+    class Status(models.TextChoices):  # the job statuses, with this page's words
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Rendering"
         DONE = "done", "Ready"
@@ -178,13 +180,11 @@ class PdfExport(models.Model):
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="exports")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveIntegerField(default=0)
     pdf = models.BinaryField(null=True, blank=True, editable=False)
     sha256 = models.CharField(max_length=64, blank=True)
     size = models.PositiveIntegerField(default=0)
     pages = models.PositiveIntegerField(default=0)
     refused_urls = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -193,15 +193,9 @@ class PdfExport(models.Model):
         db_constraint=False,
         related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"pdf {self.pk} of report {self.report_id} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

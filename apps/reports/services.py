@@ -14,7 +14,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from aiops.outage import retry_transient
+from apps.core.render import chart, document
+from apps.core.render.markdown import citations_in
+from apps.core.render.pdf import PdfError, PdfResult, render_pdf
 from apps.incidents.models import Incident
+from apps.jobs import lifecycle
 from apps.reports import drafting, selectors
 from apps.reports.models import (
     REQUIRED_SECTIONS,
@@ -26,16 +30,12 @@ from apps.reports.models import (
     ReportVersion,
     SectionKey,
 )
-from apps.core.render import chart, document
-from apps.core.render.markdown import citations_in
-from apps.core.render.pdf import PdfError, PdfResult, render_pdf
 from apps.tenants.jobs import enqueue_tenant_task
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 100_000
 COALESCE_EDITS = timedelta(minutes=5)
-MAX_PDF_ATTEMPTS = 3
 
 
 def _sections_for(tmpl: ReportTemplate) -> list[str]:
@@ -348,56 +348,32 @@ def request_pdf(*, report: Report, user=None) -> PdfExport:
 
 
 def render_export(export_id: int) -> str:
-    """Render one export (the job body; safe to run more than once): claim, render, store.
+    """Render one export (the job body; safe to run more than once): the final status, or
+    "skipped". Claim, heartbeat, attempts and failure are apps.jobs.lifecycle's.
 
     Database steps ride out a PostgreSQL restart (`retry_transient`), so a restart mid-render
     costs a pause, not an export stuck "Rendering". The PDF lands with its status in one UPDATE:
     a half-written PDF is never stored, and only a `done` export is served."""
-    what = f"pdf export {export_id}"
+    return lifecycle.run(PdfExport, export_id, _render)
 
-    def claim() -> int:
-        return PdfExport.objects.filter(
-            pk=export_id,
-            status__in=[PdfExport.Status.QUEUED, PdfExport.Status.RUNNING],
-            attempts__lt=MAX_PDF_ATTEMPTS,
-        ).update(status=PdfExport.Status.RUNNING, attempts=F("attempts") + 1)
 
-    def give_up() -> None:
-        PdfExport.objects.filter(
-            pk=export_id, status__in=[PdfExport.Status.QUEUED, PdfExport.Status.RUNNING]
-        ).update(status=PdfExport.Status.FAILED, error="Gave up after repeated attempts.")
-
-    if not retry_transient(claim, what=f"{what}: claim"):
-        retry_transient(give_up, what=what)
-        return "skipped"
+def _render(claim: lifecycle.Claim) -> lifecycle.Finished:
+    what = f"pdf export {claim.pk}"
     export = retry_transient(
-        lambda: PdfExport.objects.select_related("report").defer("pdf").get(pk=export_id),
+        lambda: PdfExport.objects.select_related("report").defer("pdf").get(pk=claim.pk),
         what=what,
     )
-    running = PdfExport.objects.filter(pk=export_id, status=PdfExport.Status.RUNNING)
     try:
         result = retry_transient(lambda: render_report_pdf(export.report), what=what)
     except PdfError as exc:
-        log.warning("pdf export %s failed: %s", export_id, exc)
-        reason = str(exc)[:500]
-        retry_transient(
-            lambda: running.update(
-                status=PdfExport.Status.FAILED, error=reason, finished_at=timezone.now()
-            ),
-            what=what,
-        )
-        return PdfExport.Status.FAILED
-    retry_transient(
-        lambda: running.update(
-            status=PdfExport.Status.DONE,
-            pdf=result.pdf,
-            sha256=hashlib.sha256(result.pdf).hexdigest(),
-            size=len(result.pdf),
-            pages=result.pages,
-            refused_urls=len(result.refused),
-            error="",
-            finished_at=timezone.now(),
-        ),
-        what=f"{what}: store",
+        log.warning("pdf export %s failed: %s", claim.pk, exc)
+        raise lifecycle.JobFailed(str(exc)[:500]) from exc
+    return lifecycle.Finished(
+        fields={
+            "pdf": result.pdf,
+            "sha256": hashlib.sha256(result.pdf).hexdigest(),
+            "size": len(result.pdf),
+            "pages": result.pages,
+            "refused_urls": len(result.refused),
+        }
     )
-    return PdfExport.Status.DONE

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.analysis import selectors, services, tasks
 from apps.analysis.models import AISettings, AnalysisRun
+from apps.core.tests.analysis.fake_llm import FakeLLM, ok, status
+from apps.core.tests.analysis.secrets_corpus import secret_corpus
 from apps.incidents.models import Incident, Project
 from apps.ingestion import services as ingestion
 from apps.ingestion.models import Source
 from conftest import MARKERS
-
-from apps.core.tests.analysis.fake_llm import FakeLLM, ok, status
-from apps.core.tests.analysis.secrets_corpus import secret_corpus
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 API_KEY = "sk-test-DJANGO-PATH-KEY-0123456789abcdef"
@@ -201,9 +201,9 @@ def test_retried_job_never_duplicates_rows_or_calls(
         assert len(fake_llm.chat_bodies()) == 1
         # a run whose worker is still within its time slot is not taken over either
         running = AnalysisRun.objects.create(
-            incident=incident, status=AnalysisRun.Status.RUNNING, started_at=run.created_at
+            incident=incident, status=AnalysisRun.Status.RUNNING, heartbeat_at=run.created_at
         )
-        AnalysisRun.objects.filter(pk=running.pk).update(started_at=run.finished_at)
+        AnalysisRun.objects.filter(pk=running.pk).update(heartbeat_at=timezone.now())
         assert tasks.analyze_incident(running.pk) == "skipped"
         assert len(fake_llm.chat_bodies()) == 1
 
@@ -268,9 +268,8 @@ def test_job_rides_out_a_database_restart_during_the_provider_call(personas, fak
     answers: the result is still stored, on the one run, after one provider call."""
     import threading
 
-    from apps.tenants.tests.test_outage import terminate_backend
-
     from apps.core.tests.analysis.fake_llm import Reply, completion
+    from apps.tenants.tests.test_outage import terminate_backend
 
     monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", False)
     with tenant_context(personas.alpha):

@@ -73,7 +73,7 @@ def test_stale_running_run_is_taken_over_once(alpha, django_capture_on_commit_ca
     dead = AnalysisRun.objects.create(
         incident=incident,
         status=AnalysisRun.Status.RUNNING,
-        started_at=timezone.now() - timedelta(hours=2),  # its worker died long ago
+        heartbeat_at=timezone.now() - timedelta(hours=2),  # its worker died long ago
         attempts=1,
     )
     assert services.execute_run(dead.pk) == AnalysisRun.Status.DONE

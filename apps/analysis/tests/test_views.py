@@ -14,11 +14,11 @@ from django_tenants.utils import tenant_context
 
 from apps.analysis import selectors, services
 from apps.analysis.models import AISettings, AnalysisRun
+from apps.core.tests.analysis.fake_llm import FakeLLM, ok
 from apps.incidents.models import Incident, Project
 from apps.ingestion import services as ingestion
+from apps.jobs import lifecycle
 from conftest import MARKERS
-
-from apps.core.tests.analysis.fake_llm import FakeLLM, ok
 
 API_KEY = "sk-test-WRITE-ONLY-KEY-9f8e7d6c5b4a39281706"
 
@@ -301,10 +301,10 @@ def test_a_run_its_job_abandoned_stops_polling_and_says_so(client, personas, inc
         AnalysisRun.objects.filter(incident=incident).delete()
         now = timezone.now()
         recent = AnalysisRun.objects.create(
-            incident=incident, status="running", started_at=now - timedelta(seconds=retry)
+            incident=incident, status="running", heartbeat_at=now - timedelta(seconds=retry)
         )
         lost = AnalysisRun.objects.create(
-            incident=incident, status="running", started_at=now - timedelta(seconds=retry + 300)
+            incident=incident, status="running", heartbeat_at=now - timedelta(seconds=retry + 300)
         )
     client.force_login(personas.member)
     detail = url(personas.alpha, "analysis:analysis-detail", incident.pk)
@@ -423,8 +423,10 @@ def _run_with_answer(incident, pack, answer: dict) -> AnalysisRun:
         def analyze(self, pack, *, repair=None):
             return ProviderResult(json.dumps(answer), None, Usage(10, 5), 3, self.model, "ab" * 32)
 
-    run = AnalysisRun.objects.create(incident=incident, status=AnalysisRun.Status.RUNNING)
-    services.store_result(run.pk, run_analysis(pack, Canned()), pack)
+    run = AnalysisRun.objects.create(incident=incident)
+    claim = lifecycle.claim(AnalysisRun, run.pk)
+    done = services.outcome(run_analysis(pack, Canned()), pack)
+    lifecycle.finish(claim, done.status, error=done.error, **done.fields)
     run.refresh_from_db()
     return run
 

@@ -5,14 +5,14 @@ row formatting) and PostgreSQL writing the rows and their indexes. Run in one pr
 the GIL with the writer thread. Here the Python side runs in a child process forked by the job
 (forking.py), which forks a parsing process in turn (pipeline.parsed_members), so parsing,
 mining/rules and PostgreSQL's backend can share the cores (per-process CPU in README,
-Benchmarks). The compute process sends the job a stream of messages:
+Benchmarks). The compute process sends the job a stream of `Message`s (frozen dataclasses):
 
-    ("source", name)                          a member of the upload starts
-    ("skip", detail)                          ... and is not a text log
-    ("rows", Rows, progress)                  a batch of rows in COPY text format
-    ("source_done", fields)                   counts, digest and times for its Source row
-    ("done", miner_state, observed, findings, warnings)
-    ("rejected", reason)                      the upload is refused
+    SourceStarted(name)                       a member of the upload starts
+    SourceSkipped(detail)                     ... and is not a text log
+    RowsBatch(rows, progress)                 a batch of rows in COPY text format
+    SourceDone(fmt, ..., last_ts)             counts, digest and times for its Source row
+    Done(miner_state, observed, findings, warnings)
+    Rejected(reason)                          the upload is refused
 
 The job (the parent) owns every database access: it creates the Source rows, prefixes each
 row with its incident and source ids, COPYs with checkpoints and saves the results. The
@@ -30,12 +30,13 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 from typing import Any
 
-from apps.core.grouping.miner import Miner
+from apps.core.grouping.miner import Miner, MinerState
 from apps.core.ingest import forking
 from apps.core.ingest.pipeline import (
     DateHints,
@@ -47,6 +48,7 @@ from apps.core.ingest.pipeline import (
 from apps.core.logparse.archive import ArchiveRejected, ArchiveReport
 from apps.core.logparse.levels import LEVEL_NUMBER
 from apps.core.logparse.limits import Limits
+from apps.core.rules.finding import Finding
 
 BATCH_SIZE = 5000
 NULL = "\\N"  # COPY text format
@@ -75,6 +77,69 @@ class Spec:
     observed: Any  # grouping_store.Observed
     # a user's corrected header, by member name (Source.log_format), over `log_format`
     member_formats: dict[str, str] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- the messages
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far the job is, in the IngestJob's own fields."""
+
+    bytes_done: int
+    lines_done: int
+    events_done: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStarted:
+    name: str  # the member's display path (Source.member)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSkipped:
+    detail: str  # why it is not read, for the Source's warnings
+
+
+@dataclass(frozen=True, slots=True)
+class RowsBatch:
+    rows: Rows
+    progress: Progress
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDone:
+    """The finished member's Source fields, by their names."""
+
+    fmt: str
+    confidence: float
+    header: str
+    unmatched: dict[str, int]
+    line_count: int
+    event_count: int
+    parsed_lines: int
+    unparsed_lines: int
+    truncated_lines: int
+    sha256: str
+    warnings: list[str]
+    first_ts: datetime | None
+    last_ts: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    miner_state: MinerState
+    observed: Any  # grouping_store.Observed, as the job handed it over in Spec
+    findings: list[Finding]
+    warnings: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+
+
+Message = SourceStarted | SourceSkipped | RowsBatch | SourceDone | Done | Rejected
 
 
 # one encoder: json.dumps with options builds a new JSONEncoder on every call
@@ -111,7 +176,7 @@ def esc(text: str) -> str:
 
 
 def copy_tail(grouped: Grouped) -> str:
-    """The event's row from `line` on (services.EVENT_COLUMNS[2:]) in COPY text format; the
+    """The event's row from `line` on (writing.EVENT_COLUMNS[2:]) in COPY text format; the
     job prefixes incident and source ids. An f-string is ~4× cheaper than psycopg's generic
     per-value write_row on this hot path."""
     r = grouped.record
@@ -145,7 +210,7 @@ def _text_columns(
     return esc(text).replace("\x00", "\t")
 
 
-def compute(spec: Spec, *, fork_parser: bool = True) -> Iterator[tuple]:
+def compute(spec: Spec, *, fork_parser: bool = True) -> Iterator[Message]:
     """The messages of one job, in order (see the module docstring)."""
     report = ArchiveReport()
     totals = {"bytes": 0, "lines": 0, "events": 0}
@@ -166,13 +231,13 @@ def compute(spec: Spec, *, fork_parser: bool = True) -> Iterator[tuple]:
             members += 1
             yield from _member(spec, member, totals)
     except ArchiveRejected as exc:
-        yield ("rejected", exc.reason)
+        yield Rejected(exc.reason)
         return
     warnings = list(report.warnings)
     if members == 0:
         warnings.append("no log file was found in this upload")
     findings = spec.engine.findings()
-    yield ("done", spec.miner.to_state(), spec.observed, findings, warnings)
+    yield Done(spec.miner.to_state(), spec.observed, findings, warnings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,22 +273,22 @@ class Rows:
         return prefix + self.text[:-1].replace("\n", "\n" + prefix) + "\n"
 
 
-def _member(spec: Spec, member: ParsedMember, totals: dict) -> Iterator[tuple]:
-    yield ("source", member.name)
+def _member(spec: Spec, member: ParsedMember, totals: dict) -> Iterator[Message]:
+    yield SourceStarted(member.name)
     if member.binary:
-        yield ("skip", f"skipped: {member.binary}, not a text log")
+        yield SourceSkipped(f"skipped: {member.binary}, not a text log")
         return
     rows: list[str] = []
     first_line = 0
     first_ts = last_ts = None
     events = 0
 
-    def progress() -> dict:
-        return {
-            "bytes_done": totals["bytes"] + member.bytes_read,
-            "lines_done": totals["lines"] + member.lines_read,
-            "events_done": totals["events"] + events,
-        }
+    def progress() -> Progress:
+        return Progress(
+            bytes_done=totals["bytes"] + member.bytes_read,
+            lines_done=totals["lines"] + member.lines_read,
+            events_done=totals["events"] + events,
+        )
 
     feed, apply, see = spec.engine.feed, spec.group_rules.apply, spec.observed.see
     append = rows.append
@@ -243,30 +308,27 @@ def _member(spec: Spec, member: ParsedMember, totals: dict) -> Iterator[tuple]:
         append(copy_tail(grouped))
         if len(rows) >= BATCH_SIZE:
             events += len(rows)
-            yield ("rows", Rows.of(rows, first_line, record.line), progress())
+            yield RowsBatch(Rows.of(rows, first_line, record.line), progress())
             rows = []
             append = rows.append
     events += len(rows)
-    yield ("rows", Rows.of(rows, first_line, record.line if rows else 0), progress())
+    yield RowsBatch(Rows.of(rows, first_line, record.line if rows else 0), progress())
     stats, decode = member.stats, member.decode
     assert stats is not None and decode is not None  # set once the records are exhausted
-    yield (
-        "source_done",
-        {
-            "fmt": stats.fmt,
-            "confidence": stats.confidence,
-            "header": stats.header[:500],
-            "unmatched": stats.unmatched,
-            "line_count": decode.lines,
-            "event_count": stats.records,
-            "parsed_lines": stats.parsed_lines,
-            "unparsed_lines": stats.unparsed_lines,
-            "truncated_lines": decode.truncated_lines,
-            "sha256": member.sha256,
-            "warnings": (decode.warnings + stats.warnings)[:50],
-            "first_ts": first_ts,
-            "last_ts": last_ts,
-        },
+    yield SourceDone(
+        fmt=stats.fmt,
+        confidence=stats.confidence,
+        header=stats.header[:500],
+        unmatched=stats.unmatched,
+        line_count=decode.lines,
+        event_count=stats.records,
+        parsed_lines=stats.parsed_lines,
+        unparsed_lines=stats.unparsed_lines,
+        truncated_lines=decode.truncated_lines,
+        sha256=member.sha256,
+        warnings=(decode.warnings + stats.warnings)[:50],
+        first_ts=first_ts,
+        last_ts=last_ts,
     )
     totals["bytes"] += member.bytes_read
     totals["lines"] += decode.lines
@@ -276,7 +338,7 @@ def _member(spec: Spec, member: ParsedMember, totals: dict) -> Iterator[tuple]:
 # ----------------------------------------------------------------------------- the process
 
 
-def messages(spec: Spec, *, fork: bool = True) -> Iterator[tuple]:
+def messages(spec: Spec, *, fork: bool = True) -> Iterator[Message]:
     """`compute(spec)` in a child process forked by this call, which forks the parsing process
     in turn (pipeline.parsed_members); or all in this process with fork=False.
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from apps.core.ingest import compute
-from apps.ingestion import grouping_store, services
 from apps.core.grouping.miner import Miner
-from apps.ingestion.models import IngestJob
+from apps.core.ingest import compute
 from apps.core.ingest.pipeline import DateHints
 from apps.core.rules.catalogue import Catalogue
 from apps.core.rules.engine import Engine
+from apps.ingestion import grouping_store, services
+from apps.ingestion.models import IngestJob
 
 from .conftest import children
 
@@ -62,11 +62,12 @@ def test_forked_and_inline_streams_are_the_same(tmp_path):
     path = _log(tmp_path, 12_000)
     forked = list(compute.messages(_spec(path), fork=True))
     inline = list(compute.messages(_spec(path), fork=False))
-    rows = [m for m in forked if m[0] == "rows"]
-    assert sum(m[1].count for m in rows) == 12_000
-    assert [m[1] for m in rows] == [m[1] for m in inline if m[0] == "rows"]
-    assert forked[-1][0] == inline[-1][0] == "done"
-    assert [f.rule_id for f in forked[-1][3]] == [f.rule_id for f in inline[-1][3]]
+    rows = [m.rows for m in forked if isinstance(m, compute.RowsBatch)]
+    assert sum(r.count for r in rows) == 12_000
+    assert rows == [m.rows for m in inline if isinstance(m, compute.RowsBatch)]
+    assert [type(m) for m in forked] == [type(m) for m in inline]
+    assert isinstance(forked[-1], compute.Done) and isinstance(inline[-1], compute.Done)
+    assert [f.rule_id for f in forked[-1].findings] == [f.rule_id for f in inline[-1].findings]
 
 
 def test_a_batch_of_rows_resumes_past_a_checkpoint_and_takes_its_ids():
@@ -90,7 +91,7 @@ def test_a_batch_of_rows_resumes_past_a_checkpoint_and_takes_its_ids():
 def test_a_killed_compute_process_fails_with_a_reason(tmp_path):
     before = children()  # e.g. the browser driver of earlier tests: not ours to kill
     stream = compute.messages(_spec(_log(tmp_path, 50_000), _SlowEngine()), fork=True)
-    assert next(stream)[0] == "source"
+    assert isinstance(next(stream), compute.SourceStarted)
     (child,) = children() - before  # the compute process
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     # it yields the CPU to web requests

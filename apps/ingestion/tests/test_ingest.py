@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from apps.incidents.models import Incident
-from apps.ingestion import services
+from apps.ingestion import services, writing
 from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, IngestJob, Source
 
 from .conftest import SAMPLES, file_digest, source_digest
@@ -301,7 +301,7 @@ def test_a_job_that_grows_the_events_table_refreshes_the_planner_s_statistics(
     alpha_project, monkeypatch
 ):
     # Stale statistics make a new incident look empty to the planner, and the aggregates that
-    # end the job then walk an index over every event (services.ANALYZE_SHARE). Thresholds
+    # end the job then walk an index over every event (writing.ANALYZE_SHARE). Thresholds
     # scaled down: a few hundred rows stand for a big upload.
     from django.db import connection
 
@@ -309,17 +309,17 @@ def test_a_job_that_grows_the_events_table_refreshes_the_planner_s_statistics(
         cursor.execute("ANALYZE ingestion_event")
     known = _planner_rows()
     assert known == Event.objects.count()
-    monkeypatch.setattr(services, "ANALYZE_MIN_ROWS", 50)
+    monkeypatch.setattr(writing, "ANALYZE_MIN_ROWS", 50)
     incident = Incident.objects.create(project=alpha_project, title="statistics")
-    many = max(60, int(known * services.ANALYZE_SHARE) + 10)
+    many = max(60, int(known * writing.ANALYZE_SHARE) + 10)
     line = "2024-03-09T10:00:00Z INFO api: request served\n"
     _upload(incident, "big.log", (line * many).encode())
     assert Event.objects.count() == known + many
     assert _planner_rows() == known + many  # analyzed, with this job's rows
     # a job below the threshold leaves them to autovacuum (an ANALYZE per small upload would
     # cost more than it saves)
-    monkeypatch.setattr(services, "ANALYZE_MIN_ROWS", 1)
-    few = int((known + many) * services.ANALYZE_SHARE) - 1
+    monkeypatch.setattr(writing, "ANALYZE_MIN_ROWS", 1)
+    few = int((known + many) * writing.ANALYZE_SHARE) - 1
     _upload(incident, "small.log", (line * few).encode())
     assert Event.objects.count() == known + many + few
     assert _planner_rows() == known + many
@@ -355,7 +355,7 @@ def test_text_columns_and_attributes_are_stored_as_the_log_wrote_them(alpha_proj
 
 def test_a_busy_events_table_does_not_hold_the_job_up_for_its_analyze(alpha_project, monkeypatch):
     """ANALYZE waits for a VACUUM of the table (what another connection's lock stands for
-    here): the job gives up on it after services.ANALYZE_LOCK_TIMEOUT and goes on."""
+    here): the job gives up on it after writing.ANALYZE_LOCK_TIMEOUT and goes on."""
     import time
 
     import psycopg
@@ -363,20 +363,20 @@ def test_a_busy_events_table_does_not_hold_the_job_up_for_its_analyze(alpha_proj
 
     from conftest import test_database_url
 
-    monkeypatch.setattr(services, "ANALYZE_MIN_ROWS", 1)
-    monkeypatch.setattr(services, "ANALYZE_LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(writing, "ANALYZE_MIN_ROWS", 1)
+    monkeypatch.setattr(writing, "ANALYZE_LOCK_TIMEOUT", "200ms")
     stored = Event.objects.count()
     with psycopg.connect(test_database_url()) as other:
         other.execute(
             f'LOCK TABLE "{connection.schema_name}".ingestion_event IN SHARE UPDATE EXCLUSIVE MODE'
         )
         started = time.monotonic()
-        assert services._analyze_if_grown(10**9) is False
+        assert writing.analyze_if_grown(10**9) is False
         assert time.monotonic() - started < 5
         # this connection's transaction goes on: the failed ANALYZE took only its savepoint
         # down (else the next query fails with "current transaction is aborted")
         assert Event.objects.count() == stored
-    assert services._analyze_if_grown(10**9) is True  # the lock gone, it analyzes
+    assert writing.analyze_if_grown(10**9) is True  # the lock gone, it analyzes
 
 
 def test_ingest_reads_year_less_and_zone_less_times_as_the_upload_says(alpha_project):

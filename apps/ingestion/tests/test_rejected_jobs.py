@@ -9,6 +9,7 @@ import gzip
 import pytest
 from django.db.models import Sum
 
+from apps.core.ingest import compute
 from apps.incidents.models import Incident
 from apps.incidents.selectors import rollup_is_current
 from apps.ingestion import quotas, services
@@ -59,7 +60,7 @@ def test_a_bomb_rejected_mid_stream_fails_its_source_and_keeps_the_others(alpha_
     incident, statuses = _ingest(alpha_project, [good, bomb], "bomb mid-stream")
     assert statuses == [IngestJob.Status.DONE, IngestJob.Status.FAILED]
     job = incident.jobs.order_by("pk").last()
-    assert job.events_done > services.compute.BATCH_SIZE  # rows were written before the refusal
+    assert job.events_done > compute.BATCH_SIZE  # rows were written before the refusal
     _assert_clean_failure(incident, job, "expands to more than 1.0 MiB")
     kept = Source.objects.get(stored_file=incident.jobs.order_by("pk").first().stored_file)
     assert kept.status == Source.Status.DONE

@@ -15,12 +15,12 @@ at most the flooder's job in progress.
 
 `dispatch` runs (serialised by a PostgreSQL advisory lock) after every upload commits, after
 every ingest job ends (apps.ingestion.tasks) and once a minute (the django-q2 schedule
-`sweep`, created by migration tenants 0003). Each run first re-checks the tickets already
+`sweep`, created by migration tenants 0003, pointed here by tenants 0006). Each run first re-checks the tickets already
 handed over: the ticket of a finished or deleted job is dropped; a job whose worker died
-(heartbeat stale) or whose task never reached a worker (still queued long after it was handed
+(heartbeat stale: apps.jobs.lifecycle's one rule) or whose task never reached a worker (still queued long after it was handed
 over and, with the ORM broker, no longer in it: a task that failed before claiming its job, a
 lost Redis message) is handed over again. Handing a job over twice is harmless: the job claims
-itself by compare-and-set (`_claim` in ingestion.services) and a second delivery is skipped.
+itself by compare-and-set (apps.jobs.lifecycle) and a second delivery is skipped.
 A ticket is deleted only once its job is terminal or gone, so no job is lost.
 """
 
@@ -34,16 +34,20 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
+from django_q.models import OrmQ
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from apps.ingestion.models import IngestJob
+from apps.jobs import lifecycle
+from apps.jobs.models import TERMINAL
 from apps.tenants.jobs import send_tenant_task
 from apps.tenants.models import IngestLane, IngestTicket, Tenant
 
 log = logging.getLogger(__name__)
 
 INGEST_TASK = "apps.ingestion.tasks.ingest"
-SWEEP_NAME = "ingest-dispatch-sweep"  # the django-q2 schedule (migration tenants 0003)
-SWEEP_FUNC = "apps.tenants.scheduling.sweep"
+SWEEP_NAME = "ingest-dispatch-sweep"  # the django-q2 schedule (migrations tenants 0003, 0006)
+SWEEP_FUNC = "apps.ingestion.scheduling.sweep"
 # A handed-over job still `queued` after this long lost its task: hand it over again
 # (doubling each time, so a long legitimate django-q2 backlog does not fill with duplicates).
 DISPATCH_STALE_SECONDS = 120
@@ -151,16 +155,12 @@ def _hand_over(ticket: IngestTicket, schema_name: str, now: datetime) -> None:
 
 def _recheck_dispatched(now: datetime) -> int:
     """Drop tickets of ended jobs; hand over again those whose worker or task was lost."""
-    from apps.ingestion.models import IngestJob
-    from apps.ingestion.services import HEARTBEAT_STALE_SECONDS
-
     tickets = list(
         IngestTicket.objects.filter(state=IngestTicket.State.DISPATCHED).select_related("tenant")
     )
     by_schema: dict[str, list[IngestTicket]] = defaultdict(list)
     for ticket in tickets:
         by_schema[ticket.tenant.schema_name].append(ticket)
-    heartbeat_stale = now - timedelta(seconds=HEARTBEAT_STALE_SECONDS)
     resent = 0
     in_broker: set[tuple[str, int]] | None = None
     for schema_name, group in by_schema.items():
@@ -173,11 +173,11 @@ def _recheck_dispatched(now: datetime) -> int:
             }
         for ticket in group:
             status, heartbeat = jobs.get(ticket.job_id, (None, None))
-            if status is None or status in (IngestJob.Status.DONE, IngestJob.Status.FAILED):
+            if status is None or status in TERMINAL:
                 ticket.delete()
                 continue
             if status == IngestJob.Status.RUNNING:
-                lost = heartbeat is None or heartbeat < heartbeat_stale
+                lost = lifecycle.is_stale(heartbeat, now)
             else:  # queued: the task never reached a worker, or is still waiting for one
                 backoff = DISPATCH_STALE_SECONDS * 2 ** min(ticket.dispatches - 1, 5)
                 lost = ticket.dispatched_at < now - timedelta(seconds=backoff)
@@ -203,8 +203,6 @@ def _ingest_tasks_in_broker() -> set[tuple[str, int]] | None:
     which cannot be asked: the time-out alone decides there."""
     if "orm" not in settings.Q_CLUSTER:
         return None
-    from django_q.models import OrmQ
-
     held = set()
     for message in OrmQ.objects.only("payload"):
         task = message.task
@@ -215,8 +213,6 @@ def _ingest_tasks_in_broker() -> set[tuple[str, int]] | None:
 
 
 def _job_is_over(schema_name: str, job_id: int) -> bool:
-    from apps.ingestion.models import IngestJob
-
     with schema_context(schema_name):
         status = IngestJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
-    return status is None or status in (IngestJob.Status.DONE, IngestJob.Status.FAILED)
+    return status is None or status in TERMINAL

@@ -1,0 +1,65 @@
+"""Extension points of the ingest job, filled in by the apps above ingestion.
+
+Ingestion runs the rule engine on every job but sits below the rules app on the ladder, so it
+cannot import it. Instead it owns two small slots that `apps.rules` fills in its
+`RulesConfig.ready()`:
+
+- the **catalogue provider**: the rules to run, with the tenant's settings and custom rules
+  (`apps.rules.services.tenant_catalogue`). With none registered the built-in catalogue runs.
+- the **findings sinks**: what to do with a finished job's findings (`apps.rules` saves them
+  and refreshes the incident's diagnosis). With none registered the findings are dropped.
+
+Both run inside the job, in the tenant's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from apps.core.rules.catalogue import Catalogue
+from apps.core.rules.finding import Finding
+
+if TYPE_CHECKING:
+    from apps.ingestion.models import IngestJob
+
+CatalogueProvider = Callable[[], Catalogue]
+
+
+class FindingsSink(Protocol):
+    def __call__(
+        self, job: IngestJob, findings: list[Finding], source_ids: Mapping[str, int]
+    ) -> None:
+        """Take a finished job's findings; `source_ids` maps member names to Source ids."""
+
+
+@dataclass(slots=True)
+class _Hooks:
+    catalogue_provider: CatalogueProvider | None = None
+    findings_sinks: dict[str, FindingsSink] = field(default_factory=dict)
+
+
+_hooks = _Hooks()
+
+
+def register_catalogue_provider(provider: CatalogueProvider) -> None:
+    """Set the one catalogue provider (a second registration replaces the first)."""
+    _hooks.catalogue_provider = provider
+
+
+def register_findings_sink(name: str, sink: FindingsSink) -> None:
+    """Add a findings sink under `name` (registering a name again replaces its sink)."""
+    _hooks.findings_sinks[name] = sink
+
+
+def catalogue() -> Catalogue:
+    """The rules this tenant's jobs run: the registered provider's, else the built-in ones."""
+    provider = _hooks.catalogue_provider
+    return provider() if provider is not None else Catalogue.load()
+
+
+def findings_found(job: IngestJob, findings: list[Finding], source_ids: Mapping[str, int]) -> None:
+    """Hand a finished job's findings to every registered sink, in registration order."""
+    for sink in _hooks.findings_sinks.values():
+        sink(job, findings, source_ids)
