@@ -140,77 +140,131 @@ def build_evidence_pack(
     ``root_cause`` is any object or mapping with ``category, summary, evidence, confidence``.
     """
     redactor = redactor or Redactor()
-    fetch = _fetcher(lines)
     finding_list = sorted(findings, key=_finding_key)[:max_findings]
     group_list = sorted((GroupInput.coerce(g) for g in groups), key=_group_key)
 
     # 1. Candidates in priority order (a ref keeps its first role and collects labels).
-    candidates: dict[EvidenceRef, _Candidate] = {}
-
-    def add(ref: Any, role: Role, label: str | None = None) -> None:
-        ref = as_ref(ref)
-        if ref is None:
-            return
-        cand = candidates.get(ref)
-        if cand is None:
-            cand = candidates[ref] = _Candidate(ref, role)
-        if label and label not in cand.labels:
-            cand.labels.append(label)
-
-    add(_first_error(first_error, finding_list, group_list), "first-error")
-    if root_cause is not None:
-        for ref in _get(root_cause, "evidence", ()) or ():
-            add(ref, "root-cause", f"root-cause:{_get(root_cause, 'category', '')}")
-    for f in finding_list:
-        add(
-            f.trigger or (f.evidence[0] if f.evidence else None),
-            "finding-trigger",
-            f"finding:{f.rule_id}",
-        )
-        add(f.flashpoint, "finding-flashpoint", f"finding:{f.rule_id}")
-    for g in group_list[:max_groups]:
-        add(g.first, "group-sample", f"group:{g.group_id}")
-        for s in g.samples[:max_samples_per_group]:
-            add(s, "group-sample", f"group:{g.group_id}")
-    for g in group_list:
-        if g.is_new:
-            add(g.first, "new-template", f"group:{g.group_id}")
-    anchors = [
-        c.ref
-        for c in candidates.values()
-        if c.role in ("first-error", "root-cause", "finding-trigger")
-    ]
-    for ref in anchors:
-        for k in range(1, context_lines + 1):
-            for n in (ref.line - k, ref.line + k):
-                if n >= 1:
-                    add(
-                        EvidenceRef(ref.source, n), "context", f"context-of:{ref.source}:{ref.line}"
-                    )
+    shortlist = _Shortlist()
+    shortlist.add(_first_error(first_error, finding_list, group_list), "first-error")
+    shortlist.add_sources(root_cause, finding_list, group_list, max_groups, max_samples_per_group)
+    shortlist.add_context(context_lines)
 
     # 2. Fetch and sanitise in priority order (placeholder numbers follow this order too).
-    prepared: list[tuple[_Candidate, str]] = []
-    for cand in candidates.values():
-        raw = fetch(cand.ref)
-        if raw is None:
-            continue
-        text = sanitise_line(raw, redactor, max_line_chars)
-        if text.strip():
-            prepared.append((cand, text))
+    prepared = _prepared(shortlist.candidates(), _fetcher(lines), redactor, max_line_chars)
 
     # 3. Facts with every candidate id reserve their worst-case size; then admit lines.
     def make_facts(ids_for: Callable[[Iterable[Any]], list[str]], omitted: int) -> dict[str, Any]:
         return _facts(finding_list, group_list, root_cause, timeline, redactor, ids_for, omitted)
 
     provisional = {c.ref: f"E{n}" for n, (c, _) in enumerate(prepared, 1)}
-
-    def provisional_ids(refs: Iterable[Any]) -> list[str]:
-        return [provisional[r] for r in (as_ref(x) for x in refs or ()) if r in provisional]
-
-    facts_chars = len(render_facts(make_facts(provisional_ids, len(prepared))))
+    facts_chars = len(render_facts(make_facts(_ids_in(provisional, once=False), len(prepared))))
     used = fixed_prompt_chars() + facts_chars
-    if estimate_chars_as_tokens(used, 2) > token_budget:
-        facts_chars = 0  # facts alone exceed the budget: trimmed below, lines still first
+    items, omitted = _admitted(prepared, used, token_budget)
+
+    facts = make_facts(_ids_in({i.ref: i.id for i in items}, once=True), omitted)
+    roles: dict[str, list[str]] = {}
+    for item in items:
+        roles.setdefault(item.role, []).append(item.id)
+    facts["evidence_roles"] = roles
+    facts = _fit_facts(facts, token_budget, sum(len(render_line(i)) for i in items))
+    chars = (
+        fixed_prompt_chars() + len(render_facts(facts)) + sum(len(render_line(i)) for i in items)
+    )
+    return EvidencePack(
+        items=tuple(items),
+        facts=facts,
+        token_estimate=estimate_chars_as_tokens(chars, 2),
+        token_budget=token_budget,
+        omitted=omitted,
+        redactions=dict(redactor.counts),
+    )
+
+
+class _Shortlist:
+    """The lines worth showing, in priority order: a ref keeps its first role and collects
+    the labels of everything that points at it."""
+
+    def __init__(self) -> None:
+        self._by_ref: dict[EvidenceRef, _Candidate] = {}
+
+    def candidates(self) -> list[_Candidate]:
+        return list(self._by_ref.values())
+
+    def add(self, ref: Any, role: Role, label: str | None = None) -> None:
+        ref = as_ref(ref)
+        if ref is None:
+            return
+        cand = self._by_ref.get(ref)
+        if cand is None:
+            cand = self._by_ref[ref] = _Candidate(ref, role)
+        if label and label not in cand.labels:
+            cand.labels.append(label)
+
+    def add_sources(
+        self,
+        root_cause: Any,
+        findings: list[Finding],
+        groups: list[GroupInput],
+        max_groups: int,
+        max_samples_per_group: int,
+    ) -> None:
+        """The root cause's lines, then the findings', then the top groups', then new ones'."""
+        if root_cause is not None:
+            for ref in _get(root_cause, "evidence", ()) or ():
+                self.add(ref, "root-cause", f"root-cause:{_get(root_cause, 'category', '')}")
+        for f in findings:
+            self.add(
+                f.trigger or (f.evidence[0] if f.evidence else None),
+                "finding-trigger",
+                f"finding:{f.rule_id}",
+            )
+            self.add(f.flashpoint, "finding-flashpoint", f"finding:{f.rule_id}")
+        for g in groups[:max_groups]:
+            self.add(g.first, "group-sample", f"group:{g.group_id}")
+            for s in g.samples[:max_samples_per_group]:
+                self.add(s, "group-sample", f"group:{g.group_id}")
+        for g in groups:
+            if g.is_new:
+                self.add(g.first, "new-template", f"group:{g.group_id}")
+
+    def add_context(self, context_lines: int) -> None:
+        """The lines around the first error, the root cause's lines and the findings' triggers."""
+        anchors = [
+            c.ref
+            for c in self._by_ref.values()
+            if c.role in ("first-error", "root-cause", "finding-trigger")
+        ]
+        for ref in anchors:
+            for k in range(1, context_lines + 1):
+                for n in (ref.line - k, ref.line + k):
+                    if n >= 1:
+                        label = f"context-of:{ref.source}:{ref.line}"
+                        self.add(EvidenceRef(ref.source, n), "context", label)
+
+
+def _prepared(
+    candidates: list[_Candidate],
+    fetch: Callable[[EvidenceRef], str | None],
+    redactor: Redactor,
+    max_line_chars: int,
+) -> list[tuple[_Candidate, str]]:
+    """Each candidate with its sanitised text; lines that cannot be read or are blank drop out."""
+    prepared: list[tuple[_Candidate, str]] = []
+    for cand in candidates:
+        raw = fetch(cand.ref)
+        if raw is None:
+            continue
+        text = sanitise_line(raw, redactor, max_line_chars)
+        if text.strip():
+            prepared.append((cand, text))
+    return prepared
+
+
+def _admitted(
+    prepared: list[tuple[_Candidate, str]], used: int, token_budget: int
+) -> tuple[list[EvidenceItem], int]:
+    """The lines that fit in the budget after `used` characters, numbered E1…; and how many
+    did not fit."""
     items: list[EvidenceItem] = []
     omitted = 0
     for cand, text in prepared:
@@ -221,36 +275,23 @@ def build_evidence_pack(
             continue
         items.append(item)
         used += cost
+    return items, omitted
 
-    by_ref = {i.ref: i.id for i in items}
 
-    def final_ids(refs: Iterable[Any]) -> list[str]:
+def _ids_in(ids: Mapping[EvidenceRef, str], *, once: bool) -> Callable[[Iterable[Any]], list[str]]:
+    """refs → the ids `ids` gives them, in order (`once`: without repeats); refs without an id
+    are left out."""
+
+    def ids_for(refs: Iterable[Any]) -> list[str]:
         out: list[str] = []
         for r in refs or ():
-            i = by_ref.get(as_ref(r))  # type: ignore[arg-type]
-            if i is not None and i not in out:
+            ref = as_ref(r)
+            i = ids.get(ref) if ref is not None else None
+            if i is not None and not (once and i in out):
                 out.append(i)
         return out
 
-    facts = make_facts(final_ids, omitted)
-    roles: dict[str, list[str]] = {}
-    for item in items:
-        roles.setdefault(item.role, []).append(item.id)
-    facts["evidence_roles"] = roles
-    facts = _fit_facts(facts, token_budget, sum(len(render_line(i)) for i in items))
-    pack = EvidencePack(
-        items=tuple(items),
-        facts=facts,
-        token_estimate=0,
-        token_budget=token_budget,
-        omitted=omitted,
-        redactions=dict(redactor.counts),
-    )
-    chars = (
-        fixed_prompt_chars() + len(render_facts(facts)) + sum(len(render_line(i)) for i in items)
-    )
-    object.__setattr__(pack, "token_estimate", estimate_chars_as_tokens(chars, 2))
-    return pack
+    return ids_for
 
 
 def _fit_facts(facts: dict[str, Any], budget: int, line_chars: int) -> dict[str, Any]:
