@@ -1,5 +1,5 @@
 # The verbs a newcomer needs. Each one sets up what it needs first (venv, deps, PostgreSQL).
-.PHONY: run test lint bench css prove
+.PHONY: run test test-core lint bench css prove
 
 run:   ## serve the app and a worker on http://127.0.0.1:8000 with demo data
 	@bash scripts/run.sh
@@ -7,8 +7,11 @@ run:   ## serve the app and a worker on http://127.0.0.1:8000 with demo data
 test:  ## run every test (unit, PostgreSQL, worker, browser)
 	@bash scripts/test.sh $(ARGS)
 
-lint:  ## ruff lint + format check
-	@bash -c '. scripts/dev-env.sh && ruff check . && ruff format --check .'
+test-core:  ## the framework-free cores' tests: no database, no Django (under a minute)
+	@AIOPS_NO_DB=1 bash -c '. scripts/dev-env.sh && python -m pytest -p no:django apps/core -q $(ARGS)'
+
+lint:  ## ruff, the app ladder's import contract (.importlinter), mypy over the cores
+	@AIOPS_NO_DB=1 bash -c '. scripts/dev-env.sh && ruff check . && ruff format --check . && lint-imports && mypy'
 
 bench: ## throughput and grouping benchmarks (prints numbers, asserts nothing)
 	@bash scripts/bench.sh

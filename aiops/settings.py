@@ -117,6 +117,7 @@ SHARED_APPS = [
     "apps.streams.tokens",  # ingest tokens: hash -> tenant + project, read outside /t/<slug>/
 ]
 TENANT_APPS = [
+    "apps.workspace",  # the top of the app ladder (see .importlinter / docs/architecture.md)
     "apps.incidents",
     "apps.ingestion",
     "apps.rules",

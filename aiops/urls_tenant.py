@@ -3,9 +3,9 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("apps.incidents.urls")),
-    path("", include("apps.ingestion.urls")),
-    path("", include("apps.ingestion.group_urls")),
+    path("", include("apps.workspace.urls.incidents")),
+    path("", include("apps.workspace.urls.uploads")),
+    path("", include("apps.workspace.urls.groups")),
     path("", include("apps.rules.urls")),
     path("", include("apps.analysis.urls")),
     path("", include("apps.reports.urls")),

@@ -52,8 +52,8 @@ def run_logparse(path: Path) -> tuple[int, float]:
 
 def run_core(path: Path, *, group: bool, rules: bool) -> tuple[int, float]:
     from apps.core.grouping.miner import Miner
-    from apps.core.logparse.decode import iter_lines
     from apps.core.ingest.pipeline import SourceStats, group_records, parse_source
+    from apps.core.logparse.decode import iter_lines
     from apps.core.rules.catalogue import Catalogue
     from apps.core.rules.engine import Engine
 

@@ -94,8 +94,8 @@ def probes(tenant, incident) -> list[tuple[str, str]]:
     from django.db.models import F
     from django_tenants.utils import tenant_context
 
-    from apps.incidents.selectors import PAGE_SIZE, make_cursor
     from apps.ingestion.models import Event
+    from apps.workspace.selectors.events import PAGE_SIZE, make_cursor
 
     base = f"{tenant.url_prefix}incidents/{incident.pk}/"
     with tenant_context(tenant):

@@ -159,8 +159,8 @@ def _run_analysis(tenant) -> str:
 
 def test_ssrf(personas) -> None:
     from apps.analysis import selectors, services
-    from apps.core.evidence import build_evidence_pack
     from apps.core.analysis.providers import OpenAICompatibleProvider, ProviderError
+    from apps.core.evidence import build_evidence_pack
     from apps.core.tests.analysis.fake_llm import FakeLLM, Reply
     from apps.core.tests.analysis.incident import incident_pack_kwargs
 

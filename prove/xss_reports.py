@@ -287,8 +287,8 @@ def _pdf_checks(pdf: bytes, name: str, payloads: list[str]) -> tuple[list[str], 
 
 def test_xss_reports(live_server, page):
     from apps.core.tests.analysis.fake_llm import FakeLLM
-    from apps.reports.models import PdfExport, Report
     from apps.core.tests.render.test_pdf_sandbox import Listener
+    from apps.reports.models import PdfExport, Report
     from conftest import ensure_tenant
 
     assert shutil.which("pdftotext") and shutil.which("pdfdetach"), "apt-get install poppler-utils"

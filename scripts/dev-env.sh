@@ -128,7 +128,7 @@ port_holder() {
   fi
 }
 
-if [ -z "${DATABASE_URL:-}" ]; then
+if [ -z "${DATABASE_URL:-}" ] && [ -z "${AIOPS_NO_DB:-}" ]; then  # AIOPS_NO_DB: lint, test-core
   ensure_packages initdb postgresql  # only when PostgreSQL's tools are nowhere on PATH
   PGBIN="$(find_pg_bin)" || die "PostgreSQL was not found: install it (e.g. 'apt-get install postgresql') or set DATABASE_URL to a PostgreSQL database."
   PGDIR="${AIOPS_PG_DIR:-$AIOPS_ROOT/.pg}"

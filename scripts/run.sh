@@ -8,9 +8,7 @@ PORT="${PORT:-8000}"
 python manage.py migrate_schemas --shared --noinput -v 0
 python manage.py migrate_schemas --noinput -v 0
 python manage.py bootstrap --demo
-if python manage.py help load_samples >/dev/null 2>&1; then
-  python manage.py load_samples --tenant demo --project checkout
-fi
+python manage.py load_samples --tenant demo --project checkout
 
 python manage.py qcluster &
 WORKER=$!

@@ -8,11 +8,15 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
-from apps.core.evidence.types import GroupInput
 from apps.analysis.models import AISettings, AnalysisRun
-from apps.incidents.models import Incident
+from apps.core.evidence.types import GroupInput
 from apps.core.rules.finding import EvidenceRef
 from apps.core.rules.finding import Finding as EngineFinding
+from apps.core.rules.incidents import root_cause
+from apps.incidents.models import Incident
+from apps.ingestion.models import LEVEL_NUMBER, LEVELS, Event, GroupOccurrence, Source
+from apps.rules.diagnosis import SourceIds, engine_findings
+from apps.rules.models import Diagnosis
 
 HISTORY_LIMIT = 20
 
@@ -89,7 +93,6 @@ ROOT_EVIDENCE = 5  # lines of the root-cause candidate worth sending (they repea
 
 def _refs(pairs: Any) -> list[EvidenceRef]:
     """``[source_id, line]`` pairs as stored by the rules app → `EvidenceRef`s (source as str)."""
-    from apps.rules.diagnosis import SourceIds
 
     ids = SourceIds()
     return [r for r in (ids.ref(p) for p in pairs or ()) if r is not None]
@@ -97,15 +100,12 @@ def _refs(pairs: Any) -> list[EvidenceRef]:
 
 def incident_findings(incident: Incident) -> list[EngineFinding]:
     """The incident's stored rule findings as the engine's value objects (sources by id)."""
-    from apps.rules.diagnosis import SourceIds, engine_findings
 
     return engine_findings(incident, SourceIds())
 
 
 def incident_root_cause(incident: Incident, findings: list[EngineFinding]) -> dict | None:
     """The stored diagnosis' root cause; computed from the findings when none is stored yet."""
-    from apps.core.rules.incidents import root_cause
-    from apps.rules.models import Diagnosis
 
     diagnosis = Diagnosis.objects.filter(incident=incident).first()
     if diagnosis is not None:
@@ -133,7 +133,6 @@ def incident_root_cause(incident: Incident, findings: list[EngineFinding]) -> di
 
 def incident_groups(incident: Incident) -> list[GroupInput]:
     """The top error groups of the incident with their first line and a few samples (3 queries)."""
-    from apps.ingestion.models import LEVELS, Event, GroupOccurrence
 
     occurrences = list(
         GroupOccurrence.objects.filter(incident=incident)
@@ -190,7 +189,6 @@ def incident_groups(incident: Incident) -> list[GroupInput]:
 
 def incident_first_error(incident: Incident) -> EvidenceRef | None:
     """The earliest ERROR/FATAL event by timestamp (one indexed LIMIT 1 query per level)."""
-    from apps.ingestion.models import LEVEL_NUMBER, Event
 
     found = []
     for level in (LEVEL_NUMBER["ERROR"], LEVEL_NUMBER["FATAL"]):
@@ -210,8 +208,6 @@ def incident_first_error(incident: Incident) -> EvidenceRef | None:
 
 def incident_timeline(incident: Incident) -> dict[str, Any]:
     """A small, factual outline: the sources, their spans, the rules engine's windows."""
-    from apps.ingestion.models import Source
-    from apps.rules.models import Diagnosis
 
     sources = list(
         Source.objects.filter(incident=incident)
@@ -246,7 +242,6 @@ def incident_lines(
     A ref is the natural key of an event: (source id, first physical line). Lines inside a
     multi-line event are not refs of their own and are simply absent.
     """
-    from apps.ingestion.models import Event
 
     wanted: dict[int, set[int]] = {}
     for ref in refs:

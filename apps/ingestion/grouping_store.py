@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Sum
 
-from apps.incidents.models import Incident, Project
 from apps.core.grouping.fingerprint import fingerprint, head_line
 from apps.core.grouping.masks import WILDCARD, tokenize
 from apps.core.grouping.miner import Miner
-from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, GroupRule, MinerState
 from apps.core.ingest.pipeline import Grouped
+from apps.incidents.models import Incident, Project
+from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, GroupRule, MinerState
 
 LOCK_NAMESPACE = 0x6D696E  # "min"
 

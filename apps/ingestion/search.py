@@ -4,7 +4,7 @@ A trigram GIN index costs PostgreSQL ~40-60 µs per row written, more than parsi
 rules and the B-tree indexes together, so events are COPYed without one. After an ingest job is
 done, `index_job` copies each of its sources' messages (upper-cased) into EventText, which
 carries the trigram index, and marks the source `text_indexed` in the same transaction.
-Searches (apps/incidents/search.py) use the index once an incident's sources are all in it and
+Searches (apps/workspace/selectors/search.py) use the index once an incident's sources are all in it and
 test the messages themselves before: the same answers either way.
 """
 

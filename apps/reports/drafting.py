@@ -1,7 +1,6 @@
 """Draft the sections of a postmortem from what the product knows about an incident.
 
-`gather(incident)` reads everything once (sources, findings, diagnosis, latest analysis,
-per-service counts, first warning/error); `draft_section(key, facts)` turns it into Markdown plus
+`gather(incident)` (in `facts.py`) reads everything once; `draft_section(key, facts)` turns it into Markdown plus
 the citations it makes. Every log- or LLM-derived string goes through `md_escape`, every
 citation through `cite`, so Markdown cannot be injected from a log line.
 """
@@ -9,176 +8,25 @@ citation through `cite`, so Markdown cannot be injected from a log line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from django.db.models import Count, F, Q
-
-from apps.incidents.models import Incident
-from apps.reports.models import SectionKey
-from apps.core.render.markdown import cite, md_cell, md_clip, md_code, md_escape
+from apps.core.render.markdown import md_cell, md_clip, md_code, md_escape
 from apps.core.rules.fixes import FIXES
 from apps.core.rules.incidents import Tier, tier_of
-
-ERROR = 4  # ingestion level number of ERROR
-WARN = 3
-MAX_FINDINGS = 12
-MAX_ACTIONS = 10
-
-Ref = tuple[int, int]
-
-
-@dataclass
-class KeyEvent:
-    when: datetime | None
-    text: str
-    ref: Ref | None = None
-
-
-@dataclass
-class Facts:
-    incident: Incident
-    sources: list = field(default_factory=list)
-    findings: list = field(default_factory=list)
-    diagnosis: object | None = None
-    analysis: object | None = None
-    services: list[dict] = field(default_factory=list)  # service, total, errors
-    first_error: object | None = None
-    first_warning: object | None = None
-    groups: list = field(default_factory=list)
-    default_owner: str = ""
-
-    @property
-    def members(self) -> dict[int, str]:
-        return {s.pk: s.member for s in self.sources}
-
-    @property
-    def first_ts(self) -> datetime | None:
-        return min((s.first_ts for s in self.sources if s.first_ts), default=None)
-
-    @property
-    def last_ts(self) -> datetime | None:
-        return max((s.last_ts for s in self.sources if s.last_ts), default=None)
-
-    @property
-    def result(self) -> dict:
-        return (self.analysis.result or {}) if self.analysis is not None else {}
-
-    @property
-    def event_count(self) -> int:
-        return sum(s.event_count for s in self.sources)
-
-    @property
-    def error_count(self) -> int:
-        return sum(row["errors"] for row in self.services)
-
-
-def gather(incident: Incident, *, default_owner: str = "") -> Facts:
-    from apps.analysis.selectors import latest_analysis
-    from apps.ingestion.models import Event, GroupOccurrence, Source
-    from apps.rules.diagnosis import story_findings
-    from apps.rules.models import Diagnosis, Finding
-
-    diagnosis = Diagnosis.objects.filter(incident=incident).first()
-    rows = list(Finding.objects.filter(incident=incident).order_by("first_ts", "id"))
-    events = Event.objects.filter(incident=incident)
-    first = events.order_by(F("ts").asc(nulls_last=True), "id").only(
-        "source_id", "line", "ts", "service", "message", "level"
-    )
-    return Facts(
-        incident=incident,
-        sources=list(
-            Source.objects.filter(incident=incident).select_related("stored_file").order_by("id")
-        ),
-        # one finding per fact: the root cause first, its symptoms under it, then the rest
-        findings=story_findings(rows, diagnosis.root_category if diagnosis else ""),
-        diagnosis=diagnosis,
-        analysis=latest_analysis(incident),
-        services=list(
-            events.values("service")
-            .annotate(total=Count("id"), errors=Count("id", filter=Q(level__gte=ERROR)))
-            .order_by("-errors", "-total", "service")
-        ),
-        first_error=first.filter(level__gte=ERROR).first(),
-        first_warning=first.filter(level=WARN).first(),
-        groups=list(
-            GroupOccurrence.objects.filter(incident=incident, group__level__gte=ERROR)
-            .select_related("group")
-            .order_by("-count", "id")[:5]
-        ),
-        default_owner=default_owner,
-    )
-
-
-# --- small formatting helpers -------------------------------------------------------------------
-
-
-def _ts(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown time"
-
-
-def _hms(value: datetime | None) -> str:
-    return value.strftime("%H:%M:%S") if value else "—"
-
-
-def duration_text(delta: timedelta | None) -> str:
-    if delta is None:
-        return "unknown"
-    seconds = int(delta.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
-
-
-def _ref(pair) -> Ref | None:
-    try:
-        return int(pair[0]), int(pair[1])
-    except (TypeError, ValueError, IndexError, KeyError):
-        return None
-
-
-class Citer:
-    """Writes citation links and remembers what a section cited."""
-
-    def __init__(self, facts: Facts):
-        self.members = facts.members
-        self.refs: list[Ref] = []
-
-    def __call__(self, pair) -> str:
-        ref = _ref(pair)
-        if ref is None:
-            return ""
-        if ref not in self.refs:
-            self.refs.append(ref)
-        name = self.members.get(ref[0], f"source {ref[0]}").rsplit("/", 1)[-1]
-        return cite(f"{name}:{ref[1]}", *ref)
-
-    def many(self, pairs, limit: int = 4) -> str:
-        unique = list(dict.fromkeys(r for r in map(_ref, pairs or ()) if r))  # cite once
-        links = [link for link in (self(p) for p in unique[:limit]) if link]
-        return " ".join(links)
-
-    def claim(self, claim: dict) -> str | None:
-        """An analysis claim as Markdown: verified ones with links, unverified ones marked."""
-        if not isinstance(claim, dict) or claim.get("status") == "dropped":
-            return None
-        text = md_escape(claim.get("text") or "")
-        if not text:
-            return None
-        if claim.get("status") == "verified":
-            pairs = [(c.get("source_id"), c.get("line")) for c in claim.get("citations") or ()]
-            links = self.many(pairs)
-            return f"{text} {links}".strip()
-        return f"{text} _(unverified)_"
-
-
-def _claims(citer: Citer, claims) -> list[str]:
-    return [line for line in (citer.claim(c) for c in claims or ()) if line]
-
+from apps.reports.facts import (
+    MAX_ACTIONS,
+    MAX_FINDINGS,
+    Citer,
+    Facts,
+    KeyEvent,
+    claims_text,
+    duration_text,
+    hms,
+    ref_of,
+    ts_text,
+)
+from apps.reports.facts import gather as gather  # re-exported: services and views draft from here
+from apps.reports.models import SectionKey
 
 # --- sections -----------------------------------------------------------------------------------
 
@@ -216,14 +64,14 @@ def key_events(facts: Facts) -> list[KeyEvent]:
             KeyEvent(
                 start,
                 f"Incident window opens ({services or 'all services'})",
-                _ref(window.get("first")),
+                ref_of(window.get("first")),
             )
         )
     for finding in facts.findings[:MAX_FINDINGS]:
         ref = (
-            _ref(finding.trigger)
-            or _ref(finding.flashpoint)
-            or _ref((finding.evidence or [None])[0])
+            ref_of(finding.trigger)
+            or ref_of(finding.flashpoint)
+            or ref_of((finding.evidence or [None])[0])
         )
         rows.append(
             KeyEvent(finding.first_ts, f"{finding.get_severity_display()}: {finding.title}", ref)
@@ -271,14 +119,14 @@ def _summary(facts: Facts, citer: Citer) -> str:
     d = facts.diagnosis
     reasons = f" ({md_escape(d.severity_reasons)})" if d and d.severity_reasons else ""
     lines = [
-        f"On {_ts(facts.first_ts)}, **{md_escape(i.project.name)}** had an incident "
+        f"On {ts_text(facts.first_ts)}, **{md_escape(i.project.name)}** had an incident "
         f"(_{md_escape(i.title)}_), severity {i.get_severity_display()}{reasons}, lasting "
         f"{duration_text(span)} in the logs. {facts.error_count:,} error events across "
         f"{sum(1 for s in facts.services if s['errors'])} service(s)."
     ]
     if d and d.root_summary:
         lines += ["", f"{md_escape(d.root_summary)} {citer.many(d.root_evidence, 2)}".strip()]
-    claims = _claims(citer, facts.result.get("summary"))
+    claims = claims_text(citer, facts.result.get("summary"))
     if claims:
         lines += ["", "**Analysis:**", ""] + [f"- {c}" for c in claims]
     return "\n".join(lines)
@@ -293,7 +141,7 @@ def _impact(facts: Facts, citer: Citer) -> str:
         reasons = f": {md_escape(d.severity_reasons)}" if d.severity_reasons else ""
         lines.append(f"- **Severity from impact:** {d.severity.upper()}{reasons}")
     lines += [
-        f"- **Duration:** {duration_text(span)} ({_ts(facts.first_ts)} → {_ts(facts.last_ts)})",
+        f"- **Duration:** {duration_text(span)} ({ts_text(facts.first_ts)} → {ts_text(facts.last_ts)})",
         f"- **Affected services:** {', '.join(md_escape(s['service'] or '(no service)') for s in affected[:8]) or 'none identified'}",
         f"- **Error events:** {facts.error_count:,} of {facts.event_count:,} events",
         "",
@@ -308,8 +156,8 @@ def _impact(facts: Facts, citer: Citer) -> str:
         lines += ["", "| Top error group | Count | First seen |", "|---|---:|---|"]
         for occ in facts.groups:
             template = md_code(md_clip(occ.group.template, 160)).replace("|", "\\|")
-            lines.append(f"| {template} | {occ.count:,} | {_hms(occ.first_ts)} |")
-    claims = _claims(citer, facts.result.get("impact"))
+            lines.append(f"| {template} | {occ.count:,} | {hms(occ.first_ts)} |")
+    claims = claims_text(citer, facts.result.get("impact"))
     if claims:
         lines += [""] + [f"- {c}" for c in claims]
     return "\n".join(lines)
@@ -320,7 +168,7 @@ def _detection(facts: Facts, citer: Citer) -> str:
     e = facts.first_error
     if e is not None:
         lines.append(
-            f"- The failure was first visible at **{_ts(e.ts)}** in "
+            f"- The failure was first visible at **{ts_text(e.ts)}** in "
             f"{md_escape(e.service or 'the logs')}: {md_code(md_clip(e.message, 160))} "
             f"{citer((e.source_id, e.line))}"
         )
@@ -331,7 +179,7 @@ def _detection(facts: Facts, citer: Citer) -> str:
         ref = first_finding.trigger or (first_finding.evidence or [None])[0]
         lines.append(
             f"- The rules engine flagged **{md_escape(first_finding.title)}** at "
-            f"{_ts(first_finding.first_ts)} {citer(ref)}".rstrip()
+            f"{ts_text(first_finding.first_ts)} {citer(ref)}".rstrip()
         )
     if e is not None and e.ts:
         lag = facts.incident.created_at - e.ts
@@ -371,7 +219,7 @@ def _root_cause(facts: Facts, citer: Citer) -> str:
             for f in symptoms:
                 where = f" on {md_escape(', '.join(f.services[:3]))}" if f.services else ""
                 lines.append(
-                    f"- {_hms(f.first_ts)} {md_escape(f.title.rstrip('.'))}{where} "
+                    f"- {hms(f.first_ts)} {md_escape(f.title.rstrip('.'))}{where} "
                     f"({f.count}×) {citer(f.trigger)}".rstrip()
                 )
     for hyp in (facts.result.get("hypotheses") or [])[:3]:
@@ -414,10 +262,10 @@ def _contributing(facts: Facts, citer: Citer) -> str:
         where = f" on {md_escape(', '.join(f.services[:3]))}" if f.services else ""
         lines.append(
             f"- **{md_escape(f.title)}**{where}"
-            + (f", from {_hms(f.first_ts)}" if f.first_ts else "")
+            + (f", from {hms(f.first_ts)}" if f.first_ts else "")
             + f" ({f.count}×) {citer.many(_evidence(f), 2)}".rstrip()
         )
-    lines += [f"- {c}" for c in _claims(citer, facts.result.get("contributing_factors"))]
+    lines += [f"- {c}" for c in claims_text(citer, facts.result.get("contributing_factors"))]
     return "\n".join(lines) or (
         "_No cause besides the root cause was found in the logs. Add what made it worse "
         "(a missing limit, an alert that did not fire, a risky change)._"
@@ -439,7 +287,7 @@ def _went_well(facts: Facts, citer: Citer) -> str:
     )
     if last_error and facts.last_ts and (facts.last_ts - last_error).total_seconds() >= 60:
         lines.append(
-            f"- Errors stopped at {_hms(last_error)}, {duration_text(facts.last_ts - last_error)} "
+            f"- Errors stopped at {hms(last_error)}, {duration_text(facts.last_ts - last_error)} "
             "before the logs end: the service recovered."
         )
     if cause is not None and cause.trigger:
@@ -478,7 +326,7 @@ def _went_wrong(facts: Facts, citer: Citer) -> str:
         end = max(f.last_ts or f.first_ts for f in failing)
         still = " and were still logged when the logs end" if facts.last_ts == end else ""
         lines.append(
-            f"- Errors lasted {duration_text(end - start)} ({_hms(start)} → {_hms(end)}){still}."
+            f"- Errors lasted {duration_text(end - start)} ({hms(start)} → {hms(end)}){still}."
         )
     lines.append("- _Add what slowed detection or recovery._")
     return "\n".join(lines)
@@ -525,7 +373,7 @@ def draft_actions(facts: Facts) -> list[dict]:
         text = " ".join(str(text or "").split())[:500]
         if text and text.lower() not in seen:
             seen.add(text.lower())
-            items.append({"text": text, "citations": [list(r) for r in map(_ref, pairs) if r]})
+            items.append({"text": text, "citations": [list(r) for r in map(ref_of, pairs) if r]})
 
     for finding in _causes(facts):
         cited = [finding.trigger] if finding.trigger else list(finding.evidence[:1])

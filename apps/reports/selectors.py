@@ -9,11 +9,12 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from apps.incidents.models import Incident, Project
-from apps.reports.models import PdfExport, Report, ReportSection, ReportTemplate, ReportVersion
 from apps.core.render.chart import ChartData
 from apps.core.render.document import EvidenceLine
 from apps.core.render.markdown import merge_refs
+from apps.incidents.models import Incident, Project
+from apps.ingestion.models import Event
+from apps.reports.models import PdfExport, Report, ReportSection, ReportTemplate, ReportVersion
 
 MAX_EVIDENCE = 200
 MAX_ROWS_PER_EVENT = 40
@@ -103,7 +104,6 @@ def report_citations(sections, actions=()) -> list[tuple[int, int]]:
 
 def evidence_lines(incident: Incident, refs) -> list[EvidenceLine]:
     """The cited lines (natural keys) with their source's name and digests: one query."""
-    from apps.ingestion.models import Event
 
     refs = list(refs)[:MAX_EVIDENCE]
     if not refs:
@@ -153,7 +153,6 @@ def evidence_lines(incident: Incident, refs) -> list[EvidenceLine]:
 
 def chart_data(incident: Incident, first: datetime | None, last: datetime | None, markers):
     """Event counts per time bucket and level group: one grouped query."""
-    from apps.ingestion.models import Event
 
     if not first or not last:
         return None

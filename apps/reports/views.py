@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.render.chart import render_svg
+from apps.core.render.markdown import to_html
 from apps.incidents.selectors import get_incident_for_request, get_project_for_request
 from apps.reports import selectors, services
 from apps.reports.forms import ActionItemForm, PreviewForm, SectionForm, TemplateForm
 from apps.reports.models import ActionItem, PdfExport, SectionKey
-from apps.core.render.chart import render_svg
-from apps.core.render.markdown import to_html
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
 

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 
 from django.db import transaction
 
-from apps.incidents.models import Incident
 from apps.core.rules.catalogue import SEVERITY_RANK
 from apps.core.rules.finding import EvidenceRef, Severity
 from apps.core.rules.finding import Finding as EngineFinding
 from apps.core.rules.impact import Assessment, assess
 from apps.core.rules.incidents import build_incidents, rank_root_causes
 from apps.core.rules.story import merge_findings, symptoms_of
+from apps.incidents.models import Incident
+from apps.ingestion.models import EventRollup, Source
 from apps.rules.models import Diagnosis, Finding
 
 MAX_EVIDENCE = 50
@@ -79,7 +80,6 @@ class _SourceNames(SourceIds):
     """Source ids ↔ the names users read (`postgresql.log`), unique within the incident."""
 
     def __init__(self, incident: Incident) -> None:
-        from apps.ingestion.models import Source
 
         rows = list(Source.objects.filter(incident=incident).values_list("pk", "member"))
         taken = Counter(member for _, member in rows)
@@ -160,7 +160,6 @@ def refresh_diagnosis(incident: Incident) -> Diagnosis:
 
 def _impact(incident: Incident, findings, windows, top) -> Assessment:
     """Severity of the window holding the root cause (else the most severe window)."""
-    from apps.ingestion.models import EventRollup
 
     window = None
     if top is not None and top.first_ts is not None:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django import forms
 
-from apps.incidents.models import Incident
 from apps.core.logparse.record import LEVELS
 from apps.core.rules import CatalogueError, build_user_rule, validate_user_pattern
 from apps.core.rules.catalogue import SLUG_RE
+from apps.incidents.models import Incident
 from apps.rules.models import CustomRule, Finding
 from apps.rules.services import custom_rule_mapping
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from apps.core.vocabulary import SEVERITY_ORDER
+from apps.core.vocabulary import Severity as CoreSeverity
 from apps.incidents.models import Incident
 
 
 class Finding(models.Model):
-    class Severity(models.TextChoices):
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        ERROR = "error", "Error"
-        CRITICAL = "critical", "Critical"
+    # the choices derive from the one vocabulary (apps/core/vocabulary.py), in its order
+    Severity = models.TextChoices(
+        "Severity", [(s.name, (s.value, s.name.title())) for s in SEVERITY_ORDER]
+    )
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="findings")
     job = models.ForeignKey(
@@ -49,7 +50,7 @@ class Finding(models.Model):
 
     @property
     def severity_rank(self) -> int:
-        return ["info", "warning", "error", "critical"].index(self.severity)
+        return CoreSeverity(self.severity).rank
 
 
 class Diagnosis(models.Model):

@@ -9,8 +9,9 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from apps.incidents.models import Incident
 from apps.core.rules import Rule, Threshold
+from apps.incidents.models import Incident
+from apps.ingestion.models import ErrorGroup
 from apps.rules.models import CustomRule, RuleSetting
 from apps.rules.services import DEFAULT_WINDOW, builtin_catalogue
 
@@ -107,7 +108,6 @@ def dry_run_incidents() -> list[Incident]:
 
 def group_labels(incident: Incident, keys: list[str]) -> dict[str, str]:
     """Template text for group / template ids (dry-run groups), in one query."""
-    from apps.ingestion.models import ErrorGroup
 
     if not keys:
         return {}

@@ -24,6 +24,7 @@ from django.db.models import Q
 
 from apps.core.logparse.record import LEVELS, Record
 from apps.core.rules import Catalogue, CatalogueError, DryRun, build_user_rule, dry_run
+from apps.ingestion.models import Event
 from apps.rules.models import CustomRule, RuleSetting
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,6 @@ def incident_records(
     incident_id: int, *, min_level: str | None = None, service: str | None = None
 ) -> Iterator[tuple[Record, str | None]]:
     """Stream an incident's events as (Record, group) in time order, in chunks."""
-    from apps.ingestion.models import Event
 
     events = Event.objects.filter(incident_id=incident_id)
     if min_level:

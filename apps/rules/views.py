@@ -7,8 +7,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.rules import selectors, services
 from apps.core.rules import CatalogueError
+from apps.rules import selectors, services
 from apps.rules.forms import CustomRuleForm, DryRunForm, RuleToggleForm, RuleTuneForm
 from apps.rules.models import CustomRule
 from apps.tenants.access import TenantHttpRequest, require_role

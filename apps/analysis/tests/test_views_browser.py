@@ -13,12 +13,11 @@ from django_tenants.utils import tenant_context
 
 from apps.analysis import services
 from apps.analysis.models import AISettings, AnalysisRun
+from apps.core.tests.analysis.fake_llm import FakeLLM, ok
 from apps.incidents.models import Project
 from apps.ingestion import services as ingestion
 from apps.tenants.models import Membership, Role
 from conftest import ensure_tenant, screenshot
-
-from apps.core.tests.analysis.fake_llm import FakeLLM, ok
 
 pytestmark = [
     pytest.mark.browser,

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from apps.core.ingest import forking
+from apps.core.ingest.pipeline import DateHints, parsed_members
 from apps.core.logparse.archive import ArchiveRejected, ArchiveReport
 from apps.core.logparse.limits import Limits
-from apps.core.ingest.pipeline import DateHints, parsed_members
 
 from .conftest import children
 

@@ -8,8 +8,9 @@ from django.urls import reverse
 from django_tenants.utils import tenant_context
 
 from apps.incidents.models import Project
-from apps.ingestion import group_selectors, grouping_store, services
+from apps.ingestion import grouping_store, services
 from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, GroupRule, MinerState
+from apps.workspace.selectors import groups as group_selectors
 
 LOG = """\
 2024-01-15T14:02:11Z ERROR api: upstream 10.0.0.1:5432 timed out after 30 ms

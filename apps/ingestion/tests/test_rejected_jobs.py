@@ -11,9 +11,9 @@ from django.db.models import Sum
 
 from apps.core.ingest import compute
 from apps.incidents.models import Incident
-from apps.incidents.selectors import rollup_is_current
 from apps.ingestion import quotas, services
 from apps.ingestion.models import Event, EventRollup, IngestJob, Source
+from apps.workspace.selectors.timeline import rollup_is_current
 
 from .conftest import SAMPLES
 

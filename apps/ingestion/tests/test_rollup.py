@@ -120,8 +120,8 @@ def test_group_rollup_follows_ingest_and_deletion(alpha_project):
 
 
 def test_sparklines_from_rollup_equal_raw_counts(alpha_project):
-    from apps.incidents import selectors
-    from apps.incidents.selectors import EventFilters
+    from apps.workspace.selectors import sparklines as selectors
+    from apps.workspace.selectors.events import EventFilters
 
     incident = ingest(alpha_project, SAMPLES / "checkout-db-connections.zip")
     sources = list(incident.sources.all())

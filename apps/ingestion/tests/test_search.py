@@ -7,9 +7,9 @@ import time
 import pytest
 from django.db import connection
 
-from apps.incidents.selectors import EventFilters, filtered_events
 from apps.ingestion import search, services
 from apps.ingestion.models import Event, EventText, Source
+from apps.workspace.selectors.events import EventFilters, filtered_events
 
 from .conftest import SAMPLES
 from .test_ingest import ingest
@@ -133,7 +133,7 @@ def test_a_worker_indexes_the_text_after_the_job(qcluster):
 
 
 def test_a_skipped_binary_member_does_not_keep_searches_off_the_index(alpha_project):
-    from apps.incidents.search import _text_condition, like_pattern
+    from apps.workspace.selectors.search import _text_condition, like_pattern
 
     incident = services.create_incident(
         project=alpha_project,

@@ -7,10 +7,10 @@ import pytest
 from django.db.models import Sum
 from django_tenants.utils import tenant_context
 
-from apps.incidents.selectors import rollup_is_current
 from apps.ingestion import services
 from apps.ingestion.models import Event, EventRollup, GroupOccurrence, IngestJob, Source
 from apps.tenants.jobs import run_tenant_task
+from apps.workspace.selectors.timeline import rollup_is_current
 
 HX = {"HTTP_HX_REQUEST": "true"}
 LOG = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
+from apps.core.render.markdown import neutralise_html
 from apps.reports import selectors, services
 from apps.reports.models import SectionKey
-from apps.core.render.markdown import neutralise_html
 
 # what a Markdown viewer that allows raw HTML would make of the export
 RAW_HTML_VIEWER = MarkdownIt("commonmark", {"html": True})

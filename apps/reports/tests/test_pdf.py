@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from apps.core.render.markdown import cite
+from apps.core.tests.render.test_pdf_sandbox import Listener
 from apps.reports import services
 from apps.reports.models import PdfExport, SectionKey
-from apps.core.render.markdown import cite
 
 from .conftest import ingest_text
-from apps.core.tests.render.test_pdf_sandbox import Listener
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / ".artifacts" / "reports"
 needs_poppler = pytest.mark.skipif(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from apps.core.render.markdown import citations_in
 from apps.reports import services
 from apps.reports.models import ReportTemplate, ReportVersion, SectionKey
-from apps.core.render.markdown import citations_in
 
 
 def _section(report, key):

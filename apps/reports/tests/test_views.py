@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from apps.reports.models import PdfExport, ReportTemplate
 from apps.core.render.markdown import cite
+from apps.reports.models import PdfExport, ReportTemplate
 
 from .conftest import url
 

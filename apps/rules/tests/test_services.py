@@ -6,8 +6,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from apps.core.logparse.record import Record
-from apps.rules import services
 from apps.core.rules import Engine, Severity, Threshold
+from apps.rules import services
 from apps.rules.models import CustomRule, RuleSetting
 
 PG_RULE = "db-too-many-connections.postgres"

@@ -163,7 +163,7 @@ def test_environment_matches_the_settings_and_env_example():
     web = SERVICES["web"]["environment"]
     assert web == SERVICES["worker"]["environment"]
     # every variable compose passes is read by the settings (or by bootstrap --admin)
-    bootstrap = (ROOT / "apps/tenants/management/commands/bootstrap.py").read_text()
+    bootstrap = (ROOT / "apps/workspace/management/commands/bootstrap.py").read_text()
     for name in SERVICES["migrate"]["environment"]:
         assert name in SETTINGS_VARIABLES or f'"{name}"' in bootstrap, name
     # every settings variable is passed by compose, or left to its default on purpose

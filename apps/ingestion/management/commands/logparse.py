@@ -16,11 +16,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.core.ingest.forking import ChildFailed
 from apps.core.grouping.fingerprint import fingerprint
 from apps.core.grouping.miner import Miner
-from apps.core.logparse.archive import ArchiveRejected, ArchiveReport
-from apps.core.logparse.loghub import compile_log_format
+from apps.core.ingest.forking import ChildFailed
 from apps.core.ingest.pipeline import (
     Grouped,
     SourceStats,
@@ -28,6 +26,8 @@ from apps.core.ingest.pipeline import (
     group_records,
     parsed_members,
 )
+from apps.core.logparse.archive import ArchiveRejected, ArchiveReport
+from apps.core.logparse.loghub import compile_log_format
 
 # one encoder: json.dumps with options builds a new JSONEncoder on every call
 _encode = json.JSONEncoder(ensure_ascii=False).encode

@@ -8,8 +8,8 @@ import pytest
 from django.db.models import F
 
 from apps.incidents.models import Incident
-from apps.incidents.selectors import PAGE_SIZE, EventFilters, events_page
 from apps.ingestion.models import Event
+from apps.workspace.selectors.events import PAGE_SIZE, EventFilters, events_page
 
 from .conftest import ingest_text, url
 
@@ -72,7 +72,7 @@ def budget(queries: int) -> int:
 def test_query_budget(
     client, personas, db_incident, django_assert_num_queries, name, path, headers, queries
 ):
-    from apps.incidents.selectors import make_cursor
+    from apps.workspace.selectors.events import make_cursor
 
     client.force_login(personas.member)
     events = ordered(db_incident)
@@ -415,8 +415,8 @@ def test_log_text_is_escaped_everywhere(client, personas, alpha):
 
 
 def test_keyset_pagination_with_untimestamped_tail(alpha, monkeypatch):
-    from apps.incidents import selectors
     from apps.incidents.models import Project
+    from apps.workspace.selectors import events as selectors
 
     text = "".join(f"2024-01-15T14:02:{i:02d}Z INFO api: request {i}\n" for i in range(30))
     incident = ingest_text(Project.objects.get(slug="workspace"), text, title="nulls")
@@ -455,14 +455,13 @@ def _drawn(timeline):
 
 
 def _timeline(incident, params, *, rollup):
-    from apps.incidents import selectors
+    from apps.workspace.selectors import incidents as selectors
+    from apps.workspace.selectors.timeline import build_timeline
 
     sources = list(incident.sources.all())
     filters = EventFilters.from_query(params)
     findings = selectors.findings_of(incident, filters.window)
-    return selectors.build_timeline(
-        incident, sources, filters, findings, incident.diagnosis, rollup=rollup
-    )
+    return build_timeline(incident, sources, filters, findings, incident.diagnosis, rollup=rollup)
 
 
 def test_timeline_from_rollup_matches_raw_events(db_incident):

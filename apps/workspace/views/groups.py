@@ -12,11 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.incidents.models import Incident, Project
 from apps.incidents.selectors import get_incident_for_request, get_project_for_request
-from apps.ingestion import group_selectors as selectors
 from apps.ingestion import grouping_store
 from apps.ingestion.models import ErrorGroup
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
+from apps.workspace.selectors import groups as selectors
 
 GROUPS_PER_PAGE = 50
 MERGE_CHOICES = 50

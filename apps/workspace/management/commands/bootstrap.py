@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from aiops.settings import env
+from apps.incidents.models import Project
+from apps.incidents.services import create_project
 from apps.tenants import services
 from apps.tenants.models import Tenant
 
@@ -90,9 +92,6 @@ class Command(BaseCommand):
     @transaction.atomic
     def _demo_project(self, tenant: Tenant) -> None:
         from django_tenants.utils import tenant_context
-
-        from apps.incidents.models import Project
-        from apps.incidents.services import create_project
 
         with tenant_context(tenant):
             if not Project.objects.filter(slug="checkout").exists():

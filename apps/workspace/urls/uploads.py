@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.ingestion import views
+from apps.workspace.views import uploads as views
 
 app_name = "ingestion"
 

@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 import pytest
 from django.db.models import F
 
-from apps.incidents import search, selectors
-from apps.incidents.selectors import EventFilters, event_page
 from apps.ingestion.models import Event
+from apps.workspace.selectors import events as selectors
+from apps.workspace.selectors import search
+from apps.workspace.selectors.events import EventFilters, event_page
 
 from .conftest import ingest_text, url
 
@@ -201,9 +202,9 @@ def test_the_text_index_reads_the_incident_s_own_sources_only(db_incident):
     incident's sources, so the other incidents' matches are never read."""
     from django.db import connection
 
-    from apps.incidents.search import _text_condition
     from apps.ingestion.models import Event, EventText
     from apps.ingestion.search import index_incident
+    from apps.workspace.selectors.search import _text_condition
 
     sources = list(db_incident.sources.values_list("pk", flat=True))
     index_incident(db_incident.pk)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.incidents import views
+from apps.workspace.views import incidents as views
 
 app_name = "incidents"
 

@@ -29,6 +29,8 @@ from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, F
 from django.db.models.expressions import RawSQL
 
+from apps.ingestion.models import Source
+
 # estimated matches up to which every match is fetched through the trigram index (each costs
 # a table read; 20,000 take ≈ 50 ms on the 2-core machine)
 INDEXED_MAX = 20_000
@@ -96,8 +98,6 @@ def _text_condition(incident, pattern: str) -> RawSQL | None:
     """The match as SQL the trigram index of EventText serves (apps/ingestion/search.py), once
     every source of the incident is in it (`Source.text_indexed`, set by the job that follows
     the ingest job); None until then: only the walk can search them."""
-    from apps.ingestion.models import Source
-
     sources = list(
         Source.objects.filter(incident=incident)
         .exclude(status=Source.Status.SKIPPED)  # a binary member holds no events to index

@@ -106,7 +106,7 @@ def _cold_aggregate_cache():
 def _search_never_cut_short(monkeypatch):
     """A text search stops at a time budget (search.py); on a busy test machine that would make
     pages depend on timing. Tests about the budget set it themselves."""
-    from apps.incidents import search
+    from apps.workspace.selectors import search
 
     monkeypatch.setattr(search, "SEARCH_BUDGET", 600.0)
     monkeypatch.setattr(search, "WORKSPACE_BUDGET", 600.0)

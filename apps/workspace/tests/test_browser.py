@@ -207,8 +207,8 @@ def test_a_search_cut_short_carries_on_by_itself(live_server, page, monkeypatch)
     stretch by itself (htmx, hx-trigger=load) until matches show; the URL follows."""
     from django.db.models import F
 
-    from apps.incidents import search
     from apps.ingestion.models import Event
+    from apps.workspace.selectors import search
 
     from .test_search import expected_ids
 
@@ -219,7 +219,7 @@ def test_a_search_cut_short_carries_on_by_itself(live_server, page, monkeypatch)
     incident = workspace_incident(tenant)
     term = "too many clients"
     with tenant_context(tenant):
-        from apps.incidents.selectors import EventFilters
+        from apps.workspace.selectors.events import EventFilters
 
         first = expected_ids(incident, EventFilters(q=term))[0]
         ordered = list(

@@ -5,13 +5,20 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.incidents import search, selectors, services
-from apps.incidents.forms import ProjectForm
+from apps.incidents import services
 from apps.incidents.models import Incident
-from apps.incidents.selectors import EventFilters
-from apps.incidents.templatetags.workspace import needs_year
+from apps.incidents.selectors import get_incident_for_request, get_project_for_request
+from apps.ingestion.models import Source
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
+from apps.workspace.forms import ProjectForm
+from apps.workspace.selectors import incidents as selectors
+from apps.workspace.selectors import search
+from apps.workspace.selectors.events import EventFilters, event_page
+from apps.workspace.selectors.evidence import evidence_context
+from apps.workspace.selectors.sparklines import attach_sparklines, top_groups
+from apps.workspace.selectors.timeline import build_timeline, rollup_is_current
+from apps.workspace.templatetags.workspace import needs_year
 
 INCIDENTS_PER_PAGE = 25
 
@@ -47,7 +54,7 @@ def project_create(request: TenantHttpRequest):
 @require_GET
 def project_detail(request: TenantHttpRequest, slug: str):
     """The project's incidents: search, sort, status filter, pagination (3 queries)."""
-    project = selectors.get_project_for_request(request, slug)
+    project = get_project_for_request(request, slug)
     q = request.GET.get("q", "").strip()[:200]
     sort = request.GET.get("sort", "recent")
     sort = sort if sort in selectors.INCIDENT_SORTS else "recent"
@@ -85,17 +92,17 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
             and (f.first_ts is None or f.first_ts < end)
         ]
     writers = [job for job in jobs if job.stored_file.sources.all()]
-    timeline = selectors.build_timeline(
+    timeline = build_timeline(
         incident,
         sources,
         filters,
         findings,
         diagnosis,
-        rollup=(rollup := selectors.rollup_is_current(sources, writers)),
+        rollup=(rollup := rollup_is_current(sources, writers)),
     )
-    groups = selectors.top_groups(incident)
-    selectors.attach_sparklines(incident, groups, sources, filters, rollup=rollup)
-    page = selectors.event_page(
+    groups = top_groups(incident)
+    attach_sparklines(incident, groups, sources, filters, rollup=rollup)
+    page = event_page(
         incident, filters, request.GET.get("after", ""), search_budget=search.WORKSPACE_BUDGET
     )
     refs = [f.trigger for f in all_findings] + [f.flashpoint for f in all_findings]
@@ -146,7 +153,7 @@ def _key(ref) -> tuple[int, int] | None:
 @require_GET
 def incident_detail(request: TenantHttpRequest, incident_id: int):
     """The workspace. htmx requests targeting #workspace get only that fragment."""
-    incident = selectors.get_incident_for_request(request, incident_id)
+    incident = get_incident_for_request(request, incident_id)
     jobs = selectors.incident_sources_and_jobs(incident)
     context = {
         "incident": incident,
@@ -164,18 +171,15 @@ def incident_detail(request: TenantHttpRequest, incident_id: int):
 @require_GET
 def incident_timeline(request: TenantHttpRequest, incident_id: int):
     """The timeline alone: refreshed while a job runs."""
-    from apps.ingestion.models import Source
 
-    incident = selectors.get_incident_for_request(request, incident_id)
+    incident = get_incident_for_request(request, incident_id)
     filters = EventFilters.from_query(request.GET)
     sources = list(Source.objects.filter(incident=incident).select_related("stored_file__job"))
     diagnosis = selectors.diagnosis_of(incident)
     findings = selectors.findings_of(incident, filters.window, diagnosis)
     jobs = {source.stored_file.job for source in sources}
-    rollup = selectors.rollup_is_current(sources, jobs)
-    timeline = selectors.build_timeline(
-        incident, sources, filters, findings, diagnosis, rollup=rollup
-    )
+    rollup = rollup_is_current(sources, jobs)
+    timeline = build_timeline(incident, sources, filters, findings, diagnosis, rollup=rollup)
     context = {"incident": incident, "filters": filters, "timeline": timeline, "active": True}
     return render(request, "incidents/partials/_timeline.html", context)
 
@@ -184,7 +188,7 @@ def incident_timeline(request: TenantHttpRequest, incident_id: int):
 @require_POST
 def incident_update(request: TenantHttpRequest, incident_id: int):
     """Change status and/or severity (members and owners; viewers get 403)."""
-    incident = selectors.get_incident_for_request(request, incident_id)
+    incident = get_incident_for_request(request, incident_id)
     status = request.POST.get("status", incident.status)
     severity = request.POST.get("severity", incident.severity)
     if status not in Incident.Status.values or severity not in Incident.Severity.values:
@@ -207,10 +211,10 @@ def incident_update(request: TenantHttpRequest, incident_id: int):
 def event_list(request: TenantHttpRequest, incident_id: int):
     """The events table as a partial: filters and keyset pagination (2 queries; a text search
     adds the planner's estimate and, when it walks, one query per chunk)."""
-    incident = selectors.get_incident_for_request(request, incident_id, bounds=True)
+    incident = selectors.incident_with_bounds(request, incident_id)
     filters = EventFilters.from_query(request.GET)
     after = request.GET.get("after", "")
-    page = selectors.event_page(incident, filters, after)
+    page = event_page(incident, filters, after)
     context = {
         "incident": incident,
         "show_year": needs_year(incident.first_ts, incident.last_ts),
@@ -229,7 +233,7 @@ def evidence(request: TenantHttpRequest, incident_id: int, source_id: int, line:
     """The raw line(s) in context: every evidence link in the product lands here.
 
     A page, or (htmx) the side panel's content (3 queries)."""
-    incident = selectors.get_incident_for_request(request, incident_id)
-    context = selectors.evidence_context(incident, source_id, line, request.GET.get("context"))
+    incident = get_incident_for_request(request, incident_id)
+    context = evidence_context(incident, source_id, line, request.GET.get("context"))
     template = "incidents/partials/_evidence.html" if request.htmx else "incidents/evidence.html"
     return render(request, template, {"incident": incident, **context})

@@ -16,10 +16,10 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
-from apps.incidents.models import Incident, Project
 from apps.core.grouping.fingerprint import head_line, parse_stack
 from apps.core.grouping.masks import TOKEN_RE, WILDCARD, mask_token, tokenize
 from apps.core.grouping.miner import Miner
+from apps.incidents.models import Incident, Project
 from apps.ingestion.models import ErrorGroup, Event, GroupOccurrence, GroupRule, Source
 
 SEEN_IN_LIMIT = 10  # incident ids listed per group; the rest are counted

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from apps.incidents.templatetags.workspace import day, time_zone, years_differ
+from apps.workspace.templatetags.workspace import day, time_zone, years_differ
 
 
 def at(text: str) -> datetime:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.ingestion import group_views as views
+from apps.workspace.views import groups as views
 
 app_name = "groups"
 

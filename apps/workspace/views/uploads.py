@@ -6,21 +6,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from apps.incidents.selectors import (
-    get_incident_for_request,
-    get_project_for_request,
-    incident_sources_and_jobs,
-)
+from apps.incidents.selectors import get_incident_for_request, get_project_for_request
 from apps.ingestion import services
-from apps.ingestion.forms import (
+from apps.ingestion.models import Source
+from apps.tenants.access import TenantHttpRequest, require_role
+from apps.tenants.models import Role
+from apps.workspace.selectors.incidents import incident_sources_and_jobs
+from apps.workspace.upload_forms import (
     LogInputForm,
     NewIncidentForm,
     SourceHeaderForm,
     unaccounted_bytes,
 )
-from apps.ingestion.models import Source
-from apps.tenants.access import TenantHttpRequest, require_role
-from apps.tenants.models import Role
 
 
 def _uploads(form) -> list[services.Upload]:
