@@ -26,8 +26,7 @@ from apps.core.rules.engine import Engine
 from apps.core.rules.finding import EvidenceRef, Finding, Severity
 from apps.core.rules.incidents import Incident, RootCause, build_incidents, rank_root_causes
 from apps.core.rules.trigger import Trigger, likely_trigger
-
-LEVEL_RANK = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
+from apps.core.vocabulary import LEVEL_NUMBER
 
 
 @dataclass(slots=True)
@@ -92,7 +91,8 @@ def triage(
                     )
                 summary.count += 1
                 if record.level and (
-                    summary.level is None or LEVEL_RANK[record.level] > LEVEL_RANK[summary.level]
+                    summary.level is None
+                    or LEVEL_NUMBER[record.level] > LEVEL_NUMBER[summary.level]
                 ):
                     summary.level = record.level
             stats, decode = member.stats, member.decode
@@ -104,7 +104,7 @@ def triage(
     for summary in groups.values():
         summary.template = templates.get(miner.resolve(summary.template), summary.template)
     report.groups = sorted(
-        groups.values(), key=lambda g: (-LEVEL_RANK.get(g.level or "", -1), -g.count)
+        groups.values(), key=lambda g: (-LEVEL_NUMBER.get(g.level or "", -1), -g.count)
     )
     report.findings = engine.findings()
     report.incidents = build_incidents(report.findings)

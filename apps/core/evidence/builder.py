@@ -19,6 +19,7 @@ from typing import Any
 
 from apps.core.analysis.redaction import PLACEHOLDER_RE, Redactor
 from apps.core.rules.finding import EvidenceRef, Finding, Severity
+from apps.core.vocabulary import LEVEL_NUMBER, Level
 
 from .prompt import fixed_prompt_chars, render_facts, render_line
 from .tokens import estimate_chars_as_tokens
@@ -27,9 +28,6 @@ from .types import EvidenceItem, EvidencePack, GroupInput, Role, as_ref
 LineSource = Mapping[EvidenceRef, str] | Callable[[EvidenceRef], str | None]
 
 DEFAULT_TOKEN_BUDGET = 6000
-_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.CRITICAL: 3}
-_LEVEL_RANK = {"TRACE": 0, "DEBUG": 0, "INFO": 1, "WARN": 2, "WARNING": 2, "ERROR": 3, "FATAL": 4}
-_ERROR_LEVELS = {"ERROR", "FATAL", "CRITICAL"}
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 # Terminal escapes and control characters (tab and newline are kept).
@@ -86,12 +84,12 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
 
 
 def _finding_key(f: Finding) -> tuple:
-    return (-_SEVERITY_RANK.get(Severity(f.severity), 0), -f.confidence, f.rule_id)
+    return (-Severity(f.severity).rank, -f.confidence, f.rule_id)
 
 
 def _group_key(g: GroupInput) -> tuple:
     return (
-        -_LEVEL_RANK.get(g.level or "", 0),
+        -LEVEL_NUMBER.get(g.level or "", 0),
         not g.is_new,
         -(g.change or 0.0),
         -g.count,
@@ -107,7 +105,7 @@ def _first_error(
     options: list[tuple[datetime, EvidenceRef]] = [
         (g.first_ts or _FAR_FUTURE, g.first)
         for g in groups
-        if g.first is not None and (g.level or "") in _ERROR_LEVELS
+        if g.first is not None and LEVEL_NUMBER.get(g.level or "", -1) >= Level.ERROR
     ]
     for f in findings:
         ref = f.trigger or (f.evidence[0] if f.evidence else None)

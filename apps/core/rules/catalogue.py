@@ -29,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from apps.core.vocabulary import LEVEL_NUMBER, Severity
+from apps.core.vocabulary import Severity
 
 from .build import SLUG_RE, CatalogueError, build_rule, parse_threshold
 from .rule import (
@@ -45,7 +45,6 @@ from .rule import (
 __all__ = [
     "CATALOGUE_DIR",
     "EXIT_CODE_KEYS",
-    "LEVEL_RANK",
     "SEVERITY_RANK",
     "SLUG_RE",
     "STATUS_KEYS",
@@ -61,8 +60,7 @@ __all__ = [
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
 
-# The vocabulary's orders under the names callers outside the cores import (apps.rules).
-LEVEL_RANK = LEVEL_NUMBER
+# The vocabulary's severity order under the name apps.rules imports.
 SEVERITY_RANK = {severity: severity.rank for severity in Severity}
 
 

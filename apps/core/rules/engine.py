@@ -24,10 +24,10 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from apps.core.logparse.record import Record
+from apps.core.vocabulary import LEVEL_NUMBER
 
 from .catalogue import (
     EXIT_CODE_KEYS,
-    LEVEL_RANK,
     STATUS_KEYS,
     TEXT_KEYS_BY_SIGNATURE,
     Catalogue,
@@ -286,7 +286,7 @@ class Engine:
                 window.clear()
         # The flashpoint is the most telling line: one the rule names as such, then the
         # highest level, then the line that made a threshold rule fire; the first one wins ties.
-        score = LEVEL_RANK.get(record.level, 2) if record.level else 2
+        score = LEVEL_NUMBER.get(record.level, 2) if record.level else 2
         flash_line = line
         if rule.flashpoint is not None and rule.flashpoint.search(text):
             score += 10

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from .catalogue import SEVERITY_RANK
+from apps.core.vocabulary import Level
+
 from .finding import Finding, Severity
 
-ERROR_LEVEL = 4  # index of ERROR in the level vocabulary (TRACE … FATAL)
 BUCKET = timedelta(seconds=10)
 
 # Findings that mean a process died or was killed, whatever their tier in the ranking.
@@ -93,7 +93,7 @@ def assess(
     before_errors: Counter[str] = Counter()
     error_buckets: list[datetime] = []
     for bucket, level, service, count in rows:
-        is_error = level is not None and level >= ERROR_LEVEL
+        is_error = level is not None and level >= Level.ERROR
         if start is not None and bucket + BUCKET <= start:
             before_total[service] += count
             if is_error:
@@ -127,7 +127,7 @@ def assess(
         if n and _above_baseline(n, inside_total[s], before_errors[s], before_total[s])
     ]
     crash = next((f.category for f in findings if f.category in CRASH_CATEGORIES), "")
-    loud = any(SEVERITY_RANK[f.severity] > SEVERITY_RANK[Severity.WARNING] for f in findings)
+    loud = any(f.severity.rank > Severity.WARNING.rank for f in findings)
     above_baseline = errors > 0 and (baseline is None or share > baseline)
 
     if (share >= 0.5 and minutes >= 10 and len(affected) >= 2) or (

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
-from .catalogue import SEVERITY_RANK
 from .finding import EvidenceRef, Finding, Severity
 
 
@@ -135,7 +134,7 @@ class Incident:
 
     @property
     def max_severity(self) -> Severity:
-        return max((f.severity for f in self.findings), key=SEVERITY_RANK.__getitem__)
+        return max((f.severity for f in self.findings), key=lambda severity: severity.rank)
 
 
 @dataclass(slots=True)
@@ -203,16 +202,14 @@ def rank_root_causes(
 ) -> list[RootCause]:
     """Root-cause candidates of the main incident, best first; [] when nothing is above warning."""
     incidents = [
-        i
-        for i in build_incidents(findings, gap=gap)
-        if SEVERITY_RANK[i.max_severity] > SEVERITY_RANK[Severity.WARNING]
+        i for i in build_incidents(findings, gap=gap) if i.max_severity.rank > Severity.WARNING.rank
     ]
     if not incidents:
         return []
     main = max(
         incidents,
         key=lambda i: (
-            SEVERITY_RANK[i.max_severity],
+            i.max_severity.rank,
             sum(len(f.evidence) for f in i.findings if not f.detector),
             -(i.start.timestamp() if i.start else 0.0),
         ),
@@ -267,7 +264,7 @@ def _order(candidates: list[Finding], failing: set[str], simultaneity: float) ->
                 tied,
                 key=lambda f: (
                     0 if failing & set(f.services) else 1,
-                    -SEVERITY_RANK[f.severity],
+                    -f.severity.rank,
                     _ts_key(f),
                     -f.count,
                     _ref_key(f),

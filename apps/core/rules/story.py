@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from .catalogue import SEVERITY_RANK
 from .finding import EvidenceRef, Finding
 from .incidents import Tier, tier_of
 
@@ -111,7 +110,7 @@ def _fold(members: list[Finding], shared: Mapping[int, int]) -> Finding:
         return members[0]
     primary = min(
         members,
-        key=lambda f: (-SEVERITY_RANK[f.severity], _start(f), -f.count, _ref_key(f)),
+        key=lambda f: (-f.severity.rank, _start(f), -f.count, _ref_key(f)),
     )
     others = sorted(
         (f for f in members if f is not primary), key=lambda f: (_start(f), _ref_key(f))

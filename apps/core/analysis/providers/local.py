@@ -14,6 +14,7 @@ from apps.core.analysis.schema import AnalysisAnswer, Claim, ClaimKind, Hypothes
 from apps.core.evidence.types import EvidencePack
 from apps.core.rules.fixes import FIXES
 from apps.core.rules.incidents import Tier, tier_of
+from apps.core.vocabulary import LEVEL_NUMBER, Level
 
 from .base import AnalysisProvider, ProviderResult, Repair, Usage
 
@@ -85,7 +86,11 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
     groups: list[dict[str, Any]] = facts.get("groups") or []
     root: dict[str, Any] | None = facts.get("root_cause")
     first_error = (facts.get("evidence_roles") or {}).get("first-error", [])
-    error_groups = [g for g in groups if g.get("level") in ("ERROR", "FATAL") and g["evidence"]]
+    error_groups = [
+        g
+        for g in groups
+        if LEVEL_NUMBER.get(g.get("level") or "", -1) >= Level.ERROR and g["evidence"]
+    ]
     if not findings and not error_groups and not (root and root.get("evidence")):
         return AnalysisAnswer(insufficient_evidence=True)
 
