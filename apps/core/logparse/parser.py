@@ -228,23 +228,11 @@ def _parse(
                 if partial:
                     cont = True
                 elif fields is None:
-                    says = tracker.continues(text)
-                    if says == STRONG:
-                        cont = True
-                    elif says != ENDS and not tracker.opens(text):
-                        alt = parse_any(text, primary) if text else None
-                        if alt is not None:
-                            fmt, fields = alt[0].name, alt[1]
-                            if "join" in fields:
-                                cont = fields.get("pid") == cur.pid
-                            elif "weak" in fields:
-                                content = fields.get("message") or ""
-                                cont = fields.get("service") == cur.service and _weak_continues(
-                                    tracker, content
-                                )
-                        elif says == WEAK or joins:
-                            # any other line continues, unless it starts with a time of its own
-                            cont = not starts_record(text)
+                    cont, alt = _unheaded_continues(text, cur, tracker, primary, joins)
+                    if alt is not None:
+                        fmt, fields = alt[0].name, alt[1]
+                        if "weak" in fields:
+                            content = fields.get("message") or ""
                 elif "join" in fields:
                     cont = fields.get("pid") == cur.pid
                 elif "weak" in fields:
@@ -347,6 +335,29 @@ def _block_continues(
     if uptime is not None and isinstance(after, float):
         return isinstance(uptime, float) and 0.0 <= after - uptime <= BLOCK_GAP
     return True
+
+
+def _unheaded_continues(
+    text: str, cur: Record, tracker: StackTracker, primary: Format | None, joins: bool
+) -> tuple[bool, tuple[Format, Fields] | None]:
+    """Does a line without a header of the source's format continue the open record `cur`?
+    Also the header of another format the line turned out to carry, when one was looked for."""
+    says = tracker.continues(text)
+    if says == STRONG:
+        return True, None
+    if says == ENDS or tracker.opens(text):
+        return False, None
+    alt = parse_any(text, primary) if text else None
+    if alt is not None:
+        fields = alt[1]
+        if "join" in fields:
+            return fields.get("pid") == cur.pid, alt
+        if "weak" in fields:
+            content = fields.get("message") or ""
+            return fields.get("service") == cur.service and _weak_continues(tracker, content), alt
+        return False, alt
+    # any other line continues, unless it starts with a time of its own
+    return (says == WEAK or joins) and not starts_record(text), None
 
 
 def _weak_continues(tracker: StackTracker, content: str) -> bool:
