@@ -94,44 +94,7 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
     if not findings and not error_groups and not (root and root.get("evidence")):
         return AnalysisAnswer(insufficient_evidence=True)
 
-    summary: list[Claim | None] = []
     causes = [f for f in findings if tier_of(f["category"]) == Tier.CAUSE]
-    symptoms = [f for f in findings if Tier.CAUSE < tier_of(f["category"]) < Tier.SIGNAL]
-    if root and root.get("evidence"):
-        summary.append(
-            _claim(pack, f"Likely root cause: {root['summary']}", "fact", root["evidence"])
-        )
-        trigger = next((f for f in findings if f["category"] == "trigger"), None)
-        if trigger is not None:
-            summary.append(
-                _claim(pack, f"Likely trigger: {trigger['title']}", "fact", trigger["evidence"])
-            )
-        later = [f for f in symptoms if f["category"] != root["category"]]
-        if later:
-            summary.append(
-                _claim(
-                    pack,
-                    "What users and callers saw followed from it: "
-                    + ", then ".join(_what(f) for f in _in_time_order(later)[:3])
-                    + ".",
-                    "fact",
-                    [i for f in later[:3] for i in f["evidence"][:1]],
-                )
-            )
-    elif first_error:
-        summary.append(_claim(pack, "Errors start with this line.", "fact", first_error))
-    if not (root and root.get("evidence")) and findings:
-        top = findings[0]
-        summary.append(
-            _claim(
-                pack,
-                f"The most severe rule finding is {top['title']} ({top['severity']}, "
-                f"{top['count']} matching lines).",
-                "fact",
-                top["evidence"],
-            )
-        )
-
     impact = [
         _claim(
             pack,
@@ -142,41 +105,8 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
         )
         for g in error_groups[:3]
     ]
-
-    hypotheses: list[Hypothesis] = []
-    seen: set[str] = set()
-    candidates: list[tuple[str, float, str, list[str]]] = []
-    if root and root.get("evidence"):
-        conf = root.get("confidence")
-        candidates.append(
-            (
-                root["category"],
-                float(conf) if conf is not None else 0.6,
-                root["summary"],
-                root["evidence"],
-            )
-        )
-    candidates += [
-        (f["category"], float(f["confidence"]), f"{f['title']}.", f["evidence"])
-        for f in findings
-        if f["category"] != "trigger"
-    ]
-    for category, confidence, statement, ids in candidates:
-        if category in seen or len(hypotheses) >= 3:
-            continue
-        claim = _claim(pack, statement, "hypothesis", ids)
-        if claim is None:
-            continue
-        seen.add(category)
-        hypotheses.append(
-            Hypothesis(
-                rank=len(hypotheses) + 1,
-                category=category,
-                confidence=max(0.0, min(1.0, confidence)),
-                statement=claim,
-            )
-        )
-
+    hypotheses = _hypotheses(pack, root, findings)
+    seen = {h.category for h in hypotheses}
     # contributing factors are other causes, never symptoms or detector signals
     contributing: list[Claim | None] = [
         _claim(pack, f"{_what(f)}.", "fact", f["evidence"])
@@ -193,7 +123,6 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
         for g in groups
         if g.get("is_new") and g not in error_groups[:3]
     ][:2]
-
     # fixes for the causes (the root cause first), from the fixes table
     first = [f for f in causes if root and f["category"] == root.get("category")]
     actions = [
@@ -203,9 +132,97 @@ def build_local_answer(pack: EvidencePack) -> AnalysisAnswer:
     ]
     return AnalysisAnswer(
         insufficient_evidence=not hypotheses,
-        summary=_keep(summary),
+        summary=_keep(_summary(pack, findings, root, first_error)),
         impact=_keep(impact),
         hypotheses=hypotheses,
         contributing_factors=_keep(contributing),
         actions=_keep(actions),
     )
+
+
+def _summary(
+    pack: EvidencePack,
+    findings: list[dict[str, Any]],
+    root: dict[str, Any] | None,
+    first_error: list[str],
+) -> list[Claim | None]:
+    """The root cause, its trigger and what followed; else where errors start and the most
+    severe finding."""
+    summary: list[Claim | None] = []
+    if root and root.get("evidence"):
+        summary.append(
+            _claim(pack, f"Likely root cause: {root['summary']}", "fact", root["evidence"])
+        )
+        trigger = next((f for f in findings if f["category"] == "trigger"), None)
+        if trigger is not None:
+            summary.append(
+                _claim(pack, f"Likely trigger: {trigger['title']}", "fact", trigger["evidence"])
+            )
+        symptoms = [f for f in findings if Tier.CAUSE < tier_of(f["category"]) < Tier.SIGNAL]
+        later = [f for f in symptoms if f["category"] != root["category"]]
+        if later:
+            summary.append(
+                _claim(
+                    pack,
+                    "What users and callers saw followed from it: "
+                    + ", then ".join(_what(f) for f in _in_time_order(later)[:3])
+                    + ".",
+                    "fact",
+                    [i for f in later[:3] for i in f["evidence"][:1]],
+                )
+            )
+        return summary
+    if first_error:
+        summary.append(_claim(pack, "Errors start with this line.", "fact", first_error))
+    if findings:
+        top = findings[0]
+        summary.append(
+            _claim(
+                pack,
+                f"The most severe rule finding is {top['title']} ({top['severity']}, "
+                f"{top['count']} matching lines).",
+                "fact",
+                top["evidence"],
+            )
+        )
+    return summary
+
+
+def _hypotheses(
+    pack: EvidencePack, root: dict[str, Any] | None, findings: list[dict[str, Any]]
+) -> list[Hypothesis]:
+    """Up to three, one per category: the root cause first, then the findings in order."""
+    candidates: list[tuple[str, float, str, list[str]]] = []
+    if root and root.get("evidence"):
+        conf = root.get("confidence")
+        candidates.append(
+            (
+                root["category"],
+                float(conf) if conf is not None else 0.6,
+                root["summary"],
+                root["evidence"],
+            )
+        )
+    candidates += [
+        (f["category"], float(f["confidence"]), f"{f['title']}.", f["evidence"])
+        for f in findings
+        if f["category"] != "trigger"
+    ]
+    hypotheses: list[Hypothesis] = []
+    seen: set[str] = set()
+    for category, confidence, statement, ids in candidates:
+        if category in seen or len(hypotheses) >= 3:
+            continue
+        claim = _claim(pack, statement, "hypothesis", ids)
+        if claim is None:
+            continue
+        seen.add(category)
+        hypotheses.append(
+            Hypothesis(
+                rank=len(hypotheses) + 1,
+                category=category,
+                confidence=max(0.0, min(1.0, confidence)),
+                statement=claim,
+            )
+        )
+    return hypotheses
