@@ -377,12 +377,7 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
         if message[:1] == "{" and message[-1:] == "}":  # CloudWatch/GCP: a JSON line inside
             inner = load_object(message)
             if inner is not None:
-                f = fields_from_object(inner)
-                for role, key in _INNER_KEYS:
-                    if value[role] is None:
-                        value[role] = f[key]
-                attrs.update(list(f["attrs"].items())[: max(0, MAX_ATTR_KEYS - len(attrs))])
-                message, level, ts = f["message"], f["level"], ts or f["ts"]
+                message, level, ts = _take_inner(fields_from_object(inner), value, attrs, ts)
         else:
             level = level_from_message(message)
     if level is None and "@t" in obj and ("@mt" in obj or "@m" in obj):
@@ -391,14 +386,7 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
     stack = value[ERR_STACK]
     error = value[ERR_MSG] or (_summary(stack) if stack else None) or value[ERR_TYPE]
     if error:
-        if not message:
-            message = error
-        elif error not in message:
-            message = f"{message}{' ' if message[-1] in '.!;:' else ': '}{error}"
-        if level is None:
-            level = "ERROR"
-        if stack:
-            attrs["stack"] = stack if len(stack) <= MAX_STACK else stack[:MAX_STACK]
+        message, level = _with_error(message, level, error, stack, attrs)
     service = value[SERVICE]
     component = value[COMPONENT]
     if service is None:
@@ -419,6 +407,34 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
 
 
 _INNER_KEYS = ((SERVICE, "service"), (HOST, "host"), (PID, "pid"), (TRACE, "trace_id"))
+
+
+def _take_inner(
+    inner: Fields, value: list[Any], attrs: dict[str, Any], ts: Any
+) -> tuple[str, str | None, Any]:
+    """A JSON object inside the message (CloudWatch, GCP): its fields fill the roles the outer
+    object left empty; (message, level, ts) come from it."""
+    for role, key in _INNER_KEYS:
+        if value[role] is None:
+            value[role] = inner[key]
+    attrs.update(list(inner["attrs"].items())[: max(0, MAX_ATTR_KEYS - len(attrs))])
+    return inner["message"], inner["level"], ts or inner["ts"]
+
+
+def _with_error(
+    message: str, level: str | None, error: str, stack: str | None, attrs: dict[str, Any]
+) -> tuple[str, str | None]:
+    """The error stays with the message (unless it says it already), makes a level-less line
+    an ERROR, and its stack is kept as the `stack` attribute."""
+    if not message:
+        message = error
+    elif error not in message:
+        message = f"{message}{' ' if message[-1] in '.!;:' else ': '}{error}"
+    if level is None:
+        level = "ERROR"
+    if stack:
+        attrs["stack"] = stack if len(stack) <= MAX_STACK else stack[:MAX_STACK]
+    return message, level
 
 
 _last: tuple[str | None, dict[str, Any] | None] = (None, None)
