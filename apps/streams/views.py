@@ -10,6 +10,7 @@ transaction; only then is it answered 2xx. Errors: 401 bad or revoked token, 400
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import schema_context
 
-from apps.streams import services
+from apps.streams import draining, services
 from apps.streams.models import Protocol
 from apps.streams.protocols import (
     Limits,
@@ -38,6 +39,8 @@ from apps.streams.protocols import (
 )
 from apps.streams.tokens import services as tokens
 from apps.streams.tokens.models import IngestToken
+
+log = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
 
@@ -110,7 +113,7 @@ def _spool(
     token = received.token
     with schema_context(token.tenant.schema_name):
         try:
-            return services.spool_batch(
+            spooled = services.spool_batch(
                 project_id=token.project_id,
                 token_id=token.pk,
                 protocol=protocol,
@@ -121,6 +124,12 @@ def _spool(
             )
         except services.ProjectGone:
             raise Unauthorized("the token's project no longer exists") from None
+    if not spooled.duplicate:
+        try:
+            draining.kick(token.tenant_id, token.tenant.schema_name)
+        except Exception:  # stored: the once-a-minute sweep sends the drain instead
+            log.exception("could not send the stream drain of %s", token.tenant.schema_name)
+    return spooled
 
 
 def _answer(

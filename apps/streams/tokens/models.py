@@ -3,6 +3,9 @@
 Receivers sit outside the tenant prefix (`/ingest/...`), so the token is what selects the
 tenant's schema and the project. Only the SHA-256 of a token is stored (tokens are 256 random
 bits, so a fast hash is enough); `prefix` lets people tell their tokens apart.
+
+The streams' other public-schema rows live here too: a tenant's drain lane (one drain task in
+the queue per tenant) and its quota bucket, both read before any tenant schema is entered.
 """
 
 from __future__ import annotations
@@ -39,3 +42,30 @@ class IngestToken(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class DrainLane(models.Model):
+    """A tenant whose stream drain task is in django-q2 (apps.streams.draining): at most one
+    per tenant, so tenants take turns in the queue. Deleted when the drain finds nothing left."""
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    dispatched_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"drain of {self.tenant_id} since {self.dispatched_at:%H:%M:%S}"
+
+
+class QuotaBucket(models.Model):
+    """A tenant's token bucket of streamed records (apps.streams.quotas): `tokens` as of
+    `updated_at`, refilled at STREAM_TENANT_RATE per second up to STREAM_TENANT_BURST."""
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    tokens = models.FloatField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"quota of {self.tenant_id}: {self.tokens:.0f}"

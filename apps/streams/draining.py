@@ -1,0 +1,360 @@
+"""The drain: spooled batches → parse, group, rules (apps.ingestion.records) → the stream.
+
+Each spooled batch is a job row (apps.jobs): a drain claims some batches of one project by
+compare-and-set (queued, or running with a stale heartbeat: lifecycle's one rule), runs their
+records through the ingestion path and, in **one transaction**, COPYs them into the project's
+stream (`streams_event`), stores the alarms of rules of severity error or worse, and finishes
+the batches `done` while still holding their claims. A re-delivered or concurrent drain finds
+them done (or loses the claim and rolls back), so a record is stored once: natural key
+(batch, seq). A batch that fails on its own ends `failed` with the reason; attempts are
+bounded by Q_CLUSTER["max_attempts"].
+
+Fair across tenants: a tenant has at most one drain task in django-q2 (its `DrainLane`, public
+schema). The receiver kicks the lane after a batch commits; a drain works for DRAIN_TURN_SECONDS
+then, with work left, sends itself again to the back of the queue (round robin with the other
+tenants' drains and jobs), else deletes the lane. The once-a-minute `sweep` re-sends a lane
+whose task was lost and kicks tenants with batches waiting and no lane.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_q.models import OrmQ
+from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
+
+from aiops.outage import is_outage
+from apps.core.vocabulary import LEVELS, Severity
+from apps.incidents.models import Project
+from apps.ingestion.records import NormalisedRecord, RecordsRun
+from apps.jobs import lifecycle
+from apps.jobs.models import JobStatus
+from apps.streams import incidents, partitions
+from apps.streams.models import SpoolBatch, SpoolRecord, StreamAlarm
+from apps.streams.tokens.models import DrainLane
+from apps.tenants.jobs import send_tenant_task
+
+log = logging.getLogger(__name__)
+
+DRAIN_TASK = "apps.streams.draining.drain"
+DRAIN_TURN_SECONDS = 5.0  # a drain's turn before it goes to the back of the queue
+SLICE_RECORDS = 20_000  # records per unit of work (one transaction)
+SLICE_BATCHES = 500
+LANE_LOST_SECONDS = 120  # a lane's task not seen for this long is sent again
+HOST_KEYS = ("host.name", "host", "hostname", "host_name")
+EVENT_COLUMNS = (
+    "project_id",
+    "received_at",
+    "batch_id",
+    "seq",
+    "ts",
+    "level",
+    "service",
+    "host",
+    "trace_id",
+    "span_id",
+    "message",
+    "attributes",
+    "resource",
+    "template_id",
+    "group_id",
+    "truncated",
+)
+
+
+class ClaimLost(Exception):
+    """A later delivery took one of the batches over: this unit of work rolls back."""
+
+
+# ----------------------------------------------------------------------------- the lane
+
+
+def kick(tenant_id: int, schema_name: str) -> bool:
+    """After a batch committed: send the tenant's drain unless one is in the queue already."""
+    with schema_context(get_public_schema_name()), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO stream_tokens_drainlane (tenant_id, dispatched_at) VALUES (%s, now()) "
+            "ON CONFLICT (tenant_id) DO NOTHING RETURNING tenant_id",
+            [tenant_id],
+        )
+        inserted = cursor.fetchone() is not None
+    if inserted:
+        _send(schema_name)
+    return inserted
+
+
+def _send(schema_name: str) -> None:
+    send_tenant_task(DRAIN_TASK, schema_name=schema_name, task_name=f"drain-{schema_name}")
+
+
+def _next_turn(schema_name: str) -> None:
+    """End of a drain's turn: go again (to the back of the queue) or leave the lane."""
+    tenant_id = get_tenant_model().objects.values_list("pk", flat=True).get(schema_name=schema_name)
+    if pending():
+        with schema_context(get_public_schema_name()):
+            DrainLane.objects.update_or_create(
+                tenant_id=tenant_id, defaults={"dispatched_at": timezone.now()}
+            )
+        _send(schema_name)
+        return
+    with schema_context(get_public_schema_name()):
+        DrainLane.objects.filter(tenant_id=tenant_id).delete()
+    if pending():  # a batch committed after the check above found the lane still there
+        kick(tenant_id, schema_name)
+
+
+def pending() -> bool:
+    """Batches in the current schema that a drain may claim now."""
+    return SpoolBatch.objects.filter(lifecycle.claimable(timezone.now())).exists()
+
+
+def sweep() -> int:
+    """The once-a-minute schedule (public schema): lanes whose task was lost are sent again,
+    tenants with waiting batches and no lane are kicked. The number of drains sent."""
+    sent = 0
+    now = timezone.now()
+    in_broker = _drains_in_broker()
+    lanes = dict(DrainLane.objects.values_list("tenant_id", "dispatched_at"))
+    for tenant_id, schema_name in (
+        get_tenant_model()
+        .objects.exclude(schema_name=get_public_schema_name())
+        .values_list("pk", "schema_name")
+    ):
+        try:
+            if tenant_id in lanes:
+                lost = lanes[tenant_id] < now - timedelta(seconds=LANE_LOST_SECONDS)
+                if lost and (in_broker is None or schema_name not in in_broker):
+                    DrainLane.objects.filter(tenant_id=tenant_id).update(dispatched_at=now)
+                    _send(schema_name)
+                    sent += 1
+                continue
+            with schema_context(schema_name):
+                waiting = pending()
+            if waiting and kick(tenant_id, schema_name):
+                sent += 1
+        except Exception:
+            log.exception("stream drain sweep failed for %s", schema_name)
+    return sent
+
+
+def _drains_in_broker() -> set[str] | None:
+    """Schemas with a drain task held by the ORM broker; None with Redis (cannot be asked)."""
+    if "orm" not in settings.Q_CLUSTER:
+        return None
+    held = set()
+    for message in OrmQ.objects.only("payload"):
+        args = message.task.get("args") or ()
+        if len(args) >= 2 and args[1] == DRAIN_TASK:
+            held.add(args[0])
+    return held
+
+
+# ----------------------------------------------------------------------------- the task
+
+
+def drain() -> int:
+    """The drain task (in the tenant's schema): work for one turn, open or grow incidents,
+    then take the next turn or leave the lane. The number of records stored."""
+    schema_name = connection.schema_name
+    stored = 0
+    try:
+        deadline = time.monotonic() + DRAIN_TURN_SECONDS
+        while time.monotonic() < deadline:
+            done = drain_once()
+            stored += done
+            if not done and not pending():
+                break
+        incidents.open_and_grow()
+    finally:
+        try:
+            _next_turn(schema_name)
+        except Exception:
+            log.exception("stream drain of %s: could not take the next turn", schema_name)
+    return stored
+
+
+def drain_once() -> int:
+    """One unit of work: claim the oldest waiting batches of one project (up to SLICE_RECORDS
+    records), process and store them. The number of records stored (0: nothing waiting)."""
+    now = timezone.now()
+    candidates = list(
+        SpoolBatch.objects.filter(lifecycle.claimable(now))
+        .order_by("received_at", "pk")
+        .values_list("pk", "project_id", "record_count")[:SLICE_BATCHES]
+    )
+    if not candidates:
+        return 0
+    project_id = candidates[0][1]
+    chosen, total = [], 0
+    for pk, owner, count in candidates:
+        if owner != project_id:
+            continue
+        if chosen and total + count > SLICE_RECORDS:
+            break
+        chosen.append(pk)
+        total += count
+    claims = claim_batches(chosen, now)
+    if not claims:
+        return 0
+    limit = lifecycle.max_attempts()
+    for claim in [c for c in claims if c.attempts > limit]:
+        lifecycle.fail(claim, f"gave up after {limit} attempts")
+        claims.remove(claim)
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:  # deleted with its project: the cascade takes the batches too
+        return 0
+    try:
+        return store(project, claims)
+    except Exception as exc:
+        if is_outage(exc) or len(claims) == 1:
+            _fail_or_raise(claims, exc)
+            return 0
+    # one of them is poison: each on its own, so the others get through
+    stored = 0
+    for claim in claims:
+        try:
+            stored += store(project, [claim])
+        except Exception as exc:
+            _fail_or_raise([claim], exc)
+    return stored
+
+
+def _fail_or_raise(claims: list[lifecycle.Claim], exc: Exception) -> None:
+    if is_outage(exc):
+        raise exc  # the rows stay running; their heartbeat goes stale and a drain resumes
+    if isinstance(exc, ClaimLost):
+        return
+    log.error("stream batch %s failed: %s", [c.pk for c in claims], exc, exc_info=exc)
+    for claim in claims:
+        lifecycle.fail(claim, f"{type(exc).__name__}: {exc}")
+
+
+def claim_batches(pks: list[int], now: datetime) -> list[lifecycle.Claim]:
+    """Claim the claimable ones of `pks` in one compare-and-set (lifecycle.claim's rule)."""
+    SpoolBatch.objects.filter(pk__in=pks).filter(lifecycle.claimable(now)).update(
+        status=JobStatus.RUNNING, attempts=F("attempts") + 1, claimed_at=now, heartbeat_at=now
+    )
+    held = SpoolBatch.objects.filter(pk__in=pks, status=JobStatus.RUNNING, claimed_at=now)
+    return [
+        lifecycle.Claim(SpoolBatch, pk, now, attempts)
+        for pk, attempts in held.order_by("received_at", "pk").values_list("pk", "attempts")
+    ]
+
+
+def store(project: Project, claims: list[lifecycle.Claim]) -> int:
+    """Process the claimed batches' records and store them with their batches' outcome."""
+    pks = [claim.pk for claim in claims]
+    received = dict(SpoolBatch.objects.filter(pk__in=pks).values_list("pk", "received_at"))
+    rows = list(
+        SpoolRecord.objects.filter(batch_id__in=pks)
+        .order_by("batch_id", "seq")
+        .values_list(
+            "batch_id",
+            "seq",
+            "ts",
+            "observed_ts",
+            "service",
+            "level",
+            "message",
+            "attributes",
+            "resource",
+            "trace_id",
+            "span_id",
+            "truncated",
+        )
+    )
+    records = [_normalised(row) for row in rows]
+    for day in {partitions.day_of(moment) for moment in received.values()}:
+        partitions.ensure(project.pk, day)
+    with RecordsRun.open(project) as run:
+        grouped, findings = run.process(records)
+        now = timezone.now()
+        with transaction.atomic():
+            # finished first, while the claims hold: the rows stay locked to commit, so a
+            # delivery that lost its claim writes nothing
+            finished = SpoolBatch.objects.filter(
+                pk__in=pks, status=JobStatus.RUNNING, claimed_at=claims[0].claimed_at
+            ).update(status=JobStatus.DONE, finished_at=now, processed_at=now, error="")
+            if finished != len(claims):
+                raise ClaimLost(pks)
+            _copy(project.pk, received, rows, records, grouped)
+            StreamAlarm.objects.bulk_create(alarms(project, findings, now))
+    return len(rows)
+
+
+def _normalised(row: tuple) -> NormalisedRecord:
+    _, _, ts, observed, service, level, message, attributes, resource, trace, span, cut = row
+    host = next((str(resource[k]) for k in HOST_KEYS if resource and resource.get(k)), "")
+    return NormalisedRecord(
+        ts=ts or observed,
+        level=LEVELS[level] if level is not None else None,
+        service=service,
+        message=message,
+        attributes=attributes or {},
+        host=host[:200],
+        trace_id=trace,
+        span_id=span,
+        truncated=cut,
+    )
+
+
+def _copy(project_id, received, rows, records, grouped) -> None:
+    """COPY the records into the stream (the partition of their project and day of receipt)."""
+    columns = ", ".join(EVENT_COLUMNS)
+    statement = f"COPY streams_event ({columns}) FROM STDIN"
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(statement) as copy,
+    ):
+        for row, record, item in zip(rows, records, grouped, strict=True):
+            batch_id, seq = row[0], row[1]
+            copy.write_row(
+                (
+                    project_id,
+                    received[batch_id],
+                    batch_id,
+                    seq,
+                    record.ts,
+                    row[5],
+                    record.service,
+                    record.host,
+                    record.trace_id,
+                    record.span_id,
+                    record.message,
+                    json.dumps(row[7]) if row[7] else None,
+                    json.dumps(row[8]) if row[8] else None,
+                    item.match.template_id,
+                    item.group,
+                    record.truncated,
+                )
+            )
+
+
+def alarms(project: Project, findings, now: datetime) -> list[StreamAlarm]:
+    """An alarm per finding of severity error or worse (its first service names it)."""
+    out = []
+    for finding in findings:
+        if finding.severity.rank < Severity.ERROR.rank:
+            continue
+        out.append(
+            StreamAlarm(
+                project=project,
+                category=finding.category[:100],
+                service=(finding.services[0] if finding.services else "")[:200],
+                rule_id=finding.rule_id[:200],
+                title=finding.title[:300],
+                severity=str(finding.severity),
+                count=finding.count,
+                first_ts=finding.first_ts or now,
+                last_ts=finding.last_ts or finding.first_ts or now,
+            )
+        )
+    return out

@@ -1,0 +1,197 @@
+"""Incidents that open themselves: stream alarms → an incident per failure, grown while it lasts.
+
+The drain stores an alarm (`StreamAlarm`) whenever a rule of severity error or worse fires on
+the stream. Here, after each drain turn:
+
+- **open or extend**: an alarm joins the incident of its project, category and service whose
+  latest match is within STREAM_INCIDENT_DEDUP_MINUTES (default 30) of it; otherwise a new
+  `Incident` opens, covering the stream from STREAM_INCIDENT_LEAD_MINUTES (default 10) before
+  its first matching record. One alarm is taken once (locked, then deleted in the same
+  transaction); the dedup key is serialised by an advisory lock.
+- **grow**: an incident covers the stream up to STREAM_INCIDENT_TAIL_MINUTES after its latest
+  match. The stream events of the range not covered yet become one more source of the incident
+  through the upload path (`apps.ingestion.services.add_files`: a stored NDJSON file and an
+  ingest job), so the workspace (timeline, events, groups, findings, evidence) reads it like
+  an upload, and the job's findings reach the rules app through the findings sink. A source
+  is added at once when the incident opens, then at most every STREAM_INCIDENT_GROW_SECONDS.
+  The range and the advance of `covered_until` commit with the stored file, so a source is
+  never added twice.
+
+Caveat: an event that arrives after its time range was covered (a late shipper) is not added.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.core.vocabulary import LEVELS, Severity
+from apps.incidents.models import Incident
+from apps.ingestion import services as ingestion
+from apps.streams.models import StreamAlarm, StreamEvent, StreamIncident
+
+log = logging.getLogger(__name__)
+
+LOCK_CLASS = 0x5354524D  # "STRM": pg_advisory_xact_lock(class, key)
+ALARMS_PER_TURN = 500
+FILE_CHUNK = 256 * 1024
+
+
+def _minutes(name: str, default: int) -> timedelta:
+    return timedelta(minutes=getattr(settings, name, default))
+
+
+def open_and_grow(now: datetime | None = None) -> list[int]:
+    """Take every waiting alarm, then grow the incidents that cover less than they should.
+    The ids of the incidents opened."""
+    opened = []
+    for pk in StreamAlarm.objects.values_list("pk", flat=True)[:ALARMS_PER_TURN]:
+        with transaction.atomic():
+            alarm = StreamAlarm.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if alarm is None:  # taken by a concurrent drain
+                continue
+            stream_incident, created = take(alarm)
+            if created:
+                opened.append(stream_incident.incident_id)
+    now = now or timezone.now()
+    tail = _minutes("STREAM_INCIDENT_TAIL_MINUTES", 5)
+    for stream_incident in StreamIncident.objects.filter(covered_until__lt=now):
+        if stream_incident.covered_until < stream_incident.last_ts + tail:
+            try:
+                grow(stream_incident.pk, now)
+            except ingestion.UploadRejected as exc:  # a quota: tried again next turn
+                log.warning("stream incident %s not grown: %s", stream_incident.pk, exc)
+    return opened
+
+
+def take(alarm: StreamAlarm) -> tuple[StreamIncident, bool]:
+    """Add the alarm to its open incident or open one; the alarm is deleted. In the caller's
+    transaction. (stream incident, whether it was opened now)."""
+    key = f"{connection.schema_name}:{alarm.project_id}:{alarm.category}:{alarm.service}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, zlib.crc32(key.encode()) >> 1]
+        )
+    window = _minutes("STREAM_INCIDENT_DEDUP_MINUTES", 30)
+    current = (
+        StreamIncident.objects.select_for_update()
+        .filter(
+            project_id=alarm.project_id,
+            category=alarm.category,
+            service=alarm.service,
+            last_ts__gte=alarm.first_ts - window,
+        )
+        .order_by("-last_ts")
+        .first()
+    )
+    created = current is None
+    if current is None:
+        incident = Incident.objects.create(
+            project_id=alarm.project_id,
+            title=_title(alarm),
+            severity=(
+                Incident.Severity.SEV2
+                if alarm.severity == Severity.CRITICAL
+                else Incident.Severity.SEV3
+            ),
+        )
+        start = alarm.first_ts - _minutes("STREAM_INCIDENT_LEAD_MINUTES", 10)
+        current = StreamIncident.objects.create(
+            project_id=alarm.project_id,
+            incident=incident,
+            category=alarm.category,
+            service=alarm.service,
+            first_ts=alarm.first_ts,
+            last_ts=alarm.last_ts,
+            matches=alarm.count,
+            range_start=start,
+            covered_until=start,
+        )
+    else:
+        current.first_ts = min(current.first_ts, alarm.first_ts)
+        current.last_ts = max(current.last_ts, alarm.last_ts)
+        current.matches += alarm.count
+        current.save(update_fields=["first_ts", "last_ts", "matches"])
+    alarm.delete()
+    return current, created
+
+
+def _title(alarm: StreamAlarm) -> str:
+    where = f" in {alarm.service}" if alarm.service else ""
+    return f"{alarm.title}{where} (stream)"[:200]
+
+
+def grow(pk: int, now: datetime) -> bool:
+    """Add the stream events of the range not yet covered as a source of the incident (at
+    once for a new incident, then at most every STREAM_INCIDENT_GROW_SECONDS). Whether a
+    source was added."""
+    every = timedelta(seconds=getattr(settings, "STREAM_INCIDENT_GROW_SECONDS", 60))
+    tail = _minutes("STREAM_INCIDENT_TAIL_MINUTES", 5)
+    with transaction.atomic():
+        current = (
+            StreamIncident.objects.select_for_update(skip_locked=True)
+            .select_related("incident")
+            .filter(pk=pk)
+            .first()
+        )
+        if current is None:
+            return False
+        end = min(now, current.last_ts + tail)
+        if end <= current.covered_until:
+            return False
+        if current.grown_at is not None and now - current.grown_at < every:
+            return False
+        events = StreamEvent.objects.filter(
+            project_id=current.project_id, ts__gte=current.covered_until, ts__lt=end
+        )
+        if events.exists():
+            name = f"stream {current.covered_until:%Y-%m-%d %H%M%S} to {end:%H%M%S}.jsonl"
+            upload = ingestion.Upload(name=name, chunks=_ndjson(events))
+            ingestion.add_files(incident=current.incident, uploads=[upload])
+        current.covered_until = end
+        current.grown_at = now
+        current.save(update_fields=["covered_until", "grown_at"])
+    return True
+
+
+def _ndjson(events) -> Iterator[bytes]:
+    """The events as JSON lines (time, level, service, host, trace and span ids, message, the
+    record's attributes and resource kept structured), in time order, in chunks."""
+    rows = events.order_by("ts", "batch_id", "seq").values_list(
+        "ts",
+        "level",
+        "service",
+        "host",
+        "trace_id",
+        "span_id",
+        "message",
+        "attributes",
+        "resource",
+    )
+    out: list[str] = []
+    size = 0
+    for ts, level, service, host, trace, span, message, attributes, resource in rows.iterator(
+        chunk_size=2000
+    ):
+        item = {"time": ts.isoformat(), "level": LEVELS[level] if level is not None else None}
+        item.update(service=service, host=host or None, trace_id=trace or None)
+        item.update(span_id=span or None, message=message)
+        if attributes:
+            item["attributes"] = attributes
+        if resource:
+            item["resource"] = resource
+        line = json.dumps({k: v for k, v in item.items() if v is not None}) + "\n"
+        out.append(line)
+        size += len(line)
+        if size >= FILE_CHUNK:
+            yield "".join(out).encode()
+            out, size = [], 0
+    if out:
+        yield "".join(out).encode()

@@ -1,0 +1,181 @@
+"""The drain in this process: spool → parse, group, rules → stream; alarms → incidents;
+idempotency under re-delivery; a poison batch; retention by partition."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from apps.ingestion import services as ingestion
+from apps.ingestion.models import Event, IngestJob, Source
+from apps.jobs.models import JobStatus
+from apps.rules.models import Finding as SavedFinding
+from apps.streams import draining, incidents, partitions, services
+from apps.streams.models import SpoolBatch, StreamAlarm, StreamEvent, StreamIncident
+from apps.streams.protocols import StreamRecord
+
+BASE = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
+
+
+def records(n: int, *, errors: int = 0, service: str = "api", at: datetime = BASE) -> list:
+    out = []
+    for i in range(n):
+        failing = i >= n - errors
+        out.append(
+            StreamRecord(
+                time=at + timedelta(milliseconds=i),
+                observed_time=at,
+                service=service,
+                level="FATAL" if failing else "INFO",
+                message=(
+                    "FATAL:  sorry, too many clients already"
+                    if failing
+                    else f"GET /orders/{i} 200 in {i % 50} ms"
+                ),
+                attributes={"http": {"status": 200, "route": "/orders"}, "n": i},
+                resource={"service.name": service, "host.name": "web-1"},
+                trace_id=f"{i:032x}",
+                span_id=f"{i:016x}",
+            )
+        )
+    return out
+
+
+def spool(token, batch: list, digest: str, received_at: datetime | None = None) -> int:
+    with tenant_context(token.tenant):
+        return services.spool_batch(
+            project_id=token.project.pk,
+            token_id=token.row.pk,
+            protocol="http",
+            digest=digest,
+            body_bytes=1,
+            records=batch,
+            received_at=received_at or timezone.now(),
+        ).batch_id
+
+
+def stream(token) -> list:
+    with tenant_context(token.tenant):
+        return list(
+            StreamEvent.objects.filter(project_id=token.project.pk)
+            .order_by("batch_id", "seq")
+            .values_list("batch_id", "seq", "service", "level", "attributes", "template_id")
+        )
+
+
+def test_the_drain_stores_each_record_once_with_its_structure(alpha_token):
+    first = spool(alpha_token, records(30), "a")
+    second = spool(alpha_token, records(5, service="worker"), "b")
+    with tenant_context(alpha_token.tenant):
+        assert draining.drain_once() == 35
+        assert draining.drain_once() == 0  # nothing left: a re-delivery stores nothing
+        batches = dict(SpoolBatch.objects.values_list("pk", "status"))
+        assert batches == {first: JobStatus.DONE, second: JobStatus.DONE}
+        assert SpoolBatch.objects.filter(processed_at__isnull=False).count() == 2
+    rows = stream(alpha_token)
+    assert [(b, s) for b, s, *_ in rows] == [(first, i) for i in range(30)] + [
+        (second, i) for i in range(5)
+    ]
+    assert rows[0][2:5] == ("api", 2, {"http": {"status": 200, "route": "/orders"}, "n": 0})
+    assert rows[30][2] == "worker"
+    # mined: the access lines share one template
+    assert len({template for *_, template in rows[:30]}) == 1 and rows[0][5]
+
+
+def test_a_lost_claim_rolls_back_and_a_stale_one_is_taken_over(alpha_token, monkeypatch):
+    batch = spool(alpha_token, records(10), "c")
+    with tenant_context(alpha_token.tenant):
+        old = timezone.now() - timedelta(minutes=5)
+        (claim,) = draining.claim_batches([batch], old)  # a drain that died after claiming
+        assert draining.drain_once() == 10  # its heartbeat is stale: claimed again, stored
+        row = SpoolBatch.objects.get(pk=batch)
+        assert (row.status, row.attempts) == (JobStatus.DONE, 2)
+        # the dead drain comes back: its claim is lost, so it stores nothing
+        project = alpha_token.project
+        with pytest.raises(draining.ClaimLost):
+            draining.store(project, [claim])
+    assert len(stream(alpha_token)) == 10
+
+
+def test_a_poison_batch_fails_alone_with_its_reason(alpha_token, monkeypatch):
+    good = spool(alpha_token, records(3), "d")
+    bad = spool(alpha_token, records(4), "e")
+    original = draining._normalised
+
+    def poison(row):
+        if row[0] == bad:
+            raise ValueError("cannot read this record")
+        return original(row)
+
+    monkeypatch.setattr(draining, "_normalised", poison)
+    with tenant_context(alpha_token.tenant):
+        assert draining.drain_once() == 3
+        statuses = dict(SpoolBatch.objects.values_list("pk", "status"))
+        assert statuses == {good: JobStatus.DONE, bad: JobStatus.FAILED}
+        assert SpoolBatch.objects.get(pk=bad).error == "ValueError: cannot read this record"
+        assert draining.drain_once() == 0  # failed: never retried in a loop
+
+
+def test_an_error_rule_opens_one_incident_that_grows_through_the_upload_path(alpha_token):
+    spool(alpha_token, records(20, errors=3), "f")
+    with tenant_context(alpha_token.tenant):
+        draining.drain_once()
+        (alarm,) = StreamAlarm.objects.all()
+        assert (alarm.category, alarm.service, alarm.severity, alarm.count) == (
+            "db-too-many-connections",
+            "api",
+            "critical",
+            3,
+        )
+        now = BASE + timedelta(minutes=1)
+        (opened,) = incidents.open_and_grow(now=now)
+        assert not StreamAlarm.objects.exists()
+        si = StreamIncident.objects.get(incident_id=opened)
+        assert si.range_start == alarm.first_ts - timedelta(minutes=10)
+        assert si.covered_until == now  # up to now: the failure may go on
+        job = IngestJob.objects.get(incident_id=opened)
+    # the incident's source is read like an upload; its findings reach the rules app
+    with tenant_context(alpha_token.tenant):
+        assert ingestion.run_ingest(job.pk) == JobStatus.DONE
+        events = Event.objects.filter(incident_id=opened).order_by("line")
+        assert events.count() == 20
+        first = events.first()
+        assert (first.service, first.level_name, first.trace_id) == ("api", "INFO", "0" * 32)
+        assert SavedFinding.objects.filter(
+            incident_id=opened, category="db-too-many-connections"
+        ).exists()
+    # more of the same failure 5 minutes later: the same incident, grown by a second source
+    spool(alpha_token, records(4, errors=2, at=BASE + timedelta(minutes=5)), "g")
+    with tenant_context(alpha_token.tenant):
+        draining.drain_once()
+        assert incidents.open_and_grow(now=BASE + timedelta(minutes=6)) == []
+        si.refresh_from_db()
+        assert si.matches == 5 and si.last_ts > BASE + timedelta(minutes=5)
+        assert si.covered_until == BASE + timedelta(minutes=6)
+        assert Source.objects.filter(incident_id=opened).count() == 1  # the first, read
+        assert IngestJob.objects.filter(incident_id=opened).count() == 2
+        # another service's failure is another incident
+        spool(alpha_token, records(2, errors=1, service="billing"), "h")
+        draining.drain_once()
+        assert len(incidents.open_and_grow(now=BASE + timedelta(minutes=7))) == 1
+
+
+def test_retention_drops_whole_day_partitions(alpha_token):
+    today = date(2026, 3, 14)
+    for days_ago in (0, 6, 7, 9):
+        day = today - timedelta(days=days_ago)
+        received = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        spool(alpha_token, records(2), f"r{days_ago}", received_at=received)
+    with tenant_context(alpha_token.tenant):
+        draining.drain_once()
+        assert StreamEvent.objects.filter(project_id=alpha_token.project.pk).count() == 8
+        dropped = partitions.drop_expired(today=today)
+        pid = alpha_token.project.pk
+        assert sorted(dropped) == [
+            f"streams_event_p{pid}_20260305",
+            f"streams_event_p{pid}_20260307",
+        ]
+        assert StreamEvent.objects.filter(project_id=pid).count() == 4
