@@ -268,22 +268,6 @@ def _ordered_refs(trigger: EvidenceRef | None, evidence: list[EvidenceRef]) -> l
 
 def to_json(report: TriageReport) -> dict:
     """The `triage --json` document (keys of the DESIGN.md contract, and more)."""
-    rc = report.root_cause
-    root = None
-    if rc is not None:
-        refs = _ordered_refs(rc.trigger, rc.evidence)
-        root = {
-            "category": rc.category,
-            "title": rc.title,
-            "summary": rc.summary,
-            "confidence": round(rc.confidence, 3),
-            "services": rc.services,
-            "first_ts": _iso(rc.first_ts),
-            "lines": [r.line for r in refs],
-            "evidence": [_ref(r, report.lines) for r in refs[:20]],
-            "explains": rc.explains,
-            "trigger": trigger_json(report.trigger, report.lines),
-        }
     return {
         "files": [
             {
@@ -307,27 +291,7 @@ def to_json(report: TriageReport) -> dict:
             }
             for g in report.groups[:50]
         ],
-        "findings": [
-            {
-                "rule": f.rule_id,
-                "category": f.category,
-                "severity": str(f.severity),
-                "title": f.title,
-                "count": f.count,
-                "first_ts": _iso(f.first_ts),
-                "last_ts": _iso(f.last_ts),
-                "services": f.services,
-                "confidence": round(f.confidence, 3),
-                "detector": f.detector,
-                "lines": [r.line for r in _ordered_refs(f.trigger, f.evidence)],
-                "trigger": _ref(f.trigger, report.lines),
-                "flashpoint": _ref(f.flashpoint, report.lines),
-                "evidence": [_ref(r) for r in f.evidence[:50]],
-                "explanation": f.explanation,
-                "remediation": f.remediation,
-            }
-            for f in report.findings
-        ],
+        "findings": [_finding_json(f, report.lines) for f in report.findings],
         "incidents": [
             {
                 "start": _iso(w.start),
@@ -340,11 +304,51 @@ def to_json(report: TriageReport) -> dict:
             }
             for w in report.incidents
         ],
-        "root_cause": root,
+        "root_cause": _root_cause_json(report),
         "candidates": [
             {"category": c.category, "title": c.title, "confidence": round(c.confidence, 3)}
             for c in report.root_causes[:5]
         ],
         "analysis": report.analysis,
         "warnings": report.warnings,
+    }
+
+
+def _finding_json(f: Finding, lines: dict[EvidenceRef, str]) -> dict:
+    return {
+        "rule": f.rule_id,
+        "category": f.category,
+        "severity": str(f.severity),
+        "title": f.title,
+        "count": f.count,
+        "first_ts": _iso(f.first_ts),
+        "last_ts": _iso(f.last_ts),
+        "services": f.services,
+        "confidence": round(f.confidence, 3),
+        "detector": f.detector,
+        "lines": [r.line for r in _ordered_refs(f.trigger, f.evidence)],
+        "trigger": _ref(f.trigger, lines),
+        "flashpoint": _ref(f.flashpoint, lines),
+        "evidence": [_ref(r) for r in f.evidence[:50]],
+        "explanation": f.explanation,
+        "remediation": f.remediation,
+    }
+
+
+def _root_cause_json(report: TriageReport) -> dict | None:
+    rc = report.root_cause
+    if rc is None:
+        return None
+    refs = _ordered_refs(rc.trigger, rc.evidence)
+    return {
+        "category": rc.category,
+        "title": rc.title,
+        "summary": rc.summary,
+        "confidence": round(rc.confidence, 3),
+        "services": rc.services,
+        "first_ts": _iso(rc.first_ts),
+        "lines": [r.line for r in refs],
+        "evidence": [_ref(r, report.lines) for r in refs[:20]],
+        "explains": rc.explains,
+        "trigger": trigger_json(report.trigger, report.lines),
     }
