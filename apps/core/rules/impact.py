@@ -87,65 +87,31 @@ def assess(
 ) -> Assessment:
     """The severity of the window [start, end] (None: the whole logs) from impact."""
     rows = list(rows)
-    inside_total: Counter[str] = Counter()
-    inside_errors: Counter[str] = Counter()
-    before_total: Counter[str] = Counter()
-    before_errors: Counter[str] = Counter()
-    error_buckets: list[datetime] = []
-    for bucket, level, service, count in rows:
-        is_error = level is not None and level >= Level.ERROR
-        if start is not None and bucket + BUCKET <= start:
-            before_total[service] += count
-            if is_error:
-                before_errors[service] += count
-        elif end is None or bucket <= end:
-            inside_total[service] += count
-            if is_error:
-                inside_errors[service] += count
-                error_buckets.append(bucket)
+    c = _count(rows, start, end)
     minutes = 0.0
-    if error_buckets:
-        minutes = (max(error_buckets) + BUCKET - min(error_buckets)).total_seconds() / 60
-    span_total = inside_total
-    if error_buckets:  # the share is measured over the error span, not the calm before it
-        first, last = min(error_buckets), max(error_buckets)
+    span_total = c.inside_total
+    if c.error_buckets:  # the share is measured over the error span, not the calm before it
+        first, last = min(c.error_buckets), max(c.error_buckets)
+        minutes = (last + BUCKET - first).total_seconds() / 60
         span_total = Counter()
         for bucket, _level, service, count in rows:
             if first <= bucket <= last:
                 span_total[service] += count
-    errors = sum(inside_errors.values())
-    total = sum(span_total.values()) or sum(inside_total.values())
+    errors = sum(c.inside_errors.values())
+    total = sum(span_total.values()) or sum(c.inside_total.values())
     share = errors / total if total else 0.0
-    baseline = (
-        sum(before_errors.values()) / sum(before_total.values())
-        if sum(before_total.values())
-        else None
-    )
+    before = sum(c.before_total.values())
+    baseline = sum(c.before_errors.values()) / before if before else None
     affected = [
         s or "(no service)"
-        for s, n in inside_errors.most_common()
-        if n and _above_baseline(n, inside_total[s], before_errors[s], before_total[s])
+        for s, n in c.inside_errors.most_common()
+        if n and _above_baseline(n, c.inside_total[s], c.before_errors[s], c.before_total[s])
     ]
     crash = next((f.category for f in findings if f.category in CRASH_CATEGORIES), "")
     loud = any(f.severity.rank > Severity.WARNING.rank for f in findings)
     above_baseline = errors > 0 and (baseline is None or share > baseline)
-
-    if (share >= 0.5 and minutes >= 10 and len(affected) >= 2) or (
-        len(affected) >= 3 and share >= 0.25 and minutes >= 10
-    ):
-        sev = Sev.SEV1
-    elif (
-        (share >= 0.10 and minutes >= 5 and (baseline is None or share >= 3 * baseline))
-        or len(affected) >= 3
-        or crash
-    ):
-        sev = Sev.SEV2
-    elif above_baseline or loud:
-        sev = Sev.SEV3
-    else:
-        sev = Sev.SEV4
     return Assessment(
-        level=sev,
+        level=_verdict(share, minutes, affected, baseline, crash, above_baseline or loud),
         reasons=_reasons(affected, share, baseline, minutes, crash, errors),
         error_share=share,
         baseline_share=baseline,
@@ -153,6 +119,56 @@ def assess(
         minutes=minutes,
         crash=crash,
     )
+
+
+@dataclass(slots=True)
+class _Counts:
+    """Events and error events per service, inside the window and before it."""
+
+    inside_total: Counter[str] = field(default_factory=Counter)
+    inside_errors: Counter[str] = field(default_factory=Counter)
+    before_total: Counter[str] = field(default_factory=Counter)
+    before_errors: Counter[str] = field(default_factory=Counter)
+    error_buckets: list[datetime] = field(default_factory=list)  # inside, with errors
+
+
+def _count(rows: list[Row], start: datetime | None, end: datetime | None) -> _Counts:
+    c = _Counts()
+    for bucket, level, service, count in rows:
+        is_error = level is not None and level >= Level.ERROR
+        if start is not None and bucket + BUCKET <= start:
+            c.before_total[service] += count
+            if is_error:
+                c.before_errors[service] += count
+        elif end is None or bucket <= end:
+            c.inside_total[service] += count
+            if is_error:
+                c.inside_errors[service] += count
+                c.error_buckets.append(bucket)
+    return c
+
+
+def _verdict(
+    share: float,
+    minutes: float,
+    affected: list[str],
+    baseline: float | None,
+    crash: str,
+    noticeable: bool,
+) -> Sev:
+    """The table in the module's docstring; `noticeable`: errors above the baseline, or a
+    finding above warning."""
+    if (share >= 0.5 and minutes >= 10 and len(affected) >= 2) or (
+        len(affected) >= 3 and share >= 0.25 and minutes >= 10
+    ):
+        return Sev.SEV1
+    if (
+        (share >= 0.10 and minutes >= 5 and (baseline is None or share >= 3 * baseline))
+        or len(affected) >= 3
+        or crash
+    ):
+        return Sev.SEV2
+    return Sev.SEV3 if noticeable else Sev.SEV4
 
 
 def _above_baseline(errors: int, total: int, base_errors: int, base_total: int) -> bool:
