@@ -34,9 +34,9 @@ def _fmt(value: float) -> str:
 def render_svg(data: ChartData, title: str = "Events over time") -> str:
     n = max(len(data.buckets), 1)
     plot_w = W - PAD_L - PAD_R
-    step = plot_w / n
     peak = max((sum(b.values()) for b in data.buckets), default=0) or 1
     base_y = PAD_T + PLOT_H
+    span = max((data.end - data.start).total_seconds(), 1)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
         f'role="img" aria-label="{escape(title)}" font-family="DejaVu Sans, sans-serif" font-size="10">',
@@ -46,6 +46,17 @@ def render_svg(data: ChartData, title: str = "Events over time") -> str:
         f'<text x="{PAD_L - 6}" y="{PAD_T + 4}" text-anchor="end" fill="#475569">{peak}</text>',
         f'<text x="{PAD_L - 6}" y="{base_y}" text-anchor="end" fill="#475569">0</text>',
     ]
+    out += _bars(data, plot_w / n, peak, base_y)
+    out += _time_axis(data, plot_w, span, base_y)
+    out += _markers(data, plot_w, span, base_y)
+    out += _legend()
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _bars(data: ChartData, step: float, peak: int, base_y: int) -> list[str]:
+    """One stacked bar per bucket, a segment per level class."""
+    out = []
     for index, bucket in enumerate(data.buckets):
         y = float(base_y)
         x = PAD_L + index * step
@@ -59,8 +70,13 @@ def render_svg(data: ChartData, title: str = "Events over time") -> str:
                 f'<rect x="{_fmt(x)}" y="{_fmt(y)}" width="{_fmt(max(step - 0.6, 0.6))}" '
                 f'height="{_fmt(h)}" fill="{fill}"/>'
             )
-    span = max((data.end - data.start).total_seconds(), 1)
+    return out
+
+
+def _time_axis(data: ChartData, plot_w: float, span: float, base_y: int) -> list[str]:
+    """Five times under the plot: clock times within three hours, else dates too."""
     fmt = "%H:%M:%S" if span <= 3 * 3600 else "%m-%d %H:%M"
+    out = []
     for tick in range(5):
         x = PAD_L + plot_w * tick / 4
         when = data.start + timedelta(seconds=span * tick / 4)
@@ -69,6 +85,12 @@ def render_svg(data: ChartData, title: str = "Events over time") -> str:
             f'<text x="{_fmt(x)}" y="{base_y + 14}" text-anchor="{anchor}" fill="#475569">'
             f"{escape(when.strftime(fmt))}</text>"
         )
+    return out
+
+
+def _markers(data: ChartData, plot_w: float, span: float, base_y: int) -> list[str]:
+    """The numbered key events, each on the first row where it does not crowd the last one."""
+    out = []
     last_x = [float("-inf")] * len(MARKER_ROWS)
     for number, (when, label) in enumerate(data.markers, start=1):
         offset = (when - data.start).total_seconds() / span
@@ -89,8 +111,13 @@ def render_svg(data: ChartData, title: str = "Events over time") -> str:
             f'font-size="{9 if number < 10 else 7.5}">{number}</text>'
             f"<title>{escape(label)}</title>"
         )
+    return out
+
+
+def _legend() -> list[str]:
     legend_y = H - 6
     x = PAD_L
+    out = []
     for key, fill in LEVEL_FILLS:
         name = {"other": "info / debug", "warn": "warning", "error": "error / fatal"}[key]
         out.append(
@@ -102,5 +129,4 @@ def render_svg(data: ChartData, title: str = "Events over time") -> str:
         f'<circle cx="{x + 5}" cy="{legend_y - 4}" r="5" fill="#4f46e5"/>'
         f'<text x="{x + 14}" y="{legend_y}" fill="#334155">key event (numbered as in the timeline)</text>'
     )
-    out.append("</svg>")
-    return "".join(out)
+    return out
