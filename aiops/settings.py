@@ -326,7 +326,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MAX_PASTE_MB", 20, minimum=1) * MiB  # pas
 DATA_UPLOAD_MAX_NUMBER_FILES = INGEST_LIMITS["max_files_per_upload"]
 FILE_UPLOAD_PERMISSIONS = 0o600
 
-# --- per-tenant ingest quotas and fair queuing (apps/tenants/scheduling.py) -------------------
+# --- per-tenant ingest quotas and fair queuing (apps/ingestion/scheduling.py) -------------------
 # Jobs of one tenant handed to django-q2 at a time; the rest wait their turn, round-robin.
 INGEST_TENANT_CONCURRENCY = envint("INGEST_TENANT_CONCURRENCY", 1, minimum=1)
 # Ingest jobs a tenant may have queued or running; an upload beyond this is refused.

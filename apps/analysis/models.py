@@ -1,44 +1,8 @@
 """Per-tenant AI settings and the history of analysis runs (tenant schema).
 
-``AnalysisRun.result`` — the contract other apps (postmortems) read. Version 1::
-
-    {
-      "version": 1,
-      "status": "ok" | "insufficient_evidence" | "failed",
-      "summary":              [Claim, ...],
-      "impact":               [Claim, ...],
-      "hypotheses":           [Hypothesis, ...],      # ranked, rank 1 = most likely
-      "contributing_factors": [Claim, ...],
-      "actions":              [Claim, ...],
-      "evidence": {"E12": {"source_id": 3, "line": 125, "role": "first-error",
-                           "text": "<the redacted line exactly as sent>"}, ...},
-      "counts": {"verified": 7, "unverified": 1, "dropped": 0},
-      "repaired": false,                              # one repair round was needed and worked
-      "error": null | {"kind": "timeout", "message": "..."}   # set when status == "failed"
-    }
-
-    Claim = {
-      "text": "PostgreSQL refused new connections ...",   # plain text, never HTML
-      "kind": "fact" | "hypothesis" | "action",
-      "status": "verified" | "unverified" | "dropped",
-      "citations": [Citation, ...],   # non-empty only when status == "verified"
-      "quote": "FATAL: sorry, too many clients already",   # what the model quoted
-      "reasons": ["quote not found in the cited lines"],     # why not verified (audit)
-    }
-    Hypothesis = {
-      "rank": 1, "category": "db-too-many-connections", "confidence": 0.85,   # 0..1
-      "statement": Claim,                 # statement.citations = supporting evidence
-      "contradicting": [Citation, ...],   # ids that were in the pack; may be empty
-    }
-    Citation = {"id": "E12", "source_id": 3, "line": 125, "quote": "..."}
-      # (source_id, line) is the natural key of an ingestion Event: link it with
-      # {% url 'incidents:evidence' incident.pk citation.source_id citation.line %}.
-      # "quote" is the claim's quote when it was found in this line, else "".
-
-Only ``verified`` claims may be rendered with links; ``unverified`` ones are shown marked as
-such, ``dropped`` ones are kept for audit and not shown. "Insufficient evidence" is
-``status == "insufficient_evidence"`` (claims may still be present). Use
-`apps.analysis.selectors.latest_analysis(incident)` to get the newest finished run.
+``AnalysisRun.result`` stores `apps.core.analysis.result.AnalysisResult.to_json()`; read it typed
+with ``run.typed_result`` (or `apps.analysis.selectors.latest_analysis(incident)` for the newest
+finished run).
 """
 
 from __future__ import annotations
@@ -48,11 +12,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
+from apps.core.analysis.result import AnalysisResult
 from apps.incidents.models import Incident
 from apps.jobs.models import Job
-
-RESULT_VERSION = 1
 
 
 class AISettings(models.Model):
@@ -154,12 +118,15 @@ class AnalysisRun(Job):
     def get_status_display(self) -> str:
         return "Stopped" if self.is_lost else self.Status(self.status).label
 
+    @cached_property
+    def typed_result(self) -> AnalysisResult | None:
+        """The stored result, typed (`apps.core.analysis.result`); None before it has one."""
+        return AnalysisResult.from_json(self.result)
+
     @property
     def outcome(self) -> str:
         """ok / insufficient_evidence / failed (from the result), or the run status."""
-        if self.result:
-            return self.result.get("status", self.status)
-        return self.status
+        return self.typed_result.status if self.typed_result else self.status
 
     @property
     def total_tokens(self) -> int | None:

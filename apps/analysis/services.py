@@ -19,9 +19,9 @@ from django.db import connection, transaction
 
 from aiops.outage import is_outage, retry_transient
 from apps.analysis import selectors
-from apps.analysis.models import RESULT_VERSION, AISettings, AnalysisRun
+from apps.analysis.models import AISettings, AnalysisRun
 from apps.analysis.sealing import SealError, seal, unseal
-from apps.core.analysis.citations import Citation, ValidatedAnalysis, ValidatedClaim
+from apps.core.analysis.citations import ValidatedAnalysis
 from apps.core.analysis.egress import endpoint_origin, is_public, literal_address
 from apps.core.analysis.providers import (
     AnalysisProvider,
@@ -31,6 +31,7 @@ from apps.core.analysis.providers import (
     run_analysis,
 )
 from apps.core.analysis.redaction import Redactor
+from apps.core.analysis.result import AnalysisResult
 from apps.core.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
 from apps.core.evidence.types import EvidencePack
 from apps.incidents.models import Incident
@@ -300,7 +301,7 @@ def outcome(analysis: ValidatedAnalysis, pack: EvidencePack) -> lifecycle.Finish
     fields = {
         "provider": analysis.provider,
         "model": analysis.model,
-        "result": result_json(analysis, pack),
+        "result": AnalysisResult.build(analysis, pack).to_json(),
         "prompt_tokens": sum(prompt) if prompt else None,
         "completion_tokens": sum(completion) if completion else None,
         "token_estimate": pack.token_estimate,
@@ -323,63 +324,3 @@ def outcome(analysis: ValidatedAnalysis, pack: EvidencePack) -> lifecycle.Finish
         ],
     }
     return lifecycle.Finished(status=status, error=error, fields=fields)
-
-
-# --- the stored result (shape documented in apps/analysis/models.py) --------------------------
-
-
-def _citation(c: Citation, quote: str) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "source_id": int(c.ref.source),
-        "line": c.ref.line,
-        "quote": quote if c.quoted else "",
-    }
-
-
-def _claim_json(claim: ValidatedClaim) -> dict[str, Any]:
-    return {
-        "text": claim.text,
-        "kind": claim.kind,
-        "status": claim.status,
-        "citations": [_citation(c, claim.quote) for c in claim.citations],
-        "quote": claim.quote,
-        "reasons": list(claim.reasons),
-    }
-
-
-def result_json(analysis: ValidatedAnalysis, pack: EvidencePack) -> dict[str, Any]:
-    return {
-        "version": RESULT_VERSION,
-        "status": analysis.status,
-        "summary": [_claim_json(c) for c in analysis.summary],
-        "impact": [_claim_json(c) for c in analysis.impact],
-        "hypotheses": [
-            {
-                "rank": h.rank,
-                "category": h.category,
-                "confidence": h.confidence,
-                "statement": _claim_json(h.statement),
-                "contradicting": [_citation(c, "") for c in h.contradicting],
-            }
-            for h in analysis.hypotheses
-        ],
-        "contributing_factors": [_claim_json(c) for c in analysis.contributing_factors],
-        "actions": [_claim_json(c) for c in analysis.actions],
-        "evidence": {
-            item.id: {
-                "source_id": int(item.ref.source),
-                "line": item.ref.line,
-                "role": item.role,
-                "text": item.text,
-            }
-            for item in pack.items
-        },
-        "counts": analysis.counts(),
-        "repaired": analysis.repaired,
-        "error": (
-            {"kind": analysis.error.kind, "message": analysis.error.message}
-            if analysis.error
-            else None
-        ),
-    }

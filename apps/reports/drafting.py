@@ -8,7 +8,7 @@ citation through `cite`, so Markdown cannot be injected from a log line.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apps.core.render.markdown import md_cell, md_clip, md_code, md_escape
 from apps.core.rules.fixes import FIXES
@@ -67,6 +67,15 @@ def key_events(facts: Facts) -> list[KeyEvent]:
                 ref_of(window.get("first")),
             )
         )
+    trigger = getattr(facts.diagnosis, "trigger", None)
+    if isinstance(trigger, dict) and trigger.get("summary"):
+        rows.append(
+            KeyEvent(
+                _parse(trigger.get("at")),
+                f"Likely trigger: {md_clip(str(trigger['summary']), 160)}",
+                ref_of((trigger.get("evidence") or [None])[0]),
+            )
+        )
     for finding in facts.findings[:MAX_FINDINGS]:
         ref = (
             ref_of(finding.trigger)
@@ -115,25 +124,35 @@ def _short(title: str) -> str:
 
 def _summary(facts: Facts, citer: Citer) -> str:
     i = facts.incident
-    span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
     d = facts.diagnosis
     reasons = f" ({md_escape(d.severity_reasons)})" if d and d.severity_reasons else ""
+    lasting = (
+        f"lasting {duration_text(facts.span)}"
+        if d and d.onset
+        else f"lasting {duration_text(facts.span)} in the logs"
+    )
     lines = [
-        f"On {ts_text(facts.first_ts)}, **{md_escape(i.project.name)}** had an incident "
-        f"(_{md_escape(i.title)}_), severity {i.get_severity_display()}{reasons}, lasting "
-        f"{duration_text(span)} in the logs. {facts.error_count:,} error events across "
+        f"On {ts_text(facts.started)}, **{md_escape(i.project.name)}** had an incident "
+        f"(_{md_escape(i.title)}_), severity {i.get_severity_display()}{reasons}, {lasting}. "
+        f"{facts.error_count:,} error events across "
         f"{sum(1 for s in facts.services if s['errors'])} service(s)."
     ]
     if d and d.root_summary:
         lines += ["", f"{md_escape(d.root_summary)} {citer.many(d.root_evidence, 2)}".strip()]
-    claims = claims_text(citer, facts.result.get("summary"))
+    trigger = getattr(d, "trigger", None)
+    if isinstance(trigger, dict) and trigger.get("summary"):
+        lines += [
+            "",
+            f"Likely trigger: {md_escape(str(trigger['summary']))} "
+            f"{citer.many(trigger.get('evidence'), 2)}".rstrip(),
+        ]
+    claims = claims_text(citer, facts.result.summary)
     if claims:
         lines += ["", "**Analysis:**", ""] + [f"- {c}" for c in claims]
     return "\n".join(lines)
 
 
 def _impact(facts: Facts, citer: Citer) -> str:
-    span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
     affected = [s for s in facts.services if s["errors"]] or facts.services
     d = facts.diagnosis
     lines = []
@@ -141,7 +160,14 @@ def _impact(facts: Facts, citer: Citer) -> str:
         reasons = f": {md_escape(d.severity_reasons)}" if d.severity_reasons else ""
         lines.append(f"- **Severity from impact:** {d.severity.upper()}{reasons}")
     lines += [
-        f"- **Duration:** {duration_text(span)} ({ts_text(facts.first_ts)} → {ts_text(facts.last_ts)})",
+        f"- **Duration:** {duration_text(facts.span)} ({ts_text(facts.started)} → {ts_text(facts.ended)})"
+        + (
+            f"; the logs cover {duration_text(facts.logs_span)}"
+            if facts.logs_span
+            and facts.span
+            and facts.logs_span - facts.span > timedelta(minutes=1)
+            else ""
+        ),
         f"- **Affected services:** {', '.join(md_escape(s['service'] or '(no service)') for s in affected[:8]) or 'none identified'}",
         f"- **Error events:** {facts.error_count:,} of {facts.event_count:,} events",
         "",
@@ -157,7 +183,7 @@ def _impact(facts: Facts, citer: Citer) -> str:
         for occ in facts.groups:
             template = md_code(md_clip(occ.group.template, 160)).replace("|", "\\|")
             lines.append(f"| {template} | {occ.count:,} | {hms(occ.first_ts)} |")
-    claims = claims_text(citer, facts.result.get("impact"))
+    claims = claims_text(citer, facts.result.impact)
     if claims:
         lines += [""] + [f"- {c}" for c in claims]
     return "\n".join(lines)
@@ -222,18 +248,11 @@ def _root_cause(facts: Facts, citer: Citer) -> str:
                     f"- {hms(f.first_ts)} {md_escape(f.title.rstrip('.'))}{where} "
                     f"({f.count}×) {citer(f.trigger)}".rstrip()
                 )
-    for hyp in (facts.result.get("hypotheses") or [])[:3]:
-        if not isinstance(hyp, dict):
-            continue
-        text = citer.claim(hyp.get("statement") or {})
+    for hyp in facts.result.hypotheses[:3]:
+        text = citer.claim(hyp.statement)
         if text:
-            confidence = hyp.get("confidence")
-            conf = (
-                f" (confidence {float(confidence):.0%})"
-                if isinstance(confidence, int | float)
-                else ""
-            )
-            lines += ["", f"- Hypothesis {int(hyp.get('rank') or 0)}{conf}: {text}"]
+            conf = f" (confidence {hyp.confidence:.0%})" if hyp.confidence is not None else ""
+            lines += ["", f"- Hypothesis {hyp.rank}{conf}: {text}"]
     if not lines:
         lines = ["_Insufficient evidence for a root cause yet. Describe it here and cite lines._"]
     return "\n".join(lines)
@@ -265,7 +284,7 @@ def _contributing(facts: Facts, citer: Citer) -> str:
             + (f", from {hms(f.first_ts)}" if f.first_ts else "")
             + f" ({f.count}×) {citer.many(_evidence(f), 2)}".rstrip()
         )
-    lines += [f"- {c}" for c in claims_text(citer, facts.result.get("contributing_factors"))]
+    lines += [f"- {c}" for c in claims_text(citer, facts.result.contributing_factors)]
     return "\n".join(lines) or (
         "_No cause besides the root cause was found in the logs. Add what made it worse "
         "(a missing limit, an alert that did not fire, a risky change)._"
@@ -383,10 +402,7 @@ def draft_actions(facts: Facts) -> list[dict]:
             add(f"{fix.guard}.", cited)
         else:
             add(finding.remediation, cited)
-    for claim in facts.result.get("actions") or []:
-        if isinstance(claim, dict) and claim.get("status") != "dropped":
-            add(
-                claim.get("text"),
-                [[c.get("source_id"), c.get("line")] for c in claim.get("citations") or ()],
-            )
+    for claim in facts.result.actions:
+        if claim.status != "dropped":
+            add(claim.text, [[c.source_id, c.line] for c in claim.citations])
     return items[:MAX_ACTIONS]

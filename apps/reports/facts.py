@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, F, Q
 
 from apps.analysis.selectors import latest_analysis
+from apps.core.analysis.result import AnalysisResult, ResultClaim
 from apps.core.render.markdown import cite, md_escape
 from apps.core.vocabulary import Level
 from apps.incidents.models import Incident
@@ -24,6 +25,7 @@ MAX_FINDINGS = 12
 MAX_ACTIONS = 10
 
 Ref = tuple[int, int]
+NO_ANALYSIS = AnalysisResult(status="insufficient_evidence")
 
 
 @dataclass
@@ -59,8 +61,31 @@ class Facts:
         return max((s.last_ts for s in self.sources if s.last_ts), default=None)
 
     @property
-    def result(self) -> dict:
-        return (self.analysis.result or {}) if self.analysis is not None else {}
+    def started(self) -> datetime | None:
+        """When the incident began: the diagnosis' onset (its window's change point), else the
+        first log line."""
+        onset = getattr(self.diagnosis, "onset", None)
+        return onset or self.first_ts
+
+    @property
+    def ended(self) -> datetime | None:
+        """When it ended: the end of the root cause's window, else the last log line."""
+        ended = getattr(self.diagnosis, "ended", None)
+        return ended if ended and self.started and ended >= self.started else self.last_ts
+
+    @property
+    def span(self) -> timedelta | None:
+        return (self.ended - self.started) if self.started and self.ended else None
+
+    @property
+    def logs_span(self) -> timedelta | None:
+        return (self.last_ts - self.first_ts) if self.first_ts and self.last_ts else None
+
+    @property
+    def result(self) -> AnalysisResult:
+        """The latest analysis, typed; an empty one when there is none yet."""
+        typed = self.analysis.typed_result if self.analysis is not None else None
+        return typed or NO_ANALYSIS
 
     @property
     def event_count(self) -> int:
@@ -156,16 +181,15 @@ class Citer:
         links = [link for link in (self(p) for p in unique[:limit]) if link]
         return " ".join(links)
 
-    def claim(self, claim: dict) -> str | None:
+    def claim(self, claim: ResultClaim) -> str | None:
         """An analysis claim as Markdown: verified ones with links, unverified ones marked."""
-        if not isinstance(claim, dict) or claim.get("status") == "dropped":
+        if claim.status == "dropped":
             return None
-        text = md_escape(claim.get("text") or "")
+        text = md_escape(claim.text)
         if not text:
             return None
-        if claim.get("status") == "verified":
-            pairs = [(c.get("source_id"), c.get("line")) for c in claim.get("citations") or ()]
-            links = self.many(pairs)
+        if claim.verified:
+            links = self.many([(c.source_id, c.line) for c in claim.citations])
             return f"{text} {links}".strip()
         return f"{text} _(unverified)_"
 

@@ -164,7 +164,7 @@ class Invitation(models.Model):
 
 
 class IngestTicket(models.Model):
-    """One ingest job of a tenant, waiting for or handed to django-q2 (apps.tenants.scheduling).
+    """One ingest job of a tenant, waiting for or handed to django-q2 (apps.ingestion.scheduling).
 
     Lives in the public schema so one dispatcher sees every tenant's queue. Created in the
     upload's transaction; deleted once its job has ended.

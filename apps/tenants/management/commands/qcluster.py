@@ -14,7 +14,7 @@ its own shutdown. If the main process is still alive 1.5 s later, everything lef
 and the process exits. A task killed this way is not lost: its broker entry is acknowledged
 only after it ends, so the ORM broker delivers it again once its lock (Q_CLUSTER `retry`)
 expires, and ingest jobs are handed over again by the dispatch sweep as soon as their
-heartbeat goes stale (apps.tenants.scheduling). Jobs are idempotent, so a re-run is harmless.
+heartbeat goes stale (apps.ingestion.scheduling). Jobs are idempotent, so a re-run is harmless.
 """
 
 from __future__ import annotations
