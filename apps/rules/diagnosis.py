@@ -11,15 +11,18 @@ from collections import Counter
 from collections.abc import Mapping
 
 from django.db import transaction
+from django.db.models import Q
 
 from apps.core.rules.catalogue import SEVERITY_RANK
 from apps.core.rules.finding import EvidenceRef, Severity
 from apps.core.rules.finding import Finding as EngineFinding
 from apps.core.rules.impact import Assessment, assess
-from apps.core.rules.incidents import build_incidents, rank_root_causes
+from apps.core.rules.incidents import Incident as Window
+from apps.core.rules.incidents import RootCause, build_incidents, rank_root_causes
 from apps.core.rules.story import merge_findings, symptoms_of
+from apps.core.triage import find_trigger
 from apps.incidents.models import Incident
-from apps.ingestion.models import EventRollup, Source
+from apps.ingestion.models import Event, EventRollup, Source
 from apps.rules.models import Diagnosis, Finding
 
 MAX_EVIDENCE = 50
@@ -145,6 +148,14 @@ def refresh_diagnosis(incident: Incident) -> Diagnosis:
             for w in windows
         ],
     }
+    window = _window_of(windows, top)
+    values["onset"] = (
+        min(top.first_ts, window.start)
+        if top and top.first_ts and window and window.start
+        else (top.first_ts if top else None)
+    )
+    values["ended"] = window.end if window else None
+    values["trigger"] = _trigger(incident, findings, windows, top, names)
     assessment = _impact(incident, findings, windows, top)
     values["severity"] = assessment.level.value
     values["severity_reasons"] = ", ".join(assessment.reasons)[:300]
@@ -158,14 +169,54 @@ def refresh_diagnosis(incident: Incident) -> Diagnosis:
     return diagnosis
 
 
+def _window_of(windows: list[Window], top: RootCause | None) -> Window | None:
+    """The incident window holding the root cause's first line."""
+    if top is None or top.first_ts is None:
+        return None
+    return next(
+        (w for w in windows if w.start and w.end and w.start <= top.first_ts <= w.end), None
+    )
+
+
+def _trigger(
+    incident: Incident,
+    findings: list[EngineFinding],
+    windows: list[Window],
+    top: RootCause | None,
+    names: _SourceNames,
+) -> dict | None:
+    """The likely trigger, as the CLI's triage finds it, with its evidence as stored pairs."""
+    if top is None:
+        return None
+    refs = ([top.trigger] if top.trigger else []) + top.evidence[:3]
+    keyed = {ref: tuple(pair[0]) for ref in refs if (pair := names.pairs([ref]))}
+    raw: dict[tuple[int, ...], str] = {}
+    if keyed:
+        rows = Event.objects.filter(incident=incident).filter(_any_of(list(keyed.values())))
+        raw = {(r.source_id, r.line): r.raw for r in rows.only("source_id", "line", "raw")}
+    lines = {ref: raw[key] for ref, key in keyed.items() if key in raw}
+    trigger = find_trigger(findings, windows, top, lines)
+    if trigger is None:
+        return None
+    return {
+        "summary": trigger.summary[:300],
+        "kind": trigger.kind,
+        "at": trigger.at.isoformat() if trigger.at else None,
+        "evidence": names.pairs(trigger.evidence[:5]),
+    }
+
+
+def _any_of(pairs: list[tuple[int, ...]]) -> Q:
+    query = Q()
+    for source_id, line in pairs:
+        query |= Q(source_id=source_id, line=line)
+    return query
+
+
 def _impact(incident: Incident, findings, windows, top) -> Assessment:
     """Severity of the window holding the root cause (else the most severe window)."""
 
-    window = None
-    if top is not None and top.first_ts is not None:
-        window = next(
-            (w for w in windows if w.start and w.end and w.start <= top.first_ts <= w.end), None
-        )
+    window = _window_of(windows, top)
     if window is None and windows:
         window = max(windows, key=lambda w: SEVERITY_RANK[w.max_severity])
     rows = EventRollup.objects.filter(incident=incident).values_list(

@@ -64,6 +64,12 @@ class Diagnosis(models.Model):
     root_evidence = models.JSONField(default=list)  # [[source_id, line], ...], [0] first line
     candidates = models.JSONField(default=list)  # ranked [{category, title, confidence, ...}]
     windows = models.JSONField(default=list)  # [{start, end, services, first: [sid, line]}]
+    # when the root cause's incident began: the change point of its window (the first symptom)
+    onset = models.DateTimeField(null=True)
+    ended = models.DateTimeField(null=True)  # the end of that window: its last error
+    # what changed just before the onset (core rules/trigger.py):
+    # {"summary", "kind", "at", "evidence": [[sid, line], ...]}; None when nothing stands out
+    trigger = models.JSONField(null=True)
     # severity from impact (engine/impact.py): "sev2" and why ("3 services, 41% of events …")
     severity = models.CharField(max_length=10, blank=True)
     severity_reasons = models.CharField(max_length=300, blank=True)

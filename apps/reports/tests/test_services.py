@@ -235,3 +235,23 @@ def test_contributing_factors_and_actions_are_causes_and_fixes(report):
 def test_markdown_export_reads_as_plain_text(report):
     md = services.markdown_export(report)
     assert "2024\\-03\\-14" not in md and "2024-03-14" in md
+
+
+def test_draft_names_the_trigger_and_times_the_incident_from_its_onset(project, personas):
+    """The OOM sample's logs begin well before the incident: its duration runs from the onset
+    the diagnosis found, and the likely trigger is cited in the summary and the timeline."""
+    from apps.reports.tests.conftest import SAMPLES, ingest_paths
+    from apps.rules.models import Diagnosis
+
+    incident = ingest_paths(project, SAMPLES / "worker-oom-crashloop.zip", title="oom trigger")
+    diagnosis = Diagnosis.objects.get(incident=incident)
+    assert diagnosis.trigger and diagnosis.onset
+    report = services.create_draft(incident=incident, user=personas.member)
+    summary = _section(report, "summary")
+    assert "Likely trigger: New activity on gunicorn" in summary.body
+    source_id, line = diagnosis.trigger["evidence"][0]
+    assert [source_id, line] in summary.citations
+    timeline = _section(report, "timeline")
+    assert "Likely trigger" in timeline.body and [source_id, line] in timeline.citations
+    impact = _section(report, "impact").body
+    assert f"{diagnosis.onset:%H:%M:%S}" in impact and "the logs cover" in impact
