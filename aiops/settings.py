@@ -336,3 +336,19 @@ INGEST_TENANT_STORAGE_BYTES = envint("INGEST_TENANT_STORAGE_MB", 20480, minimum=
 # Events a tenant may store (all incidents): uploads past it are refused, and a job that would
 # pass it stops, failed with the reason (its rows removed). ~0.5 KiB of database per event.
 INGEST_TENANT_MAX_EVENTS = envint("INGEST_TENANT_MAX_EVENTS", 20_000_000, minimum=1)
+
+# --- streaming ingestion (apps/streams; docs/streams.md) ----------------------------------------
+# Records per second a tenant may send to the receivers, and the burst it may send at once;
+# past them: 429 with Retry-After (apps/streams/quotas.py).
+STREAM_TENANT_RATE = envint("STREAM_TENANT_RATE", 50_000, minimum=1)
+STREAM_TENANT_BURST = envint("STREAM_TENANT_BURST", 200_000, minimum=1)
+# Records a tenant's spool may hold undrained before requests get 503 with this Retry-After.
+STREAM_MAX_BACKLOG = envint("STREAM_MAX_BACKLOG", 2_000_000, minimum=1)
+STREAM_OVERLOAD_RETRY_AFTER = envint("STREAM_OVERLOAD_RETRY_AFTER", 5, minimum=1)
+# Incidents opened by the stream: one per category and service within the dedup window,
+# covering from LEAD minutes before the first match to TAIL minutes after the latest,
+# a new source at most every GROW seconds (apps/streams/incidents.py).
+STREAM_INCIDENT_DEDUP_MINUTES = envint("STREAM_INCIDENT_DEDUP_MINUTES", 30, minimum=1)
+STREAM_INCIDENT_LEAD_MINUTES = envint("STREAM_INCIDENT_LEAD_MINUTES", 10)
+STREAM_INCIDENT_TAIL_MINUTES = envint("STREAM_INCIDENT_TAIL_MINUTES", 5)
+STREAM_INCIDENT_GROW_SECONDS = envint("STREAM_INCIDENT_GROW_SECONDS", 60, minimum=1)

@@ -4,7 +4,9 @@ Outside the tenant prefix (public URLconf): the ingest token selects tenant and 
 request is authenticated, its body read (bounded; chunked bodies from the WSGI server's
 terminated input), decompressed (bounded), decoded, and stored in the tenant's spool in one
 transaction; only then is it answered 2xx. Errors: 401 bad or revoked token, 400 malformed,
-413 too large, 415 unsupported type or encoding, 411 a chunked body the server cannot end.
+413 too large, 415 unsupported type or encoding, 411 a chunked body the server cannot end,
+429 over the tenant's quota and 503 a spool backed up past its bound, both with Retry-After
+(quotas.py). After a new batch commits, the tenant's drain is kicked (draining.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import schema_context
 
-from apps.streams import draining, services
+from apps.streams import draining, quotas, services
 from apps.streams.models import Protocol
 from apps.streams.protocols import (
     Limits,
@@ -53,6 +55,15 @@ class Unauthorized(ProtocolError):
     status = 401
 
 
+class Throttled(ProtocolError):
+    """Over the tenant's quota (429) or the spool's backlog bound (503): retry after a while."""
+
+    def __init__(self, refusal: quotas.Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.status = refusal.status
+        self.retry_after = refusal.retry_after
+
+
 def limits() -> Limits:
     """Read per request: `STREAM_LIMITS` (a dict of `Limits` fields) overrides the defaults."""
     return Limits(**getattr(settings, "STREAM_LIMITS", {}))
@@ -72,6 +83,10 @@ def _receive(request: HttpRequest, schemes: frozenset[str], bounds: Limits) -> R
     token = tokens.authenticate(token_text)
     if token is None:
         raise Unauthorized("a valid ingest token is required")
+    with schema_context(token.tenant.schema_name):
+        refusal = quotas.overloaded()
+    if refusal is not None:
+        raise Throttled(refusal)
     received_at = timezone.now()
     raw = read_body(request, bounds)
     body = bodies.decode_content_encoding(raw, request.headers.get("Content-Encoding", ""), bounds)
@@ -111,6 +126,8 @@ def _spool(
     received: Received, protocol: Protocol, scope: str, records: list[StreamRecord]
 ) -> services.Spooled:
     token = received.token
+    if records and (refusal := quotas.take(token.tenant_id, len(records))) is not None:
+        raise Throttled(refusal)
     with schema_context(token.tenant.schema_name):
         try:
             spooled = services.spool_batch(
@@ -140,7 +157,10 @@ def _answer(
     try:
         return work(limits())
     except ProtocolError as exc:
-        return error(exc)
+        response = error(exc)
+        if isinstance(exc, Throttled):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
 
 
 def _plain_error(exc: ProtocolError) -> HttpResponse:
@@ -182,7 +202,8 @@ def otlp_logs(request: HttpRequest) -> HttpResponse:
         return HttpResponse(body, content_type=content_type)
 
     def error(exc: ProtocolError) -> HttpResponse:
-        code = {401: 16, 413: 8}.get(exc.status, 3)  # UNAUTHENTICATED, RESOURCE_EXHAUSTED
+        # UNAUTHENTICATED, RESOURCE_EXHAUSTED, UNAVAILABLE; else INVALID_ARGUMENT
+        code = {401: 16, 413: 8, 429: 8, 503: 14}.get(exc.status, 3)
         body, content_type = otlp.error_status(exc.message, json_body=json_body, code=code)
         return HttpResponse(body, status=exc.status, content_type=content_type)
 
@@ -225,6 +246,8 @@ def _elastic_error(exc: ProtocolError) -> HttpResponse:
         411: "illegal_argument_exception",
         413: "content_too_long_exception",
         415: "media_type_header_exception",
+        429: "es_rejected_execution_exception",
+        503: "unavailable_shards_exception",
     }
     kind = kinds.get(exc.status, "parse_exception")
     response = _json(
@@ -279,6 +302,8 @@ def _hec_error(exc: ProtocolError) -> HttpResponse:
         return _json({"text": "Invalid token", "code": 4}, 401)
     if exc.status == 413:
         return _json({"text": "Content too large", "code": 27, "detail": exc.message}, 413)
+    if exc.status in (429, 503):
+        return _json({"text": "Server is busy", "code": 9, "detail": exc.message}, exc.status)
     return _json({"text": "Invalid data format", "code": 6, "detail": exc.message}, exc.status)
 
 
