@@ -1,0 +1,53 @@
+"""The ladder of apps, checked: the import contract holds, covers every app, and modules stay
+small enough to read. (`make lint` runs the same contract.)"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+APPS = ROOT / "apps"
+MAX_MODULE_LINES = 500
+
+
+def ladder() -> list[str]:
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    layers = config["importlinter:contract:ladder"]["layers"].split()
+    return [name.strip("()") for name in layers if name != "|"]
+
+
+def test_every_app_has_a_rung_on_the_ladder() -> None:
+    apps = {f"apps.{p.parent.name}" for p in APPS.glob("*/apps.py")} | {"apps.core"}
+    assert apps - set(ladder()) == set(), "add the new app to .importlinter's ladder"
+
+
+def test_the_import_contract_holds() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert re.search(r"Contracts: \d+ kept, 0 broken", result.stdout), result.stdout[-2000:]
+
+
+def product_modules() -> list[Path]:
+    return [
+        p
+        for p in APPS.rglob("*.py")
+        if not {"tests", "migrations"} & set(p.relative_to(APPS).parts)
+    ]
+
+
+def test_no_product_module_is_over_the_size_budget() -> None:
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in product_modules()}
+    assert len(sizes) > 100
+    over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert over == {}, f"split these where a reader would (budget {MAX_MODULE_LINES} lines)"
