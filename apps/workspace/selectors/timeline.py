@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from apps.core.vocabulary import Level
 from apps.incidents.models import Incident
 from apps.ingestion.models import (
     EventRollup,
@@ -73,12 +74,12 @@ NICE_STEPS = [
 ]
 TIMELINE_BUCKETS = 120
 LEVEL_COLOURS = {  # stacked bottom to top
-    0: "fill-slate-300",
-    1: "fill-slate-300",
-    2: "fill-sky-400",
-    3: "fill-amber-400",
-    4: "fill-red-500",
-    5: "fill-fuchsia-700",
+    Level.TRACE: "fill-slate-300",
+    Level.DEBUG: "fill-slate-300",
+    Level.INFO: "fill-sky-400",
+    Level.WARN: "fill-amber-400",
+    Level.ERROR: "fill-red-500",
+    Level.FATAL: "fill-fuchsia-700",
 }
 MAX_LANES = 12
 
@@ -211,30 +212,33 @@ def build_timeline(
         key,
         lambda: timeline_counts(incident, start, end, origin, width, rollup=rollup),
     )
-    by_level = [(b, level, n) for b, level, _, grouping, n, _ in rows if grouping == 1]
-    by_service = [(b, service, n) for b, _, service, grouping, n, _ in rows if grouping == 2]
-    errors_by_service = [
-        (b, service, errors)
-        for b, _, service, grouping, _, errors in rows
-        if grouping == 2 and errors
-    ]
     timeline = Timeline(start=origin, end=end, width=width, buckets=buckets, zoomed=zoomed)
+    step = (SVG_W - LABEL_W) / buckets
+    _add_bars(timeline, rows, step)
+    _add_lanes(timeline, rows, step)
+    _add_markers(timeline, findings, diagnosis, step)
+    timeline.ticks = _ticks(origin, end, width, buckets, step)
+    timeline.height = HIST_H + AXIS_H + len(timeline.lanes) * LANE_H + 4
+    return timeline
+
+
+def _add_bars(timeline: Timeline, rows, step: float) -> None:
+    """One bar per bucket, stacked by level (rows of grouping 1: bucket, level, count)."""
     counts: dict[int, dict[int | None, int]] = {}
-    for b, level, n in by_level:
-        counts.setdefault(b, {})[level] = n
-    plot_w = SVG_W - LABEL_W
-    step = plot_w / buckets
+    for b, level, _, grouping, n, _ in rows:
+        if grouping == 1:
+            counts.setdefault(b, {})[level] = n
     timeline.max_count = max((sum(levels.values()) for levels in counts.values()), default=0)
     timeline.total = sum(sum(levels.values()) for levels in counts.values())
     scale = (HIST_H - 4) / timeline.max_count if timeline.max_count else 0
-    for b in range(buckets):
+    width, origin = timeline.width, timeline.start
+    for b in range(timeline.buckets):
         levels = counts.get(b, {})
-        total = sum(levels.values())
         t0 = origin + timedelta(seconds=b * width)
         bar = {
             "x": LABEL_W + b * step,
             "w": max(step - 0.5, 0.5),
-            "total": total,
+            "total": sum(levels.values()),
             "from": t0,
             "to": t0 + timedelta(seconds=width),
             "zoom_from": t0 - timedelta(seconds=3 * width),
@@ -242,7 +246,7 @@ def build_timeline(
             "segments": [],
         }
         y = HIST_H
-        for level in (None, 0, 1, 2, 3, 4, 5):
+        for level in (None, *Level):
             n = levels.get(level, 0)
             if not n:
                 continue
@@ -251,15 +255,19 @@ def build_timeline(
             bar["segments"].append(
                 {"y": y, "h": h, "n": n, "cls": LEVEL_COLOURS.get(level, "fill-slate-300")}
             )
-        bar["errors"] = levels.get(4, 0) + levels.get(5, 0)
+        bar["errors"] = levels.get(Level.ERROR, 0) + levels.get(Level.FATAL, 0)
         timeline.bars.append(bar)
 
+
+def _add_lanes(timeline: Timeline, rows, step: float) -> None:
+    """A swimlane per service, the busiest MAX_LANES, alphabetical (rows of grouping 2)."""
     lanes: dict[str, dict[int, int]] = {}
-    for b, service, n in by_service:
-        lanes.setdefault(service, {})[b] = n
     lane_errors: dict[str, dict[int, int]] = {}
-    for b, service, n in errors_by_service:
-        lane_errors.setdefault(service, {})[b] = n
+    for b, _, service, grouping, n, errors in rows:
+        if grouping == 2:
+            lanes.setdefault(service, {})[b] = n
+            if errors:
+                lane_errors.setdefault(service, {})[b] = errors
     ranked = sorted(lanes, key=lambda s: (-sum(lanes[s].values()), s))[:MAX_LANES]
     for index, service in enumerate(sorted(ranked)):
         cells = lanes[service]
@@ -281,19 +289,20 @@ def build_timeline(
                         "opacity": round(0.25 + 0.75 * n / peak, 2),
                     }
                     for b, n in sorted(cells.items())
-                    if 0 <= b < buckets
+                    if 0 <= b < timeline.buckets
                 ],
             }
         )
 
-    def x_of(ts: datetime | None) -> float | None:
-        if ts is None:
-            return None
-        return LABEL_W + (ts - origin).total_seconds() / width * step
+
+def _add_markers(timeline: Timeline, findings, diagnosis, step: float) -> None:
+    """A marker where each finding starts, a band over each incident window."""
+
+    def x_of(ts: datetime) -> float:
+        return LABEL_W + (ts - timeline.start).total_seconds() / timeline.width * step
 
     for finding in findings:
-        x = x_of(finding.first_ts)
-        if x is not None and LABEL_W <= x <= SVG_W:
+        if finding.first_ts is not None and LABEL_W <= (x := x_of(finding.first_ts)) <= SVG_W:
             timeline.markers.append({"x": x, "finding": finding})
     for window in (diagnosis.windows if diagnosis else []) or []:
         ws, we = parse_ts(window.get("start") or ""), parse_ts(window.get("end") or "")
@@ -303,9 +312,6 @@ def build_timeline(
         x1 = min(x_of(we + timedelta(seconds=1)), SVG_W)
         if x1 > x0:
             timeline.windows.append({"x": x0, "w": x1 - x0, "window": window})
-    timeline.ticks = _ticks(origin, end, width, buckets, step)
-    timeline.height = HIST_H + AXIS_H + len(timeline.lanes) * LANE_H + 4
-    return timeline
 
 
 def _ticks(origin: datetime, end: datetime, width: int, buckets: int, step: float) -> list[dict]:

@@ -76,6 +76,18 @@ def project_detail(request: TenantHttpRequest, slug: str):
     return render(request, template, context)
 
 
+def _attach_lines(findings, diagnosis):
+    """Each finding's trigger and worst line as events, in one query; returns the root cause's
+    first evidence line."""
+    root = diagnosis.root_evidence[0] if diagnosis and diagnosis.root_evidence else None
+    refs = [f.trigger for f in findings] + [f.flashpoint for f in findings] + [root]
+    lines = selectors.events_at([r for r in refs if r])
+    for finding in findings:
+        finding.trigger_event = lines.get(_key(finding.trigger))
+        finding.flashpoint_event = lines.get(_key(finding.flashpoint))
+    return lines.get(_key(root)) if root else None
+
+
 def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
     """Everything under the header, filtered by the zoom window and the event filters."""
     filters = EventFilters.from_query(request.GET)
@@ -105,16 +117,7 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
     page = event_page(
         incident, filters, request.GET.get("after", ""), search_budget=search.WORKSPACE_BUDGET
     )
-    refs = [f.trigger for f in all_findings] + [f.flashpoint for f in all_findings]
-    if diagnosis and diagnosis.root_evidence:
-        refs.append(diagnosis.root_evidence[0])
-    lines = selectors.events_at(refs)
-    for finding in all_findings:
-        finding.trigger_event = lines.get(_key(finding.trigger))
-        finding.flashpoint_event = lines.get(_key(finding.flashpoint))
-    root_event = None
-    if diagnosis and diagnosis.root_evidence:
-        root_event = lines.get(_key(diagnosis.root_evidence[0]))
+    root_event = _attach_lines(all_findings, diagnosis)
     first, last = selectors.incident_bounds(sources)
     return {
         "filters": filters,
