@@ -87,7 +87,10 @@ MAX_LANES = 12
 def bucket_width(start: datetime, end: datetime, buckets: int = TIMELINE_BUCKETS) -> int:
     span = max((end - start).total_seconds(), 1.0)
     target = span / buckets
-    return next((step for step in NICE_STEPS if step >= target), NICE_STEPS[-1])
+    step = next((step for step in NICE_STEPS if step >= target), None)
+    # Past a week per bar (logs spanning years: archives, misdated lines) whole weeks, so the
+    # chart keeps at most `buckets` bars however long the span.
+    return step or math.ceil(target / NICE_STEPS[-1]) * NICE_STEPS[-1]
 
 
 def bucket_expr(origin: datetime, width: int) -> RawSQL:
@@ -319,6 +322,8 @@ def _ticks(origin: datetime, end: datetime, width: int, buckets: int, step: floa
     fmt = "%H:%M:%S" if width < 60 else "%H:%M"
     if (end - origin) > timedelta(days=1):
         fmt = "%m-%d %H:%M"
+    if (end - origin) > timedelta(days=365):
+        fmt = "%Y-%m-%d"
     return [
         {
             "x": LABEL_W + b * step,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db.models import F
@@ -537,3 +537,23 @@ def test_short_search_terms_are_not_applied_and_say_so(client, personas, db_inci
         assert [e.pk for e in response.context["events"]] == [
             e.pk for e in unfiltered.context["events"]
         ]
+
+
+@pytest.mark.parametrize(
+    ("span", "width"),
+    [
+        (timedelta(minutes=10), 5),
+        (timedelta(hours=6), 300),
+        (timedelta(days=30), 21600),
+        (timedelta(days=400), 604800),
+        (timedelta(days=18 * 365), 604800 * 8),  # whole weeks past the last nice step
+    ],
+)
+def test_the_timeline_keeps_to_its_bar_budget_over_any_span(span, width):
+    """Logs spanning years (an archive, misdated lines) still get at most ~120 bars: the
+    incident page drew 955 weekly bars for an 18-year span and slowed under load."""
+    from apps.workspace.selectors.timeline import TIMELINE_BUCKETS, bucket_width
+
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    assert bucket_width(start, start + span) == width
+    assert span.total_seconds() / width <= TIMELINE_BUCKETS
