@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from apps.core.vocabulary import LEVEL_NUMBER
 from apps.incidents.models import Project
 from apps.streams.models import SpoolBatch, SpoolRecord
 from apps.streams.protocols import StreamRecord
 
-INSERT_BATCH = 2000
+RECORD_COLUMNS = (
+    "batch_id", "seq", "ts", "observed_ts", "service", "level", "message", "attributes",
+    "resource", "trace_id", "span_id", "truncated",
+)  # fmt: skip
+_encode_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
 class ProjectGone(Exception):
@@ -66,10 +71,7 @@ def spool_batch(
                 body_bytes=body_bytes,
                 received_at=received_at,
             )
-            SpoolRecord.objects.bulk_create(
-                (_row(batch.pk, seq, record) for seq, record in enumerate(records)),
-                batch_size=INSERT_BATCH,
-            )
+            _copy_records(batch.pk, records)
     except IntegrityError:
         existing = _existing(project_id, digest)
         if existing is not None:
@@ -89,18 +91,31 @@ def _existing(project_id: int, digest: str) -> Spooled | None:
     return Spooled(batch_id=row[0], records=row[1], duplicate=True) if row else None
 
 
-def _row(batch_id: int, seq: int, record: StreamRecord) -> SpoolRecord:
-    return SpoolRecord(
-        batch_id=batch_id,
-        seq=seq,
-        ts=record.time,
-        observed_ts=record.observed_time,
-        service=record.service,
-        level=LEVEL_NUMBER.get(record.level) if record.level else None,
-        message=record.message,
-        attributes=record.attributes,
-        resource=record.resource,
-        trace_id=record.trace_id,
-        span_id=record.span_id,
-        truncated=record.truncated,
-    )
+def _copy_records(batch_id: int, records: list[StreamRecord]) -> None:
+    """COPY the batch's records into the spool (~5× faster than bulk_create per record)."""
+    statement = f"COPY {SpoolRecord._meta.db_table} ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
+    dumps = _encode_json
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(statement) as copy,
+    ):
+        write = copy.write_row
+        for seq, record in enumerate(records):
+            level = record.level
+            write(
+                (
+                    batch_id,
+                    seq,
+                    record.time,
+                    record.observed_time,
+                    record.service,
+                    LEVEL_NUMBER.get(level) if level else None,
+                    record.message,
+                    dumps(record.attributes) if record.attributes else "{}",
+                    dumps(record.resource) if record.resource else "{}",
+                    record.trace_id,
+                    record.span_id,
+                    record.truncated,
+                )
+            )

@@ -1,0 +1,214 @@
+"""Streaming benchmark: a real client (the OpenTelemetry SDK's OTLP/HTTP exporter) at the
+receivers, with gunicorn and a qcluster draining, end to end.
+
+Starts gunicorn (2 workers × 2 threads) and `manage.py qcluster` on the database of
+DATABASE_URL, makes an ingest token for the `stream-bench` tenant's `stream-bench` project,
+then SENDERS threads each export batches of BATCH records through their own `OTLPLogExporter` (protobuf over HTTP, one request
+per batch) as fast as the server answers. Prints:
+
+  sent        records/s accepted by the receivers (2xx = spooled)
+  latency     p50 / p99 / max of one export request
+  end to end  records/s from the first request to the last record stored in the stream
+              (drained: parsed, grouped, rules run, COPYed), and the drain's lag behind
+Nothing is asserted. Quotas are lifted for the run. Usage:
+
+  . scripts/dev-env.sh && python bench/stream_bench.py [--records N] [--batch B] [--senders S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiops.settings")
+LIFTED = {
+    "STREAM_TENANT_RATE": "100000000",
+    "STREAM_TENANT_BURST": "100000000",
+    "STREAM_MAX_BACKLOG": "100000000",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("gunicorn exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start")
+
+
+def make_records(total: int, batch: int, service: str) -> list[list]:
+    """SDK log records (ReadableLogRecord), grouped in batches, built before the clock starts."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import (
+        LogRecordExporter,
+        LogRecordExportResult,
+        SimpleLogRecordProcessor,
+    )
+    from opentelemetry.sdk.resources import Resource
+
+    collected: list = []
+
+    class Collect(LogRecordExporter):
+        def export(self, batch):
+            collected.extend(batch)
+            return LogRecordExportResult.SUCCESS
+
+        def shutdown(self):
+            pass
+
+        def force_flush(self, timeout_millis: int = 0) -> bool:
+            return True
+
+    provider = LoggerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(Collect()))
+    logger = provider.get_logger("bench")
+    from opentelemetry._logs import SeverityNumber
+
+    for i in range(total):
+        error = i % 1000 == 999
+        logger.emit(
+            severity_number=SeverityNumber.ERROR if error else SeverityNumber.INFO,
+            severity_text="ERROR" if error else "INFO",
+            body=(
+                f"upstream timeout after 30000 ms calling inventory (request {i})"
+                if error
+                else f"GET /api/orders/{i % 5000} 200 in {i % 97} ms user={i % 311}"
+            ),
+            attributes={"http.route": "/api/orders/{id}", "request.n": i},
+        )
+    return [collected[i : i + batch] for i in range(0, len(collected), batch)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--senders", type=int, default=4)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django_tenants.utils import tenant_context
+
+    from apps.incidents.models import Project
+    from apps.streams.models import StreamEvent
+    from apps.streams.tokens import services as tokens
+    from apps.tenants.models import Tenant
+    from apps.tenants.services import create_tenant, ensure_public_tenant
+
+    ensure_public_tenant()
+    tenant = Tenant.objects.filter(slug="stream-bench").first() or create_tenant(
+        name="Stream bench", slug="stream-bench", owner_username="stream-bench"
+    )
+    with tenant_context(tenant):
+        project, _ = Project.objects.get_or_create(slug="stream-bench", defaults={"name": "bench"})
+    _, token = tokens.create_token(tenant=tenant, project=project, name="stream-bench")
+    service = f"bench-{uuid.uuid4().hex[:6]}"
+    batches = make_records(args.records, args.batch, service)
+    call_command("check", verbosity=0)
+
+    env = {**os.environ, **LIFTED}
+    port = free_port()
+    logs = ROOT / ".artifacts"
+    logs.mkdir(exist_ok=True)
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "aiops.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", "2", "--threads", "2"],
+        env=env, cwd=ROOT, stdout=(logs / "stream-bench-web.log").open("wb"),
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        env={**env, "Q_WORKERS": "2"}, cwd=ROOT,
+        stdout=(logs / "stream-bench-worker.log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_port(port, web)
+        run(args, port, token, batches, service, tenant, StreamEvent)
+    finally:
+        for proc in (web, worker):
+            os.killpg(proc.pid, 15)
+        for proc in (web, worker):
+            proc.wait(timeout=30)
+
+
+def run(args, port, token, batches, service, tenant, StreamEvent) -> None:
+    from django_tenants.utils import tenant_context
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+    url = f"http://127.0.0.1:{port}/ingest/otlp/v1/logs"
+    latencies: list[float] = []
+    failures = [0]
+    todo = list(batches)
+    lock = threading.Lock()
+
+    def sender() -> None:
+        exporter = OTLPLogExporter(
+            endpoint=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        while True:
+            with lock:
+                if not todo:
+                    return
+                batch = todo.pop()
+            started = time.perf_counter()
+            result = exporter.export(batch)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                if result != LogRecordExportResult.SUCCESS:
+                    failures[0] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=sender) for _ in range(args.senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent_s = time.perf_counter() - started
+    stored = 0
+    deadline = time.monotonic() + 600
+    while stored < args.records and time.monotonic() < deadline:
+        time.sleep(0.25)
+        with tenant_context(tenant):
+            stored = StreamEvent.objects.filter(service=service).count()
+    drained_s = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    print(f"records {args.records:,} in {len(batches):,} requests of {args.batch}, "
+          f"{args.senders} senders, failed requests {failures[0]}")  # fmt: skip
+    print(f"sent        {args.records / sent_s:>10,.0f} records/s  ({sent_s:.1f} s)")
+    print(f"latency     p50 {pct(0.5):.0f} ms  p99 {pct(0.99):.0f} ms  max {pct(1.0):.0f} ms")
+    print(f"end to end  {stored / drained_s:>10,.0f} records/s  ({stored:,} stored in "
+          f"{drained_s:.1f} s; drain lag {drained_s - sent_s:.1f} s)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
