@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("apps.workspace.urls.incidents")),
     path("", include("apps.workspace.urls.uploads")),
     path("", include("apps.workspace.urls.groups")),
+    path("", include("apps.workspace.urls.streams")),
     path("", include("apps.rules.urls")),
     path("", include("apps.analysis.urls")),
     path("", include("apps.reports.urls")),
