@@ -7,9 +7,13 @@ Runs the offline triage (`manage.py triage FILE --json`) on every excerpt and pr
   cited      top-1 right and the root cause cites one of the labelled root-cause lines
   quiet      healthy logs with nothing loud: no finding at error or worse, no root cause
 
-then the same per category. Nothing is asserted (test_incident_corpus.py does that). Usage:
+each for the whole corpus, the older part and the fresh part (`fresh = true` in incidents.toml:
+excerpts held out from rule writing, the honest estimate of how the rules generalize), then
+per category. Nothing is asserted (test_incident_corpus.py does that). Usage:
 
-  .venv/bin/python bench/incident_bench.py [--misses]
+  .venv/bin/python bench/incident_bench.py [--misses] [--fresh]
+
+--fresh restricts the per-category table and the misses to the fresh part.
 """
 
 from __future__ import annotations
@@ -27,38 +31,53 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="list every miss with its answer")
+    parser.add_argument("--fresh", action="store_true", help="categories and misses: fresh only")
     args = parser.parse_args()
 
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiops.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aiops.settings_cli")  # no database needed
     django.setup()
     from apps.core.tests.corpus import judge, load
 
     started = time.perf_counter()
     verdicts = [judge(incident) for incident in load()]
     elapsed = time.perf_counter() - started
-    incidents = [v for v in verdicts if not v.incident.healthy]
-    healthy = [v for v in verdicts if v.incident.healthy]
-    n = len(incidents)
+    all_incidents = [v for v in verdicts if not v.incident.healthy]
+    all_healthy = [v for v in verdicts if v.incident.healthy]
 
     def share(count: int, total: int) -> str:
-        return f"{count / total:.2f}  ({count}/{total})" if total else "-"
+        return f"{count / total:.2f} ({count:>2}/{total:<2})" if total else "-"
 
-    categories = sorted({v.incident.category for v in incidents})
+    parts = {
+        "all": lambda v: True,
+        "older": lambda v: not v.incident.fresh,
+        "fresh": lambda v: v.incident.fresh,
+    }
+    categories = sorted({v.incident.category for v in all_incidents})
     print(
-        f"{n} incidents in {len(categories)} categories, {len(healthy)} healthy logs "
-        f"({elapsed:.1f} s)"
+        f"{len(all_incidents)} incidents in {len(categories)} categories, "
+        f"{len(all_healthy)} healthy logs ({elapsed:.1f} s); "
+        f"fresh: {sum(v.incident.fresh for v in verdicts)} held out from rule writing"
     )
-    rows = [
-        ("root-cause category right (top-1)", share(sum(v.top1 for v in incidents), n)),
-        ("category among the findings", share(sum(v.among_findings for v in incidents), n)),
-        ("category right and root-cause line cited", share(sum(v.cited for v in incidents), n)),
-        ("healthy logs with nothing loud", share(sum(v.quiet for v in healthy), len(healthy))),
+    metrics = [
+        ("root-cause category right (top-1)", lambda v: v.top1, False),
+        ("category among the findings", lambda v: v.among_findings, False),
+        ("category right and root-cause line cited", lambda v: v.cited, False),
+        ("healthy logs with nothing loud", lambda v: v.quiet, True),
     ]
-    for label, value in rows:
-        print(f"  {label:<42} {value}")
+    print(f"  {'':<42} " + " ".join(f"{name:<13}" for name in parts))
+    for label, test, on_healthy in metrics:
+        cells = []
+        for keep in parts.values():
+            pool = [v for v in (all_healthy if on_healthy else all_incidents) if keep(v)]
+            cells.append(f"{share(sum(map(test, pool)), len(pool)):<13}")
+        print(f"  {label:<42} " + " ".join(cells))
+
+    keep = parts["fresh"] if args.fresh else parts["all"]
+    incidents = [v for v in all_incidents if keep(v)]
+    healthy = [v for v in all_healthy if keep(v)]
+    categories = sorted({v.incident.category for v in incidents})
 
     by_category = defaultdict(list)
     for v in incidents:

@@ -24,6 +24,7 @@ class Incident:
     category: str
     root_cause_lines: tuple[int, ...]
     healthy: bool
+    fresh: bool = False  # held out: collected after the rules it is measured against
 
     @property
     def path(self) -> Path:
@@ -68,6 +69,7 @@ def load() -> list[Incident]:
             category=row["category"],
             root_cause_lines=tuple(row["root_cause_lines"]),
             healthy=row.get("healthy", False),
+            fresh=row.get("fresh", False),
         )
         for row in index["incident"]
     ]
