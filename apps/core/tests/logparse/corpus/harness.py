@@ -40,7 +40,10 @@ FIELDS = ("ts", "level", "message")
 def half(fmt: dict) -> str:
     """ "dev" or "held-out": a fixed split by the sha1 of the format's tool, made before any
     failure was looked at. Parser work looks at dev failures only; held-out is the honest
-    estimate on formats not seen before."""
+    estimate on formats not seen before. A format added after the split names its half
+    (`half: held-out`): it is added before parser work sees it, so it stays unseen."""
+    if fmt.get("half"):
+        return str(fmt["half"])
     return "dev" if int(hashlib.sha1(fmt["tool"].encode()).hexdigest(), 16) % 2 == 0 else "held-out"
 
 
