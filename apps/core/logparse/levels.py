@@ -8,6 +8,7 @@ Unknown values map to None rather than to a guess.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 # The normalised levels, in order: an event stores the index (Event.level).
@@ -196,3 +197,26 @@ def level_from_message(message: str) -> str | None:
     if nxt not in ("", ":", "]", ">", " ", "|", "\t"):
         return None
     return WORDS.get(word.lower())
+
+
+# A level that a message states as a key before anything else: Heroku's router `at=error`,
+# logfmt-ish `level=warn` in a wrapped line.
+_KEYED = re.compile(r"(?:at|level|lvl|severity)=\"?([A-Za-z]{3,11})\b")
+_AFTER_WORD = re.compile(r"[\]>]?(?:\s*[:|]|\s+-(?=\s))?\s*")
+
+
+def split_leading_level(message: str) -> tuple[str | None, str]:
+    """(level, message without it) for a message whose first word states its level, when the
+    header said none: `PANIC:  could not write` -> (FATAL, `could not write`); `[ERROR] x`,
+    `WARNING - x` likewise. A keyed level (`at=error code=H12 ...`) is read but stays in the
+    message, whose first field it is. (None, message) when there is no such word."""
+    level = level_from_message(message)
+    if level is None:
+        m = _KEYED.match(message)
+        return (WORDS.get(m.group(1).lower()) if m else None), message
+    start = len(message) - len(message.lstrip("[<"))
+    end = start
+    while end < len(message) and message[end].isalpha():
+        end += 1
+    rest = message[_AFTER_WORD.match(message, end).end() :]  # type: ignore[union-attr]
+    return level, rest or message

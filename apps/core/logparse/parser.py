@@ -19,7 +19,7 @@ from itertools import chain
 
 from .detect import SAMPLE_LINES, Detection, detect_format
 from .formats import BY_NAME, PLAIN, Fields, Format, parse_any
-from .levels import level_from_message
+from .levels import level_from_message, split_leading_level
 from .loghub import loghub_format
 from .multiline import (
     ENDS,
@@ -296,7 +296,10 @@ def _parse(
         trace = fields.get("trace_id")
         if trace is None:
             trace = _trace_in(message)
-        cur = Record(number, number, text, message, fields.get("ts"), False, fields.get("level"),
+        level = fields.get("level")
+        if level is None and message:  # the header states none: the message's first word may
+            level, message = split_leading_level(message)
+        cur = Record(number, number, text, message, fields.get("ts"), False, level,
                      fields.get("service"), fields.get("host"), fields.get("pid"), trace,
                      fields.get("attrs") or {}, fields.get("fmt") or fmt, True, truncated, source)  # fmt: skip
     if cur is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import re
 
-from ..levels import REDIS_MARKS, level_from_message, normalize_level
+from ..levels import REDIS_MARKS, normalize_level, split_leading_level
 from .spec import Fields, regex_parser
 
 _ISO = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
@@ -67,7 +67,7 @@ parse_log4j = regex_parser(
 
 
 def _leading_level(d: Fields, _m: re.Match[str]) -> Fields:
-    d["level"] = level_from_message(d["message"])
+    d["level"], d["message"] = split_leading_level(d["message"])
     return d
 
 
@@ -222,5 +222,5 @@ def _generic_post(d: Fields) -> Fields:
     if c2 is not None:
         attrs["component"] = c2
     if d["level"] is None:
-        d["level"] = level_from_message(d["message"])
+        d["level"], d["message"] = split_leading_level(d["message"])
     return d

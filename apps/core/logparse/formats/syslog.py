@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from ..levels import level_from_message, level_from_pri, normalize_level
+from ..levels import level_from_message, level_from_pri, normalize_level, split_leading_level
 from .spec import Fields, regex_parser
 
 _TAG = r"(?P<service>[^\s\[\]:]{1,128})(?:\[(?P<pid>\d+)\])?:"
@@ -64,7 +64,9 @@ def _syslog_post(d: Fields, _m: re.Match[str]) -> Fields:
         d["host"] = None
         d["level"] = normalize_level(host)
     else:
-        d["level"] = level_from_pri(pri) if pri else level_from_message(msg)
+        d["level"] = level_from_pri(pri) if pri else None
+        if d["level"] is None:  # `myapp[12]: PANIC: ...`: the program's level is header too
+            d["level"], d["message"] = split_leading_level(msg)
     if d["service"] == "kernel":
         d["fmt"] = "kernel"
         m = _UPTIME.match(msg)

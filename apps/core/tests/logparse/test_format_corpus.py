@@ -37,8 +37,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
     "journald-short-monotonic": {"message": (0, 1, 2, 3)},
     "syslog-rfc3164": {"level": (0, 1), "message": (0, 1), "ts": (1,)},
     "logrus-text": {"message": (4, 5), "ts": (5,), "level": (5,)},
-    "heroku-logplex": {"level": (4,)},
-    "heroku-router-error": {"level": (3,)},
     "iis-w3c": {"message": (0, 1, 2, 3, 4), "ts": (4,), "level": (4,)},
     "klog-openshift-apiserver": {"message": (0, 1, 2)},
     "android-logcat-fatal-exception": {"ts": (0,), "level": (0,), "message": (0, 1, 2)},
@@ -47,7 +45,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
         "level": (0, 1, 2, 3, 4, 5),
         "message": (0, 1, 2, 3, 4, 5),
     },
-    "heroku-router-h10": {"level": (0, 5)},
     "proxysql": {"level": (2,), "message": (2,)},
     "synapse-journal": {"message": (0, 1)},
 }

@@ -13,6 +13,7 @@ from apps.core.logparse.levels import (
     level_from_pri,
     level_from_status,
     normalize_level,
+    split_leading_level,
 )
 from apps.core.logparse.parser import lines_from_text
 from apps.core.logparse.timestamps import TimestampParser, parse_timestamp
@@ -255,6 +256,46 @@ def test_http_status(status, expected):
 )
 def test_level_from_message(message, expected):
     assert level_from_message(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("PANIC:  could not write to file", ("FATAL", "could not write to file")),
+        ("[ERROR] Worker exited", ("ERROR", "Worker exited")),
+        ("WARNING - disk almost full", ("WARN", "disk almost full")),
+        ("at=error code=H12 desc=x", ("ERROR", "at=error code=H12 desc=x")),  # a field: kept
+        ("level=warn msg=slow", ("WARN", "level=warn msg=slow")),
+        ("Error handling is fine", (None, "Error handling is fine")),
+        ("status=500 path=/", (None, "status=500 path=/")),
+        ("ERROR", ("ERROR", "ERROR")),  # nothing else: the word stays the message
+    ],
+)
+def test_split_leading_level(message, expected):
+    assert split_leading_level(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "message"),
+    [  # lines we wrote in the shapes of issue 16: the level sits in the wrapped message
+        (
+            "Dec  3 10:12:14 host1 myapp[12]: PANIC: could not write to file\n"
+            "Dec  3 10:12:15 host1 myapp[12]: connection received: host=10.0.0.1",
+            "FATAL",
+            "could not write to file",
+        ),
+        (
+            "2026-12-03T10:12:14.123456+00:00 heroku[router]: at=error code=H12 desc=x\n"
+            "2026-12-03T10:12:16.123456+00:00 app[web.1]: Started GET /x",
+            "ERROR",
+            "at=error code=H12 desc=x",
+        ),
+    ],
+)
+def test_a_level_inside_the_message_when_the_header_has_none(text, level, message):
+    first, second = parse(text)
+    assert (first.level, first.message) == (level, message)
+    assert second.level is None
 
 
 # -- the year of year-less dates -----------------------------------------------------------
