@@ -29,8 +29,9 @@ MAX_WORDS = 2
 WORD_VALUES = 0.3  # a header word column (a host) has at most this share of distinct values
 
 # -- inference ----------------------------------------------------------------------------
-_FIELD_KINDS = frozenset(("T", "L", "LL", "N", "B[", "B(", "B<", "B{", "C", "MARK"))
+_FIELD_KINDS = frozenset(("T", "L", "LL", "N", "B[", "B(", "B<", "B{", "C", "S", "MARK"))
 _OPENERS = frozenset("[(<{")
+_CLOSERS = frozenset("])>}")
 
 
 @dataclass(slots=True)
@@ -55,9 +56,11 @@ class Header:
     def loghub(self) -> str:
         out = ""
         for i, col in enumerate(self.columns):
-            if i and col.space:
+            if i and col.space and col.kind not in _CLOSERS:
                 out += " "
-            if col.kind == "T" or col.kind.startswith("B") or col.role not in _LOGHUB:
+            if col.kind == "S":
+                out += "<Source>\\]"
+            elif col.kind == "T" or col.kind.startswith("B") or col.role not in _LOGHUB:
                 out += _loghub_literal(col)
             else:
                 out += _LOGHUB[col.role]
@@ -226,7 +229,7 @@ def _roles(columns: list[Column], rows: list[list[Token]]) -> None:
             have_service = True
         elif col.kind == "W":
             col.role = "host"
-        elif col.kind.startswith("B"):
+        elif col.kind == "S" or col.kind.startswith("B"):
             col.role = "attr"
         elif col.kind != "T":
             col.role = "literal"
@@ -243,10 +246,10 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
     for i, col in enumerate(columns):
         if i:
             prev = columns[i - 1].kind
-            if col.space:
+            if prev in _OPENERS or col.kind in _CLOSERS:
+                parts.append(r"\s*")  # padding inside brackets (`[WARN ]`) is optional
+            elif col.space:
                 parts.append(r"\s+")
-            elif prev in _OPENERS or col.kind in ("]", ")", ">", "}"):
-                parts.append(r"\s*")
         kind = col.kind
         if kind == "T":
             seen_ts = any(c.kind == "T" for c in columns[:i])
@@ -280,6 +283,8 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
             )
         elif kind == "W":
             parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]+)")
+        elif kind == "S":
+            parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]*?:\d{{1,6}})\]")
         else:
             parts.append(re.escape(col.value))
     parts.append(rf"\s*(?P<{prefix}message>.*)")

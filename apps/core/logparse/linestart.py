@@ -1,7 +1,8 @@
 """A line's start cut into typed tokens, and the timestamp shapes a header may begin with.
 
 Token kinds: T timestamp (in one of SHAPES), L level word, LL level letter, N number or id,
-B bracketed field, C `name:` component, W word, and punctuation as itself. header.py learns a
+B bracketed field, C `name:` component, S a source location closing the header (`file.go:12]`),
+W word, and punctuation as itself. header.py learns a
 file's header from the tokens of a sample of its lines; `ts_string` turns a matched shape back
 into a string timestamps.py reads.
 """
@@ -97,6 +98,8 @@ _WORD = re.compile(r"[^\s\[\](){}<>|,]+")
 _NUM = re.compile(r"[#*]?\d+(?:[#:.\-/]\d+)*(?![\w])")
 _PUNCT = re.compile(r"[|:\-,;*#.~=>]+")
 _LEVEL_KEYS = frozenset(w for w in WORDS if len(w) > 1)
+# A source location `file.ext:line` (glog/klog's `reflector.go:138] `, Android's `runtime.cc:675]`)
+_SOURCE = re.compile(r"[\w.\-/]*\.\w{1,8}:\d{1,6}")
 
 
 @dataclass(slots=True)
@@ -179,7 +182,15 @@ def tokenize(text: str) -> list[Token]:
             continue
         word = m.group()
         end = m.end()
-        if word.endswith(":") and len(word) > 1 and (end >= len(text) or text[end] in " \t"):
+        if end < len(text) and text[end] == "]" and "]" not in closers and _SOURCE.fullmatch(word):
+            out.append(Token("S", word, space))  # `file.go:138]`: the header ends here
+            end += 1
+        elif (
+            word.endswith(":")
+            and len(word) > 1
+            and (end >= len(text) or text[end] in " \t")
+            and not _SOURCE.fullmatch(word[:-1])  # `factory.go:134:` starts the message
+        ):
             if _is_level_word(word[:-1]) and "." not in word:
                 out.append(Token("L", word[:-1], space))
                 out.append(Token(":", ":", False))

@@ -207,7 +207,7 @@ _GENERIC_TS = (
 parse_generic = regex_parser(
     r"\[?" + _GENERIC_TS + r"\]?[ \t|,:\-]{0,4}"
     r"(?:\[?(?P<pid>\d{1,10})\]? )?"
-    r"(?:[\[<(]?(?P<level>" + _LEVEL_WORD + r")[\]>)]?(?![\w.])[ \t|:\-]{0,4}"
+    r"(?:[\[<(]?(?P<level>" + _LEVEL_WORD + r") {0,8}[\]>)]?(?![\w.])[ \t|:\-]{0,4}"
     r"(?:\[(?P<component>[^\[\]]{0,256}(?:\[[^\[\]]{0,64}\][^\[\]]{0,256}){0,4})\][ \t|:\-]{0,4}|(?P<component2>[\w.$\-/]{1,128}): )?)?"
     r"(?P<message>.*)",
     level=normalize_level,

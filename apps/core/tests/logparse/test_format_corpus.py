@@ -24,7 +24,6 @@ MIN_FORMATS = 60
 KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
     "haproxy": {"level": (2,)},
     "android-logcat-art-abort": {"message": (0, 1, 2)},
-    "klog": {"message": (0, 1, 2)},
     "gunicorn-syslog": {"level": (0, 2), "message": (0, 1, 2, 3)},
     "elasticsearch-2-compose": {"message": (0, 1, 2)},
     "kafka": {"message": (0, 1, 2, 3, 4)},
@@ -38,7 +37,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
     "syslog-rfc3164": {"level": (0, 1), "message": (0, 1), "ts": (1,)},
     "logrus-text": {"message": (4, 5), "ts": (5,), "level": (5,)},
     "iis-w3c": {"message": (0, 1, 2, 3, 4), "ts": (4,), "level": (4,)},
-    "klog-openshift-apiserver": {"message": (0, 1, 2)},
     "android-logcat-fatal-exception": {"ts": (0,), "level": (0,), "message": (0, 1, 2)},
     "java-service-wrapper": {
         "ts": (0, 1, 2, 3, 4, 5),

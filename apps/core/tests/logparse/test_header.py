@@ -63,3 +63,38 @@ def test_repeated_lines_and_plain_text_learn_nothing():
     assert infer(["2024/01/15 14:02:11 http: boom"] * 5) is None
     assert infer(["hello world", "another line", "third: one"]) is None
     assert detect_format(["hello world", "another line"]).name == "plain"
+
+
+def test_a_source_location_closing_the_header_is_header():
+    # klog/glog, written by us in the shape of issue 16: the header ends at `file.go:NNN] `,
+    # and a `path.go:NNN:` right after it is the message's own first word
+    lines = [
+        "E1203 10:12:14.223456       1 reflector.go:138] k8s.io/x/factory.go:134: watch failed",
+        "I1203 10:12:15.000001       1 leaderelection.go:248] attempting to acquire lease",
+        "W1203 10:12:16.123456       1 authentication.go:340] Error looking up configuration",
+    ]
+    header = infer(lines)
+    assert header is not None
+    assert header.loghub() == r"<Date> <Time> <Pid> <Source>\] <Content>"
+    recs = parse("\n".join(lines))
+    assert [(r.level, r.message) for r in recs] == [
+        ("ERROR", "k8s.io/x/factory.go:134: watch failed"),
+        ("INFO", "attempting to acquire lease"),
+        ("WARN", "Error looking up configuration"),
+    ]
+
+
+def test_padding_inside_brackets_and_bracket_runs_are_header():
+    # Elasticsearch's `[ts][WARN ][logger] [node]`: a padded level and `][` runs
+    text = (
+        "[2026-12-03T10:12:13,123][WARN ][o.e.c.r.a.DiskThresholdMonitor] [node-1] disk high\n"
+        "[2026-12-03T10:12:14,123][INFO ][o.e.n.Node               ] [node-1] started\n"
+        "[2026-12-03T10:12:15,123][ERROR][o.e.b.Bootstrap          ] [node-1] Exception\n"
+    )
+    recs = parse(text)
+    assert [(r.level, r.message) for r in recs] == [
+        ("WARN", "disk high"),
+        ("INFO", "started"),
+        ("ERROR", "Exception"),
+    ]
+    assert recs[0].ts.isoformat() == "2026-12-03T10:12:13.123000+00:00"
