@@ -83,6 +83,18 @@ FORMATS: tuple[Format, ...] = (
         first=_ALNUM + "\x1b",
         description="docker-compose prefixed output; service from the prefix, inner line parsed",
     ),
+    Format(
+        "java-wrapper",
+        containers.parse_java_wrapper,
+        (
+            "STATUS | wrapper  | 2024/01/15 14:02:11 | Launching a JVM...",
+            "ERROR  | wrapper  | 2024/01/15 14:02:15 | JVM exited unexpectedly.",
+            "INFO   | jvm 1    | 2024/01/15 14:02:12 | 2024-01-15 14:02:12,120 ERROR [main] c.e.App - boom",
+        ),
+        specificity=8,
+        first=UPPER,
+        description="Java Service Wrapper (Tanuki) wrapper.log; the JVM's lines are parsed",
+    ),
     # -- syslog family ----------------------------------------------------------------------
     Format(
         "syslog-5424",

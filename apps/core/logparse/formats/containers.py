@@ -1,7 +1,8 @@
 """Container and orchestrator output: Kubernetes CRI log lines, docker-compose prefixed output,
-`kubectl get events` tables and the Events section of `kubectl describe`.
+the Java Service Wrapper's log, `kubectl get events` tables and the Events section of
+`kubectl describe`.
 
-CRI and compose are wrappers: the prefix is stripped and the inner line is parsed with the whole
+CRI, compose and the Java Service Wrapper are wrappers: the prefix is stripped and the inner line is parsed with the whole
 catalogue (a Spring Boot line inside a CRI line is a Spring Boot record with the CRI stream).
 """
 
@@ -45,6 +46,32 @@ def parse_compose(text: str) -> Fields | None:
         inner = _ANSI.sub("", inner, count=2)
     attrs = {"replica": int(replica)} if replica else {}
     return wrap_inner(inner, ts=None, attrs=attrs, service=service)
+
+
+# Java Service Wrapper (Tanuki; Nexus, ActiveMQ, Mule ...), wrapper.log in the default LPTM
+# layout: `STATUS | wrapper  | 2019/05/23 15:01:26 | Launching a JVM...`, the JVM's own output
+# as `INFO   | jvm 1    | <time> | <its line>`. Its levels add STATUS and ADVICE (notices).
+_JSW = re.compile(
+    r"([A-Z]{4,6}) {0,3}\| (jvm \d{1,5}|wrapper) {0,8}\| "
+    r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d{1,3})?) \| ?"
+)
+_JSW_LEVELS = {"STATUS": "INFO", "ADVICE": "INFO"}
+
+
+def parse_java_wrapper(text: str) -> Fields | None:
+    m = _JSW.match(text)
+    if m is None:
+        return None
+    word, source, ts = m.groups()
+    level = _JSW_LEVELS.get(word) or normalize_level(word)
+    if level is None:
+        return None
+    f = wrap_inner(text[m.end() :].strip(), ts=ts, attrs={"source": source})
+    f.pop("weak", None)  # every wrapper line is an event of its own, with a time and a level
+    f["ts"] = ts  # the outermost time, as for every wrapper
+    if f.get("level") is None or source == "wrapper":
+        f["level"] = level
+    return f
 
 
 _K8S_AGE = r"(?:<unknown>|<invalid>|\d{1,5}[smhdy](?:\d{1,5}[smhd])?)"

@@ -38,11 +38,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
     "logrus-text": {"message": (4, 5), "ts": (5,), "level": (5,)},
     "iis-w3c": {"message": (0, 1, 2, 3, 4), "ts": (4,), "level": (4,)},
     "android-logcat-fatal-exception": {"ts": (0,), "level": (0,), "message": (0, 1, 2)},
-    "java-service-wrapper": {
-        "ts": (0, 1, 2, 3, 4, 5),
-        "level": (0, 1, 2, 3, 4, 5),
-        "message": (0, 1, 2, 3, 4, 5),
-    },
     "proxysql": {"level": (2,), "message": (2,)},
     "synapse-journal": {"message": (0, 1)},
 }

@@ -486,6 +486,16 @@ CASES = [
         "\x1b[36mdb-1   |\x1b[0m 2024-01-15 14:02:11.123 UTC [68] FATAL:  sorry, too many clients already",
         {"service": "db", "level": "FATAL", "pid": "68"},
     ),
+    (  # lines we wrote in the Java Service Wrapper's default layout (issue 16)
+        "java-wrapper",
+        "STATUS | wrapper  | 2024/01/15 14:02:11 | Launching a JVM...",
+        {"ts": "2024-01-15T14:02:11+00:00", "level": "INFO", "message": "Launching a JVM..."},
+    ),
+    (  # the JVM's own line inside: its level and message, the wrapper's time
+        "java-wrapper",
+        "INFO   | jvm 1    | 2024/01/15 14:02:12 | 2024-01-15 14:02:12,120 ERROR [main] c.e.App - boom",
+        {"ts": "2024-01-15T14:02:12+00:00", "level": "ERROR", "message": "boom"},
+    ),
     (
         "kubectl-events",
         "5m          Warning   BackOff     pod/api-7d9f-abcde     Back-off restarting failed container",
