@@ -155,6 +155,14 @@ MASKS: list[Mask] = [
         ["mod_jk", "jk2_init()", "utf-8", "x86_64"],
     ),
     Mask(
+        "id_segment",
+        r"(?<=[A-Za-z]{2}_)\d+(?:_\d+)*(?=_|(?![\w]))",
+        "numbered parts of an identifier after a word and `_`: `broadcast_9_piece0`, `rdd_2_1` "
+        "(a word of two letters or more before it, so `x86_64` stays a name)",
+        [("broadcast_9_piece0", "broadcast_<*>_piece0"), ("rdd_2_1", "rdd_<*>")],
+        ["x86_64", "jk2_init()", "piece0"],
+    ),
+    Mask(
         "k8s_pod",
         r"(?<=[a-z0-9]-)(?=[a-z0-9]{0,9}\d)[a-z0-9]{6,10}-[a-z0-9]{5}\b",
         "Kubernetes pod name suffixes (replica-set hash + random suffix): `web-7d9f8b6c5-x2k4q`",
@@ -209,9 +217,10 @@ MASKS: list[Mask] = [
     ),
     Mask(
         "number",
-        r"(?<![\w.])[\-+]?\d+(?:[.,:]\d+)*(?:[eE][\-+]?\d+)?(?![\w])",
-        "integers, decimals, versions (`1.2.3`) and signed values; digits glued to letters "
-        "(`ssh2`, `jk2_init`, `log4j`) are part of a name, not a number",
+        r"(?<![\w.])(?:[<>]=?|~)?[\-+]?\d+(?:[.,:]\d+)*(?:[eE][\-+]?\d+)?(?![\w])",
+        "integers, decimals, versions (`1.2.3`), signed values and bounds (`<1`, `>=5`: one "
+        "value printed as `<1 sec` or `12 sec`); digits glued to letters (`ssh2`, `jk2_init`, "
+        "`log4j`) are part of a name, not a number",
         [
             ("3200", "<*>"),
             ("-2", "<*>"),
@@ -219,10 +228,41 @@ MASKS: list[Mask] = [
             ("11:", "<*>:"),
             ("1.7.0", "<*>"),
             ("worker-3", "worker-<*>"),
+            ("<1", "<*>"),
         ],
         ["ssh2", "jk2_init()", "log4j", "v2", "x86_64"],
     ),
 ]
+
+_METHODS = "GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE"
+
+# An HTTP request line is the event of an access log: the method and the route stay, the
+# variable segments of the path (ids, hashes) and the query string become `<*>`.
+REQUEST = Mask(
+    "request",
+    r"(?<![\w\\])\"(?:" + _METHODS + r")\ [^\"\s]{0,2000}\ HTTP/\d(?:\.\d)?\"",
+    "a quoted HTTP request line, kept as method + route shape",
+    [
+        ('"GET /api/users/123?x=1 HTTP/1.1"', '"GET /api/users/<*>?<*> HTTP/<*>"'),
+        ('"POST /login HTTP/1.0"', '"POST /login HTTP/<*>"'),
+    ],
+    ['"hello world"'],
+)
+_VARIABLE_SEGMENT = re.compile(r"\d+|.*\d.*|[0-9a-fA-F\-]{16,}")
+
+
+def _route(path: str) -> str:
+    """`/api/users/123?x=1` → `/api/users/<*>?<*>`: segments with digits are values, except
+    short names like `v2` (digits glued to two letters or more)."""
+    path, _, query = path.partition("?")
+    parts = [
+        WILDCARD
+        if _VARIABLE_SEGMENT.fullmatch(p) and not re.fullmatch(r"[A-Za-z]{1,8}\d", p)
+        else p
+        for p in path.split("/")
+    ]
+    return "/".join(parts) + ("?" + WILDCARD if query else "")
+
 
 # Quoted values may contain spaces: `tokenize` keeps a quoted value inside one token, and this
 # mask runs first. A quoted string directly followed by `:` is a JSON key, and an HTTP request
@@ -240,7 +280,7 @@ QUOTED = Mask(
     ["Can't find child 4 in scoreboard", '{"level": 3}', '"GET /index.html HTTP/1.1"'],
 )
 
-ALL_MASKS: list[Mask] = [QUOTED, *MASKS]
+ALL_MASKS: list[Mask] = [REQUEST, QUOTED, *MASKS]
 
 
 def compile_masks(masks: list[Mask]) -> re.Pattern[str]:
@@ -257,6 +297,9 @@ _TOKEN_SPLIT_RE = re.compile(
 
 
 def _repl(m: re.Match[str]) -> str:
+    if m.lastgroup == "request":
+        method, path, _version = m.group(0)[1:-1].split(" ")
+        return f'"{method} {_route(path)} HTTP/{WILDCARD}"'
     if m.lastgroup == "quoted":
         return m.group(0)[0] + WILDCARD + m.group(0)[0]
     return WILDCARD

@@ -46,8 +46,11 @@ from .templates import (
     has_digit,
     merge_token,
 )
+from .values import fold, fold_spans, status_classes
 
 SIG_CACHE_LIMIT = 100_000
+# value runs folded (start, end, folded token), then runs of `<*>` collapsed (start, end)
+_Spans = tuple[tuple[tuple[int, int, str], ...], tuple[tuple[int, int], ...]]
 _NO_DIGIT = frozenset("0123456789")
 STATE_VERSION = 1
 
@@ -96,7 +99,7 @@ class Match:
         simple: bool = True,
         tokens: list[str] | None = None,
         message: str = "",
-        spans: tuple[tuple[int, int], ...] = (),
+        spans: _Spans = ((), ()),
     ) -> None:
         self.template_id = template_id
         self.template = template
@@ -114,7 +117,7 @@ class Match:
         if self._params is None:
             raw = self._tokens
             if raw is None:
-                raw = _join_spans(tokenize(self._message), self._spans)
+                raw = _apply_spans(tokenize(self._message), self._spans)
             self._params = _params_of(self._wild, self._simple, raw)
         return self._params
 
@@ -314,22 +317,31 @@ class Miner:
         known = self._shapes.get(shape)
         raw = tokenize(message)
         if known is not None and (not known[1] or _checks_hold(raw, known[1])):
-            return _join_spans(raw, known[2]), known[0]
+            return _apply_spans(raw, known[2]), known[0]
         masked = self._mask.mask_shaped(raw, tokenize(shape))
+        status = status_classes(raw, masked)
         checks: tuple[tuple[int, str], ...] = ()
         if has_ascii_digit("".join(masked)):  # some digits are part of a name (`ssh2`)
             plain = _NO_DIGIT.isdisjoint
-            checks = tuple((i, raw[i]) for i, m in enumerate(masked) if not plain(m))
-        spans: tuple[tuple[int, int], ...] = ()
+            # a status holds by its class: a prefix check (`_checks_hold`)
+            checks = tuple(
+                (i, raw[i][:1] if i in status else raw[i])
+                for i, m in enumerate(masked)
+                if not plain(m)
+            )
+        folds = fold_spans(raw, masked)
+        if folds:
+            raw, masked = fold(raw, folds, True), fold(masked, folds, False)
+        runs: tuple[tuple[int, int], ...] = ()
         if masked.count(WILDCARD) >= self._config.collapse_run:
-            spans = _runs(masked, self._config.collapse_run)
-            if spans:
-                raw = _join_spans(raw, spans)
-                masked = _join_spans(masked, spans, WILDCARD)
+            runs = _runs(masked, self._config.collapse_run)
+            if runs:
+                raw = _join_spans(raw, runs)
+                masked = _join_spans(masked, runs, WILDCARD)
         sig = tuple(masked)
         if len(self._shapes) >= SIG_CACHE_LIMIT:
             self._shapes.clear()
-        self._shapes[shape] = (sig, checks, spans)
+        self._shapes[shape] = (sig, checks, (folds, runs))
         return raw, sig
 
     def _remember(self, sig: tuple[str, ...], tpl: Template) -> None:
@@ -457,6 +469,14 @@ def _join_spans(
     return out
 
 
+def _apply_spans(raw: list[str], spans: _Spans) -> list[str]:
+    """Raw tokens as the signature saw them: value runs folded, then long runs collapsed."""
+    folds, runs = spans
+    return _join_spans(fold(raw, folds, True), runs)
+
+
 def _checks_hold(raw: list[str], checks: tuple[tuple[int, str], ...]) -> bool:
+    # a prefix test: lines of one digit shape have tokens of equal lengths, so for a whole
+    # token it is equality; a status class checks its first digit only
     n = len(raw)
-    return all(i < n and raw[i] == token for i, token in checks)
+    return all(i < n and raw[i].startswith(token) for i, token in checks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .masks import WILDCARD
+from .values import STATUS_CLASSES
 
 
 def fill(template: str, params: list[str]) -> str:
@@ -174,6 +175,8 @@ def evidence_key(
     limit = max(1, len(a) // diff_share)
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
         if x != y and not _compatible(x, y):
+            if x in STATUS_CLASSES or y in STATUS_CLASSES:
+                return None  # a status class is the event (200s and 504s of one route)
             if i == 0 and not _first_may_differ(x, y, name_first):
                 return None  # a different first word: a different message
             diff.append(i)

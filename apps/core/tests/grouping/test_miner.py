@@ -201,14 +201,51 @@ def test_a_literal_seen_first_joins_the_general_template_later() -> None:
     assert later.template == "Connection from <*> closed"
 
 
-# Known failures, written down (issue 17): one event whose lines differ in length.
-KNOWN_SPLITS = [
+# Issue 17: one event whose lines differ in length (an optional part, a value in one token or
+# two) stays one template: value runs are folded into the value before them.
+OPTIONAL_PARTS = [
     ["sent 100 bytes to 10.0.0.1", "sent 2048 bytes (2.00 KB) to 10.0.0.1"],  # optional part
     ["lifetime <1 sec", "lifetime 00:12"],  # one value, one token or two
 ]
 
 
-@pytest.mark.parametrize("lines", KNOWN_SPLITS)
-@pytest.mark.xfail(strict=True, reason="templates have a fixed number of tokens")
-def test_known_split_events(lines: list[str]) -> None:
+@pytest.mark.parametrize("lines", OPTIONAL_PARTS)
+def test_one_event_with_optional_parts_is_one_template(lines: list[str]) -> None:
     assert len({m.template_id for m in Miner(salt="t").mine_batch(lines * 3)}) == 1
+
+
+def test_folded_values_and_units_after_plain_numbers() -> None:
+    match = Miner(salt="t").add("a:1 close, 1190 bytes (1.16 KB) sent, lifetime <1 sec")
+    assert match.template == "a:<*> close, <*> bytes sent, lifetime <*>"
+    assert match.params == ["1", "1190", "<1 sec"]  # the optional part is not a parameter
+    assert Miner(salt="t").add("timed out after 30 ms").template == "timed out after <*> ms"
+
+
+def _access(method: str, path: str, status: int) -> str:
+    return f'10.0.0.{status % 250} - - [10/Oct/2000:13:55:36 -0700] "{method} {path} HTTP/1.1" {status} 512'
+
+
+def test_access_logs_group_by_method_route_and_status_class() -> None:
+    miner = Miner(salt="t")
+    ok = {miner.add(_access("GET", f"/api/orders/{n}", 200)).template_id for n in range(5)}
+    ok |= {miner.add(_access("GET", f"/api/orders/{n}", 201)).template_id for n in range(5)}
+    bad = {miner.add(_access("GET", f"/api/orders/{n}", s)).template_id for n, s in
+           [(1, 502), (2, 504), (3, 503)]}  # fmt: skip
+    post = miner.add(_access("POST", "/api/orders/9", 200))
+    other = miner.add(_access("GET", "/api/users/9", 200))
+    assert len(ok) == 1
+    assert len(bad) == 1
+    assert bad != ok
+    assert post.template_id not in ok | bad
+    assert other.template_id not in ok | bad | {post.template_id}
+    assert (
+        '"GET /api/orders/<*> HTTP/<*>" 5xx'
+        in miner.match(_access("GET", "/api/orders/7", 500)).template
+    )
+
+
+def test_status_class_survives_the_shape_cache() -> None:
+    miner = Miner(salt="t")
+    ids = [miner.add(_access("GET", "/x", s)).template_id for s in (200, 502, 200, 502, 404)]
+    assert ids[0] == ids[2] and ids[1] == ids[3]
+    assert len(set(ids)) == 3
