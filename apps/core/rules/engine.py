@@ -15,9 +15,10 @@ derived) run on every record. Messages are cut to MAX_SCAN_CHARS before any patt
 from __future__ import annotations
 
 import heapq
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import compress, repeat
 from operator import attrgetter, itemgetter
@@ -36,7 +37,7 @@ from .catalogue import (
     scan_text,
 )
 from .detect import StreamDetector
-from .finding import EvidenceRef, Finding
+from .finding import EvidenceRef, Finding, Severity
 from .patterns import MAX_SCAN_CHARS, KeywordIndex, Pattern
 from .story import merge_findings
 
@@ -61,6 +62,7 @@ class _RuleState:
         "flash_score",
         "groups",
         "last_ts",
+        "loud",
         "per_source",
         "services",
         "shared",
@@ -85,6 +87,7 @@ class _RuleState:
         self.window: deque[float] = deque()
         self.fired = False
         self.co_regex_hit = False
+        self.loud = False  # a match the software logged as an error, or that heads a stack
 
 
 class Engine:
@@ -300,6 +303,8 @@ class Engine:
             state.flash_ref = ref
         if rule.co_signal_regex is not None and not state.co_regex_hit:
             state.co_regex_hit = rule.co_signal_regex.search(text)
+        if not state.loud:
+            state.loud = _logged_as_error(record)
 
     # --- results --------------------------------------------------------------------------
 
@@ -342,6 +347,13 @@ class Engine:
             )
             shared[id(out[-1])] = state.shared
         present = {f.category for f in out}
+        # A warning rule the software itself reported as an error (its level, a thrown stack)
+        # is an error, unless an error rule of its category fired too: that one says it first-hand.
+        firm = {f.category for f in out if f.severity.rank > Severity.WARNING.rank}
+        for k, (f, state) in enumerate(zip(out, fired_states, strict=True)):
+            if f.severity == Severity.WARNING and state.loud and f.category not in firm:
+                out[k] = replace(f, severity=Severity.ERROR)
+                shared[id(out[k])] = shared.pop(id(f))
         for f, state in zip(out, fired_states, strict=True):
             rule = self.catalogue[f.rule_id]
             boost = 0.15 * len(set(rule.co_signal_categories) & (present - {f.category}))
@@ -371,6 +383,18 @@ def matched_line(pattern: Pattern | None, record: Record, text: str) -> int:
         text = record.raw
     k = pattern.line_of(text)
     return first + k if k is not None and k <= span else first
+
+
+ERROR_LEVEL = LEVEL_NUMBER["ERROR"]
+STACK_FRAME = re.compile(r"\n\s*at [\w$.<>/]+\(|\nTraceback \(most recent call last\)")
+
+
+def _logged_as_error(record: Record) -> bool:
+    """Did the software report this record as an error: ERROR level or worse, or a thrown
+    exception with its stack frames (a Java/JS `at …(` frame, a Python traceback)?"""
+    if record.level and LEVEL_NUMBER.get(record.level, 0) >= ERROR_LEVEL:
+        return True
+    return record.end_line > record.line and STACK_FRAME.search(record.raw) is not None
 
 
 def _needed_attrs(rule: Rule) -> frozenset[str] | None:

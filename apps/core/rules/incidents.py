@@ -30,7 +30,7 @@ Ranking — the rule, in order:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum
 
@@ -117,6 +117,18 @@ CAUSAL_TIER: dict[str, Tier] = {
 
 NOT_IN_WINDOWS = frozenset({"change"})  # trigger candidates: context, not the incident
 
+# A failure a service reports → the underlying causes it is reported because of. When both are
+# found, the root cause is the failure the user sees, cited from the earliest line of its cause
+# and titled with both ("Redis refuses writes (MISCONF) — cause: Read-only file system").
+REPORTED_BECAUSE_OF: dict[str, frozenset[str]] = {
+    "redis-misconf": frozenset({"read-only-fs", "permission-denied", "disk-full"}),
+}
+# Findings that only say "something threw": a specific finding on the same line says what.
+GENERIC = frozenset({"unhandled-exception"})
+# With nothing above warning anywhere, a warning-level signature that repeats this often is
+# still named (at low confidence): brute force, a client's read timeouts, throttling.
+REPEATED = 2
+
 
 def tier_of(category: str) -> Tier:
     """Unknown (custom) categories are treated as crash-level: above symptoms, below causes."""
@@ -201,9 +213,11 @@ def rank_root_causes(
     findings: Sequence[Finding], *, gap: float = 300.0, simultaneity: float = 2.0
 ) -> list[RootCause]:
     """Root-cause candidates of the main incident, best first; [] when nothing is above warning."""
-    incidents = [
-        i for i in build_incidents(findings, gap=gap) if i.max_severity.rank > Severity.WARNING.rank
-    ]
+    windows = build_incidents(findings, gap=gap)
+    incidents = [i for i in windows if i.max_severity.rank > Severity.WARNING.rank]
+    only_warnings = not incidents
+    if only_warnings:
+        incidents = [i for i in windows if any(_repeated_warning(f) for f in i.findings)]
     if not incidents:
         return []
     main = max(
@@ -215,6 +229,9 @@ def rank_root_causes(
         ),
     )
     candidates = [f for f in main.findings if f.severity != Severity.INFO]
+    if only_warnings:
+        candidates = [f for f in candidates if _repeated_warning(f)]
+    candidates, causes = _one_story(candidates)
     failing = {
         s
         for f in candidates
@@ -234,8 +251,53 @@ def rank_root_causes(
             for g in ordered
             if g is not f and tier_of(g.category) > tier_of(f.category) and not g.detector
         ]
-        out.append(_root_cause(f, downstream, rank, ordered))
+        rc = _root_cause(f, downstream, rank, ordered, causes.get(id(f)), only_warnings)
+        out.append(rc)
     return out
+
+
+def _repeated_warning(f: Finding) -> bool:
+    return not f.detector and f.severity == Severity.WARNING and f.count >= REPEATED
+
+
+def _one_story(candidates: list[Finding]) -> tuple[list[Finding], dict[int, Finding]]:
+    """One finding per fact: a generic "it threw" finding on a line a specific finding also
+    cites is that finding (at the higher severity); a failure and the underlying cause it is
+    reported because of (REPORTED_BECAUSE_OF) become one candidate, the failure's, cited from
+    its cause's lines. Returns the candidates and, per merged failure (by id), its cause."""
+    out = list(candidates)
+    for g in [f for f in out if f.category in GENERIC]:
+        lines = set(g.evidence)
+        specific = [f for f in out if f.category not in GENERIC and not f.detector]
+        same = next((f for f in specific if lines & set(f.evidence)), None)
+        if same is not None:
+            out.remove(g)
+            if g.severity.rank > same.severity.rank:
+                out[out.index(same)] = replace(same, severity=g.severity)
+    causes: dict[int, Finding] = {}
+    for failure in list(out):
+        reasons = REPORTED_BECAUSE_OF.get(failure.category, frozenset())
+        found = [f for f in out if f.category in reasons]
+        if not found or failure not in out:
+            continue
+        cause = min(found, key=lambda f: (_ts_key(f), _ref_key(f)))
+        first = min((cause, failure), key=lambda f: (_ts_key(f), _ref_key(f)))
+        evidence = list(dict.fromkeys(sorted([*cause.evidence, *failure.evidence], key=_line)))
+        merged = replace(
+            failure,
+            evidence=evidence,
+            trigger=first.trigger,
+            first_ts=first.first_ts,
+            severity=max(cause.severity, failure.severity, key=lambda s: s.rank),
+        )
+        out.remove(cause)
+        out[out.index(failure)] = merged
+        causes[id(merged)] = cause
+    return out, causes
+
+
+def _line(ref: EvidenceRef) -> tuple[str, int]:
+    return (ref.source, ref.line)
 
 
 def root_cause(findings: Sequence[Finding], **kwargs) -> RootCause | None:
@@ -276,10 +338,17 @@ def _order(candidates: list[Finding], failing: set[str], simultaneity: float) ->
 
 
 def _root_cause(
-    f: Finding, downstream: list[Finding], rank: int, ordered: list[Finding]
+    f: Finding,
+    downstream: list[Finding],
+    rank: int,
+    ordered: list[Finding],
+    cause: Finding | None = None,
+    only_warnings: bool = False,
 ) -> RootCause:
     tier = tier_of(f.category)
     confidence = f.confidence
+    if only_warnings:
+        confidence -= 0.2  # nothing was logged as an error: a repeated warning is a lead
     if downstream:
         confidence += 0.1
     if ordered and _ts_key(f) <= min(_ts_key(g) for g in ordered):
@@ -293,7 +362,8 @@ def _root_cause(
     when = f" at {f.first_ts.strftime('%Y-%m-%d %H:%M:%S')} UTC" if f.first_ts else ""
     first = f" (first line: {f.trigger.source}:{f.trigger.line})" if f.trigger else ""
     explains = sorted({g.category for g in downstream})
-    summary = f"{f.title}{where}{when}{first}, {f.count} occurrence{'s' if f.count != 1 else ''}."
+    title = f"{f.title} — cause: {cause.title}" if cause is not None else f.title
+    summary = f"{title}{where}{when}{first}, {f.count} occurrence{'s' if f.count != 1 else ''}."
     if explains:
         summary += f" Likely explains: {', '.join(explains)}."
     if tier >= Tier.SYMPTOM:
@@ -307,7 +377,7 @@ def _root_cause(
         evidence=evidence,
         confidence=confidence,
         rule_id=f.rule_id,
-        title=f.title,
+        title=title,
         services=list(f.services),
         first_ts=f.first_ts,
         trigger=f.trigger,

@@ -20,19 +20,9 @@ HEALTHY = [i for i in ALL if i.healthy]
 
 # Root cause named wrong or not at all today: id -> what triage names instead (None = nothing).
 KNOWN_WRONG_CATEGORY: dict[str, str | None] = {
-    # not found: InnoDB's status block and HTTP 429 / rate-limit lines have no rule that fires
-    "mysql-deadlock-matomo": None,
-    "caddy-rate-limit": None,  # "rate limit exceeded" at INFO
-    "nextcloud-rate-limit-json": None,  # multi-line JSON record
-    "opensmtpd-cert-expired": None,  # "warn: certificate has expired" in syslog
-    # found but not chosen: the finding exists, no root cause is named
-    "sshd-bruteforce-openwrt": None,
-    "sshd-invalid-user-journal": None,
-    "java-read-timed-out-jsoup": None,
-    "java-read-timed-out-manta": None,
-    # wrong name: the underlying cause is named instead of the failure the service reports
-    "redis-rdb-readonly-fs": "read-only-fs",
-    "ext4-readonly-sickchill": "disk-io-error",  # the medium errors follow the remount here
+    # not found: a rate limit logged once at INFO, inside a multi-line JSON record
+    "nextcloud-rate-limit-json": None,
+    # wrong name: the exception is named, not the missing setting behind it
     "django-missing-secret-key-env": "unhandled-exception",  # KeyError: 'SECRET_KEY'
     # categories the catalogue has no rule for
     "strimzi-zk-session-expired": None,
@@ -46,22 +36,13 @@ KNOWN_WRONG_CATEGORY: dict[str, str | None] = {
     "kafka-python-rebalance": None,
     "kafka-python-idle-rebalance": None,
     # fresh (held out from rule writing, see incidents.toml)
-    "docker-inspect-137-not-oom": "k8s-oomkilled",
-    "cloudcmd-exit-137-state": "k8s-oomkilled",
-    "bot-http-429-sleep": None,
-    "jsql-read-timed-out-ssl": None,
-    "java-main-read-timed-out": "unhandled-exception",
     "logcat-illegal-state-search": None,
     "mongodb-journal-free-space": None,
-    "sshd-invalid-user-probe": None,
     "haproxy-health-check-l4": None,
 }
 
 # Right category, but the root cause cites none of the labelled lines: id -> lines it cites.
-KNOWN_WRONG_LINE: dict[str, tuple[int, ...]] = {
-    # named right, but by the symptom ("Background saving error"), not its cause (EACCES)
-    "redis-rdb-permission-denied": (6, 10, 14, 18),
-}
+KNOWN_WRONG_LINE: dict[str, tuple[int, ...]] = {}
 
 # Healthy logs that raise something loud today: id -> the loud rule ids.
 KNOWN_LOUD: dict[str, tuple[str, ...]] = {}

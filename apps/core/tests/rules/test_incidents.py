@@ -145,6 +145,21 @@ def test_insufficient_evidence_when_nothing_above_warning():
     records = [
         rec(
             "Dec 10 06:55:48 LabSZ sshd[24200]: Failed password for invalid user admin from 1.2.3.4 port 38926 ssh2",
+            1,
+            at=1,
+        )
+    ]
+    findings, rc = analyse(records)
+    assert findings and all(f.severity in (Severity.INFO, Severity.WARNING) for f in findings)
+    assert rc is None
+    assert root_cause([]) is None
+
+
+def test_repeated_warnings_are_named_at_low_confidence():
+    """Brute force logs no error, but a warning that repeats is still the story to tell."""
+    records = [
+        rec(
+            "Dec 10 06:55:48 LabSZ sshd[24200]: Failed password for invalid user admin from 1.2.3.4 port 38926 ssh2",
             i,
             at=i,
         )
@@ -152,8 +167,8 @@ def test_insufficient_evidence_when_nothing_above_warning():
     ]
     findings, rc = analyse(records)
     assert findings and all(f.severity in (Severity.INFO, Severity.WARNING) for f in findings)
-    assert rc is None
-    assert root_cause([]) is None
+    assert rc is not None and rc.category == "auth-failures"
+    assert rc.confidence < 0.5
 
 
 def test_symptom_only_has_low_confidence_and_says_so():
