@@ -15,7 +15,7 @@ from apps.core.rules.finding import Finding as EngineFinding
 from apps.core.rules.incidents import root_cause
 from apps.incidents.models import Incident
 from apps.ingestion.models import LEVEL_NUMBER, LEVELS, Event, GroupOccurrence, Source
-from apps.rules.diagnosis import SourceIds, engine_findings
+from apps.rules.diagnosis import SourceNames, engine_findings
 from apps.rules.models import Diagnosis
 
 HISTORY_LIMIT = 20
@@ -91,17 +91,17 @@ CONTEXT_LINES = 2
 ROOT_EVIDENCE = 5  # lines of the root-cause candidate worth sending (they repeat one message)
 
 
-def _refs(pairs: Any) -> list[EvidenceRef]:
-    """``[source_id, line]`` pairs as stored by the rules app → `EvidenceRef`s (source as str)."""
+def _refs(incident: Incident, pairs: Any) -> list[EvidenceRef]:
+    """``[source_id, line]`` pairs as stored by the rules app → `EvidenceRef`s."""
 
-    ids = SourceIds()
-    return [r for r in (ids.ref(p) for p in pairs or ()) if r is not None]
+    names = SourceNames(incident)
+    return [r for r in (names.ref(p) for p in pairs or ()) if r is not None]
 
 
 def incident_findings(incident: Incident) -> list[EngineFinding]:
-    """The incident's stored rule findings as the engine's value objects (sources by id)."""
+    """The incident's stored rule findings as the engine's value objects."""
 
-    return engine_findings(incident, SourceIds())
+    return engine_findings(incident, SourceNames(incident))
 
 
 def incident_root_cause(incident: Incident, findings: list[EngineFinding]) -> dict | None:
@@ -114,7 +114,9 @@ def incident_root_cause(incident: Incident, findings: list[EngineFinding]) -> di
         return {
             "category": diagnosis.root_category,
             "summary": diagnosis.root_summary or diagnosis.root_title,
-            "evidence": list(dict.fromkeys(_refs(diagnosis.root_evidence)))[:ROOT_EVIDENCE],
+            "evidence": list(dict.fromkeys(_refs(incident, diagnosis.root_evidence)))[
+                :ROOT_EVIDENCE
+            ],
             "confidence": diagnosis.root_confidence,
         }
     top = root_cause(findings) if findings else None
@@ -142,9 +144,10 @@ def incident_groups(incident: Incident) -> list[GroupInput]:
     )
     if not occurrences:
         return []
+    names = SourceNames(incident)
     first_ids = [o.first_event_id for o in occurrences if o.first_event_id]
     firsts = {
-        pk: EvidenceRef(str(source_id), line)
+        pk: names.at(source_id, line)
         for pk, source_id, line in Event.objects.filter(
             incident=incident, pk__in=first_ids
         ).values_list("id", "source_id", "line")
@@ -166,7 +169,7 @@ def incident_groups(incident: Incident) -> list[GroupInput]:
             [group_ids, incident.pk, SAMPLES_PER_GROUP + 1],
         )
         for gid, source_id, line in cursor.fetchall():
-            samples.setdefault(gid, []).append(EvidenceRef(str(source_id), line))
+            samples.setdefault(gid, []).append(names.at(source_id, line))
     out = []
     for o in occurrences:
         g = o.group
@@ -203,7 +206,7 @@ def incident_first_error(incident: Incident) -> EvidenceRef | None:
     if not found:
         return None
     _, source_id, line = min(found)
-    return EvidenceRef(str(source_id), line)
+    return SourceNames(incident).at(source_id, line)
 
 
 def incident_timeline(incident: Incident) -> dict[str, Any]:
@@ -243,11 +246,11 @@ def incident_lines(
     multi-line event are not refs of their own and are simply absent.
     """
 
+    names = SourceNames(incident)
     wanted: dict[int, set[int]] = {}
     for ref in refs:
-        try:
-            source_id = int(ref.source)
-        except ValueError:
+        source_id = ref.source_id if ref.source_id is not None else names.pk.get(ref.source)
+        if source_id is None:
             continue
         lines = wanted.setdefault(source_id, set())
         lines.update(n for n in range(ref.line - context, ref.line + context + 1) if n >= 1)
@@ -257,7 +260,7 @@ def incident_lines(
     for source_id, lines in wanted.items():
         query |= Q(source_id=source_id, line__in=sorted(lines))
     rows = Event.objects.filter(query, incident=incident).values_list("source_id", "line", "raw")
-    return {EvidenceRef(str(source_id), line): raw for source_id, line, raw in rows}
+    return {names.at(source_id, line): raw for source_id, line, raw in rows}
 
 
 def evidence_inputs(incident: Incident) -> dict[str, Any]:

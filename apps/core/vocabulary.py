@@ -7,6 +7,7 @@ severities, the models' choices and the templates' colours. Orders are part of t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 
@@ -50,3 +51,18 @@ SEVERITY_ORDER: tuple[Severity, ...] = (
     Severity.ERROR,
     Severity.CRITICAL,
 )
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EvidenceRef:
+    """One raw line: the source it is in and its first physical line number (1-based).
+
+    ``source`` is the source's name as users read it (a file or archive member, unique within
+    an incident); ``source_id`` is the stored source's id once there is one (``Source.pk``),
+    None where nothing is stored (the CLI, the compute process). Refs compare and hash by
+    name and line only, so a ref read back from the database meets the engine's own.
+    """
+
+    source: str
+    line: int
+    source_id: int | None = field(default=None, compare=False)

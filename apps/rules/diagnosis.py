@@ -66,50 +66,50 @@ def save_job_findings(job, findings: list[EngineFinding], source_ids: Mapping[st
     Finding.objects.bulk_create(rows)
 
 
-class SourceIds:
-    """Stored [source_id, line] pairs ↔ engine refs named by the source id (`"12"`): what code
-    that looks lines up again (the analysis layer's evidence pack) wants."""
+class SourceNames:
+    """Stored [source_id, line] pairs ↔ engine refs: each ref named as users read the source
+    (`postgresql.log`, unique within the incident) and carrying the source's id."""
 
-    def ref(self, pair) -> EvidenceRef | None:
-        if not pair or len(pair) != 2:
-            return None
-        return EvidenceRef(str(int(pair[0])), int(pair[1]))
-
-    def pairs(self, refs) -> list[list[int]]:
-        return [[int(r.source), r.line] for r in refs if r.source.isdigit()]
-
-
-class _SourceNames(SourceIds):
-    """Source ids ↔ the names users read (`postgresql.log`), unique within the incident."""
-
-    def __init__(self, incident: Incident) -> None:
-
-        rows = list(Source.objects.filter(incident=incident).values_list("pk", "member"))
+    def __init__(self, incident: Incident | None) -> None:
+        rows = []
+        if incident is not None:
+            rows = list(Source.objects.filter(incident=incident).values_list("pk", "member"))
         taken = Counter(member for _, member in rows)
         self.name = {pk: member if taken[member] == 1 else f"{member}#{pk}" for pk, member in rows}
         self.pk = {name: pk for pk, name in self.name.items()}
 
+    def at(self, source_id: int, line: int) -> EvidenceRef:
+        return EvidenceRef(self.name.get(source_id, str(source_id)), line, source_id)
+
     def ref(self, pair) -> EvidenceRef | None:
-        if not pair:
+        if not pair or len(pair) != 2:
             return None
-        return EvidenceRef(self.name.get(pair[0], str(pair[0])), pair[1])
+        try:
+            return self.at(int(pair[0]), int(pair[1]))
+        except (TypeError, ValueError):
+            return None
 
     def pairs(self, refs) -> list[list[int]]:
-        return [[self.pk[r.source], r.line] for r in refs if r.source in self.pk]
+        out = []
+        for r in refs:
+            source_id = r.source_id if r.source_id is not None else self.pk.get(r.source)
+            if source_id is not None:
+                out.append([source_id, r.line])
+        return out
 
 
-def engine_findings(incident: Incident, names: SourceIds | None = None) -> list[EngineFinding]:
+def engine_findings(incident: Incident, names: SourceNames | None = None) -> list[EngineFinding]:
     """The incident's stored findings as engine objects, one per fact (each upload ran its own
     engine: the same rule firing in two uploads is one finding here); sources named as users
-    read them unless `names` says otherwise (`SourceIds()`: by source id)."""
-    names = names or _SourceNames(incident)
+    read them."""
+    names = names or SourceNames(incident)
     rows = Finding.objects.filter(incident=incident).order_by("id")
     return merge_findings([_engine_finding(f, names) for f in rows])
 
 
 @transaction.atomic
 def refresh_diagnosis(incident: Incident) -> Diagnosis:
-    names = _SourceNames(incident)
+    names = SourceNames(incident)
     findings = engine_findings(incident, names)
     _refs = names.pairs
     ranked = rank_root_causes(findings)
@@ -183,7 +183,7 @@ def _trigger(
     findings: list[EngineFinding],
     windows: list[Window],
     top: RootCause | None,
-    names: _SourceNames,
+    names: SourceNames,
 ) -> dict | None:
     """The likely trigger, as the CLI's triage finds it, with its evidence as stored pairs."""
     if top is None:
@@ -232,7 +232,7 @@ def story_findings(rows: list[Finding], root_category: str = "") -> list[Finding
     uploads folded into the primary's row, unsaved), the root cause first with the symptoms it
     explains after it (`role` "cause" / "symptom", `symptom_of` its title), then the rest,
     most severe first. Rows keep their pk: evidence links and zooming work as before."""
-    names = SourceIds()
+    names = SourceNames(None)  # refs by source id: merged here, turned back into pairs
     engine = [_engine_finding(row, names) for row in rows]
     row_of: dict[tuple, Finding] = {}
     for f, row in zip(engine, rows, strict=True):
@@ -271,7 +271,7 @@ def story_findings(rows: list[Finding], root_category: str = "") -> list[Finding
     return story + rest
 
 
-def _engine_finding(f: Finding, names: SourceIds) -> EngineFinding:
+def _engine_finding(f: Finding, names: SourceNames) -> EngineFinding:
     return EngineFinding(
         rule_id=f.rule_id,
         category=f.category,

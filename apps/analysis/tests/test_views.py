@@ -343,14 +343,14 @@ def test_done_run_links_verified_citations_only(client, personas, incident):
     link = reverse(
         "incidents:evidence",
         urlconf="aiops.urls_tenant",
-        args=[incident.pk, int(item.ref.source), item.ref.line],
+        args=[incident.pk, item.ref.source_id, item.ref.line],
     ).lstrip("/")
     assert f'href="{personas.alpha.url_prefix}{link}"' in body or link in body
     assert body.count('data-testid="citation"') == 1
     assert 'data-testid="evidence-sent"' in body and MARKERS["alpha"] in body
     assert body.count('data-testid="unverified"') == 1
     assert "Invented." not in body and "1 claim dropped" in body
-    assert run.result["summary"][0]["citations"][0]["source_id"] == int(item.ref.source)
+    assert run.result["summary"][0]["citations"][0]["source_id"] == item.ref.source_id
 
 
 def test_insufficient_evidence_is_said_honestly(client, personas):

@@ -143,8 +143,9 @@ class AnalysisResult:
             contributing_factors=tuple(claim(c) for c in analysis.contributing_factors),
             actions=tuple(claim(c) for c in analysis.actions),
             evidence={
-                item.id: SentLine(int(item.ref.source), item.ref.line, item.role, item.text)
+                item.id: SentLine(item.ref.source_id, item.ref.line, item.role, item.text)
                 for item in pack.items
+                if item.ref.source_id is not None
             },
             counts=analysis.counts(),
             repaired=analysis.repaired,
@@ -210,7 +211,10 @@ class AnalysisResult:
 
 
 def _cited(c: Citation, quote: str) -> CitedLine:
-    return CitedLine(c.id, int(c.ref.source), c.ref.line, quote if c.quoted else "")
+    """A citation of a stored line (the database path: every ref there has its source id)."""
+    if c.ref.source_id is None:
+        raise ValueError(f"{c.ref} has no source id: only stored lines can be cited")
+    return CitedLine(c.id, c.ref.source_id, c.ref.line, quote if c.quoted else "")
 
 
 def _list(value: object) -> list[Any]:

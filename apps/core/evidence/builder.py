@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -237,7 +237,7 @@ class _Shortlist:
                 for n in (ref.line - k, ref.line + k):
                     if n >= 1:
                         label = f"context-of:{ref.source}:{ref.line}"
-                        self.add(EvidenceRef(ref.source, n), "context", label)
+                        self.add(replace(ref, line=n), "context", label)
 
 
 def _prepared(

@@ -34,7 +34,10 @@ def as_ref(value: Any) -> EvidenceRef | None:
     if value is None or isinstance(value, EvidenceRef):
         return value
     if isinstance(value, Mapping):
-        return EvidenceRef(str(value["source"]), int(value["line"]))
+        source_id = value.get("source_id")
+        return EvidenceRef(
+            str(value["source"]), int(value["line"]), int(source_id) if source_id else None
+        )
     if isinstance(value, tuple | list) and len(value) == 2:
         return EvidenceRef(str(value[0]), int(value[1]))
     raise TypeError(f"not an evidence reference: {value!r}")

@@ -5,15 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from apps.core.vocabulary import Severity
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class EvidenceRef:
-    """One raw line: the source it came from and its first physical line number (1-based)."""
-
-    source: str
-    line: int
+from apps.core.vocabulary import EvidenceRef, Severity
 
 
 @dataclass(slots=True)

@@ -24,3 +24,19 @@ def test_the_cores_use_the_one_definition() -> None:
     assert levels.LEVELS is LEVELS
     assert record.LEVELS is LEVELS
     assert finding.Severity is Severity
+
+
+def test_an_evidence_ref_names_its_source_and_carries_its_id_apart() -> None:
+    from apps.core.vocabulary import EvidenceRef
+
+    stored = EvidenceRef("api.log", 12, source_id=7)
+    engine = EvidenceRef("api.log", 12)  # the engine knows names only
+    assert stored == engine and hash(stored) == hash(engine)  # they meet in dicts and sets
+    assert {engine: "raw"}[stored] == "raw"
+    assert stored.source_id == 7 and engine.source_id is None
+    assert sorted([EvidenceRef("b.log", 1), EvidenceRef("a.log", 9), EvidenceRef("a.log", 2)]) == [
+        EvidenceRef("a.log", 2),
+        EvidenceRef("a.log", 9),
+        EvidenceRef("b.log", 1),
+    ]
+    assert finding.EvidenceRef is EvidenceRef

@@ -10,12 +10,16 @@ SOURCE = "checkout-api.log"
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
-def incident_lines(marker: str = "", source: str = SOURCE) -> dict[EvidenceRef, str]:
+def incident_lines(
+    marker: str = "", source: str = SOURCE, source_id: int | None = None
+) -> dict[EvidenceRef, str]:
     """60 lines; errors start at line 30. ``marker`` is appended to every line (tenant tests)."""
     lines: dict[EvidenceRef, str] = {}
     for n in range(1, 61):
         ts = (T0 + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        lines[EvidenceRef(source, n)] = f"{ts} INFO checkout-api GET /cart/{n} 200 12ms {marker}"
+        lines[EvidenceRef(source, n, source_id)] = (
+            f"{ts} INFO checkout-api GET /cart/{n} 200 12ms {marker}"
+        )
     specials = {
         28: "WARN checkout-api db pool at 95% (19/20 connections in use)",
         30: "ERROR checkout-api psycopg.OperationalError: connection failed: FATAL: sorry, too many clients already (user=app password=Sup3rS3cret!)",
@@ -26,12 +30,12 @@ def incident_lines(marker: str = "", source: str = SOURCE) -> dict[EvidenceRef, 
     }
     for n, text in specials.items():
         ts = (T0 + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        lines[EvidenceRef(source, n)] = f"{ts} {text} {marker}".rstrip()
+        lines[EvidenceRef(source, n, source_id)] = f"{ts} {text} {marker}".rstrip()
     return lines
 
 
-def incident_findings(source: str = SOURCE) -> list[Finding]:
-    r = lambda n: EvidenceRef(source, n)  # noqa: E731
+def incident_findings(source: str = SOURCE, source_id: int | None = None) -> list[Finding]:
+    r = lambda n: EvidenceRef(source, n, source_id)  # noqa: E731
     return [
         Finding(
             rule_id="db-too-many-connections.postgres",
@@ -67,8 +71,8 @@ def incident_findings(source: str = SOURCE) -> list[Finding]:
     ]
 
 
-def incident_groups(source: str = SOURCE) -> list[dict]:
-    r = lambda n: EvidenceRef(source, n)  # noqa: E731
+def incident_groups(source: str = SOURCE, source_id: int | None = None) -> list[dict]:
+    r = lambda n: EvidenceRef(source, n, source_id)  # noqa: E731
     return [
         {
             "group_id": "g-pool",
@@ -100,20 +104,23 @@ def incident_groups(source: str = SOURCE) -> list[dict]:
     ]
 
 
-def incident_root_cause(source: str = SOURCE) -> dict:
+def incident_root_cause(source: str = SOURCE, source_id: int | None = None) -> dict:
     return {
         "category": "db-too-many-connections",
         "summary": "PostgreSQL ran out of connections; the checkout API could not get one from its pool.",
-        "evidence": [EvidenceRef(source, 30), EvidenceRef(source, 31)],
+        "evidence": [EvidenceRef(source, 30, source_id), EvidenceRef(source, 31, source_id)],
         "confidence": 0.85,
     }
 
 
-def incident_pack_kwargs(marker: str = "", source: str = SOURCE) -> dict:
+def incident_pack_kwargs(
+    marker: str = "", source: str = SOURCE, source_id: int | None = None
+) -> dict:
+    """The pack's inputs; with ``source_id`` as on the database path, where sources are stored."""
     return {
-        "lines": incident_lines(marker, source),
-        "findings": incident_findings(source),
-        "groups": incident_groups(source),
-        "root_cause": incident_root_cause(source),
+        "lines": incident_lines(marker, source, source_id),
+        "findings": incident_findings(source, source_id),
+        "groups": incident_groups(source, source_id),
+        "root_cause": incident_root_cause(source, source_id),
         "timeline": {"window": "10:00:00–10:01:00 UTC", "events": 60, "errors": 5},
     }

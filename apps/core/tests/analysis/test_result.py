@@ -19,7 +19,7 @@ from .incident import incident_pack_kwargs
 @pytest.fixture(scope="module")
 def pack():
     # as on the database path, where a source is known by its id
-    return build_evidence_pack(**incident_pack_kwargs(source="7"))
+    return build_evidence_pack(**incident_pack_kwargs(source_id=7))
 
 
 def validated(pack):
@@ -59,7 +59,7 @@ def test_build_keeps_what_was_validated(pack) -> None:
     assert verified.verified and verified.text == "The database refused connections."
     (cited,) = verified.citations
     ref = pack.by_id["E1"].ref
-    assert (cited.id, cited.source_id, cited.line) == ("E1", int(ref.source), ref.line)
+    assert (cited.id, cited.source_id, cited.line) == ("E1", 7, ref.line)
     assert cited.quote == "too many clients already"
     assert dropped.status == "dropped" and not dropped.citations
     assert result.hypotheses[0].statement.verified and result.hypotheses[0].confidence == 0.8
