@@ -24,19 +24,7 @@ KNOWN_WRONG_CATEGORY: dict[str, str | None] = {
     "nextcloud-rate-limit-json": None,
     # wrong name: the exception is named, not the missing setting behind it
     "django-missing-secret-key-env": "unhandled-exception",  # KeyError: 'SECRET_KEY'
-    # categories the catalogue has no rule for
-    "strimzi-zk-session-expired": None,
-    "kafka-compose-zk-session-expired": None,
-    "kafka-topic-zk-session-expired": None,
-    "mongodb-election-insufficient-votes": None,
-    "dovecot-nfs-stale-handle": None,
-    "android-logcat-npe": None,
-    "spark-yarn-container-killed": None,
-    "spark-executor-lost-driver": None,
-    "kafka-python-rebalance": None,
-    "kafka-python-idle-rebalance": None,
     # fresh (held out from rule writing, see incidents.toml)
-    "logcat-illegal-state-search": None,
     "mongodb-journal-free-space": None,
     "haproxy-health-check-l4": None,
 }
