@@ -31,7 +31,7 @@ class AISettings(models.Model):
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.LOCAL)
     base_url = models.URLField(max_length=500, blank=True)
     model = models.CharField(max_length=200, blank=True)
-    # AEAD-sealed with a key derived from SECRET_KEY (see apps/analysis/sealing.py); never shown.
+    # AEAD-sealed with a key derived from SECRET_KEY (see apps/core/sealing.py); never shown.
     api_key_sealed = models.TextField(blank=True)
     timeout_seconds = models.PositiveIntegerField(default=60)
     max_tokens = models.PositiveIntegerField(default=2000)

@@ -20,7 +20,6 @@ from django.db import connection, transaction
 from aiops.outage import is_outage, retry_transient
 from apps.analysis import selectors
 from apps.analysis.models import AISettings, AnalysisRun
-from apps.analysis.sealing import SealError, seal, unseal
 from apps.core.analysis.citations import ValidatedAnalysis
 from apps.core.analysis.egress import endpoint_origin, is_public, literal_address
 from apps.core.analysis.providers import (
@@ -34,6 +33,7 @@ from apps.core.analysis.redaction import Redactor
 from apps.core.analysis.result import AnalysisResult
 from apps.core.evidence import DEFAULT_TOKEN_BUDGET, build_evidence_pack, render_prompt
 from apps.core.evidence.types import EvidencePack
+from apps.core.sealing import SealError, seal, unseal
 from apps.incidents.models import Incident
 from apps.jobs import lifecycle
 from apps.tenants.jobs import enqueue_tenant_task
@@ -74,7 +74,7 @@ def api_key(ai: AISettings) -> str | None:
 
 
 def seal_api_key(key: str, base_url: str) -> str:
-    """``key`` sealed for this tenant and ``base_url``'s origin (see apps/analysis/sealing.py)."""
+    """``key`` sealed for this tenant and ``base_url``'s origin (see apps/core/sealing.py)."""
     return seal(key, secret=settings.SECRET_KEY, context=_seal_context(base_url))
 
 

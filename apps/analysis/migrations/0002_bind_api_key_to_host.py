@@ -10,8 +10,8 @@ The formula is copied here on purpose: a migration must not change when the app'
 from django.conf import settings
 from django.db import migrations
 
-from apps.analysis.sealing import SealError, seal, unseal
 from apps.core.analysis.egress import endpoint_origin
+from apps.core.sealing import SealError, seal, unseal
 
 
 def bind_to_host(apps, schema_editor):

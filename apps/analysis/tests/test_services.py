@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from apps.analysis import selectors, services
 from apps.analysis.models import AnalysisRun
-from apps.analysis.sealing import SealError, seal, unseal
+from apps.core.sealing import SealError, seal, unseal
 from apps.incidents.models import Incident
 
 

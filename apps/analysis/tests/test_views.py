@@ -215,7 +215,7 @@ def test_keys_sealed_before_are_bound_to_their_host_by_the_migration(personas):
     from django.apps import apps as django_apps
     from django.conf import settings as django_settings
 
-    from apps.analysis.sealing import seal
+    from apps.core.sealing import seal
 
     migration = importlib.import_module("apps.analysis.migrations.0002_bind_api_key_to_host")
     with tenant_context(personas.alpha):

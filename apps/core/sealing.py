@@ -1,4 +1,4 @@
-"""Seal short secrets (provider API keys) for storage, with the standard library only.
+"""Seal short secrets (provider API keys, alert webhook URLs) for storage, stdlib only.
 
 A database dump alone must not reveal a tenant's API key. ``cryptography`` is not a dependency,
 so this is authenticated encryption built from HMAC-SHA256, a PRF:
