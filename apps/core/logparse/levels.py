@@ -202,6 +202,7 @@ def level_from_message(message: str) -> str | None:
 # A level that a message states as a key before anything else: Heroku's router `at=error`,
 # logfmt-ish `level=warn` in a wrapped line.
 _KEYED = re.compile(r"(?:at|level|lvl|severity)=\"?([A-Za-z]{3,11})\b")
+_KEY_STARTS = frozenset(("at", "le", "lv", "se"))  # a cheap test before _KEYED
 _AFTER_WORD = re.compile(r"[\]>]?(?:\s*[:|]|\s+-(?=\s))?\s*")
 
 
@@ -212,7 +213,7 @@ def split_leading_level(message: str) -> tuple[str | None, str]:
     message, whose first field it is. (None, message) when there is no such word."""
     level = level_from_message(message)
     if level is None:
-        m = _KEYED.match(message)
+        m = _KEYED.match(message) if message[:2] in _KEY_STARTS else None
         return (WORDS.get(m.group(1).lower()) if m else None), message
     start = len(message) - len(message.lstrip("[<"))
     end = start

@@ -297,17 +297,21 @@ def _parse(
         if trace is None:
             trace = _trace_in(message)
         level = fields.get("level")
-        if level is None and message:  # the header states none: the message's first word may
-            level, message = split_leading_level(message)
+        fmt = fields.get("fmt") or fmt
+        if level is None and message and fmt not in _READ_LEADING_LEVEL:
+            level, message = split_leading_level(message)  # the header states none
         cur = Record(number, number, text, message, fields.get("ts"), False, level,
                      fields.get("service"), fields.get("host"), fields.get("pid"), trace,
-                     fields.get("attrs") or {}, fields.get("fmt") or fmt, True, truncated, source)  # fmt: skip
+                     fields.get("attrs") or {}, fmt, True, truncated, source)  # fmt: skip
     if cur is not None:
         if raw_parts is not None:
             cur.raw = "\n".join(raw_parts)
             cur.message = "\n".join(msg_parts)  # type: ignore[arg-type]
         yield cur
 
+
+# Formats whose parser already looked for a level in the message (split_leading_level).
+_READ_LEADING_LEVEL = frozenset(("syslog", "syslog-iso", "kernel", "generic", "go-stdlib"))
 
 # Formats whose every line is a whole event: never joined as a block.
 SELF_CONTAINED = frozenset(("json", "logfmt"))
