@@ -132,8 +132,11 @@ REPORTED_BECAUSE_OF: dict[str, frozenset[str]] = {
 # Findings that only say "something threw": a specific finding on the same line says what.
 GENERIC = frozenset({"unhandled-exception"})
 # With nothing above warning anywhere, a warning-level signature that repeats this often is
-# still named (at low confidence): brute force, a client's read timeouts, throttling.
+# still named (at low confidence), for the categories where repetition IS the incident: brute
+# force, a client's read timeouts, throttling. Other warnings repeat on healthy systems too
+# (consumer rebalances on a deploy, readiness probes while a pod starts, peers resetting).
 REPEATED = 2
+REPETITION_IS_THE_INCIDENT = frozenset({"auth-failures", "http-client-timeout", "rate-limited"})
 
 
 def tier_of(category: str) -> Tier:
@@ -263,7 +266,12 @@ def rank_root_causes(
 
 
 def _repeated_warning(f: Finding) -> bool:
-    return not f.detector and f.severity == Severity.WARNING and f.count >= REPEATED
+    return (
+        not f.detector
+        and f.severity == Severity.WARNING
+        and f.count >= REPEATED
+        and f.category in REPETITION_IS_THE_INCIDENT
+    )
 
 
 def _one_story(candidates: list[Finding]) -> tuple[list[Finding], dict[int, Finding]]:

@@ -24,6 +24,11 @@ KNOWN_WRONG_CATEGORY: dict[str, str | None] = {
     "nextcloud-rate-limit-json": None,
     # wrong name: the exception is named, not the missing setting behind it
     "django-missing-secret-key-env": "unhandled-exception",  # KeyError: 'SECRET_KEY'
+    # not chosen: only rebalance warnings in the log, and a consumer group rebalances on every
+    # deploy too; repetition names a root cause only where it is the incident (incidents.py
+    # REPETITION_IS_THE_INCIDENT), so healthy Kafka consumers stay quiet
+    "kafka-python-rebalance": None,
+    "kafka-python-idle-rebalance": None,
     # fresh (held out from rule writing, see incidents.toml)
     "mongodb-journal-free-space": None,
     "haproxy-health-check-l4": None,
