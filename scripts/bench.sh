@@ -17,8 +17,7 @@ echo; echo "== parsing: time, level and message recovered on 60+ real log format
 python bench/formats_bench.py
 echo -e "\n== detection quality on our incident corpus (real public excerpts, apps/core/tests/corpus)"
 python bench/incident_bench.py
-if [ -f bench/workspace_bench.py ]; then
-  echo
-  echo "== workspace: server time of the incident pages"
-  python bench/workspace_bench.py
-fi
+echo; echo "== workspace: server time of the incident pages"
+python bench/workspace_bench.py
+echo; echo "== streams: the OpenTelemetry exporter at the receivers, gunicorn + a draining worker"
+python bench/stream_bench.py
