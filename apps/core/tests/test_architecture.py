@@ -51,3 +51,16 @@ def test_no_product_module_is_over_the_size_budget() -> None:
     assert len(sizes) > 100
     over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
     assert over == {}, f"split these where a reader would (budget {MAX_MODULE_LINES} lines)"
+
+
+def test_the_cores_type_check() -> None:
+    """`make lint` runs mypy over the cores ([tool.mypy] in pyproject.toml); CI runs this."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Success: no issues found" in result.stdout
