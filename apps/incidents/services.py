@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.text import slugify
 
-from apps.incidents.models import Project
+from apps.incidents import hooks
+from apps.incidents.models import Incident, Project
 
 
 @transaction.atomic
@@ -11,3 +12,35 @@ def create_project(*, name: str, description: str = "", created_by=None) -> Proj
     return Project.objects.create(
         name=name, slug=slugify(name), description=description, created_by=created_by
     )
+
+
+@transaction.atomic
+def open_incident(
+    *,
+    project: Project,
+    title: str,
+    severity: str = Incident.Severity.SEV3,
+    created_by=None,
+) -> Incident:
+    """Open an incident (upload, stream, CLI) and tell the listeners (apps.incidents.hooks)."""
+    incident = Incident.objects.create(
+        project=project, title=title, severity=severity, created_by=created_by
+    )
+    hooks.emit(incident, hooks.IncidentEvent.OPENED)
+    return incident
+
+
+@transaction.atomic
+def update_triage(*, incident: Incident, status: str, severity: str) -> bool:
+    """Change status and severity; a resolve or a raised severity reaches the listeners.
+    Whether anything changed."""
+    before = (incident.status, incident.severity)
+    if (status, severity) == before:
+        return False
+    incident.status, incident.severity = status, severity
+    incident.save(update_fields=["status", "severity"])
+    if status == Incident.Status.RESOLVED and before[0] != Incident.Status.RESOLVED:
+        hooks.emit(incident, hooks.IncidentEvent.RESOLVED)
+    elif status != Incident.Status.RESOLVED and severity < before[1]:  # "sev1" < "sev2": graver
+        hooks.emit(incident, hooks.IncidentEvent.ESCALATED)
+    return True

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apps.core.logparse.limits import Limits, human_bytes
+from apps.incidents import services as incidents
 from apps.incidents.models import Incident, Project
 from apps.ingestion import grouping_store, quotas, rollup, scheduling
 from apps.ingestion.jobs import clear_sources, limits
@@ -183,7 +184,7 @@ def create_incident(
     created_by=None,
     run_inline: bool = False,
 ) -> Incident:
-    incident = Incident.objects.create(project=project, title=title, created_by=created_by)
+    incident = incidents.open_incident(project=project, title=title, created_by=created_by)
     add_files(incident=incident, uploads=uploads, run_inline=run_inline)
     return incident
 

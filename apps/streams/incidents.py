@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.vocabulary import LEVELS, Severity
+from apps.incidents import services as incidents
 from apps.incidents.models import Incident
 from apps.ingestion import services as ingestion
 from apps.streams.models import StreamAlarm, StreamEvent, StreamIncident
@@ -93,8 +94,8 @@ def take(alarm: StreamAlarm) -> tuple[StreamIncident, bool]:
     )
     created = current is None
     if current is None:
-        incident = Incident.objects.create(
-            project_id=alarm.project_id,
+        incident = incidents.open_incident(
+            project=alarm.project,
             title=_title(alarm),
             severity=(
                 Incident.Severity.SEV2

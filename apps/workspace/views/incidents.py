@@ -196,9 +196,7 @@ def incident_update(request: TenantHttpRequest, incident_id: int):
     severity = request.POST.get("severity", incident.severity)
     if status not in Incident.Status.values or severity not in Incident.Severity.values:
         return HttpResponse("Unknown status or severity.", status=400)
-    if (status, severity) != (incident.status, incident.severity):
-        incident.status, incident.severity = status, severity
-        incident.save(update_fields=["status", "severity"])
+    services.update_triage(incident=incident, status=status, severity=severity)
     if not request.htmx:
         return redirect("incidents:incident-detail", incident_id=incident.pk)
     context = {
