@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .levels import REDIS_MARKS, normalize_level
@@ -93,8 +93,21 @@ def _loghub_literal(col: Column) -> str:
 
 
 _SAMPLE_TS = {"iso": "d t", "ymd-slash": "d t", "yy-slash": "d t", "mdy-slash": "d t",
+              "dmy-slash": "d t",
               "md-dash": "d t", "syslog": "m d t", "day-mon": "d m t", "ctime": "w m d t",
               "klog": "d t", "yymmdd": "d t", "cjk": "m d t"}  # fmt: skip
+
+
+def _day_first(stamps: Iterable[str]) -> bool:
+    """`nn/nn/yyyy`: day first when the sample's first numbers go past 12 and its second ones
+    never do (a month is at most 12); month first (the US order) when the values cannot tell."""
+    firsts, seconds = set(), set()
+    for stamp in stamps:
+        first, _, rest = stamp.partition("/")
+        if first.isdigit() and rest[:2].isdigit():
+            firsts.add(int(first))
+            seconds.add(int(rest[:2]))
+    return bool(firsts) and max(firsts) > 12 and max(seconds, default=13) <= 12
 
 
 def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
@@ -121,6 +134,8 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         col = Column(kind, spaces * 2 > len(live))
         if kind == "T":
             col.shape = live[0][k].shape
+            if col.shape == "mdy-slash" and _day_first(r[k].value for r in live):
+                col.shape = "dmy-slash"
         elif kind not in _FIELD_KINDS and kind != "W":
             col.value = live[0][k].value
         columns.append(col)

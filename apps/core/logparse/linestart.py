@@ -52,6 +52,9 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("clf", r"(?P<d>\d\d)/" + _MON + r"/(?P<y>\d{4}):" + _T + _ZONE),
     ("mdy-slash", r"(?P<mon>\d\d)/(?P<d>\d\d)/(?P<y>\d{4})[ ,T]\s?" + _T + _ZONE),
     ("yy-slash", r"(?P<y>\d\d)/(?P<mon>\d\d)/(?P<d>\d\d)[ T]" + _T + _ZONE),
+    # never matched first (mdy-slash is): the header chooses it when the sample's values say
+    # the first number is the day (header.py `_day_first`)
+    ("dmy-slash", r"(?P<d>\d\d)/(?P<mon>\d\d)/(?P<y>\d{4})[ ,T]\s?" + _T + _ZONE),
     (
         "yymmdd",
         r"(?P<y>\d\d)(?P<mon>[01]\d)(?P<d>[0-3]\d) {1,2}(?:" + _T + r"|"

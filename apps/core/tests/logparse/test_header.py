@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from apps.core.logparse.detect import detect_format
 from apps.core.logparse.header import infer
 
@@ -98,3 +100,29 @@ def test_padding_inside_brackets_and_bracket_runs_are_header():
         ("ERROR", "Exception"),
     ]
     assert recs[0].ts.isoformat() == "2026-12-03T10:12:13.123000+00:00"
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a first number past 12 is a day: the whole file is day first, 01/04 included
+        (
+            ["14/03/2024 10:12:14 ERROR app: boom", "01/04/2024 10:12:16 WARN app: hm"],
+            ["2024-03-14", "2024-04-01"],
+        ),
+        # a second number past 12 is a day: month first
+        (
+            ["03/14/2024 10:12:14 ERROR app: boom", "04/01/2024 10:12:16 WARN app: hm"],
+            ["2024-03-14", "2024-04-01"],
+        ),
+        # nothing tells: month first, the US order
+        (
+            ["01/02/2024 10:12:14 ERROR app: boom", "01/03/2024 10:12:15 INFO app: ok"],
+            ["2024-01-02", "2024-01-03"],
+        ),
+    ],
+)
+def test_day_or_month_first_is_learnt_from_the_sample(lines, expected):
+    records = parse("\n".join(lines), default_year=2024)
+    assert [r.ts.date().isoformat() for r in records] == expected
+    assert records[0].level == "ERROR" and records[0].message == "boom"
