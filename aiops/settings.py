@@ -122,6 +122,7 @@ TENANT_APPS = [
     "apps.ingestion",
     "apps.rules",
     "apps.analysis",
+    "apps.alerts",  # after apps.rules: its findings sink runs after the rules saved them
     "apps.reports",
     "apps.streams",
     "apps.jobs",  # the one job lifecycle: an abstract model and claim-run-finish, no tables
@@ -281,6 +282,14 @@ INVITATION_MAX_AGE = envint("INVITATION_DAYS", 7, minimum=1) * 24 * 3600
 # or networks, e.g. "ollama.internal,10.0.0.0/8". Loopback, private and link-local are refused
 # otherwise.
 LLM_EGRESS_ALLOW = envlist("LLM_EGRESS_ALLOW")
+
+# --- alerts (apps/alerts, docs/alerts.md) --------------------------------------------------------
+# Where links in alert messages point: the app's public address.
+ALERTS_SITE_URL = env("SITE_URL", "http://localhost:8000")
+# Internal hosts/networks alert webhooks may reach, as LLM_EGRESS_ALLOW (same egress policy).
+ALERTS_EGRESS_ALLOW = envlist("ALERTS_EGRESS_ALLOW")
+ALERTS_HTTP_TIMEOUT = envint("ALERTS_HTTP_TIMEOUT", 10, minimum=1)  # seconds per try
+ALERTS_RETRY_SECONDS = envint("ALERTS_RETRY_SECONDS", 30, minimum=0)  # first backoff, then ×4
 
 # --- background jobs (django-q2) --------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")

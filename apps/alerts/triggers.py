@@ -1,0 +1,71 @@
+"""Where alerts hear of things: the incident hooks (opened, escalated, resolved) and the ingest
+job's findings sink, registered in `AlertsConfig.ready()`. Each listener matches the project's
+enabled rules and records the matches (apps.alerts.services)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db import transaction
+
+from apps.alerts import services
+from apps.alerts.messages import INCIDENT_SEVERITY
+from apps.alerts.models import AlertRule
+from apps.core.rules.finding import Finding
+from apps.core.vocabulary import Level, Severity
+from apps.incidents.hooks import IncidentEvent
+from apps.incidents.models import Incident
+from apps.ingestion.models import GroupOccurrence
+
+
+def severity_ok(rule: AlertRule, severity: Severity) -> bool:
+    return not rule.min_severity or severity.rank >= Severity(rule.min_severity).rank
+
+
+def finding_matches(rule: AlertRule, finding: Finding) -> bool:
+    category_ok = not rule.category or finding.category == rule.category
+    return category_ok and severity_ok(rule, Severity(finding.severity))
+
+
+def _rules(incident: Incident, event: str) -> list[AlertRule]:
+    return list(AlertRule.objects.filter(project_id=incident.project_id, event=event, enabled=True))
+
+
+def on_incident(incident: Incident, event: IncidentEvent) -> None:
+    """An incident opened, escalated or resolved (apps.incidents.hooks)."""
+    if event == IncidentEvent.RESOLVED:
+        services.resolve_incident(incident)
+        return
+    severity = INCIDENT_SEVERITY.get(incident.severity, Severity.WARNING)
+    for rule in _rules(incident, AlertRule.Event.INCIDENT_OPENED):
+        if not severity_ok(rule, severity):
+            continue
+        escalated = event == IncidentEvent.ESCALATED
+        reason = f"escalated to {incident.get_severity_display()}" if escalated else "opened"
+        services.record_match(rule, incident, f"incident {reason}", again=escalated)
+
+
+def on_findings(job, findings: list[Finding], source_ids: Mapping[str, int]) -> None:
+    """A finished ingest job's findings (apps.ingestion.hooks), after the rules app saved
+    them: finding rules and new-error-group rules of the incident's project."""
+    incident = job.incident
+    finding_rules = _rules(incident, AlertRule.Event.FINDING)
+    group_rules = _rules(incident, AlertRule.Event.NEW_GROUP)
+    with transaction.atomic():
+        for rule in finding_rules:
+            for finding in findings:
+                if finding_matches(rule, finding):
+                    reason = f"{finding.severity}: {finding.title}"
+                    services.record_match(rule, incident, reason[:200])
+        if group_rules:
+            for template in new_error_groups(incident):
+                for rule in group_rules:
+                    services.record_match(rule, incident, f"new error group: {template[:160]}")
+
+
+def new_error_groups(incident: Incident) -> list[str]:
+    """Templates of the incident's error groups seen in no earlier incident of the project."""
+    occurrences = GroupOccurrence.objects.filter(
+        incident=incident, group__level__gte=Level.ERROR
+    ).exclude(group__occurrences__incident__lt=incident.pk)
+    return list(occurrences.order_by("-count").values_list("group__template", flat=True)[:20])
