@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -557,3 +558,20 @@ def test_the_timeline_keeps_to_its_bar_budget_over_any_span(span, width):
     start = datetime(2024, 1, 1, tzinfo=UTC)
     assert bucket_width(start, start + span) == width
     assert span.total_seconds() / width <= TIMELINE_BUCKETS
+
+
+def test_the_header_names_the_trigger_and_times_the_incident(client, personas, oom_incident):
+    """The OOM sample's trigger (a batch job starting on gunicorn) and the incident's own span,
+    from its onset, next to the logs' whole range."""
+    from apps.rules.models import Diagnosis
+
+    diagnosis = Diagnosis.objects.get(incident=oom_incident)
+    assert diagnosis.trigger and diagnosis.onset and diagnosis.ended
+    client.force_login(personas.member)
+    body = client.get(url(personas.alpha, f"incidents/{oom_incident.pk}/")).content.decode()
+    assert 'data-testid="trigger"' in body
+    assert "New activity on gunicorn" in body
+    source_id, line = diagnosis.trigger["evidence"][0]
+    assert f"/evidence/{source_id}/{line}/" in body
+    span = re.search(r'data-testid="incident-span".*?</div>', body, re.S).group()
+    assert f"{diagnosis.onset:%H:%M:%S}" in span and f"{diagnosis.ended:%H:%M:%S}" in span

@@ -138,6 +138,9 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
         "first_ts": first,
         "last_ts": last,
         "span": (last - first) if first and last else None,
+        "incident_span": (diagnosis.ended - diagnosis.onset)
+        if diagnosis and diagnosis.onset and diagnosis.ended
+        else None,
         "show_year": needs_year(first, last),  # the events table's dates
         "event_count": sum(s.event_count for s in sources),
         "services": timeline.services if timeline else [],
