@@ -61,13 +61,18 @@ def wired(project, smtp):
                 project=project, kind=Channel.Kind.SLACK, name="#ops", url=f"{slack.url}/s"
             )[0],
             "email": services.create_channel(
-                project=project, kind=Channel.Kind.EMAIL, name="oncall",
+                project=project,
+                kind=Channel.Kind.EMAIL,
+                name="oncall",
                 recipients="oncall@example.com",
-            )[0],  # fmt: skip
+            )[0],
             "pagerduty": services.create_channel(
-                project=project, kind=Channel.Kind.PAGERDUTY, name="pd",
-                routing_key=PD_KEY, url=f"{pagerduty.url}/v2/enqueue",
-            )[0],  # fmt: skip
+                project=project,
+                kind=Channel.Kind.PAGERDUTY,
+                name="pd",
+                routing_key=PD_KEY,
+                url=f"{pagerduty.url}/v2/enqueue",
+            )[0],
         }
         made["webhook"], secret = services.create_channel(
             project=project, kind=Channel.Kind.WEBHOOK, name="hook", url=f"{hook.url}/in"
