@@ -26,6 +26,7 @@ from apps.core.rules.engine import Engine
 from apps.core.rules.finding import EvidenceRef, Finding, Severity
 from apps.core.rules.incidents import Incident, RootCause, build_incidents, rank_root_causes
 from apps.core.rules.trigger import Trigger, likely_trigger
+from apps.core.triage_correlate import CorrelationRun, DeployEvent, add_to_json
 from apps.core.vocabulary import LEVEL_NUMBER
 
 
@@ -50,6 +51,7 @@ class TriageReport:
     lines: dict[EvidenceRef, str] = field(default_factory=dict)  # raw text of cited lines
     warnings: list[str] = field(default_factory=list)
     trigger: Trigger | None = None  # what changed just before the first symptom
+    correlation: CorrelationRun | None = None  # services' order, origin, deploys
 
     @property
     def root_cause(self) -> RootCause | None:
@@ -62,8 +64,10 @@ def triage(
     log_format: str | None = None,
     catalogue: Catalogue | None = None,
     analyze: bool = True,
+    deploys: list[DeployEvent] | None = None,
 ) -> TriageReport:
     report = TriageReport()
+    report.correlation = correlation = CorrelationRun(deploys=deploys)
     engine = Engine(catalogue or Catalogue.load())
     miner = Miner()
     groups: dict[str, GroupSummary] = {}
@@ -81,6 +85,7 @@ def triage(
             for grouped in group_records(member.records, miner):
                 record = grouped.record
                 engine.feed(record, template_id=grouped.match.template_id, group=grouped.group)
+                correlation.feed_record(record, source=name, path=path, group=grouped.group)
                 summary = groups.get(grouped.group)
                 if summary is None:
                     summary = groups[grouped.group] = GroupSummary(
@@ -109,6 +114,7 @@ def triage(
     report.findings = engine.findings()
     report.incidents = build_incidents(report.findings)
     report.root_causes = rank_root_causes(report.findings)
+    correlation.finish(report.root_cause)
     report.lines = _fetch_lines(paths, _cited_refs(report))
     report.trigger = find_trigger(
         report.findings, report.incidents, report.root_cause, report.lines
@@ -268,6 +274,10 @@ def _ordered_refs(trigger: EvidenceRef | None, evidence: list[EvidenceRef]) -> l
 
 def to_json(report: TriageReport) -> dict:
     """The `triage --json` document (keys of the DESIGN.md contract, and more)."""
+    return add_to_json(_base_json(report), report.correlation)
+
+
+def _base_json(report: TriageReport) -> dict:
     return {
         "files": [
             {

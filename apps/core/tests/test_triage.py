@@ -194,3 +194,101 @@ def test_healthy_restarts_are_not_claimed_as_a_trigger(tmp_path):
     doc = to_json(report)
     assert doc["root_cause"] is None and report.trigger is None
     assert "trigger" not in json.dumps(doc["analysis"] or {}).lower()
+
+
+# --- correlation across services and deploys (issue 20) -----------------------------------
+
+
+def _two_services(tmp_path: Path) -> tuple[list[Path], Path]:
+    """A database that starts refusing, an API (in a directory named for it) that follows."""
+    (tmp_path / "orders-api").mkdir()
+    db, api = tmp_path / "postgres.log", tmp_path / "orders-api" / "app.log"
+    db_lines, api_lines = [], []
+    for i in range(60):
+        t = f"2024-05-01 10:{i // 6:02d}:{(i % 6) * 10:02d}"
+        db_lines.append(f"{t}.000 UTC [42] app@shop LOG:  duration: 1.2 ms  statement: SELECT 1")
+        api_lines.append(f"{t},500 INFO handled GET /api/orders in 12ms")
+    for i in range(30):
+        t = f"2024-05-01 10:10:{i * 2:02d}"
+        db_lines.append(f"{t}.100 UTC [43] app@shop FATAL:  sorry, too many clients already")
+        api_lines.append(f"{t},900 ERROR could not connect to postgres: too many clients")
+    db.write_text("\n".join(db_lines) + "\n")
+    api.write_text("\n".join(api_lines) + "\n")
+    deploys = tmp_path / "deploys.jsonl"
+    deploys.write_text(
+        '{"service": "orders-api", "version": "v7", "ts": "2024-05-01T09:00:00Z"}\n'
+        '{"service": "postgres", "version": "16.3", "started_at": "2024-05-01T10:09:30Z",'
+        ' "environment": "prod", "commit": "abc123", "url": "https://ci.example/1"}\n'
+        '{"service": "orders-api", "version": "v6", "ts": "2024-05-01T10:20:00Z"}\n'
+    )
+    return [db, api], deploys
+
+
+def test_triage_names_the_origin_service_and_the_order(tmp_path):
+    paths, _ = _two_services(tmp_path)
+    doc = to_json(triage(paths, analyze=False))
+    assert doc["root_cause"]["service"] == "postgres"
+    assert [(s["name"], s["role"]) for s in doc["services"]] == [
+        ("postgres", "origin"),
+        ("orders-api", "affected"),  # from its directory: app.log says nothing
+    ]
+    first = doc["services"][0]
+    assert first["first_error_line"] == 61
+    assert first["onset"].startswith("2024-05-01T10:10:00.1")
+    assert doc["correlation"]["confidence"] == "medium"  # 0.8 s apart: the blame alone
+    assert "deploys" not in doc  # only with --deploys
+
+
+def test_triage_cli_deploys_contract(tmp_path):
+    paths, deploys = _two_services(tmp_path)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY")
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "triage",
+            *map(str, paths),
+            "--deploys",
+            str(deploys),
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["root_cause"]["service"] == "postgres"
+    for service in doc["services"]:
+        assert set(service) >= {"name", "first_error_line", "onset", "role"}
+        assert service["role"] in ("origin", "affected")
+    assert [(d["service"], d["version"], d["suspect"]) for d in doc["deploys"]] == [
+        ("orders-api", "v7", False),
+        ("postgres", "16.3", True),
+        ("orders-api", "v6", False),  # after the onset
+    ]
+    assert doc["deploys"][1]["ts"] == "2024-05-01T10:09:30+00:00"
+    assert set(doc["deploys"][0]) >= {"service", "version", "ts", "suspect"}
+
+
+def test_triage_cli_rejects_a_missing_deploys_file(tmp_path):
+    paths, _ = _two_services(tmp_path)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "triage", str(paths[0]), "--deploys", str(tmp_path / "no")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "--deploys" in result.stderr

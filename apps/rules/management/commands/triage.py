@@ -1,4 +1,4 @@
-"""`manage.py triage FILE... [--json]` — the whole offline analysis, no database needed."""
+"""`manage.py triage FILE... [--deploys FILE] [--json]`: the offline analysis, no database."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.correlate.deploys import parse_deploys
 from apps.core.logparse.archive import ArchiveRejected
 from apps.core.logparse.loghub import compile_log_format
 from apps.core.triage import to_json, triage
@@ -20,6 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("files", nargs="+", help="log files (.gz, .zip, .tar.gz accepted)")
         parser.add_argument("--json", action="store_true", help="print one JSON document")
         parser.add_argument("--log-format", help="loghub header layout override")
+        parser.add_argument(
+            "--deploys", help="deploy events as JSON lines: service, version, ts, environment, …"
+        )
 
     def handle(self, *args, files, log_format, **options):
         as_json = options["json"]
@@ -32,10 +36,18 @@ class Command(BaseCommand):
                 compile_log_format(log_format)
             except Exception as exc:
                 raise CommandError(f"--log-format is not usable: {exc}") from None
+        deploys, deploy_warnings = None, []
+        if options.get("deploys"):
+            try:
+                text = Path(options["deploys"]).read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise CommandError(f"--deploys: {exc}") from None
+            deploys, deploy_warnings = parse_deploys(text)
         try:
-            report = triage(paths, log_format=log_format)
+            report = triage(paths, log_format=log_format, deploys=deploys)
         except ArchiveRejected as exc:
             raise CommandError(exc.reason) from None
+        report.warnings.extend(deploy_warnings)
         document = to_json(report)
         if as_json:
             self.stdout.write(_dumps(document))
@@ -57,6 +69,7 @@ class Command(BaseCommand):
                 w(f"  {ev['file']}:{ev['line']}  {ev.get('text', '')[:200]}")
         else:
             w("Likely root cause: insufficient evidence (nothing above warning)")
+        self._services(doc)
         w("")
         w(f"Findings ({len(doc['findings'])}):")
         for f in doc["findings"]:
@@ -69,6 +82,17 @@ class Command(BaseCommand):
         if analysis.get("summary"):
             w("")
             w(f"Analysis (local): {analysis['summary']}")
+
+    def _services(self, doc: dict) -> None:
+        corr = doc.get("correlation") or {}
+        if len(doc.get("services") or []) > 1:
+            self.stdout.write(
+                f"  Began in {corr['origin']} ({corr['confidence']} confidence): "
+                + " → ".join(corr["path"])
+            )
+        for d in doc.get("deploys") or []:
+            if d["suspect"]:
+                self.stdout.write(f"  Suspect deploy: {d['service']} {d['version']} at {d['ts']}")
 
 
 def _dumps(doc: dict) -> str:
