@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("apps.workspace.urls.streams")),
     path("", include("apps.rules.urls")),
     path("", include("apps.analysis.urls")),
+    path("", include("apps.alerts.urls")),
     path("", include("apps.reports.urls")),
     path("", include("apps.tenants.team_urls")),
 ]
