@@ -112,7 +112,10 @@ class Correlator:
         entry.records += 1
         if ts is not None and (entry.first_ts is None or ts < entry.first_ts):
             entry.first_ts = ts
-        if level is None or level < ERROR:
+        if level is None:
+            if not _UNLEVELLED_ERROR.search(message[:300]):
+                return
+        elif level < ERROR:
             return
         entry.errors.append(ErrorLine(ts, ref, group))
         if len(entry.blame_text) < MAX_BLAME_LINES:
@@ -164,7 +167,7 @@ class Correlator:
             failing,
             key=lambda s: (
                 aligned[s.name] is None,
-                aligned[s.name] or FAR_FUTURE,
+                latest(aligned[s.name]),
                 s.errors[0].ref,
             ),
         )
@@ -193,6 +196,14 @@ class Correlator:
         return Correlation(out, origin, confidence, basis, traces, offsets)
 
 
+def latest(ts: datetime | None) -> datetime:
+    """The latest moment a time may stand for: a time without a fraction of a second (an access
+    log's) may be anywhere in its second; compared with one to the millisecond, it is not first."""
+    if ts is None:
+        return FAR_FUTURE
+    return ts + timedelta(microseconds=999_999) if not ts.microsecond else ts
+
+
 def _onsets(
     failing: list[ServiceErrors], offsets: dict[str, timedelta]
 ) -> tuple[dict[str, tuple[datetime | None, EvidenceRef]], set[str]]:
@@ -208,7 +219,9 @@ def _onsets(
     out: dict[str, tuple[datetime | None, EvidenceRef]] = {}
     if not stamps:
         return {s.name: (None, s.errors[0].ref) for s in failing}, set()
-    start, end = min(stamps), max(stamps)
+    # The grid starts where the logs start, so a rise has its quiet "before" to stand out from.
+    watched = [s.first_ts - offsets.get(s.name, ZERO) for s in failing if s.first_ts]
+    start, end = min([*stamps, *watched]), max(stamps)
     width = max((end - start) / GRID_BUCKETS, timedelta(seconds=1))
     buckets = int((end - start) / width) + 1
     rises: dict[str, datetime] = {}
@@ -304,6 +317,22 @@ def _trace_votes(
     return votes, n
 
 
+# A line with no level that still says it failed (Go's log package prints no level).
+_UNLEVELLED_ERROR = re.compile(
+    r"(?i)\b(?:panic|fatal|exception|traceback|error|failed|failure|segfault|killed)\b"
+)
+# Other names a service goes by in its callers' errors.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "postgresql": ("postgres",),
+    "postgres": ("postgresql",),
+    "mysqld": ("mysql",),
+    "mysql": ("mysqld",),
+    "mongod": ("mongodb", "mongo"),
+    "redis-server": ("redis",),
+}
+_SUFFIX = re.compile(r"[-_](?:svc|service|server|api|app)$")
+# user@host, user@database, e-mail: the part after @ names where the line came from, not a callee
+_AT = re.compile(r"\S{1,100}@\S{1,200}")
 # A product token (a user agent: "checkout-web/3.2.0") names the caller, not a dependency.
 _PRODUCT = re.compile(r"[a-z0-9_.-]{1,60}/v?\d[a-z0-9.]{0,30}")
 # Words of a caller reporting a dependency's failure (an unnamed one): a proxy's 502/503/504,
@@ -319,7 +348,13 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9_.-]*[a-z0-9]")
 
 def _blame(failing: list[ServiceErrors]) -> tuple[set[str], dict[str, set[str]]]:
     """(services named in other services' errors, service -> the failing services it names)."""
-    names = {s.name.lower(): s.name for s in failing if len(s.name) >= 3}
+    names: dict[str, str] = {}
+    for s in failing:
+        key = s.name.lower()
+        short = _SUFFIX.sub("", key)
+        for alias in (key, short, *ALIASES.get(key, ())):
+            if len(alias) >= 3:
+                names.setdefault(alias, s.name)
     blaming: dict[str, set[str]] = {}
     for s in failing:
         texts = s.blame_text
@@ -327,7 +362,7 @@ def _blame(failing: list[ServiceErrors]) -> tuple[set[str], dict[str, set[str]]]
             blaming[s.name] = {UPSTREAM}  # mostly reports of a dependency's failure
         words: set[str] = set()
         for text in s.blame_text:
-            for w in _WORD.findall(_PATH.sub(" ", _PRODUCT.sub(" ", text))):
+            for w in _WORD.findall(_PATH.sub(" ", _PRODUCT.sub(" ", _AT.sub(" ", text)))):
                 words.add(w)
                 words.update(part for part in re.split(r"[.:]", w) if part)
         named = {names[w] for w in words if w in names and names[w] != s.name}
@@ -350,7 +385,7 @@ def _confidence(
     basis: list[str] = []
     agree = disagree = 0
     timed = [s for s in services if s.aligned_onset is not None]
-    first = min(timed, key=lambda s: s.aligned_onset or FAR_FUTURE) if timed else None
+    first = min(timed, key=lambda s: latest(s.aligned_onset)) if timed else None
     apart = False
     if len(services) == 1:
         return "high", ["only one service has errors"]

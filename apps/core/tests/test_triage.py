@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.core.correlate.deploys import parse_deploys
 from apps.core.triage import to_json, triage
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -143,6 +144,12 @@ SAMPLE_ONSETS = {
     "checkout-db-connections": ("2024-03-14T10:01:03", "postgresql.log", "application_name="),
     "tls-cert-expired": ("2024-03-14T12:00:00", "orders-service.jsonl", "is after"),
     "worker-oom-crashloop": ("2024-03-14T11:20:41", "gunicorn.log", "POST /v1/score/batch"),
+    "pricing-deploy-panic": ("2024-03-14T14:02:31", "pricing.log", "v2.14.0 (commit 41fa09b)"),
+    "inventory-db-disk-full": (
+        "2024-03-14T08:51:07",
+        "postgresql.log",
+        "temporary file: path",
+    ),
 }
 
 
@@ -292,3 +299,24 @@ def test_triage_cli_rejects_a_missing_deploys_file(tmp_path):
     )
     assert result.returncode != 0
     assert "--deploys" in result.stderr
+
+
+MULTI = [b for b in BUNDLES if "Origin service:" in (b / "README.md").read_text()]
+
+
+@pytest.mark.parametrize("bundle", MULTI, ids=lambda p: p.name)
+def test_multi_service_sample_origin_and_deploy(bundle):
+    readme = (bundle / "README.md").read_text()
+    origin = re.search(r"Origin service: `([^`]+)`", readme).group(1)
+    fault = re.search(r"Deploy at fault: `?([^`\n]+)`?", readme).group(1)
+    deploys_path = SAMPLES / f"{bundle.name}.deploys.jsonl"
+    deploys = parse_deploys(deploys_path.read_text())[0] if deploys_path.exists() else []
+    doc = to_json(triage([SAMPLES / f"{bundle.name}.zip"], analyze=False, deploys=deploys))
+    assert doc["root_cause"]["service"] == origin
+    assert doc["services"][0] == {**doc["services"][0], "name": origin, "role": "origin"}
+    suspects = [f"{d['service']} {d['version']}" for d in doc["deploys"] if d["suspect"]]
+    assert suspects == ([] if fault == "none" else [fault])
+
+
+def test_there_are_two_multi_service_samples():
+    assert len(MULTI) >= 2
