@@ -296,7 +296,8 @@ _TOKEN_SPLIT_RE = re.compile(
 )
 
 
-def _repl(m: re.Match[str]) -> str:
+def replacement(m: re.Match[str]) -> str:
+    """What a match of the catalogue (`TOKEN_RE`) becomes."""
     if m.lastgroup == "request":
         method, path, _version = m.group(0)[1:-1].split(" ")
         return f'"{method} {_route(path)} HTTP/{WILDCARD}"'
@@ -312,17 +313,11 @@ def tokenize(message: str) -> list[str]:
     return _TOKEN_SPLIT_RE.findall(message)
 
 
-def _token_sub(token: str) -> str:
-    return TOKEN_RE.sub(_repl, token)
-
-
 # Every digit becomes "1": masks see digit *classes* only, so a token and its shape mask alike.
 # Lets `10.1.2.3:80` and `10.7.7.9:443` share one cache entry. Text holding `0x` keeps its
 # zeros (the hex mask needs `0x`), the only place a mask tells one digit from another.
 _SHAPE = bytes.maketrans(b"0123456789", b"1111111111")  # on UTF-8 bytes: 5x faster than str
 _SHAPE_0X = bytes.maketrans(b"23456789", b"11111111")
-_DIGITS = frozenset("0123456789")
-_WORD_PUNCT = "()[]{},;!?<>=*#&|"
 
 
 def digit_shape(text: str) -> str:
@@ -333,104 +328,11 @@ def digit_shape(text: str) -> str:
     return raw.translate(table).decode("utf-8", "surrogatepass")
 
 
-def has_ascii_digit(text: str) -> bool:
-    return not _DIGITS.isdisjoint(text)
-
-
-_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
-_PATH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@+%~,\\/")
-
-
-def _whole_value(token: str) -> bool:
-    """Shapes the catalogue masks whole, recognised without the regex: a bare hex string of 6+
-    characters with a digit and a letter (`hex`), an absolute path of plain characters
-    (`path`). Equal to `mask_token(token) == WILDCARD` for these (the property tests check)."""
-    if token[0] == "/":
-        return _PATH_CHARS.issuperset(token)
-    return (
-        len(token) >= 6
-        and _HEX_CHARS.issuperset(token)
-        and not _DIGITS.isdisjoint(token)
-        and not token.isdigit()
-    )
-
-
-class TokenMasker:
-    """Masks tokens through two bounded caches, so most tokens cost a dict lookup.
-
-    `exact`: token → masked token, for tokens without ASCII digits (words repeat).
-    `shape`: digit-shape → masked shape, valid for the token itself when no digit survives
-    masking (all digits were inside variables); otherwise the token is masked on its own.
-    """
-
-    __slots__ = ("_exact", "_limit", "_shape", "_sub")
-
-    def __init__(self, limit: int = 100_000, *, without: frozenset[str] = frozenset()) -> None:
-        self._exact: dict[str, str] = {}
-        self._shape: dict[str, str | None] = {}
-        self._limit = limit
-        self._sub = _token_sub
-        if without:  # a smaller catalogue (the bench measures what each mask is worth)
-            regex = compile_masks([m for m in ALL_MASKS if m.name not in without])
-            self._sub = lambda token: regex.sub(_repl, token)
-
-    def mask_all(self, tokens: list[str]) -> list[str]:
-        get = self._exact.get
-        miss = self._miss
-        return [get(t) or miss(t) for t in tokens]
-
-    def mask_shaped(self, tokens: list[str], shapes: list[str]) -> list[str]:
-        """`mask_all` for tokens whose digit shapes are known (`tokenize(digit_shape(line))`):
-        a token with digits costs one lookup of its shape."""
-        get = self._exact.get
-        get_shape = self._shape.get
-        miss = self._miss
-        out = []
-        for token, shape in zip(tokens, shapes, strict=True):
-            masked = get(token) or (token != shape and get_shape(shape)) or miss(token, shape)
-            out.append(masked)
-        return out
-
-    def __call__(self, token: str) -> str:
-        return self._exact.get(token) or self._miss(token)
-
-    def _miss(self, token: str, shape: str | None = None) -> str:
-        if self._sub is _token_sub and _whole_value(token):
-            return WILDCARD  # unique values (hashes, paths) would only fill the caches
-        if _DIGITS.isdisjoint(token):
-            # no digits: a word-like token, worth remembering. Letters inside brackets or
-            # punctuation are never a variable (every mask needs a digit or one of `:/.@\'"`),
-            # which spares the regex the words a log is mostly made of.
-            plain = token.strip(_WORD_PUNCT).isalpha()
-            masked = token if plain else self._sub(token)
-            if len(self._exact) >= self._limit:
-                self._exact.clear()
-            self._exact[token] = masked
-            return masked
-        if shape is None or shape == token:
-            shape = digit_shape(token)
-        cached = self._shape.get(shape, "")
-        if cached == "":
-            masked_shape = self._sub(shape)
-            cached = None if _DIGITS.intersection(masked_shape) else masked_shape
-            if len(self._shape) >= self._limit:
-                self._shape.clear()
-            self._shape[shape] = cached
-        if cached is not None:
-            return cached
-        # digits survive masking (`ssh2`, `log4j`): a name, so the token itself repeats
-        masked = self._sub(token)
-        if len(self._exact) >= self._limit:
-            self._exact.clear()
-        self._exact[token] = masked
-        return masked
-
-
 def mask_token(token: str) -> str:
     """Mask one token (as produced by `tokenize`)."""
-    return _token_sub(token)
+    return TOKEN_RE.sub(replacement, token)
 
 
 def mask_message(message: str) -> str:
     """Mask a whole message; whitespace between tokens is normalised to single spaces."""
-    return " ".join(_token_sub(t) for t in tokenize(message))
+    return " ".join(mask_token(t) for t in tokenize(message))

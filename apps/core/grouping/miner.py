@@ -3,8 +3,9 @@
 Pipeline per message:
 
 1. `tokenize` on whitespace (quoted values stay whole), mask each token with the catalogue in
-   `masks.py` (cached per token), collapse runs of 3+ masked tokens into one (variable-length
-   lists such as `delete blk_1 blk_2 blk_3`). The masked tokens are the *signature*.
+   `masks.py`, fold values printed over several tokens, collapse runs of 3+ masked tokens into
+   one (variable-length lists such as `delete blk_1 blk_2 blk_3`): the *signature*
+   (`signature.py`, remembered per digit shape of the line).
 2. Fast path: signature → template dict lookup. Most lines end here.
 3. Otherwise look for a template of the same length whose constant tokens and wildcard patterns
    (`<*>`, `uid=<*>`) accept the signature; the most specific one wins.
@@ -22,7 +23,7 @@ Stable ids: an id is assigned when a template is created and never changes when 
 gains a `<*>`. Templates absorbed by a merge keep their id as an alias of the survivor
 (`Miner.resolve`). Merges are monotone (distinct counts only grow), so groups never split.
 
-Memory is bounded by templates: the per-token mask cache and the signature cache are bounded
+Memory is bounded by templates: the mask caches and the signature caches are bounded
 caches (cleared when full), the merge evidence holds template ids, never lines.
 
 Templates, the algebra of their tokens and the index of live templates are in templates.py.
@@ -37,7 +38,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypedDict
 
-from .masks import WILDCARD, TokenMasker, digit_shape, has_ascii_digit, tokenize
+from .masks import WILDCARD, tokenize
+from .signature import Signatures, Spans, apply_spans
 from .templates import (
     Template,
     TemplateIndex,
@@ -46,12 +48,8 @@ from .templates import (
     has_digit,
     merge_token,
 )
-from .values import fold, fold_spans, status_classes
 
 SIG_CACHE_LIMIT = 100_000
-# value runs folded (start, end, folded token), then runs of `<*>` collapsed (start, end)
-_Spans = tuple[tuple[tuple[int, int, str], ...], tuple[tuple[int, int], ...]]
-_NO_DIGIT = frozenset("0123456789")
 STATE_VERSION = 1
 
 
@@ -99,7 +97,7 @@ class Match:
         simple: bool = True,
         tokens: list[str] | None = None,
         message: str = "",
-        spans: _Spans = ((), ()),
+        spans: Spans = ((), ()),
     ) -> None:
         self.template_id = template_id
         self.template = template
@@ -117,7 +115,7 @@ class Match:
         if self._params is None:
             raw = self._tokens
             if raw is None:
-                raw = _apply_spans(tokenize(self._message), self._spans)
+                raw = apply_spans(tokenize(self._message), self._spans)
             self._params = _params_of(self._wild, self._simple, raw)
         return self._params
 
@@ -187,10 +185,8 @@ class Miner:
         config: MinerConfig = DEFAULT_CONFIG,
     ) -> None:
         self._config = config
-        self._mask = TokenMasker(without=config.without_masks)
+        self._signatures = Signatures(config.collapse_run, without=config.without_masks)
         self._sig: dict[tuple[str, ...], Template] = {}
-        # digit shape of a line → (signature, (index, token) that must hold, collapsed runs)
-        self._shapes: dict[str, tuple[tuple[str, ...], tuple, tuple]] = {}
         self._live = TemplateIndex(name_first=config.name_first)
         self._by_id: dict[str, Template] = {}  # every id ever issued, absorbed ones included
         self._evidence: dict[tuple[tuple[int, ...], tuple[str | None, ...]], set[str]] = {}
@@ -202,29 +198,27 @@ class Miner:
     # ------------------------------------------------------------------ public API
 
     def add(self, message: str) -> Match:
-        # fast path inlined: known digit shape → known signature → template
-        shape = digit_shape(message)
-        known = self._shapes.get(shape)
-        if known is not None and (tpl := self._sig.get(known[0])) is not None:
-            checks = known[1]
-            if not checks or _checks_hold(tokenize(message), checks):
-                if tpl.merged_into is not None:
-                    tpl = tpl.live()
-                tpl.count += 1
-                return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple,
-                             message=message, spans=known[2])  # fmt: skip
-        raw, sig = self._prepare(message, shape)
-        tpl, change = self._add(sig)
-        return Match(tpl.id, tpl.text, change, wild=tpl.wild, simple=tpl.simple, tokens=raw)
+        sig, spans = self._signatures.of(message)
+        tpl = self._sig.get(sig)
+        if tpl is None:
+            tpl, change = self._add(sig)
+        else:
+            if tpl.merged_into is not None:
+                tpl = tpl.live()
+            tpl.count += 1
+            change = _NONE
+        return Match(tpl.id, tpl.text, change, wild=tpl.wild, simple=tpl.simple,
+                     message=message, spans=spans)  # fmt: skip
 
     def match(self, message: str) -> Match | None:
         """The template a message belongs to, without learning (None when none fits)."""
-        raw, sig = self._prepare(message)
+        sig, spans = self._signatures.of(message)
         tpl = self._sig.get(sig)
         tpl = tpl.live() if tpl is not None else self._live.find(sig)
         if tpl is None:
             return None
-        return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple, tokens=raw)
+        return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple,
+                     message=message, spans=spans)  # fmt: skip
 
     def mine_batch(self, messages: Iterable[str]) -> list[Match]:
         """Learn from all messages, then report each against its final template.
@@ -232,17 +226,16 @@ class Miner:
         Lines seen before their template generalized get the survivor's id and template, as a
         batch parser would report them; `change` is what happened when the line was added.
         """
-        seen: list[tuple[Template, list[str], ChangeType]] = []
+        seen: list[tuple[Template, str, Spans, ChangeType]] = []
         for message in messages:
-            raw, sig = self._prepare(message)
+            sig, spans = self._signatures.of(message)
             tpl, change = self._add(sig)
-            seen.append((tpl, raw, change))
+            seen.append((tpl, message, spans, change))
         out = []
-        for tpl, raw, change in seen:
+        for tpl, message, spans, change in seen:
             live = tpl.live()
-            out.append(
-                Match(live.id, live.text, change, wild=live.wild, simple=live.simple, tokens=raw)
-            )
+            out.append(Match(live.id, live.text, change, wild=live.wild, simple=live.simple,
+                             message=message, spans=spans))  # fmt: skip
         return out
 
     def templates(self) -> list[TemplateInfo]:
@@ -308,41 +301,6 @@ class Miner:
         tpl = self._create(sig)
         survivor = self._learn(tpl)
         return survivor, ChangeType.CREATED if survivor is tpl else ChangeType.GENERALIZED
-
-    def _prepare(self, message: str, shape: str | None = None) -> tuple[list[str], tuple[str, ...]]:
-        # Fast path: lines differing only in digits inside variables share a digit shape and a
-        # signature. Tokens whose digits survive masking (`ssh2`) are checked as they are.
-        if shape is None:
-            shape = digit_shape(message)
-        known = self._shapes.get(shape)
-        raw = tokenize(message)
-        if known is not None and (not known[1] or _checks_hold(raw, known[1])):
-            return _apply_spans(raw, known[2]), known[0]
-        masked = self._mask.mask_shaped(raw, tokenize(shape))
-        status = status_classes(raw, masked)
-        checks: tuple[tuple[int, str], ...] = ()
-        if has_ascii_digit("".join(masked)):  # some digits are part of a name (`ssh2`)
-            plain = _NO_DIGIT.isdisjoint
-            # a status holds by its class: a prefix check (`_checks_hold`)
-            checks = tuple(
-                (i, raw[i][:1] if i in status else raw[i])
-                for i, m in enumerate(masked)
-                if not plain(m)
-            )
-        folds = fold_spans(raw, masked)
-        if folds:
-            raw, masked = fold(raw, folds, True), fold(masked, folds, False)
-        runs: tuple[tuple[int, int], ...] = ()
-        if masked.count(WILDCARD) >= self._config.collapse_run:
-            runs = _runs(masked, self._config.collapse_run)
-            if runs:
-                raw = _join_spans(raw, runs)
-                masked = _join_spans(masked, runs, WILDCARD)
-        sig = tuple(masked)
-        if len(self._shapes) >= SIG_CACHE_LIMIT:
-            self._shapes.clear()
-        self._shapes[shape] = (sig, checks, (folds, runs))
-        return raw, sig
 
     def _remember(self, sig: tuple[str, ...], tpl: Template) -> None:
         if len(self._sig) >= SIG_CACHE_LIMIT:
@@ -434,49 +392,3 @@ class Miner:
         other.count = 0
         other.merged_into = survivor
         self._live.remove(other)
-
-
-def _runs(masked: list[str], run: int) -> tuple[tuple[int, int], ...]:
-    """(start, end) of every run of at least `run` masked tokens (variable-length lists)."""
-    out = []
-    i, n = 0, len(masked)
-    while i < n:
-        if masked[i] != WILDCARD:
-            i += 1
-            continue
-        j = i
-        while j < n and masked[j] == WILDCARD:
-            j += 1
-        if j - i >= run:
-            out.append((i, j))
-        i = j
-    return tuple(out)
-
-
-def _join_spans(
-    tokens: list[str], spans: tuple[tuple[int, int], ...], joined: str | None = None
-) -> list[str]:
-    """`tokens` with each span replaced by one token: `joined`, or the span's tokens joined."""
-    if not spans:
-        return tokens
-    out: list[str] = []
-    last = 0
-    for start, end in spans:
-        out += tokens[last:start]
-        out.append(joined if joined is not None else " ".join(tokens[start:end]))
-        last = end
-    out += tokens[last:]
-    return out
-
-
-def _apply_spans(raw: list[str], spans: _Spans) -> list[str]:
-    """Raw tokens as the signature saw them: value runs folded, then long runs collapsed."""
-    folds, runs = spans
-    return _join_spans(fold(raw, folds, True), runs)
-
-
-def _checks_hold(raw: list[str], checks: tuple[tuple[int, str], ...]) -> bool:
-    # a prefix test: lines of one digit shape have tokens of equal lengths, so for a whole
-    # token it is equality; a status class checks its first digit only
-    n = len(raw)
-    return all(i < n and raw[i].startswith(token) for i, token in checks)

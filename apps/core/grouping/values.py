@@ -31,6 +31,12 @@ def _unit(token: str) -> str | None:
     return token[len(word) :]
 
 
+def may_fold(token: str) -> bool:
+    """Can a masked token take part in a fold (a unit, or a bracket opening a group)? A line
+    without one has nothing to fold: the miner skips `fold_spans` for it."""
+    return token.startswith("(") or _unit(token) is not None
+
+
 def _group_end(masked: list[str], start: int) -> tuple[int, str] | None:
     """A bracketed group of values and units opening at `start` (`(<*> KB)`): (end, what
     follows the closing bracket), or None."""

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apps.core.grouping.masker import TokenMasker
 from apps.core.grouping.masks import (
     WILDCARD,
-    TokenMasker,
     digit_shape,
     mask_message,
     mask_token,

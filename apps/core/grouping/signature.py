@@ -1,0 +1,135 @@
+"""A line's signature: its masked tokens, value runs folded (`values.py`), runs of `<*>`
+collapsed (variable-length lists such as `delete blk_1 blk_2 blk_3`).
+
+Lines differing only in digits inside variables share a digit shape and a signature, so the
+signature is remembered per digit shape and most lines cost a `str.translate` and a dict
+lookup, without tokenizing.
+"""
+
+from __future__ import annotations
+
+from .masker import TokenMasker
+from .masks import WILDCARD, digit_shape, tokenize
+from .values import fold, fold_spans, may_fold, status_classes
+
+SHAPE_LIMIT = 100_000  # digit shapes remembered (cleared when full)
+SHAPE_VARIANTS = 8  # signatures remembered per digit shape (checks tell them apart)
+# value runs folded (start, end, folded token), then runs of `<*>` collapsed (start, end)
+Spans = tuple[tuple[tuple[int, int, str], ...], tuple[tuple[int, int], ...]]
+_Checks = tuple[tuple[int, str], ...]  # (offset, text) that must hold in the line
+
+
+class Signatures:
+    """Line → (signature, spans), through a bounded cache by digit shape."""
+
+    __slots__ = ("_mask", "_run", "_shapes")
+
+    def __init__(self, collapse_run: int, *, without: frozenset[str] = frozenset()) -> None:
+        self._mask = TokenMasker(without=without, watch=may_fold)
+        self._run = collapse_run
+        # digit shape of a line → [(checks, signature, spans)]
+        self._shapes: dict[str, list[tuple[_Checks, tuple[str, ...], Spans]]] = {}
+
+    def of(self, message: str) -> tuple[tuple[str, ...], Spans]:
+        """The signature of a line and the runs of its tokens folded or collapsed into one."""
+        shape = digit_shape(message)
+        for checks, sig, spans in self._shapes.get(shape, ()):
+            for offset, text in checks:
+                if not message.startswith(text, offset):
+                    break
+            else:
+                return sig, spans
+        return self._prepare(message, shape)
+
+    def _prepare(self, message: str, shape: str) -> tuple[tuple[str, ...], Spans]:
+        """`of` for a line of a digit shape not seen, or whose checks failed. Tokens whose
+        digits survive masking (`ssh2`) and statuses (by class) are checked as text at their
+        offset in the line (lines of one shape have equal token offsets); a shape keeps a few
+        such variants (the 200s and 502s of one route)."""
+        raw = tokenize(message)
+        masked, named = self._mask.mask_line(raw, tokenize(shape))
+        status = status_classes(raw, masked) if "HTTP/" in message else []
+        checks: tuple[tuple[int, str], ...] = ()
+        if named or status:  # some digits are part of a name (`ssh2`), or a status class
+            # a status holds by its class: a prefix check
+            need = dict.fromkeys(named, 0)
+            need.update(dict.fromkeys(status, 1))
+            checks = tuple(
+                (offset, raw[i] if need[i] == 0 else raw[i][:1])
+                for i, offset in _offsets(message, raw, need)
+            )
+        folds = fold_spans(raw, masked) if not self._mask.watched.isdisjoint(masked) else ()
+        if folds:
+            masked = fold(masked, folds, False)
+        runs: tuple[tuple[int, int], ...] = ()
+        if masked.count(WILDCARD) >= self._run:
+            runs = _runs(masked, self._run)
+            if runs:
+                masked = join_spans(masked, runs, WILDCARD)
+        sig = tuple(masked)
+        variants = self._shapes.get(shape)
+        if variants is None:
+            if len(self._shapes) >= SHAPE_LIMIT:
+                self._shapes.clear()
+            variants = self._shapes[shape] = []
+        elif len(variants) >= SHAPE_VARIANTS:
+            del variants[0]
+        spans = (folds, runs)
+        variants.append((checks, sig, spans))
+        return sig, spans
+
+
+def _runs(masked: list[str], run: int) -> tuple[tuple[int, int], ...]:
+    """(start, end) of every run of at least `run` masked tokens (variable-length lists)."""
+    out = []
+    i, n = 0, len(masked)
+    while i < n:
+        if masked[i] != WILDCARD:
+            i += 1
+            continue
+        j = i
+        while j < n and masked[j] == WILDCARD:
+            j += 1
+        if j - i >= run:
+            out.append((i, j))
+        i = j
+    return tuple(out)
+
+
+def join_spans(
+    tokens: list[str], spans: tuple[tuple[int, int], ...], joined: str | None = None
+) -> list[str]:
+    """`tokens` with each span replaced by one token: `joined`, or the span's tokens joined."""
+    if not spans:
+        return tokens
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        out += tokens[last:start]
+        out.append(joined if joined is not None else " ".join(tokens[start:end]))
+        last = end
+    out += tokens[last:]
+    return out
+
+
+def apply_spans(raw: list[str], spans: Spans) -> list[str]:
+    """Raw tokens as the signature saw them: value runs folded, then long runs collapsed."""
+    folds, runs = spans
+    return join_spans(fold(raw, folds, True), runs)
+
+
+def _offsets(message: str, raw: list[str], need: dict[int, int]) -> list[tuple[int, int]]:
+    """(index, offset in `message`) of the tokens `need` names (`raw` is `tokenize(message)`:
+    each token is the first occurrence of its text after the one before)."""
+    out = []
+    pos = 0
+    last = max(need)
+    find = message.find
+    for i, token in enumerate(raw):
+        pos = find(token, pos)
+        if i in need:
+            out.append((i, pos))
+            if i == last:
+                break
+        pos += len(token)
+    return out
