@@ -4,10 +4,12 @@ enabled rules and records the matches (apps.alerts.services)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from django.db import transaction
 
+from aiops.outage import is_outage
 from apps.alerts import services
 from apps.alerts.messages import INCIDENT_SEVERITY
 from apps.alerts.models import AlertRule
@@ -16,6 +18,8 @@ from apps.core.vocabulary import Level, Severity
 from apps.incidents.hooks import IncidentEvent
 from apps.incidents.models import Incident
 from apps.ingestion.models import GroupOccurrence
+
+log = logging.getLogger(__name__)
 
 
 def severity_ok(rule: AlertRule, severity: Severity) -> bool:
@@ -47,20 +51,29 @@ def on_incident(incident: Incident, event: IncidentEvent) -> None:
 
 def on_findings(job, findings: list[Finding], source_ids: Mapping[str, int]) -> None:
     """A finished ingest job's findings (apps.ingestion.hooks), after the rules app saved
-    them: finding rules and new-error-group rules of the incident's project."""
-    incident = job.incident
+    them: finding rules and new-error-group rules of the incident's project. A bug here is
+    logged, never the ingest job's failure."""
+    try:
+        with transaction.atomic():
+            _match_findings(job.incident, findings)
+    except Exception as exc:
+        if is_outage(exc):
+            raise  # the job's lifecycle resumes it
+        log.exception("alerts: findings of ingest job %s not matched", job.pk)
+
+
+def _match_findings(incident: Incident, findings: list[Finding]) -> None:
     finding_rules = _rules(incident, AlertRule.Event.FINDING)
     group_rules = _rules(incident, AlertRule.Event.NEW_GROUP)
-    with transaction.atomic():
-        for rule in finding_rules:
-            for finding in findings:
-                if finding_matches(rule, finding):
-                    reason = f"{finding.severity}: {finding.title}"
-                    services.record_match(rule, incident, reason[:200])
-        if group_rules:
-            for template in new_error_groups(incident):
-                for rule in group_rules:
-                    services.record_match(rule, incident, f"new error group: {template[:160]}")
+    for rule in finding_rules:
+        for finding in findings:
+            if finding_matches(rule, finding):
+                reason = f"{finding.severity}: {finding.title}"
+                services.record_match(rule, incident, reason[:200])
+    if group_rules:
+        for template in new_error_groups(incident):
+            for rule in group_rules:
+                services.record_match(rule, incident, f"new error group: {template[:160]}")
 
 
 def new_error_groups(incident: Incident) -> list[str]:

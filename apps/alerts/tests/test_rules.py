@@ -148,3 +148,28 @@ def test_a_disabled_channel_gets_nothing(project, slack):
     Channel.objects.filter(pk=slack.pk).update(enabled=False)
     incidents.open_incident(project=project, title="muted")
     assert services.flush_due(timezone.now() + LATER) == 0
+
+
+def test_a_bug_in_alerts_never_fails_the_ingest_job(project, slack, monkeypatch):
+    rule(project, slack, event=AlertRule.Event.FINDING)
+    incident = incidents.open_incident(project=project, title="x")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(services, "record_match", broken)
+    job = type("Job", (), {"incident": incident, "pk": 1})()
+    finding = Finding("db.r", "db", Severity.ERROR, "db t", "", "")
+    triggers.on_findings(job, [finding], {})  # logged, not raised
+    assert not Alert.objects.exists()
+
+
+def test_new_error_groups_fire_their_rule(project, slack):
+    from apps.alerts.tests.test_flow import upload
+
+    new_group = rule(project, slack, event=AlertRule.Event.NEW_GROUP)
+    incident = upload(project=project)
+    alert = Alert.objects.get(rule=new_group, incident=incident)
+    assert alert.matches >= 1 and all(r.startswith("new error group: ") for r in alert.reasons)
+    later = upload(project=project)  # the same groups again: not new any more
+    assert not Alert.objects.filter(rule=new_group, incident=later).exists()
