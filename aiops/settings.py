@@ -114,7 +114,7 @@ SHARED_APPS = [
     "django_htmx",
     "django_q",
     "axes",  # login throttling; its attempts live in the public schema
-    "apps.streams.tokens",  # ingest tokens: hash -> tenant + project, read outside /t/<slug>/
+    "apps.ingestion.tokens",  # ingest tokens: hash -> tenant + project, read outside /t/<slug>/
 ]
 TENANT_APPS = [
     "apps.workspace",  # the top of the app ladder (see .importlinter / docs/architecture.md)

@@ -113,8 +113,8 @@ def main() -> None:
     from django_tenants.utils import tenant_context
 
     from apps.incidents.models import Project
+    from apps.ingestion.tokens import services as tokens
     from apps.streams.models import StreamEvent
-    from apps.streams.tokens import services as tokens
     from apps.tenants.models import Tenant
     from apps.tenants.services import create_tenant, ensure_public_tenant
 

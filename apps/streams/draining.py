@@ -36,11 +36,11 @@ from apps.core.vocabulary import LEVELS, Severity
 from apps.incidents.models import Project
 from apps.ingestion import hooks
 from apps.ingestion.records import NormalisedRecord, RecordsRun
+from apps.ingestion.tokens.models import DrainLane
 from apps.jobs import lifecycle
 from apps.jobs.models import JobStatus
 from apps.streams import incidents, partitions
 from apps.streams.models import SpoolBatch, StreamAlarm
-from apps.streams.tokens.models import DrainLane
 from apps.tenants.jobs import send_tenant_task
 
 log = logging.getLogger(__name__)

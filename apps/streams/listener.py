@@ -22,10 +22,10 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.ingestion.tokens.models import IngestToken
 from apps.streams import draining, quotas, services
 from apps.streams.models import Protocol
 from apps.streams.protocols import Limits, StreamRecord, syslog
-from apps.streams.tokens.models import IngestToken
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import schema_context
 
+from apps.ingestion.tokens import authorization as auth
+from apps.ingestion.tokens import services as tokens
+from apps.ingestion.tokens.models import IngestToken
 from apps.streams import draining, quotas, services
 from apps.streams.models import Protocol
 from apps.streams.protocols import (
     Limits,
     ProtocolError,
     StreamRecord,
-    auth,
     bodies,
     elastic,
     hec,
@@ -39,8 +41,6 @@ from apps.streams.protocols import (
     loki,
     otlp,
 )
-from apps.streams.tokens import services as tokens
-from apps.streams.tokens.models import IngestToken
 
 log = logging.getLogger(__name__)
 

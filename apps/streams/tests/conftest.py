@@ -22,7 +22,7 @@ class Token:
 
 def make_token(slug: str, project_slug: str, name: str = "") -> Token:
     from apps.incidents.models import Project
-    from apps.streams.tokens import services
+    from apps.ingestion.tokens import services
 
     tenant = ensure_tenant(slug)
     with tenant_context(tenant):

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.incidents.models import Project
-from apps.streams.tokens import services
-from apps.streams.tokens.models import IngestToken
+from apps.ingestion.tokens import services
+from apps.ingestion.tokens.models import IngestToken
 
 from .conftest import make_token
 

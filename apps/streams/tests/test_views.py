@@ -17,10 +17,10 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
+from apps.ingestion.tokens import services as tokens
 from apps.streams import views
 from apps.streams.models import SpoolBatch
 from apps.streams.protocols import loki
-from apps.streams.tokens import services as tokens
 
 from .conftest import spooled
 

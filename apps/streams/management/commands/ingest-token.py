@@ -12,8 +12,8 @@ from django_tenants.utils import tenant_context
 
 from apps.incidents.models import Project
 from apps.incidents.services import create_project
-from apps.streams.tokens import services
-from apps.streams.tokens.models import IngestToken
+from apps.ingestion.tokens import services
+from apps.ingestion.tokens.models import IngestToken
 from apps.tenants.models import Tenant
 
 

@@ -13,8 +13,8 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.ingestion.tokens import services as tokens
 from apps.streams import listener
-from apps.streams.tokens import services as tokens
 from apps.streams.views import limits
 
 

@@ -4,7 +4,9 @@ Receivers sit outside the tenant prefix (`/ingest/...`), so the token is what se
 tenant's schema and the project. Only the SHA-256 of a token is stored (tokens are 256 random
 bits, so a fast hash is enough); `prefix` lets people tell their tokens apart.
 
-The streams' other public-schema rows live here too: a tenant's drain lane (one drain task in
+The package sits in apps.ingestion, below the receivers that check tokens (apps.streams and
+apps.deploys, siblings that may not import each other); its app label is still `stream_tokens`,
+so the tables kept their names. The streams' other public-schema rows live here too: a tenant's drain lane (one drain task in
 the queue per tenant) and its quota bucket, both read before any tenant schema is entered.
 """
 

@@ -2,7 +2,12 @@ import base64
 
 import pytest
 
-from apps.streams.protocols.auth import BEARER_OR_BASIC, ELASTIC, SPLUNK, token_from_authorization
+from apps.ingestion.tokens.authorization import (
+    BEARER_OR_BASIC,
+    ELASTIC,
+    SPLUNK,
+    token_from_authorization,
+)
 
 TOKEN = "aiops_Zm9v-bar_baz"
 

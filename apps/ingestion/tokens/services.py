@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.incidents.models import Project
-from apps.streams.tokens.models import IngestToken
+from apps.ingestion.tokens.models import IngestToken
 from apps.tenants.models import Tenant
 
 TOKEN_PREFIX = "aiops_"  # noqa: S105 (a marker for secret scanners, not a secret)

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class StreamTokensConfig(AppConfig):
-    name = "apps.streams.tokens"
+    name = "apps.ingestion.tokens"
     label = "stream_tokens"
     verbose_name = "Ingest tokens"

@@ -1,4 +1,5 @@
-"""Reading an ingest token from an `Authorization` header (framework-free).
+"""Reading an ingest token from an `Authorization` header (framework-free; the streams' and
+the deploy markers' receivers share it).
 
 `Bearer <token>`; `Basic base64(any-user:<token>)` for clients that only do Basic
 (python-logging-loki, Promtail's basic_auth, Beats); `Splunk <token>` where HEC is spoken;
