@@ -115,6 +115,7 @@ SHARED_APPS = [
     "django_q",
     "axes",  # login throttling; its attempts live in the public schema
     "apps.ingestion.tokens",  # ingest tokens: hash -> tenant + project, read outside /t/<slug>/
+    "apps.deploys.hooks",  # deploy webhook secrets: repository -> tenant + project
 ]
 TENANT_APPS = [
     "apps.workspace",  # the top of the app ladder (see .importlinter / docs/architecture.md)
@@ -125,6 +126,7 @@ TENANT_APPS = [
     "apps.alerts",  # after apps.rules: its findings sink runs after the rules saved them
     "apps.reports",
     "apps.streams",
+    "apps.deploys",
     "apps.jobs",  # the one job lifecycle: an abstract model and claim-run-finish, no tables
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("invite/<str:token>/", team_views.accept, name="invite-accept"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("ingest/deploys", include("apps.deploys.urls")),
     path("ingest/", include("apps.streams.urls")),
 ]
 

@@ -1,0 +1,18 @@
+"""Read deploys: those around an incident's time range (timeline markers, "what changed")."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from apps.deploys.models import Deploy
+
+LEAD = timedelta(hours=2)  # deploys this long before an incident's first event still matter
+
+
+def deploys_between(project_id: int, start: datetime, end: datetime, *, lead=LEAD) -> list[Deploy]:
+    """A project's deploys that started from `lead` before `start` up to `end`, oldest first."""
+    return list(
+        Deploy.objects.filter(
+            project_id=project_id, started_at__gte=start - lead, started_at__lte=end
+        ).order_by("started_at", "pk")[:200]
+    )
