@@ -5,6 +5,7 @@ property tests compare them with `mask_token`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 from .masks import (
@@ -48,7 +49,17 @@ class TokenMasker:
     line against them with one set operation.
     """
 
-    __slots__ = ("_cache", "_exact", "_full", "_limit", "_recipes", "_sub", "_watch", "watched")
+    __slots__ = (
+        "_cache",
+        "_exact",
+        "_full",
+        "_limit",
+        "_recipes",
+        "_sub",
+        "_watch",
+        "_watch_wild",
+        "watched",
+    )
 
     def __init__(
         self,
@@ -64,6 +75,7 @@ class TokenMasker:
         self._sub = mask_token
         self._full = not without  # the whole catalogue: the shortcuts below know it
         self._watch = watch
+        self._watch_wild = watch is not None and watch(WILDCARD)
         self.watched: set[str] = set()
         if without:  # a smaller catalogue (the bench measures what each mask is worth)
             regex = compile_masks([m for m in ALL_MASKS if m.name not in without])
@@ -77,17 +89,21 @@ class TokenMasker:
             self._recipes.clear()
             self._exact.clear()
             self.watched.clear()
-        masked: list[str] = list(map(self._cache.get, shapes))  # type: ignore[arg-type]
+        cache = self._cache
+        masked = list(map(cache.get, shapes, repeat("")))  # "": not known, or a name
         if all(masked):  # every shape known and no name: the common case, all in C
             return masked, []
         named = []
-        for i in [i for i, m in enumerate(masked) if not m]:
+        i = -1
+        for _ in range(masked.count("")):
+            i = masked.index("", i + 1)
             token = tokens[i]
-            m = masked[i]
+            shape = shapes[i]
+            m = cache.get(shape)
             if m is None:
-                m = self._miss(token, shapes[i])
+                m = self._miss(token, shape)
             if m == "":
-                m = self._name(token, shapes[i])
+                m = self._name(token, shape)
                 named.append(i)
             masked[i] = m
         return masked, named
@@ -102,7 +118,8 @@ class TokenMasker:
         """The cache entry for `token` of digit shape `shape` (filled now): its masked token,
         or `""` for a name."""
         if self._full and _whole_value(token):
-            self._note(WILDCARD)
+            if self._watch_wild:
+                self.watched.add(WILDCARD)
             return WILDCARD  # unique values (hashes, paths) would only fill the caches
         if _DIGITS.isdisjoint(token):
             # no digits: a word-like token, worth remembering. Letters inside brackets or
@@ -122,6 +139,8 @@ class TokenMasker:
         """The masked form of a token whose digits survive masking."""
         recipe = self._recipes.get(shape)
         if recipe is not None:  # the masks match the same spans in a token and its shape
+            if not recipe:
+                return token  # they match nothing: the name as it stands
             return "".join([p if isinstance(p, str) else token[p[0] : p[1]] for p in recipe])
         masked = self._exact.get(token)
         if masked is None:
@@ -158,6 +177,8 @@ def _recipe(shape: str) -> _Recipe | None:
             return None
         parts.append(text)
         last = m.end()
+    if last == 0:
+        return ()  # nothing matched: the token is its own masked form
     if last < len(shape):
         parts.append((last, len(shape)))
     return tuple(parts)

@@ -201,7 +201,7 @@ class Miner:
         sig, spans = self._signatures.of(message)
         tpl = self._sig.get(sig)
         if tpl is None:
-            tpl, change = self._add(sig)
+            tpl, change = self._place(sig)
         else:
             if tpl.merged_into is not None:
                 tpl = tpl.live()
@@ -293,6 +293,10 @@ class Miner:
             tpl = tpl.live()
             tpl.count += 1
             return tpl, ChangeType.NONE
+        return self._place(sig)
+
+    def _place(self, sig: tuple[str, ...]) -> tuple[Template, ChangeType]:
+        """A signature not in the cache: the live template accepting it, or a new one."""
         tpl = self._live.find(sig)
         if tpl is not None:
             self._remember(sig, tpl)

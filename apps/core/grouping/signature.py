@@ -121,6 +121,8 @@ def apply_spans(raw: list[str], spans: Spans) -> list[str]:
 def _offsets(message: str, raw: list[str], need: dict[int, int]) -> list[tuple[int, int]]:
     """(index, offset in `message`) of the tokens `need` names (`raw` is `tokenize(message)`:
     each token is the first occurrence of its text after the one before)."""
+    if len(message) == sum(map(len, raw)) + len(raw) - 1:  # one separator between tokens
+        return [(i, sum(map(len, raw[:i])) + i) for i in need]
     out = []
     pos = 0
     last = max(need)

@@ -8,6 +8,9 @@ literal with wildcards inside (`uid=<*>`, `[<*>]`), which accepts what its patte
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from operator import itemgetter
+from typing import Any
 
 from .masks import WILDCARD
 from .values import STATUS_CLASSES
@@ -83,6 +86,7 @@ def _specificity(tokens: tuple[str, ...]) -> int:
 
 class Template:
     __slots__ = (
+        "constants",
         "count",
         "exact",
         "id",
@@ -107,6 +111,11 @@ class Template:
         self.tokens = tokens
         self.text = " ".join(tokens)
         self.exact = tuple((i, t) for i, t in enumerate(tokens) if WILDCARD not in t)
+        # the literal tokens as one C-level getter and the tuple it must return
+        self.constants: tuple[Callable[[tuple[str, ...]], Any], Any] | None = None
+        if self.exact:
+            get = itemgetter(*(i for i, _ in self.exact))
+            self.constants = (get, get(tokens))
         self.partial = tuple(
             (i, token_pattern(t)) for i, t in enumerate(tokens) if WILDCARD in t and t != WILDCARD
         )
@@ -119,9 +128,8 @@ class Template:
         self.specificity = _specificity(tokens)
 
     def accepts(self, sig: tuple[str, ...]) -> bool:
-        for i, t in self.exact:
-            if sig[i] != t:
-                return False
+        if self.constants is not None and self.constants[0](sig) != self.constants[1]:
+            return False
         for i, pat in self.partial:
             s = sig[i]
             if s != self.tokens[i] and pat.match(s) is None:
@@ -236,8 +244,16 @@ class TemplateIndex:
         n = len(sig)
         s0 = sig[0] if n else ""
         s1 = sig[1] if n > 1 else ""
-        for key in {(n, s0, s1), (n, s0, WILDCARD), (n, WILDCARD, s1), (n, WILDCARD, WILDCARD)}:
-            for tpl in self._anchored.get(key, ()):
+        keys = [(n, WILDCARD, WILDCARD)]  # the best is unique: order does not matter
+        if s0 != WILDCARD:
+            keys.append((n, s0, WILDCARD))
+        if s1 != WILDCARD:
+            keys.append((n, WILDCARD, s1))
+            if s0 != WILDCARD:
+                keys.append((n, s0, s1))
+        anchored = self._anchored
+        for key in keys:
+            for tpl in anchored.get(key, ()):
                 if tpl.accepts(sig):
                     score = tpl.specificity
                     if score > best_score or (score == best_score and best and tpl.seq < best.seq):
