@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models.expressions import RawSQL
 
 from apps.core.vocabulary import Level
+from apps.deploys.selectors import deploys_between
 from apps.incidents.models import Incident
 from apps.ingestion.models import (
     EventRollup,
@@ -110,6 +111,7 @@ class Timeline:
     lanes: list[dict] = field(default_factory=list)  # per service: name, cells
     markers: list[dict] = field(default_factory=list)  # findings
     windows: list[dict] = field(default_factory=list)  # incident windows
+    deploys: list[dict] = field(default_factory=list)  # deploys in range (x) and just before
     max_count: int = 0
     total: int = 0
     height: int = 0
@@ -220,6 +222,7 @@ def build_timeline(
     _add_bars(timeline, rows, step)
     _add_lanes(timeline, rows, step)
     _add_markers(timeline, findings, diagnosis, step)
+    _add_deploys(timeline, incident, step)
     timeline.ticks = _ticks(origin, end, width, buckets, step)
     timeline.height = HIST_H + AXIS_H + len(timeline.lanes) * LANE_H + 4
     return timeline
@@ -315,6 +318,14 @@ def _add_markers(timeline: Timeline, findings, diagnosis, step: float) -> None:
         x1 = min(x_of(we + timedelta(seconds=1)), SVG_W)
         if x1 > x0:
             timeline.windows.append({"x": x0, "w": x1 - x0, "window": window})
+
+
+def _add_deploys(timeline: Timeline, incident: Incident, step: float) -> None:
+    """The project's deploys up to the range's end and from two hours before it (one query): a
+    marker for those in range (`x`), and all of them for "what changed" (`x` None before)."""
+    for deploy in deploys_between(incident.project_id, timeline.start, timeline.end)[-20:]:
+        x = LABEL_W + (deploy.started_at - timeline.start).total_seconds() / timeline.width * step
+        timeline.deploys.append({"x": x if LABEL_W <= x <= SVG_W else None, "deploy": deploy})
 
 
 def _ticks(origin: datetime, end: datetime, width: int, buckets: int, step: float) -> list[dict]:

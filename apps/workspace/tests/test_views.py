@@ -42,17 +42,18 @@ def budget(queries: int) -> int:
         ("project page", "projects/workspace/", {}, 3),
         ("project page, search", "projects/workspace/?q=checkout&sort=errors", {}, 3),
         # incident, jobs, sources, diagnosis, findings, timeline (one query on the rollup:
-        # was 3 on raw events), groups, groups in other incidents, sparklines, events,
-        # evidence lines of findings and root cause
-        ("incident page", "incidents/{pk}/", {}, 11),
+        # was 3 on raw events), the project's deploys, groups, groups in other incidents,
+        # sparklines, events, evidence lines of findings and root cause
+        ("incident page", "incidents/{pk}/", {}, 12),
         (
             "incident page, zoomed and filtered (htmx fragment)",
             "incidents/{pk}/?from={mid}&to={end}&level=WARN&q=a",
             {**HX, "HTTP_HX_TARGET": "workspace"},
-            11,
+            12,
         ),
-        # incident, sources (with their jobs), diagnosis, findings, timeline (was 3 queries)
-        ("timeline partial", "incidents/{pk}/timeline/", HX, 5),
+        # incident, sources (with their jobs), diagnosis, findings, timeline (was 3 queries),
+        # the project's deploys
+        ("timeline partial", "incidents/{pk}/timeline/", HX, 6),
         ("events partial", "incidents/{pk}/events/?level=INFO", HX, 2),
         ("events partial, deep page", "incidents/{pk}/events/?after={cursor}", HX, 2),
         # incident, the search's first chunk of 1,000 events (it fills the page), the page's
