@@ -47,6 +47,7 @@ from .templates import (
     fill,  # noqa: F401  (re-exported: callers import it from here)
     has_digit,
     merge_token,
+    token_pattern,
 )
 
 SIG_CACHE_LIMIT = 100_000
@@ -139,10 +140,10 @@ def _params_of(wild: tuple, simple: bool, raw: list[str]) -> list[str]:
     if simple:
         return [raw[i] for i, _ in wild]
     params: list[str] = []
-    for i, pat in wild:
-        if pat is None:
+    for i, token in wild:
+        if token is None:
             params.append(raw[i])
-        elif (m := pat.match(raw[i])) is not None:
+        elif (m := (pat := token_pattern(token)).match(raw[i])) is not None:
             params.extend(m.groups())
         else:  # cannot happen for tokens the template accepts; keep the count right
             params.extend([raw[i]] + [""] * (pat.groups - 1))

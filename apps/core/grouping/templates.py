@@ -41,11 +41,27 @@ def token_pattern(token: str) -> re.Pattern[str]:
     return pat
 
 
+def matches(parts: list[str], token: str) -> bool:
+    """Does `token` match a token with wildcards, split on them (`parts`)? The same answer as
+    `token_pattern(...).match`, without compiling a regex: the literals in order, leftmost."""
+    first, last = parts[0], parts[-1]
+    end = len(token) - len(last)
+    if end < len(first) or not token.startswith(first) or not token.endswith(last):
+        return False
+    pos = len(first)
+    for part in parts[1:-1]:
+        pos = token.find(part, pos, end)
+        if pos < 0:
+            return False
+        pos += len(part)
+    return True
+
+
 def fits(pattern_token: str, token: str) -> bool:
     """Does template token `pattern_token` accept `token` (a masked or raw token)?"""
     if pattern_token in (token, WILDCARD):
         return True
-    return WILDCARD in pattern_token and token_pattern(pattern_token).match(token) is not None
+    return WILDCARD in pattern_token and matches(pattern_token.split(WILDCARD), token)
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -117,22 +133,23 @@ class Template:
             get = itemgetter(*(i for i, _ in self.exact))
             self.constants = (get, get(tokens))
         self.partial = tuple(
-            (i, token_pattern(t)) for i, t in enumerate(tokens) if WILDCARD in t and t != WILDCARD
-        )
-        self.wild = tuple(
-            (i, None if t == WILDCARD else token_pattern(t))
+            (i, t, t.split(WILDCARD))
             for i, t in enumerate(tokens)
-            if WILDCARD in t
+            if WILDCARD in t and t != WILDCARD
         )
-        self.simple = all(p is None for _, p in self.wild)
+        # the wildcard positions, with the token when it holds literals too (`uid=<*>`)
+        self.wild = tuple(
+            (i, None if t == WILDCARD else t) for i, t in enumerate(tokens) if WILDCARD in t
+        )
+        self.simple = not self.partial
         self.specificity = _specificity(tokens)
 
     def accepts(self, sig: tuple[str, ...]) -> bool:
         if self.constants is not None and self.constants[0](sig) != self.constants[1]:
             return False
-        for i, pat in self.partial:
+        for i, token, parts in self.partial:
             s = sig[i]
-            if s != self.tokens[i] and pat.match(s) is None:
+            if s != token and not matches(parts, s):
                 return False
         return True
 
