@@ -21,3 +21,5 @@ echo; echo "== workspace: server time of the incident pages"
 python bench/workspace_bench.py
 echo; echo "== streams: the OpenTelemetry exporter at the receivers, gunicorn + a draining worker"
 python bench/stream_bench.py
+echo; echo "== correlation: origin service and deploy at fault on the multi-service corpus"
+python bench/correlation_bench.py

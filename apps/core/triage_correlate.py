@@ -14,7 +14,7 @@ from pathlib import Path
 from apps.core.correlate.deploys import DeployEvent, DeployVerdict, suspects
 
 __all__ = ["CorrelationRun", "DeployEvent", "add_to_json"]
-from apps.core.correlate.services import Correlation, Correlator
+from apps.core.correlate.services import ERROR, Correlation, Correlator
 from apps.core.ingest.pipeline import service_from_source
 from apps.core.logparse.record import Record
 from apps.core.rules.incidents import RootCause
@@ -32,6 +32,9 @@ class CorrelationRun:
 
     def feed_record(self, record: Record, *, source: str, path: Path, group: str) -> None:
         service = self._service(record.service, source, path)
+        if record.level is not None and LEVEL_NUMBER[record.level] < ERROR:
+            self.correlator.seen(service, record.ts)
+            return
         self.correlator.feed(
             service=service,
             level=LEVEL_NUMBER.get(record.level) if record.level else None,

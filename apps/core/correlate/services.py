@@ -36,7 +36,7 @@ Confidence = Literal["high", "medium", "low"]
 
 ERROR = Level.ERROR.value
 MAX_TRACES = 50_000  # traces remembered; later ones are ignored (bounded memory)
-MAX_BLAME_LINES = 200  # error lines per service searched for other services' names
+MAX_BLAME_GROUPS = 50  # error groups per service searched for other services' names
 SKEW = timedelta(seconds=2)  # onsets closer than this are a tie: clocks disagree that much
 GRID_BUCKETS = 240  # the common time grid's number of buckets over the whole span
 TRACE_TIE = timedelta(milliseconds=10)  # within one request, closer than this is a tie
@@ -61,7 +61,9 @@ class ServiceErrors:
     records: int = 0
     first_ts: datetime | None = None  # of any record: how long the log watched before
     errors: list[ErrorLine] = field(default_factory=list)
-    blame_text: list[str] = field(default_factory=list)
+    # per error group: its first line (lower case) and how many errors it has; what the
+    # service's errors say about others (a group's lines name the same services)
+    blame_text: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,15 @@ class Correlator:
     # trace id -> service -> time of its first error in that service
     traces: dict[str, dict[str, datetime]] = field(default_factory=dict)
 
+    def seen(self, service: str, ts: datetime | None) -> None:
+        """A record below ERROR: only counted (the fast path; most records)."""
+        entry = self.services.get(service)
+        if entry is None:
+            entry = self.services[service] = ServiceErrors(service)
+        entry.records += 1
+        if ts is not None and (entry.first_ts is None or ts < entry.first_ts):
+            entry.first_ts = ts
+
     def feed(
         self,
         *,
@@ -118,8 +129,11 @@ class Correlator:
         elif level < ERROR:
             return
         entry.errors.append(ErrorLine(ts, ref, group))
-        if len(entry.blame_text) < MAX_BLAME_LINES:
-            entry.blame_text.append(message[:500].lower())
+        said = entry.blame_text.get(group)
+        if said is not None:
+            said[1] += 1
+        elif len(entry.blame_text) < MAX_BLAME_GROUPS:
+            entry.blame_text[group] = [message[:500].lower(), 1]
         tid = trace_id_of(trace_id, attrs or {}, message)
         if tid and ts is not None:
             seen = self.traces.get(tid)
@@ -331,10 +345,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "redis-server": ("redis",),
 }
 _SUFFIX = re.compile(r"[-_](?:svc|service|server|api|app)$")
-# user@host, user@database, e-mail: the part after @ names where the line came from, not a callee
-_AT = re.compile(r"\S{1,100}@\S{1,200}")
 # A product token (a user agent: "checkout-web/3.2.0") names the caller, not a dependency.
-_PRODUCT = re.compile(r"[a-z0-9_.-]{1,60}/v?\d[a-z0-9.]{0,30}")
+_PRODUCT = re.compile(r"[a-z0-9_.-]{1,60}/v?\d")
 # Words of a caller reporting a dependency's failure (an unnamed one): a proxy's 502/503/504,
 # "upstream …", refused connections.
 _DEPENDENCY = re.compile(
@@ -342,8 +354,21 @@ _DEPENDENCY = re.compile(
     r'|" 50[234] |\b50[234] (?:bad|service|gateway)'
 )
 UPSTREAM = "(upstream)"
-_PATH = re.compile(r"(?<![/\w])/(?!/)[^\s\"']{0,300}")  # a URL path names a route, not a service
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.-]*[a-z0-9]")
+
+
+def _dependency_part(token: str) -> str:
+    """The part of a whitespace-separated token that may name a dependency: a URL's host; not
+    user@host or an e-mail (where the line came from), a path (a route) or a product token
+    ("checkout-web/3.2.0", a user agent: the caller)."""
+    if "@" in token:
+        return ""
+    token = token.strip("\"'()[]{}<>,;")
+    if "://" in token:
+        return token.split("://", 1)[1].split("/", 1)[0]
+    if token.startswith("/") or _PRODUCT.match(token):
+        return ""
+    return token.split("/", 1)[0]
 
 
 def _blame(failing: list[ServiceErrors]) -> tuple[set[str], dict[str, set[str]]]:
@@ -357,14 +382,16 @@ def _blame(failing: list[ServiceErrors]) -> tuple[set[str], dict[str, set[str]]]
                 names.setdefault(alias, s.name)
     blaming: dict[str, set[str]] = {}
     for s in failing:
-        texts = s.blame_text
-        if texts and sum(1 for t in texts if _DEPENDENCY.search(t)) * 2 >= len(texts):
+        said = s.blame_text.values()
+        reports = sum(n for text, n in said if _DEPENDENCY.search(text))
+        if said and reports * 2 >= sum(n for _, n in said):
             blaming[s.name] = {UPSTREAM}  # mostly reports of a dependency's failure
         words: set[str] = set()
-        for text in s.blame_text:
-            for w in _WORD.findall(_PATH.sub(" ", _PRODUCT.sub(" ", _AT.sub(" ", text)))):
-                words.add(w)
-                words.update(part for part in re.split(r"[.:]", w) if part)
+        for text, _ in said:
+            for token in text.split():
+                for w in _WORD.findall(_dependency_part(token)):
+                    words.add(w)
+                    words.update(part for part in re.split(r"[.:]", w) if part)
         named = {names[w] for w in words if w in names and names[w] != s.name}
         if named:
             blaming.setdefault(s.name, set()).update(named)

@@ -53,6 +53,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # A cheap test before the patterns: every pattern needs one of these words or a W3C id shape.
 _HINT = re.compile(r"(?i)trace|req|corr|root=|b3|-[0-9a-f]{32}-")
 
+_PLAIN = re.compile(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")  # already a bare trace id
 # Field names (record attrs) that hold an id, most specific first.
 TRACE_FIELDS: tuple[str, ...] = (
     "trace_id",
@@ -89,6 +90,8 @@ def ids_in_text(text: str) -> tuple[str, str] | None:
 def normalise(value: str) -> str:
     """A field's value as an id: a traceparent or X-Ray header gives its trace id."""
     value = value.strip()
+    if _PLAIN.fullmatch(value):
+        return value.lower()
     found = ids_in_text(f"traceparent: {value}") or ids_in_text(value)
     if found and found[0] in ("w3c", "aws"):
         return found[1]
@@ -108,5 +111,6 @@ def trace_id_of(trace_id: str | None, attrs: Mapping[str, object], text: str) ->
         value = attrs.get(name)
         if isinstance(value, str) and value:
             return normalise(value)
-    found = ids_in_text(text[:2000])
+    head = text[:1000].partition("\n")[0]  # ids are printed on a record's first line
+    found = ids_in_text(head)
     return found[1] if found else None
