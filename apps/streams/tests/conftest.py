@@ -26,7 +26,9 @@ def make_token(slug: str, project_slug: str, name: str = "") -> Token:
 
     tenant = ensure_tenant(slug)
     with tenant_context(tenant):
-        project = Project.objects.get(slug=project_slug)
+        project, _ = Project.objects.get_or_create(
+            slug=project_slug, defaults={"name": project_slug}
+        )
     row, text = services.create_token(tenant=tenant, project=project, name=name)
     return Token(text=text, row=row, tenant=tenant, project=project)
 

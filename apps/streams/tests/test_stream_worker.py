@@ -29,6 +29,9 @@ from .test_drain import records, spool
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
+# Its own project: a transactional test's rows survive it, and the isolation tests expect the
+# marker projects to hold exactly one incident each.
+WORKER_PROJECT = "streams-worker"
 FAILURE = "FATAL:  sorry, too many clients already"
 
 
@@ -72,7 +75,7 @@ def test_an_otel_error_burst_opens_an_incident_within_10_seconds(live_server, qc
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
     from opentelemetry.sdk.resources import Resource
 
-    token = make_token("alpha", "alpha-marker", "burst")
+    token = make_token("alpha", WORKER_PROJECT, "burst")
     service = f"checkout-{uuid.uuid4().hex[:6]}"
     exporter = OTLPLogExporter(
         endpoint=f"{live_server.url}/ingest/otlp/v1/logs",
@@ -119,7 +122,7 @@ def test_an_otel_error_burst_opens_an_incident_within_10_seconds(live_server, qc
 
 
 def test_a_drain_delivered_twice_stores_every_record_once(qcluster):
-    token = make_token("alpha", "alpha-marker", "twice")
+    token = make_token("alpha", WORKER_PROJECT, "twice")
     service = f"twice-{uuid.uuid4().hex[:6]}"
     batches = [
         spool(token, records(500, service=service), f"{service}-{n}", received_at=None)

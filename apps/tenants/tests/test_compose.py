@@ -41,7 +41,8 @@ NOT_IN_COMPOSE = {
     "MAX_PASTE_MB": "ingest bound",
     "EMAIL_TIMEOUT": "tuning",
 }
-INGEST_BOUND = re.compile(r"^INGEST_")
+# ingest, stream and alert delivery bounds and timings: tuning, documented in docs/configuration.md
+INGEST_BOUND = re.compile(r"^(INGEST|STREAM|ALERTS)_(?!EGRESS_ALLOW)")
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
