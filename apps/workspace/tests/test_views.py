@@ -106,6 +106,11 @@ def test_project_page_lists_incidents_with_counts_and_top_finding(client, person
     top = db_incident.findings.order_by("-count").first()
     assert top is not None
     assert "PostgreSQL refused connections" in body
+    # the project's other pages: its stream for everyone, its alert settings for owners only
+    assert 'data-testid="project-stream"' in body and 'data-testid="project-alerts"' not in body
+    client.force_login(personas.owner)
+    body = get(client, personas.alpha, "projects/workspace/").content.decode()
+    assert 'href="/t/alpha/projects/workspace/alerts/"' in body
 
 
 def test_project_page_search_sort_and_pagination(client, personas, alpha):
