@@ -382,6 +382,28 @@ def _time_drain3(lines: list[str]) -> tuple[float, int, list[str]]:
     return dt, len(tm.drain.clusters), [str(i) for i in ids]
 
 
+def access_log(n: int, seed: int = 3) -> tuple[list[str], list[str]]:
+    """(lines, events): a combined-format access log whose statuses change class from line to
+    line (200 / 404 / 502 of one route), as a proxy's log does; an event is method, route and
+    status class."""
+    import random
+
+    rng = random.Random(seed)
+    routes = ["/api/users/{}", "/api/orders/{}/items", "/static/app.{}.js", "/login", "/health"]
+    statuses = ["200", "200", "201", "301", "404", "502", "504"]
+    lines, events = [], []
+    for _ in range(n):
+        route, status = rng.choice(routes), rng.choice(statuses)
+        method = rng.choice(["GET", "POST"])
+        ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
+        stamp = f"{rng.randint(10, 28)}/Oct/2000:13:{rng.randint(10, 59)}:{rng.randint(10, 59)}"
+        path = route.format(rng.randint(1, 99_999))
+        lines.append(f'{ip} - - [{stamp} -0700] "{method} {path} HTTP/1.1" {status} '
+                     f"{rng.randint(100, 99_999)}")  # fmt: skip
+        events.append(f"{method} {route} {status[0]}xx")
+    return lines, events
+
+
 def throughput(data: Path, n: int) -> None:
     from grouping_data import expand, load_rows, template_rich
 
@@ -398,6 +420,7 @@ def throughput(data: Path, n: int) -> None:
         streams.append((f"{name} x{per_system:,} (re-drawn)", lines, events))
     rich, labels = template_rich(per_system)
     streams.append((f"template-rich ({len(set(labels))} tpl)", rich, labels))
+    streams.append(("access log, status classes mixed", *access_log(per_system)))
     total = [0.0, 0.0, 0]
     for label, lines, events in streams:
         t_ours, n_ours, ids_ours = _time_ours(lines)
