@@ -93,13 +93,13 @@ class Match:
         template_id: str,
         template: str,
         change: ChangeType,
-        *,
         wild: tuple = (),
         simple: bool = True,
-        tokens: list[str] | None = None,
         message: str = "",
         spans: Spans = ((), ()),
+        tokens: list[str] | None = None,
     ) -> None:
+        # positional calls on the hot path: keyword matching costs as much as the rest
         self.template_id = template_id
         self.template = template
         self.change = change
@@ -208,8 +208,7 @@ class Miner:
                 tpl = tpl.live()
             tpl.count += 1
             change = _NONE
-        return Match(tpl.id, tpl.text, change, wild=tpl.wild, simple=tpl.simple,
-                     message=message, spans=spans)  # fmt: skip
+        return Match(tpl.id, tpl.text, change, tpl.wild, tpl.simple, message, spans)
 
     def match(self, message: str) -> Match | None:
         """The template a message belongs to, without learning (None when none fits)."""
@@ -218,8 +217,7 @@ class Miner:
         tpl = tpl.live() if tpl is not None else self._live.find(sig)
         if tpl is None:
             return None
-        return Match(tpl.id, tpl.text, _NONE, wild=tpl.wild, simple=tpl.simple,
-                     message=message, spans=spans)  # fmt: skip
+        return Match(tpl.id, tpl.text, _NONE, tpl.wild, tpl.simple, message, spans)
 
     def mine_batch(self, messages: Iterable[str]) -> list[Match]:
         """Learn from all messages, then report each against its final template.
@@ -235,8 +233,7 @@ class Miner:
         out = []
         for tpl, message, spans, change in seen:
             live = tpl.live()
-            out.append(Match(live.id, live.text, change, wild=live.wild, simple=live.simple,
-                             message=message, spans=spans))  # fmt: skip
+            out.append(Match(live.id, live.text, change, live.wild, live.simple, message, spans))
         return out
 
     def templates(self) -> list[TemplateInfo]:

@@ -93,7 +93,7 @@ def merge_token(a: str, b: str) -> str:
 
 
 def has_digit(token: str) -> bool:
-    return any(c.isdigit() for c in token)
+    return any(map(str.isdigit, token))
 
 
 def _specificity(tokens: tuple[str, ...]) -> int:
