@@ -330,7 +330,11 @@ class Miner:
             if other is new or other.merged_into is not None:
                 continue
             key = evidence_key(
-                other.tokens, new.tokens, self._config.diff_share, self._config.name_first
+                other.tokens,
+                new.tokens,
+                self._config.diff_share,
+                self._config.name_first,
+                len(other.wild) + len(new.wild),
             )
             if key is None:
                 if self._config.absorb_special and new.accepts(other.tokens):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from operator import itemgetter
+from operator import itemgetter, ne
 from typing import Any
 
 from .masks import WILDCARD
@@ -193,13 +193,24 @@ def first_key(tokens: tuple[str, ...], name_first: bool) -> tuple[int, str | Non
 
 
 def evidence_key(
-    a: tuple[str, ...], b: tuple[str, ...], diff_share: int, name_first: bool = True
+    a: tuple[str, ...],
+    b: tuple[str, ...],
+    diff_share: int,
+    name_first: bool = True,
+    wild: int | None = None,
 ) -> tuple[tuple[int, ...], tuple[str | None, ...]] | None:
-    """(differing columns, merged context) when a and b differ in a few variable-able columns."""
-    diff: list[int] = []
+    """(differing columns, merged context) when a and b differ in a few variable-able columns.
+    `wild`: how many tokens of a and b hold a wildcard, when the caller knows."""
     limit = max(1, len(a) // diff_share)
+    # quick answer in C: columns that differ, less those where a wildcard may reconcile them,
+    # are more than the limit (most pairs of neighbours: unrelated events of one length)
+    if wild is None:
+        wild = " ".join(a).count(WILDCARD) + " ".join(b).count(WILDCARD)
+    if len(a) == len(b) and sum(map(ne, a, b)) - wild > limit:
+        return None
+    diff: list[int] = []
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if x != y and not _compatible(x, y):
+        if x != y and ((WILDCARD not in x and WILDCARD not in y) or not _compatible(x, y)):
             if x in STATUS_CLASSES or y in STATUS_CLASSES:
                 return None  # a status class is the event (200s and 504s of one route)
             if i == 0 and not _first_may_differ(x, y, name_first):
