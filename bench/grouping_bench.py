@@ -9,9 +9,11 @@
      layout  header split with the system's `log_format` (as the published benchmarks do)
      auto    `apps.core.logparse.parser.parse_lines` when it exists, else a heuristic
 3. Speed, ours and drain3 back to back on the same lines: the four systems expanded to 62,500
-   lines each with their variables re-drawn (`grouping_data.expand`), and a generated
-   template-rich mix (>= 1,000 templates, long lines); per-line cost on the template-rich file,
-   all of it vs its first quarter (does cost grow with the number of templates?).
+   lines each with their variables re-drawn (`grouping_data.expand`), a generated
+   template-rich mix (>= 1,000 templates, long lines), the same behind a dmesg-style uptime
+   stamp (a first token that varies), and an access log whose statuses change class line to
+   line; per-line cost on the template-rich files, all of it vs its first quarter (does cost
+   grow with the number of templates?).
 
 Usage: .venv/bin/python bench/grouping_bench.py [--data DIR] [--lines N] [--no-speed] [--no-loo]
 """
@@ -404,6 +406,14 @@ def access_log(n: int, seed: int = 3) -> tuple[list[str], list[str]]:
     return lines, events
 
 
+def uptime_stamped(lines: list[str], seed: int = 1) -> list[str]:
+    """`lines` behind a dmesg-style `[12345.678901]` stamp."""
+    import random
+
+    rng = random.Random(seed)
+    return [f"[{rng.randint(0, 99_999)}.{rng.randint(0, 999_999):06d}] {line}" for line in lines]
+
+
 def throughput(data: Path, n: int) -> None:
     from grouping_data import expand, load_rows, template_rich
 
@@ -420,6 +430,10 @@ def throughput(data: Path, n: int) -> None:
         streams.append((f"{name} x{per_system:,} (re-drawn)", lines, events))
     rich, labels = template_rich(per_system)
     streams.append((f"template-rich ({len(set(labels))} tpl)", rich, labels))
+    # the same events behind a kernel-style uptime stamp: a first token that varies, so every
+    # template of a length is a neighbour of every other (the case whose cost grew)
+    stamped = uptime_stamped(rich)
+    streams.append(("template-rich, [uptime] first", stamped, labels))
     streams.append(("access log, status classes mixed", *access_log(per_system)))
     total = [0.0, 0.0, 0]
     for label, lines, events in streams:
@@ -441,20 +455,25 @@ def throughput(data: Path, n: int) -> None:
         f"{'all of the above':<34} {total[2]:>8,} {total[2] / total[0]:>10,.0f}"
         f" {total[2] / total[1]:>10,.0f} {total[1] / total[0]:>5.2f}"
     )
-    # best of three, ours and drain3 alternating: the machine is shared, the minimum is the
-    # least disturbed run
-    quarter = rich[: len(rich) // 4]
+    for name, lines in (("template-rich", rich), ("[uptime] first", stamped)):
+        cost_growth(name, lines)
+
+
+def cost_growth(name: str, lines: list[str]) -> None:
+    """Per-line cost on all of `lines` against its first quarter, best of three, ours and
+    drain3 alternating: the machine is shared, the minimum is the least disturbed run."""
+    quarter = lines[: len(lines) // 4]
     tq_ours = tq_drain = tf_ours = tf_drain = float("inf")
     for _ in range(3):
         tq_ours = min(tq_ours, _time_ours(quarter)[0])
         tq_drain = min(tq_drain, _time_drain3(quarter)[0])
-        tf_ours = min(tf_ours, _time_ours(rich)[0])
-        tf_drain = min(tf_drain, _time_drain3(rich)[0])
+        tf_ours = min(tf_ours, _time_ours(lines)[0])
+        tf_drain = min(tf_drain, _time_drain3(lines)[0])
     for who, tq, tf in (("ours", tq_ours, tf_ours), ("drain3", tq_drain, tf_drain)):
         q_cost = tq / len(quarter) * 1e6
-        f_cost = tf / len(rich) * 1e6
+        f_cost = tf / len(lines) * 1e6
         print(
-            f"per-line cost, template-rich, {who:<6}: first quarter {q_cost:6.1f} us,"
+            f"per-line cost, {name}, {who:<6}: first quarter {q_cost:6.1f} us,"
             f" full {f_cost:6.1f} us, full/quarter {f_cost / q_cost:4.2f} (best of 3)"
         )
 
