@@ -24,6 +24,7 @@ import argparse
 import csv
 import itertools
 import json
+import random
 import re
 import sys
 import time
@@ -388,8 +389,6 @@ def access_log(n: int, seed: int = 3) -> tuple[list[str], list[str]]:
     """(lines, events): a combined-format access log whose statuses change class from line to
     line (200 / 404 / 502 of one route), as a proxy's log does; an event is method, route and
     status class."""
-    import random
-
     rng = random.Random(seed)
     routes = ["/api/users/{}", "/api/orders/{}/items", "/static/app.{}.js", "/login", "/health"]
     statuses = ["200", "200", "201", "301", "404", "502", "504"]
@@ -408,8 +407,6 @@ def access_log(n: int, seed: int = 3) -> tuple[list[str], list[str]]:
 
 def uptime_stamped(lines: list[str], seed: int = 1) -> list[str]:
     """`lines` behind a dmesg-style `[12345.678901]` stamp."""
-    import random
-
     rng = random.Random(seed)
     return [f"[{rng.randint(0, 99_999)}.{rng.randint(0, 999_999):06d}] {line}" for line in lines]
 
@@ -430,8 +427,7 @@ def throughput(data: Path, n: int) -> None:
         streams.append((f"{name} x{per_system:,} (re-drawn)", lines, events))
     rich, labels = template_rich(per_system)
     streams.append((f"template-rich ({len(set(labels))} tpl)", rich, labels))
-    # the same events behind a kernel-style uptime stamp: a first token that varies, so every
-    # template of a length is a neighbour of every other (the case whose cost grew)
+    # a first token that varies: every template of a length neighbours every other
     stamped = uptime_stamped(rich)
     streams.append(("template-rich, [uptime] first", stamped, labels))
     streams.append(("access log, status classes mixed", *access_log(per_system)))
