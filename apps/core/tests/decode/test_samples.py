@@ -9,6 +9,7 @@ import pytest
 
 from apps.core.logparse.archive import ArchiveReport, open_members
 from apps.core.logparse.decode import DecodeReport, iter_lines
+from apps.core.rules.catalogue import Catalogue
 
 SAMPLES = Path(__file__).resolve().parents[4] / "samples"
 BUNDLES = sorted(p for p in SAMPLES.iterdir() if p.is_dir() and not p.name.startswith("_"))
@@ -16,7 +17,8 @@ EVIDENCE = re.compile(
     r"^- First evidence: `(?P<file>[^`:]+):(?P<line>\d+)` — `(?P<text>[^`]+)`$", re.M
 )
 CATEGORY = re.compile(r"^- Root-cause category: `(?P<slug>[a-z-]+)`$", re.M)
-CATEGORIES = {"db-too-many-connections", "oom-kernel", "tls-cert"}
+# a sample names a category the rule catalogue knows
+CATEGORIES = Catalogue.load().categories
 
 
 def decode(path: Path) -> tuple[list[str], DecodeReport]:
