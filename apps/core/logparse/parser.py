@@ -225,20 +225,9 @@ def _parse(
                 raw_parts is None
                 or (len(raw_parts) < MAX_RECORD_LINES and n_chars < MAX_RECORD_CHARS)
             ):
-                if partial:
-                    cont = True
-                elif fields is None:
-                    cont, alt = _unheaded_continues(text, cur, tracker, primary, joins)
-                    if alt is not None:
-                        fmt, fields = alt[0].name, alt[1]
-                        if "weak" in fields:
-                            content = fields.get("message") or ""
-                elif "join" in fields:
-                    cont = fields.get("pid") == cur.pid
-                elif "weak" in fields:
-                    cont = fields.get("service") == cur.service and _weak_continues(
-                        tracker, content
-                    )
+                cont, fmt, fields, content = _continues(
+                    cur, text, fields, content, fmt, partial, tracker, primary, joins
+                )
             if cont:
                 assert cur is not None
                 if raw_parts is None:
@@ -270,44 +259,96 @@ def _parse(
         # -- a new record starts here -----------------------------------------------------
         if cur is not None:
             if raw_parts is not None:
-                cur.raw = "\n".join(raw_parts)
-                cur.message = "\n".join(msg_parts)  # type: ignore[arg-type]
+                _close(cur, raw_parts, msg_parts)
                 raw_parts = msg_parts = None
             yield cur
-        block = False
-        if fields is None:
-            tracker.starts_stack(text)
-            cur = Record(number, number, text, text, None, False, level_from_message(text),
-                         None, None, None, _trace_in(text), {}, PLAIN, False, truncated, source)  # fmt: skip
-            partial = False
-            continue
-        if "weak" in fields:
-            tracker.starts_stack(fields.get("message") or "")
-        else:
-            tracker.reset()
-        partial = "partial" in fields
-        message = fields.get("message")
-        if message is None:
-            message = text
-        elif message[-1:] == ":" and opens_block(message):
-            block = True
-        attrs = fields.get("attrs")
-        uptime = attrs.get("uptime") if attrs and "uptime" in attrs else None
-        trace = fields.get("trace_id")
-        if trace is None:
-            trace = _trace_in(message)
-        level = fields.get("level")
-        fmt = fields.get("fmt") or fmt
-        if level is None and message and fmt not in _READ_LEADING_LEVEL:
-            level, message = split_leading_level(message)  # the header states none
-        cur = Record(number, number, text, message, fields.get("ts"), False, level,
-                     fields.get("service"), fields.get("host"), fields.get("pid"), trace,
-                     fields.get("attrs") or {}, fmt, True, truncated, source)  # fmt: skip
+        cur, partial, block, uptime = _new_record(
+            number, text, truncated, fields, fmt, source, tracker, uptime
+        )
     if cur is not None:
         if raw_parts is not None:
-            cur.raw = "\n".join(raw_parts)
-            cur.message = "\n".join(msg_parts)  # type: ignore[arg-type]
+            _close(cur, raw_parts, msg_parts)
         yield cur
+
+
+def _continues(
+    cur: Record,
+    text: str,
+    fields: Fields | None,
+    content: str,
+    fmt: str,
+    partial: bool,
+    tracker: StackTracker,
+    primary: Format | None,
+    joins: bool,
+) -> tuple[bool, str, Fields | None, str]:
+    """Whether a line that is not a plain header line of the source's format continues the open
+    record: a partial line's rest, an unheaded line (a stack frame, an indented detail), a
+    `join` line of the same process, a weak header of the same service inside a stack. Also
+    the format and fields an unheaded line turned out to have, and its message."""
+    if partial:
+        return True, fmt, fields, content
+    if fields is None:
+        cont, alt = _unheaded_continues(text, cur, tracker, primary, joins)
+        if alt is not None:
+            fmt, fields = alt[0].name, alt[1]
+            if "weak" in fields:
+                content = fields.get("message") or ""
+        return cont, fmt, fields, content
+    if "join" in fields:
+        return fields.get("pid") == cur.pid, fmt, fields, content
+    if "weak" in fields:
+        cont = fields.get("service") == cur.service and _weak_continues(tracker, content)
+        return cont, fmt, fields, content
+    return False, fmt, fields, content
+
+
+def _close(cur: Record, raw_parts: list[str], msg_parts: list[str] | None) -> None:
+    """A record of several lines gets its joined raw text and message."""
+    cur.raw = "\n".join(raw_parts)
+    cur.message = "\n".join(msg_parts or ())
+
+
+def _new_record(
+    number: int,
+    text: str,
+    truncated: bool,
+    fields: Fields | None,
+    fmt: str,
+    source: str,
+    tracker: StackTracker,
+    uptime: float | None,
+) -> tuple[Record, bool, bool, float | None]:
+    """The record a line starts, and the joining state it opens: (record, partial, block,
+    kernel uptime; an unheaded line keeps the last one)."""
+    if fields is None:
+        tracker.starts_stack(text)
+        record = Record(number, number, text, text, None, False, level_from_message(text),
+                        None, None, None, _trace_in(text), {}, PLAIN, False, truncated, source)  # fmt: skip
+        return record, False, False, uptime
+    if "weak" in fields:
+        tracker.starts_stack(fields.get("message") or "")
+    else:
+        tracker.reset()
+    block = False
+    message = fields.get("message")
+    if message is None:
+        message = text
+    elif message[-1:] == ":" and opens_block(message):
+        block = True
+    attrs = fields.get("attrs")
+    uptime = attrs.get("uptime") if attrs and "uptime" in attrs else None
+    trace = fields.get("trace_id")
+    if trace is None:
+        trace = _trace_in(message)
+    level = fields.get("level")
+    fmt = fields.get("fmt") or fmt
+    if level is None and message and fmt not in _READ_LEADING_LEVEL:
+        level, message = split_leading_level(message)  # the header states none
+    record = Record(number, number, text, message, fields.get("ts"), False, level,
+                    fields.get("service"), fields.get("host"), fields.get("pid"), trace,
+                    attrs or {}, fmt, True, truncated, source)  # fmt: skip
+    return record, "partial" in fields, block, uptime
 
 
 # Formats whose parser already looked for a level in the message (split_leading_level).
