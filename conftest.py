@@ -29,6 +29,9 @@ PASSWORD = "correct-horse-battery"  # noqa: S105
 
 
 def ensure_tenant(slug: str, name: str | None = None):
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
     from apps.tenants.models import Domain, Tenant
     from apps.tenants.services import ensure_public_tenant, schema_name_for
 
@@ -36,7 +39,12 @@ def ensure_tenant(slug: str, name: str | None = None):
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         tenant = Tenant(name=name or slug.title(), slug=slug, schema_name=schema_name_for(slug))
-        tenant.save(verbosity=0)  # creates and migrates the schema only if it is missing
+        try:
+            with transaction.atomic():
+                tenant.save(verbosity=0)  # creates and migrates the schema only if missing
+        except (IntegrityError, ValidationError):
+            # another connection created it meanwhile (seen once, on a loaded CI run): use it
+            tenant = Tenant.objects.get(schema_name=schema_name_for(slug))
     Domain.objects.get_or_create(tenant=tenant, domain=slug, defaults={"is_primary": True})
     return tenant
 

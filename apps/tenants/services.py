@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.tenants.models import AuditEvent, Domain, Invitation, Membership, Role, Tenant
@@ -403,5 +403,9 @@ def ensure_public_tenant() -> Tenant:
     if tenant is None:
         tenant = Tenant(schema_name="public", name="Platform", slug="public")
         tenant.auto_create_schema = False
-        tenant.save()
+        try:
+            with transaction.atomic():
+                tenant.save()
+        except IntegrityError:  # another process created it meanwhile: use theirs
+            tenant = Tenant.objects.get(schema_name="public")
     return tenant
