@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
+import re
+import sys
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django_tenants.utils import tenant_context
 
-from conftest import ensure_tenant
+from apps.tenants.tests.processes import running
+from conftest import ensure_tenant, test_database_url
 
 
 @dataclass
@@ -50,3 +55,22 @@ def spooled(token: Token, **filters) -> list:
     with tenant_context(token.tenant):
         rows = SpoolRecord.objects.filter(batch__project_id=token.project.pk, **filters)
         return list(rows.order_by("batch_id", "seq"))
+
+
+@pytest.fixture
+def listener(tmp_path):
+    """A real `syslog-listen` process with a fresh token of alpha's marker project, on free TCP
+    and UDP ports: yields (token, {"tcp": port, "udp": port})."""
+    token = make_token("alpha", "alpha-marker", "syslog")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_TEST")}
+    env.update(DJANGO_SETTINGS_MODULE="aiops.settings_test", DATABASE_URL=test_database_url())
+    log = tmp_path / "syslog.log"
+    argv = [sys.executable, "manage.py", "syslog-listen", "--token", token.text]
+    argv += ["--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"]
+
+    def ports() -> dict[str, int]:
+        found = re.findall(r"listening (tcp|udp) [\d.]+:(\d+)", log.read_text())
+        return {kind: int(port) for kind, port in found}
+
+    with running(argv, env=env, cwd=settings.BASE_DIR, log=log, ready=lambda: len(ports()) == 2):
+        yield token, ports()

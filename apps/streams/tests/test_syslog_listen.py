@@ -4,25 +4,19 @@ LF and octet-counted framing), then `stream-stats` over what was drained."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from io import StringIO
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django_tenants.utils import tenant_context
 
 from apps.streams import draining
-from apps.tenants.tests.processes import running
-from conftest import test_database_url
 
-from .conftest import make_token, spooled
+from .conftest import spooled
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,23 +30,6 @@ SENDS = [  # (transport flags, format flags, tag, level name expected)
     (["--tcp"], ["--rfc5424"], "api", "INFO", "-p", "user.info"),
     (["--tcp", "--octet-count"], ["--rfc3164"], "worker", "FATAL", "-p", "user.crit"),
 ]
-
-
-@pytest.fixture
-def listener(tmp_path):
-    token = make_token("alpha", "alpha-marker", "syslog")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_TEST")}
-    env.update(DJANGO_SETTINGS_MODULE="aiops.settings_test", DATABASE_URL=test_database_url())
-    log = tmp_path / "syslog.log"
-    argv = [sys.executable, "manage.py", "syslog-listen", "--token", token.text]
-    argv += ["--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"]
-
-    def ports() -> dict[str, int]:
-        found = re.findall(r"listening (tcp|udp) [\d.]+:(\d+)", log.read_text())
-        return {kind: int(port) for kind, port in found}
-
-    with running(argv, env=env, cwd=settings.BASE_DIR, log=log, ready=lambda: len(ports()) == 2):
-        yield token, ports()
 
 
 def test_logger_over_udp_and_tcp_reaches_the_stream_once(listener):
