@@ -4,8 +4,9 @@ Each format is parsed as one uploaded file (automatic detection, the upload's da
 scored per line against the hand-written labels; "right" is defined in corpus/harness.py:
 timestamp = same instant to the millisecond (same wall-clock time when the line has no zone),
 level = equal (only lines that state one), message = equal after trimming whitespace.
-Rates are printed for all formats and for the two fixed halves (harness.half): "dev", whose
-failures parser work may look at, and "held-out", the honest estimate on unseen formats.
+Rates are printed for all formats and for the fixed splits (harness.half): "dev", whose
+failures parser work may look at, "held-out", the honest estimate on unseen formats, and
+"held-out-2", a fresh split of formats added later, before the parser work that followed.
 
 Then the automatic header split on the loghub systems in ../shared/data/loghub: the share of
 lines whose message (no --log-format given) equals loghub's structured Content.
@@ -65,7 +66,7 @@ def main() -> None:
             f"{name:34} {part:8} {detected:13} {per['message'][1]:3d} {pct(*per['ts'])} "
             f"{pct(*per['level'])} {pct(*per['message'])}"
         )
-    for key in ("all", "dev", "held-out"):
+    for key in ("all", "dev", "held-out", "held-out-2"):
         t = totals[key]
         print(
             f"\n{key}: {t['full'][1]} formats, {t['message'][1]} records: timestamp right "
