@@ -1,4 +1,5 @@
-"""Extension points of an incident's life: opened, escalated, resolved.
+"""Extension points of an incident's life: opened, escalated, acknowledged, resolved; and the
+analyser (`request_analysis`), which apps.analysis fills in.
 
 `apps.incidents` sits low on the ladder; the apps that react to an incident's life (alerts)
 sit above it and cannot be imported from here. They register a listener in their
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class IncidentEvent(StrEnum):
     OPENED = "opened"
     ESCALATED = "escalated"  # severity raised (sev3 → sev2)
+    ACKNOWLEDGED = "acknowledged"  # someone took it (status investigating → acknowledged)
     RESOLVED = "resolved"
 
 
@@ -39,6 +41,25 @@ _listeners: dict[str, Listener] = {}
 def register(name: str, listener: Listener) -> None:
     """Add a listener under `name` (registering a name again replaces it)."""
     _listeners[name] = listener
+
+
+Analyser = Callable[["Incident"], None]
+_analysers: dict[str, Analyser] = {}
+
+
+def register_analyser(analyser: Analyser) -> None:
+    """Set the one analyser (apps.analysis: queue an analysis run for an incident)."""
+    _analysers["analysis"] = analyser
+
+
+def request_analysis(incident: Incident) -> bool:
+    """Queue an analysis of `incident` for apps above the analyser's rung or beside it (an
+    incident opened by an alert). False when no analyser is registered."""
+    analyser = _analysers.get("analysis")
+    if analyser is None:
+        return False
+    analyser(incident)
+    return True
 
 
 def emit(incident: Incident, event: IncidentEvent) -> None:

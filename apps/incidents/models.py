@@ -33,6 +33,7 @@ class Project(models.Model):
 class Incident(models.Model):
     class Status(models.TextChoices):
         INVESTIGATING = "investigating", "Investigating"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
         MITIGATED = "mitigated", "Mitigated"
         RESOLVED = "resolved", "Resolved"
 

@@ -32,7 +32,8 @@ def open_incident(
 
 @transaction.atomic
 def update_triage(*, incident: Incident, status: str, severity: str) -> bool:
-    """Change status and severity; a resolve or a raised severity reaches the listeners.
+    """Change status and severity; a resolve, an acknowledgement or a raised severity reaches
+    the listeners.
     Whether anything changed."""
     before = (incident.status, incident.severity)
     if (status, severity) == before:
@@ -41,6 +42,8 @@ def update_triage(*, incident: Incident, status: str, severity: str) -> bool:
     incident.save(update_fields=["status", "severity"])
     if status == Incident.Status.RESOLVED and before[0] != Incident.Status.RESOLVED:
         hooks.emit(incident, hooks.IncidentEvent.RESOLVED)
+    elif status == Incident.Status.ACKNOWLEDGED and before[0] != status:
+        hooks.emit(incident, hooks.IncidentEvent.ACKNOWLEDGED)
     elif status != Incident.Status.RESOLVED and severity < before[1]:  # "sev1" < "sev2": graver
         hooks.emit(incident, hooks.IncidentEvent.ESCALATED)
     return True

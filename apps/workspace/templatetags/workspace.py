@@ -26,6 +26,7 @@ SEVERITY_CLASSES = {
     "sev3": "bg-amber-100 text-amber-800",
     "sev4": "bg-slate-100 text-slate-700",
     "investigating": "bg-amber-100 text-amber-800",
+    "acknowledged": "bg-violet-100 text-violet-800",
     "mitigated": "bg-sky-100 text-sky-800",
     "resolved": "bg-emerald-100 text-emerald-800",
 }
