@@ -28,6 +28,9 @@ class Deploy(models.Model):
         CLI = "cli", "Command line"
         API = "api", "Marker API"
         GITHUB = "github", "GitHub"
+        GITLAB = "gitlab", "GitLab"
+        ARGOCD = "argocd", "Argo CD"
+        LOGS = "logs", "Read from the logs"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deploys")
     service = models.CharField(max_length=200)

@@ -84,9 +84,13 @@ def _context(tenant: Tenant) -> str:
 def create_hook(
     *, tenant: Tenant, project: Project, repository: str, provider: str = "github"
 ) -> tuple[DeployHook, str]:
-    """A webhook for `repository` into `project`; its secret is returned once (for GitHub's
-    webhook form) and stored sealed."""
+    """A webhook for `repository` into `project`; its secret is returned once (for the sender's
+    webhook form) and stored sealed. Argo CD names no repository: the secret starts with a key
+    of its own (`<key>.<random>`), stored as the repository, that finds the hook."""
     secret = secrets.token_urlsafe(32)
+    if provider == DeployHook.Provider.ARGOCD:
+        repository = secrets.token_hex(8)
+        secret = f"{repository}.{secret}"
     hook = DeployHook.objects.create(
         tenant=tenant,
         project_id=project.pk,

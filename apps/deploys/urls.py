@@ -10,4 +10,6 @@ app_name = "deploys"
 urlpatterns = [
     path("", views.marker, name="marker"),
     path("/github", views.github, name="github"),
+    path("/gitlab", views.gitlab, name="gitlab"),
+    path("/argocd", views.argocd, name="argocd"),
 ]

@@ -3,7 +3,10 @@
 - `POST /ingest/deploys`: a generic marker (ours, Sentry, Grafana, Honeycomb shapes) with an
   ingest token (`Authorization: Bearer <token>` or Basic with the token as password);
 - `POST /ingest/deploys/github`: GitHub `deployment_status` (and `deployment`) webhooks, signed
-  with `X-Hub-Signature-256` by a per-project secret (`manage.py deploy-hook create`).
+  with `X-Hub-Signature-256` by a per-project secret (`manage.py deploy-hook create`);
+- `POST /ingest/deploys/gitlab`: GitLab deployment events, `X-Gitlab-Token` = the secret;
+- `POST /ingest/deploys/argocd`: Argo CD notifications, with the hook's secret in an
+  `X-Deploy-Token` header (Argo CD's webhook service `headers`), or an ingest token as Bearer.
 
 Answers: 201 stored, 200 a replay or retry (nothing new), 202 an event that is not a deploy,
 400 malformed, 401 bad token or signature (logged), 413 too large.
@@ -24,10 +27,14 @@ from django_tenants.utils import schema_context
 from apps.core.correlate.markers import (
     Marker,
     MarkerError,
+    from_argocd,
     from_generic,
     from_github,
+    from_gitlab,
     github_signature_ok,
+    gitlab_project_of,
     repository_of,
+    token_ok,
 )
 from apps.deploys import services
 from apps.deploys.models import Deploy
@@ -96,6 +103,7 @@ def marker(request: HttpRequest) -> HttpResponse:
         )
         token = tokens.authenticate(token_text)
         if token is None:
+            log.warning("deploy marker refused: no valid ingest token")
             raise _Refused(401, "a valid ingest token is required")
         obj = _json_body(_body(request, MAX_MARKER_BYTES), request.content_type or "")
         try:
@@ -103,6 +111,75 @@ def marker(request: HttpRequest) -> HttpResponse:
         except MarkerError as exc:
             raise _Refused(400, str(exc)) from None
         return _store(token.tenant.schema_name, token.project_id, parsed, Deploy.Source.API)
+    except _Refused as exc:
+        return _refusal(exc)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def gitlab(request: HttpRequest) -> HttpResponse:
+    try:
+        raw = _body(request, MAX_WEBHOOK_BYTES)
+        payload = _json_body(raw, request.content_type or "")
+        project = gitlab_project_of(payload)
+        sent = request.headers.get("X-Gitlab-Token")
+        hook = next(
+            (
+                h
+                for h, secret in services.hook_candidates("gitlab", project)
+                if token_ok(secret, sent)
+            ),
+            None,
+        )
+        if hook is None:
+            log.warning(
+                "deploy webhook refused: bad token (gitlab, project %r, event %s)",
+                project[:200],
+                (request.headers.get("X-Gitlab-Event-UUID") or "-")[:100],
+            )
+            raise _Refused(401, "X-Gitlab-Token does not match a webhook of this project")
+        try:
+            parsed = from_gitlab(request.headers.get("X-Gitlab-Event") or "", payload)
+        except MarkerError as exc:
+            raise _Refused(400, str(exc)) from None
+        if parsed is None:
+            return JsonResponse({"ignored": "not a deployment event"}, status=202)
+        return _store(hook.tenant.schema_name, hook.project_id, parsed, Deploy.Source.GITLAB)
+    except _Refused as exc:
+        return _refusal(exc)
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def argocd(request: HttpRequest) -> HttpResponse:
+    try:
+        sent = request.headers.get("X-Deploy-Token")
+        if sent:
+            key = sent.strip().split(".", 1)[0]
+            hook = next(
+                (
+                    h
+                    for h, secret in services.hook_candidates("argocd", key)
+                    if token_ok(secret, sent)
+                ),
+                None,
+            )
+            target = (hook.tenant.schema_name, hook.project_id) if hook else None
+        else:
+            token_text = authorization.token_from_authorization(
+                request.headers.get("Authorization"), schemes=authorization.BEARER_OR_BASIC
+            )
+            token = tokens.authenticate(token_text)
+            target = (token.tenant.schema_name, token.project_id) if token else None
+        if target is None:
+            log.warning("deploy webhook refused: bad token (argocd)")
+            raise _Refused(401, "an X-Deploy-Token secret or an ingest token is required")
+        obj = _json_body(_body(request, MAX_WEBHOOK_BYTES), request.content_type or "")
+        try:
+            parsed = from_argocd(obj)
+        except MarkerError as exc:
+            raise _Refused(400, str(exc)) from None
+        return _store(*target, parsed, Deploy.Source.ARGOCD)
     except _Refused as exc:
         return _refusal(exc)
 

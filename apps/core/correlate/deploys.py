@@ -66,6 +66,8 @@ def parse_time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
+    if text.endswith(" UTC"):  # GitLab's "2021-04-28 19:50:00 UTC"
+        text = text[:-4] + "+00:00"
     if text.replace(".", "", 1).isdigit():
         return parse_time(float(text))
     try:

@@ -52,6 +52,17 @@ def _post(client, url, body, **headers):
             "",
             ("backend", "backend@1.2.3", "2024-03-14T14:00:00+00:00", "production"),
         ),
+        (  # a Sentry release (POST /organizations/{org}/releases/)
+            {
+                "version": "2.0rc2",
+                "ref": "6ba09a7c53235ee8a8fa5ee4c1ca8ca886e7fdbb",
+                "url": "https://github.com/acme/pump-station/releases/2.0rc2",
+                "projects": ["pump-station"],
+                "dateReleased": "2024-03-14T14:00:00Z",
+            },
+            "",
+            ("pump-station", "2.0rc2", "2024-03-14T14:00:00+00:00", ""),
+        ),
         (  # a Grafana annotation
             {
                 "time": 1710424800000,
