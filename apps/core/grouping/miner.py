@@ -49,6 +49,7 @@ from .templates import (
     merge_token,
     token_pattern,
 )
+from .values import is_request_line
 
 SIG_CACHE_LIMIT = 100_000
 STATE_VERSION = 1
@@ -359,6 +360,8 @@ class Miner:
         lines = sum(m.count for m in members)
         for col in diff:
             values = {m.tokens[col] for m in members}
+            if any(is_request_line(v) for v in values):
+                return None  # an access log's method and route are the event: never a variable
             need = k_word
             # ids the masks did not know: two values suffice while they are fresh (no value
             # shared by two members, most lines a new value); a few values that repeat

@@ -96,13 +96,17 @@ def fold(tokens: list[str], spans: tuple[tuple[int, int, str], ...], raw: bool) 
     return out
 
 
+def is_request_line(token: str) -> bool:
+    """A quoted HTTP request line as masking leaves it: `"GET /api/users/<*> HTTP/<*>"`."""
+    return token.startswith('"') and token.endswith(f'HTTP/{WILDCARD}"')
+
+
 def status_classes(raw: list[str], masked: list[str]) -> list[int]:
     """Set the status after a request line to its class (`502` → `5xx`) in `masked`; the
     indices changed."""
     out = []
     for i in range(1, len(raw)):
-        prev = masked[i - 1]
-        if prev.startswith('"') and prev.endswith(f'HTTP/{WILDCARD}"'):
+        if is_request_line(masked[i - 1]):
             status = raw[i]
             if len(status) == 3 and status.isdigit() and "1" <= status[0] <= "5":
                 masked[i] = status[0] + "xx"

@@ -45,7 +45,7 @@ def merge_findings(
         cited.update(f.evidence)
         cited.update(r for r in (f.trigger, f.flashpoint) if r is not None)
     detectors = [f for f in findings if f.detector and f.trigger not in cited]
-    folded += [_fold(c, {}) for c in _clusters(detectors, 0.0, key=_detector_key)]
+    folded += [_fold(c, {}, first=True) for c in _clusters(detectors, 0.0, key=_detector_key)]
     return sorted(folded, key=lambda f: (_start(f), _ref_key(f), f.detector, f.rule_id))
 
 
@@ -105,12 +105,19 @@ def _clusters(findings: list[Finding], gap: float, *, key) -> list[list[Finding]
     return out
 
 
-def _fold(members: list[Finding], shared: Mapping[int, int]) -> Finding:
+def _fold(members: list[Finding], shared: Mapping[int, int], *, first: bool = False) -> Finding:
+    """One finding for `members`, led by the most severe, earliest, most frequent; with
+    `first` (detector findings of one kind in the same second), led by the line that came
+    first: what changed is shown by its first line, not by the busiest of its kinds."""
     if len(members) == 1:
         return members[0]
     primary = min(
         members,
-        key=lambda f: (-f.severity.rank, _start(f), -f.count, _ref_key(f)),
+        key=lambda f: (
+            (-f.severity.rank, _start(f), _ref_key(f))
+            if first
+            else (-f.severity.rank, _start(f), -f.count, _ref_key(f))
+        ),
     )
     others = sorted(
         (f for f in members if f is not primary), key=lambda f: (_start(f), _ref_key(f))

@@ -82,11 +82,18 @@ def _when(change: Finding) -> datetime:
     return change.first_ts
 
 
+def _first(change: Finding) -> tuple[datetime, str, int]:
+    """Order of changes: by time, then by where their first line sits, so that changes in the
+    same second lead with the line that came first (not whichever template was mined first)."""
+    ref = change.trigger
+    return (_when(change), ref.source if ref else "", ref.line if ref else 0)
+
+
 def _clusters(changes: list[Finding]) -> list[list[Finding]]:
     """Changes starting within two seconds of each other on the same services: one event
     (a job's "connection received" and "connection authorized" lines)."""
     out: list[list[Finding]] = []
-    for f in sorted(changes, key=_when):
+    for f in sorted(changes, key=_first):
         last = out[-1][0] if out else None
         if (
             last is not None

@@ -244,6 +244,24 @@ def test_access_logs_group_by_method_route_and_status_class() -> None:
     )
 
 
+def test_many_routes_stay_many_groups() -> None:
+    """Ten method/route pairs are ten events: the request line never becomes a variable,
+    however many distinct routes a log has (it did once the routes passed k_word)."""
+    miner = Miner(salt="t")
+    routes = [("GET", "/api/users"), ("POST", "/api/users"), ("GET", "/api/orders"),
+              ("POST", "/api/orders"), ("GET", "/health"), ("GET", "/metrics"),
+              ("DELETE", "/api/carts"), ("PUT", "/api/carts"), ("GET", "/login"),
+              ("POST", "/login")]  # fmt: skip
+    ids = {}
+    for n in range(3):
+        for method, path in routes:
+            ids.setdefault((method, path), set()).add(
+                miner.add(_access(method, path, 200 + n)).template_id
+            )
+    assert all(len(v) == 1 for v in ids.values())
+    assert len({next(iter(v)) for v in ids.values()}) == len(routes)
+
+
 def test_status_class_survives_the_shape_cache() -> None:
     miner = Miner(salt="t")
     ids = [miner.add(_access("GET", "/x", s)).template_id for s in (200, 502, 200, 502, 404)]
