@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("ingest/deploys", include("apps.deploys.urls")),
+    path("ingest/alerts/", include("apps.alerts.inbound.urls")),
     path("ingest/", include("apps.streams.urls")),
 ]
 

@@ -5,7 +5,7 @@ strings, checked in the tests against each service's documented schema.
   ≤ 2000, a link button), with `text` as the notification fallback. Log text is escaped
   (`&`, `<`, `>`) so a log line cannot forge a link or a mention.
 - Microsoft Teams Workflows webhook: a `message` carrying one Adaptive Card (1.4).
-- PagerDuty Events API v2: trigger / resolve with the alert's stable `dedup_key`.
+- PagerDuty Events API v2: trigger / acknowledge / resolve with the alert's stable `dedup_key`.
 - Generic webhook: Standard Webhooks' shape `{"type", "timestamp", "data"}`; signed by the
   sender (apps/alerts/delivery.py).
 - E-mail: subject and plain text here; the HTML part is a template.
@@ -25,7 +25,7 @@ CLIENT = "AI Ops Assistant"
 class AlertMessage:
     """Everything a message says, rendered once when it is queued (stored on the notification)."""
 
-    action: str  # trigger | remind | resolve | test
+    action: str  # trigger | remind | acknowledge | resolve | test
     title: str
     severity: str  # info | warning | error | critical
     incident_severity: str = ""  # "SEV2"
@@ -51,7 +51,12 @@ class AlertMessage:
 
     @property
     def headline(self) -> str:
-        prefix = {"resolve": "Resolved: ", "remind": "Still open: ", "test": "Test: "}
+        prefix = {
+            "resolve": "Resolved: ",
+            "remind": "Still open: ",
+            "acknowledge": "Acknowledged: ",
+            "test": "Test: ",
+        }
         return prefix.get(self.action, "") + self.title
 
 
@@ -146,10 +151,14 @@ def teams(msg: AlertMessage) -> dict[str, Any]:
 
 
 def pagerduty(msg: AlertMessage, routing_key: str) -> dict[str, Any]:
-    """An Events API v2 event. A resolve needs only the dedup_key; a reminder is a trigger
-    again with the same key (PagerDuty folds it into the open alert)."""
-    if msg.action == "resolve":
-        return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": msg.dedup_key}
+    """An Events API v2 event. An acknowledge or a resolve needs only the dedup_key; a
+    reminder is a trigger again with the same key (PagerDuty folds it into the open alert)."""
+    if msg.action in ("acknowledge", "resolve"):
+        return {
+            "routing_key": routing_key,
+            "event_action": msg.action,
+            "dedup_key": msg.dedup_key[:255],
+        }
     severity = msg.severity if msg.severity in PAGERDUTY_SEVERITIES else "error"
     details = {"root_cause": msg.root_cause, "first_evidence": msg.evidence}
     details.update(matches=msg.matches, reasons=msg.reasons, incident=msg.incident_severity)
@@ -183,6 +192,7 @@ def pagerduty(msg: AlertMessage, routing_key: str) -> dict[str, Any]:
 WEBHOOK_TYPES = {
     "trigger": "incident.alert.triggered",
     "remind": "incident.alert.reminder",
+    "acknowledge": "incident.alert.acknowledged",
     "resolve": "incident.alert.resolved",
     "test": "alert.test",
 }

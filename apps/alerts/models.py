@@ -66,6 +66,8 @@ class AlertRule(models.Model):
         INCIDENT_OPENED = "incident_opened", "Incident opened or escalated"
         FINDING = "finding", "Finding"
         NEW_GROUP = "new_group", "New error group"
+        ERROR_RATE = "error_rate", "Error rate over a window (stream)"
+        DEPLOY_ERRORS = "deploy_errors", "Deploy followed by errors (stream)"
 
     Severity = models.TextChoices(
         "Severity", [(s.name, (s.value, s.name.title())) for s in SEVERITY_ORDER]
@@ -77,9 +79,19 @@ class AlertRule(models.Model):
     min_severity = models.CharField(max_length=10, blank=True, choices=Severity.choices)
     category = models.SlugField(max_length=60, blank=True)  # a finding's category, "" = any
     channels = models.ManyToManyField(Channel, related_name="rules", blank=True)
+    # stream rules (error rate, deploy followed by errors): the service ("" any), the window,
+    # the least number of error records and, for the error rate, their least share of records
+    service = models.CharField(max_length=200, blank=True)
+    window_minutes = models.PositiveIntegerField(default=5)
+    min_errors = models.PositiveIntegerField(default=10)
+    error_percent = models.FloatField(default=5.0)
     group_seconds = models.PositiveIntegerField(default=60)  # wait for the burst, then one message
     renotify_minutes = models.PositiveIntegerField(default=0)  # 0: no reminders
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    # quiet hours, in `quiet_timezone`: messages due then wait until they end (start == end: none)
+    quiet_start = models.TimeField(null=True, blank=True)
+    quiet_end = models.TimeField(null=True, blank=True)
+    quiet_timezone = models.CharField(max_length=64, default="UTC")
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -108,6 +120,7 @@ class Alert(models.Model):
     last_at = models.DateTimeField()
     due_at = models.DateTimeField(null=True)  # a message is waiting to go at this time
     notified_at = models.DateTimeField(null=True)  # the last trigger or reminder sent
+    acknowledged_at = models.DateTimeField(null=True)  # no reminders after; PagerDuty told
     resolved_at = models.DateTimeField(null=True)
 
     class Meta:
@@ -128,6 +141,7 @@ class Notification(Job):
     class Action(models.TextChoices):
         TRIGGER = "trigger", "Trigger"
         REMIND = "remind", "Reminder"
+        ACKNOWLEDGE = "acknowledge", "Acknowledge"
         RESOLVE = "resolve", "Resolve"
         TEST = "test", "Test"
 
@@ -135,7 +149,7 @@ class Notification(Job):
         Alert, null=True, on_delete=models.CASCADE, related_name="notifications"
     )
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
-    action = models.CharField(max_length=10, choices=Action.choices)
+    action = models.CharField(max_length=12, choices=Action.choices)
     key = models.CharField(max_length=64, unique=True)
     message = models.JSONField(default=dict)  # the rendered fields (no secrets)
     next_try_at = models.DateTimeField(null=True)  # a retry waits until then
@@ -167,3 +181,48 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification_id}#{self.number}"
+
+
+class InboundAlert(models.Model):
+    """An alert received from Alertmanager or Grafana (apps.alerts.inbound): one per sender,
+    fingerprint and start, so a resend is the same row. Its labels are the incident's tags."""
+
+    class Sender(models.TextChoices):
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+        GRAFANA = "grafana", "Grafana"
+
+    class Status(models.TextChoices):
+        FIRING = "firing", "Firing"
+        RESOLVED = "resolved", "Resolved"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="inbound_alerts")
+    sender = models.CharField(max_length=12, choices=Sender.choices)
+    fingerprint = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    service = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=20, blank=True)
+    summary = models.TextField(blank=True)
+    url = models.CharField(max_length=2000, blank=True)  # generatorURL: shown as a link (http)
+    labels = models.JSONField(default=dict)
+    annotations = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.FIRING)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True)
+    opened_incident = models.BooleanField(default=False)  # this alert opened it (may resolve it)
+    received = models.PositiveIntegerField(default=1)  # deliveries, resends included
+    first_received_at = models.DateTimeField()
+    last_received_at = models.DateTimeField()
+    analysis_requested_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "sender", "fingerprint", "starts_at"], name="inbound_alert_once"
+            )
+        ]
+        indexes = [models.Index(fields=["incident", "status"], name="inbound_alert_incident")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.service or '-'}) at {self.starts_at:%Y-%m-%d %H:%M}"

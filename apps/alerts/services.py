@@ -9,6 +9,9 @@ is stable (`aiops:<schema>:<rule>:<incident>`, PagerDuty's dedup_key too):
   one notification per enabled channel of the rule is queued; later matches only count;
 - while the alert fires, a reminder every `renotify_minutes` (0: none); a snoozed rule keeps
   its alerts waiting until the snooze ends;
+- quiet hours (apps.alerts.quiet): a message due in them waits until they end;
+- the incident acknowledged: reminders stop, and the PagerDuty and webhook channels that got
+  the trigger get an acknowledge (same dedup key); a trigger still waiting is dropped;
 - the incident resolved: the alert resolves, and channels that got its trigger get a resolve.
 
 Notifications are queued as jobs on commit (apps.tenants.jobs), never sent from the request.
@@ -23,7 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.alerts import channels, messages
+from apps.alerts import channels, messages, quiet
 from apps.alerts.formats import AlertMessage
 from apps.alerts.models import Alert, AlertRule, Channel, Notification
 from apps.incidents.models import Incident
@@ -54,6 +57,7 @@ def record_match(
     )
     if created or alert.status == Alert.Status.RESOLVED:
         alert.status, alert.resolved_at, alert.notified_at = Alert.Status.FIRING, None, None
+        alert.acknowledged_at = None
         alert.matches, alert.reasons, alert.first_at = 0, [], now
         alert.due_at = now + timedelta(seconds=rule.group_seconds)
     elif again and alert.due_at is None:
@@ -74,6 +78,11 @@ def flush(alert: Alert, now: datetime) -> list[Notification]:
     rule = alert.rule
     if rule.snoozed_until is not None and rule.snoozed_until > now:
         return []  # stays due: the message goes when the snooze ends, if still open
+    held = quiet.quiet_until(rule.quiet_start, rule.quiet_end, rule.quiet_timezone, now)
+    if held is not None:
+        alert.due_at = held  # sent when quiet hours end, if still open
+        alert.save(update_fields=["due_at"])
+        return []
     incident = alert.incident
     alert.due_at = None
     if not rule.enabled or incident.status == Incident.Status.RESOLVED:
@@ -129,6 +138,7 @@ def _reminders_due(now: datetime) -> list[Alert]:
         status=Alert.Status.FIRING,
         due_at__isnull=True,
         notified_at__isnull=False,
+        acknowledged_at__isnull=True,
         rule__renotify_minutes__gt=0,
         rule__enabled=True,
     )
@@ -158,6 +168,35 @@ def resolve_incident(incident: Incident, now: datetime | None = None) -> list[No
             ).distinct()
             message = messages.render(incident, Notification.Action.RESOLVE, now, alert=alert)
             queued += queue(alert, list(told), message)
+    return queued
+
+
+@transaction.atomic
+def acknowledge_incident(incident: Incident, now: datetime | None = None) -> list[Notification]:
+    """Someone took the incident: its firing alerts stop reminding, a trigger still waiting
+    is dropped, and PagerDuty and webhook channels that heard the trigger hear an acknowledge."""
+    now = now or timezone.now()
+    queued: list[Notification] = []
+    firing = (
+        Alert.objects.select_for_update()
+        .select_related("rule")
+        .filter(incident=incident, status=Alert.Status.FIRING, acknowledged_at__isnull=True)
+    )
+    for alert in firing:
+        alert.acknowledged_at = now
+        if alert.notified_at is None:
+            alert.due_at = None
+        alert.save(update_fields=["acknowledged_at", "due_at"])
+        if alert.notified_at is None or not alert.rule.enabled:
+            continue
+        told = Channel.objects.filter(
+            enabled=True,
+            kind__in=(Channel.Kind.PAGERDUTY, Channel.Kind.WEBHOOK),
+            notifications__alert=alert,
+            notifications__action=Notification.Action.TRIGGER,
+        ).distinct()
+        message = messages.render(incident, Notification.Action.ACKNOWLEDGE, now, alert=alert)
+        queued += queue(alert, list(told), message)
     return queued
 
 

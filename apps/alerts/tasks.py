@@ -1,9 +1,10 @@
 """Background entry points (django-q2). Thin: the work is in delivery and services.
 
 `deliver` is queued through `apps.tenants.jobs` (in the tenant's schema); `sweep` is the
-once-a-minute schedule (public schema, migration alerts 0002) that, in every tenant, flushes
-alerts whose burst is over, sends reminders and missed resolves, and re-sends retries that are
-due and deliveries whose worker died.
+once-a-minute schedule (public schema, migration alerts 0002) that, in every tenant, evaluates
+the stream rules (error rate, deploy followed by errors), flushes alerts whose burst is over,
+sends reminders and missed resolves, and re-sends retries that are due and deliveries whose
+worker died.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
-from apps.alerts import delivery, services
+from apps.alerts import delivery, services, stream_rules
 from apps.tenants.jobs import send_tenant_task
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def deliver(notification_id: int) -> str:
 
 def tick() -> int:
     """One turn in the current tenant's schema; the number of deliveries sent."""
+    stream_rules.evaluate()
     services.flush_due()
     services.resolve_missed()
     due = services.due_notifications()

@@ -1,6 +1,6 @@
-"""Where alerts hear of things: the incident hooks (opened, escalated, resolved) and the ingest
-job's findings sink, registered in `AlertsConfig.ready()`. Each listener matches the project's
-enabled rules and records the matches (apps.alerts.services)."""
+"""Where alerts hear of things: the incident hooks (opened, escalated, acknowledged, resolved)
+and the ingest job's findings sink, registered in `AlertsConfig.ready()`. Each listener
+matches the project's enabled rules and records the matches (apps.alerts.services)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.db import transaction
 
 from aiops.outage import is_outage
 from apps.alerts import services
+from apps.alerts.inbound import services as inbound
 from apps.alerts.messages import INCIDENT_SEVERITY
 from apps.alerts.models import AlertRule
 from apps.core.rules.finding import Finding
@@ -40,6 +41,9 @@ def on_incident(incident: Incident, event: IncidentEvent) -> None:
     if event == IncidentEvent.RESOLVED:
         services.resolve_incident(incident)
         return
+    if event == IncidentEvent.ACKNOWLEDGED:
+        services.acknowledge_incident(incident)
+        return
     severity = INCIDENT_SEVERITY.get(incident.severity, Severity.WARNING)
     for rule in _rules(incident, AlertRule.Event.INCIDENT_OPENED):
         if not severity_ok(rule, severity):
@@ -51,11 +55,12 @@ def on_incident(incident: Incident, event: IncidentEvent) -> None:
 
 def on_findings(job, findings: list[Finding], source_ids: Mapping[str, int]) -> None:
     """A finished ingest job's findings (apps.ingestion.hooks), after the rules app saved
-    them: finding rules and new-error-group rules of the incident's project. A bug here is
-    logged, never the ingest job's failure."""
+    them: finding rules and new-error-group rules of the incident's project; then the analysis
+    an inbound alert waits for. A bug here is logged, never the ingest job's failure."""
     try:
         with transaction.atomic():
             _match_findings(job.incident, findings)
+        inbound.analyse_if_ready(job.incident, finished_job=job)
     except Exception as exc:
         if is_outage(exc):
             raise  # the job's lifecycle resumes it
