@@ -1,0 +1,228 @@
+"""The real Prometheus Alertmanager (Debian's prometheus-alertmanager) routes an alert to our
+receiver on a live server, with basic auth carrying an ingest token; a real worker drains the
+stream, ingests the incident's range of it and runs the analysis; the resolve follows.
+
+Skipped only when the binary cannot be found (`make test` installs it with apt).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2
+import pytest
+from django.conf import settings
+from django.db import connection
+from django_q.models import Task
+from django_q.tasks import async_task
+from django_tenants.utils import tenant_context
+
+from apps.alerts.models import InboundAlert
+from apps.analysis.models import AnalysisRun
+from apps.incidents.models import Incident
+from apps.ingestion.models import Event
+from apps.streams.models import StreamEvent, StreamIncident
+from apps.streams.tests.conftest import make_token
+from apps.tenants.tests.processes import running
+from conftest import test_database_url
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+PROJECT = "alerts-alertmanager"  # its own project: a transactional test's rows survive it
+
+
+def alertmanager_binary() -> str | None:
+    found = os.environ.get("ALERTMANAGER_PATH") or shutil.which("prometheus-alertmanager")
+    for candidate in (found, "/usr/bin/prometheus-alertmanager", shutil.which("alertmanager")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ready(url: str) -> bool:
+    try:
+        return httpx2.get(url, timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False
+
+
+def wait_for(check, timeout: float, what: str, every: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """A real django-q2 cluster on the test database, answering a first task."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_TEST")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="aiops.settings_test",
+        DATABASE_URL=test_database_url(),
+        Q_WORKERS="2",
+    )
+    probe = f"probe-{uuid.uuid4().hex[:8]}"
+    async_task("math.floor", 1.5, task_name=probe)
+    with running(
+        [sys.executable, "manage.py", "qcluster"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        log=tmp_path / "qcluster.log",
+        ready=lambda: Task.objects.filter(name=probe).exists(),
+        start_timeout=90,
+    ) as proc:
+        yield proc
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def alertmanager_for(tmp_path):
+    binary = alertmanager_binary()
+    if binary is None:
+        pytest.skip("prometheus-alertmanager not found (apt-get install prometheus-alertmanager)")
+
+    def start(url: str, token: str):
+        port = free_port()
+        config = {
+            "route": {
+                "receiver": "aiops",
+                "group_by": ["alertname", "service"],
+                "group_wait": "1s",
+                "group_interval": "1s",
+                "repeat_interval": "1h",
+            },
+            "receivers": [
+                {
+                    "name": "aiops",
+                    "webhook_configs": [
+                        {
+                            "url": url,
+                            "send_resolved": True,
+                            "http_config": {
+                                "basic_auth": {"username": "alertmanager", "password": token}
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+        path = tmp_path / "alertmanager.yml"
+        path.write_text(json.dumps(config))  # YAML is a superset of JSON
+        api = f"http://127.0.0.1:{port}"
+        return api, running(
+            [
+                binary,
+                f"--config.file={path}",
+                f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",  # no gossip: one instance, no port 9094
+                "--log.level=debug",
+            ],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            cwd=tmp_path,
+            log=tmp_path / "alertmanager.log",
+            ready=lambda: ready(f"{api}/-/ready"),
+            start_timeout=30,
+        )
+
+    return start
+
+
+def test_an_alert_from_alertmanager_opens_an_incident_with_the_stream_and_analysis(
+    live_server, worker, alertmanager_for
+):
+    token = make_token("alpha", PROJECT, "alertmanager")
+    service = f"checkout-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    lines = [
+        {"time": (now - timedelta(seconds=40 - n)).isoformat(), "level": "INFO",
+         "service": service, "message": f"GET /cart/{n} 200 in {n} ms"}
+        for n in range(20)
+    ] + [
+        {"time": (now - timedelta(seconds=10 - n)).isoformat(), "level": "ERROR",
+         "service": service, "message": f"charge declined by risk engine code=R17 order={n}"}
+        for n in range(5)
+    ]  # fmt: skip
+    body = "\n".join(json.dumps(line) for line in lines)
+    sent = httpx2.post(
+        f"{live_server.url}/ingest/http",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {token.text}", "Content-Type": "application/x-ndjson"},
+    )
+    assert sent.status_code == 200, sent.text
+
+    def drained():
+        with tenant_context(token.tenant):
+            return StreamEvent.objects.filter(service=service).count() == 25
+
+    wait_for(drained, 60, "the stream to be drained")
+
+    api, alertmanager = alertmanager_for(
+        f"{live_server.url}/ingest/alerts/alertmanager", token.text
+    )
+    with alertmanager:
+        alert = {
+            "labels": {"alertname": "CheckoutErrors", "service": service, "severity": "critical"},
+            "annotations": {"summary": "checkout error rate above 5%"},
+            "startsAt": now.isoformat(),
+            "generatorURL": "http://prometheus.example/graph",
+        }
+        fired = httpx2.post(f"{api}/api/v2/alerts", json=[alert], timeout=5)
+        assert fired.status_code == 200, fired.text
+
+        def received():
+            with tenant_context(token.tenant):
+                return InboundAlert.objects.filter(service=service).first()
+
+        inbound = wait_for(received, 30, "Alertmanager's webhook")
+        assert inbound.sender == "alertmanager" and inbound.opened_incident
+        assert inbound.labels["severity"] == "critical" and len(inbound.fingerprint) == 16
+        incident_id = inbound.incident_id
+
+        def analysed():
+            with tenant_context(token.tenant):
+                run = AnalysisRun.objects.filter(incident_id=incident_id).first()
+                return run if run and run.status in ("done", "failed") else None
+
+        run = wait_for(analysed, 120, "the incident's ingest and analysis", every=0.5)
+        with tenant_context(token.tenant):
+            incident = Incident.objects.get(pk=incident_id)
+            assert incident.title == f"CheckoutErrors in {service}: checkout error rate above 5%"
+            assert StreamIncident.objects.get(incident=incident).service == service
+            events = Event.objects.filter(incident=incident, service=service)
+            assert events.count() == 25  # the stream's logs of that moment
+            assert events.filter(message__contains="charge declined").count() == 5
+            assert run.status == "done", run.error
+            assert run.result, "the analysis has a result"
+
+        alert["endsAt"] = datetime.now(UTC).isoformat()  # resolved
+        resolved = httpx2.post(f"{api}/api/v2/alerts", json=[alert], timeout=5)
+        assert resolved.status_code == 200, resolved.text
+
+        def closed():
+            with tenant_context(token.tenant):
+                return Incident.objects.get(pk=incident_id).status == "resolved"
+
+        wait_for(closed, 30, "the resolve to arrive")
+        with tenant_context(token.tenant):
+            inbound.refresh_from_db()
+            assert inbound.status == "resolved" and inbound.ends_at is not None
+            assert InboundAlert.objects.filter(service=service).count() == 1
