@@ -49,7 +49,7 @@ from .templates import (
     merge_token,
     token_pattern,
 )
-from .values import is_request_line
+from .values import is_request_line, route_shape, route_variation
 
 SIG_CACHE_LIMIT = 100_000
 STATE_VERSION = 1
@@ -354,14 +354,30 @@ class Miner:
     def _maybe_merge(self, key: tuple[tuple[int, ...], tuple[str | None, ...]]) -> Template | None:
         diff, _context = key
         ids = self._evidence[key]
-        k_word, k_mixed = self._config.k_word, self._config.k_mixed
         members = {self._by_id[i].live() for i in ids}
+        # an access log's method and route shape are the event: request lines only merge
+        # with request lines of the same method and segment count
+        routes = [c for c in diff if any(is_request_line(m.tokens[c]) for m in members)]
+        parts: dict[tuple, set[Template]] = {}
+        for m in members:
+            parts.setdefault(tuple(route_shape(m.tokens[c]) for c in routes), set()).add(m)
+        for part in parts.values():
+            if len(part) > 1 and self._varies(part, diff):
+                return self._merge(sorted(part, key=lambda t: t.seq))
+        return None
+
+    def _varies(self, members: set[Template], diff: tuple[int, ...]) -> bool:
+        """Do `members` differ in the `diff` columns the way parameters do?"""
+        k_word, k_mixed = self._config.k_word, self._config.k_mixed
         # the evidence only counts while members still differ in exactly these columns
         lines = sum(m.count for m in members)
         for col in diff:
             values = {m.tokens[col] for m in members}
-            if any(is_request_line(v) for v in values):
-                return None  # an access log's method and route are the event: never a variable
+            if is_request_line(next(iter(values))):
+                # a path segment is a variable where it takes as many values as a word needs
+                if min(route_variation(values), default=0) < k_word:
+                    return False
+                continue
             need = k_word
             # ids the masks did not know: two values suffice while they are fresh (no value
             # shared by two members, most lines a new value); a few values that repeat
@@ -372,8 +388,8 @@ class Miner:
             ):
                 need = k_mixed
             if len(values) < need:
-                return None
-        return self._merge(sorted(members, key=lambda t: t.seq))
+                return False
+        return True
 
     def _merge(self, members: list[Template]) -> Template:
         survivor = members[0]

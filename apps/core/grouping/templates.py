@@ -13,7 +13,7 @@ from operator import itemgetter, ne
 from typing import Any
 
 from .masks import WILDCARD
-from .values import STATUS_CLASSES
+from .values import STATUS_CLASSES, is_request_line, merge_routes
 
 
 def fill(template: str, params: list[str]) -> str:
@@ -74,6 +74,10 @@ def merge_token(a: str, b: str) -> str:
         return a
     if fits(b, a):
         return b
+    if is_request_line(a) and is_request_line(b):
+        route = merge_routes(a, b)
+        if route is not None:
+            return route  # the method stays; varying path segments become variables
     if WILDCARD in a or WILDCARD in b:
         return WILDCARD
     # keep a common prefix ending in punctuation and a common suffix starting with it

@@ -101,6 +101,39 @@ def is_request_line(token: str) -> bool:
     return token.startswith('"') and token.endswith(f'HTTP/{WILDCARD}"')
 
 
+def _route(token: str) -> tuple[str, list[str]]:
+    """A request line's method and path segments: `"GET /api/users/<*> HTTP/<*>"` →
+    (`GET`, [``, `api`, `users`, `<*>`])."""
+    method, _, rest = token[1:].partition(" ")
+    return method, rest.rpartition(" ")[0].split("/")
+
+
+def route_shape(token: str) -> tuple[str, int] | None:
+    """A request line's method and segment count (None for other tokens): lines whose shapes
+    differ are different events, whatever else they share."""
+    if not is_request_line(token):
+        return None
+    method, segments = _route(token)
+    return method, len(segments)
+
+
+def route_variation(values: set[str]) -> list[int]:
+    """How many values each varying path segment takes across request lines of one shape."""
+    routes = [_route(v)[1] for v in values]
+    counts = [len({s[i] for s in routes}) for i in range(min(map(len, routes)))]
+    return [c for c in counts if c > 1]
+
+
+def merge_routes(a: str, b: str) -> str | None:
+    """The route shape accepting request lines `a` and `b` of one method and segment count
+    (segments that differ become a variable), or None."""
+    (ma, sa), (mb, sb) = _route(a), _route(b)
+    if ma != mb or len(sa) != len(sb):
+        return None
+    path = "/".join(x if x == y else WILDCARD for x, y in zip(sa, sb, strict=True))
+    return f'"{ma} {path} HTTP/{WILDCARD}"'
+
+
 def status_classes(raw: list[str], masked: list[str]) -> list[int]:
     """Set the status after a request line to its class (`502` → `5xx`) in `masked`; the
     indices changed."""

@@ -262,6 +262,23 @@ def test_many_routes_stay_many_groups() -> None:
     assert len({next(iter(v)) for v in ids.values()}) == len(routes)
 
 
+def test_a_path_segment_with_many_values_is_a_variable_of_one_method() -> None:
+    """Forty resource names under one prefix are one route shape per method: the segment
+    becomes a variable, the method stays, and GET and POST stay apart."""
+    miner = Miner(salt="t")
+    names = [f"res{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(40)]
+    by_method: dict[str, set[str]] = {"GET": set(), "POST": set()}
+    for name in names:
+        for method in by_method:
+            by_method[method].add(miner.add(_access(method, f"/api/{name}/7", 200)).template_id)
+    final = {m: {miner.add(_access(m, f"/api/{n}/7", 200)).template_id for n in names}
+             for m in by_method}  # fmt: skip
+    assert all(len(ids) == 1 for ids in final.values())
+    assert final["GET"] != final["POST"]
+    template = miner.add(_access("GET", "/api/resaa/7", 200)).template
+    assert '"GET /api/<*>/<*> HTTP/<*>"' in template
+
+
 def test_status_class_survives_the_shape_cache() -> None:
     miner = Miner(salt="t")
     ids = [miner.add(_access("GET", "/x", s)).template_id for s in (200, 502, 200, 502, 404)]
