@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.correlate.markers import STATUSES
-from apps.incidents.models import Project
+from apps.incidents.models import Incident, Project
 
 # Forward only: a replayed older status never moves a deploy back.
 STATUS_RANK = {
@@ -66,3 +66,34 @@ class Deploy(models.Model):
     def safe_url(self) -> str:
         """The URL when it is http(s) (a link), else ""."""
         return self.url if self.url.lower().startswith(("https://", "http://")) else ""
+
+
+class IncidentCorrelation(models.Model):
+    """An incident's services in the order they began failing, the origin and the deploys near
+    it with their verdicts: computed from its stored events after each ingest job
+    (`apps.deploys.correlation.refresh`), read by the incident page."""
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="correlation")
+    origin = models.CharField(max_length=200, blank=True)
+    confidence = models.CharField(max_length=10, blank=True)  # high, medium, low
+    basis = models.JSONField(default=list, blank=True)  # why, in words
+    # origin first, then by onset: name, role, onset, errors, source_id, line, text
+    services = models.JSONField(default=list, blank=True)
+    traces = models.IntegerField(default=0)  # failing requests seen in two services or more
+    # per deploy near the incident: its verdict and each service's errors before/after it
+    deploys = models.JSONField(default=list, blank=True)
+    # error group id -> {"service", "version"}: the version of its service when the group was
+    # first seen in the project (Sentry's "first seen in release"), where a deploy says it
+    first_versions = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"correlation of incident {self.incident_id}: {self.origin or '?'}"
+
+    @property
+    def path(self) -> list[str]:
+        return [s["name"] for s in self.services]
+
+    @property
+    def suspect(self) -> dict | None:
+        return next((d for d in self.deploys if d.get("suspect")), None)

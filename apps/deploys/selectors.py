@@ -1,10 +1,11 @@
-"""Read deploys: those around an incident's time range (timeline markers, "what changed")."""
+"""Read deploys: those around an incident's time range (timeline markers, "what changed"), and
+an incident's stored correlation."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from apps.deploys.models import Deploy
+from apps.deploys.models import Deploy, IncidentCorrelation
 
 LEAD = timedelta(hours=2)  # deploys this long before an incident's first event still matter
 
@@ -16,3 +17,8 @@ def deploys_between(project_id: int, start: datetime, end: datetime, *, lead=LEA
             project_id=project_id, started_at__gte=start - lead, started_at__lte=end
         ).order_by("started_at", "pk")[:200]
     )
+
+
+def correlation_of(incident_id: int) -> IncidentCorrelation | None:
+    """The incident's stored correlation (None before its first ingest job ends)."""
+    return IncidentCorrelation.objects.filter(incident_id=incident_id).first()

@@ -124,7 +124,7 @@ class Correlator:
         if ts is not None and (entry.first_ts is None or ts < entry.first_ts):
             entry.first_ts = ts
         if level is None:
-            if not _UNLEVELLED_ERROR.search(message[:300]):
+            if not UNLEVELLED_ERROR.search(message[:300]):
                 return
         elif level < ERROR:
             return
@@ -332,7 +332,7 @@ def _trace_votes(
 
 
 # A line with no level that still says it failed (Go's log package prints no level).
-_UNLEVELLED_ERROR = re.compile(
+UNLEVELLED_ERROR = re.compile(
     r"(?i)\b(?:panic|fatal|exception|traceback|error|failed|failure|segfault|killed)\b"
 )
 # Other names a service goes by in its callers' errors.

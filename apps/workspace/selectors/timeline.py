@@ -7,13 +7,14 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
 from apps.core.vocabulary import Level
-from apps.deploys.selectors import deploys_between
+from apps.deploys.selectors import correlation_of, deploys_between
 from apps.incidents.models import Incident
 from apps.ingestion.models import (
     EventRollup,
@@ -112,6 +113,7 @@ class Timeline:
     markers: list[dict] = field(default_factory=list)  # findings
     windows: list[dict] = field(default_factory=list)  # incident windows
     deploys: list[dict] = field(default_factory=list)  # deploys in range (x) and just before
+    correlation: Any = None  # apps.deploys IncidentCorrelation: the lanes' order, verdicts
     max_count: int = 0
     total: int = 0
     height: int = 0
@@ -223,6 +225,7 @@ def build_timeline(
     _add_lanes(timeline, rows, step)
     _add_markers(timeline, findings, diagnosis, step)
     _add_deploys(timeline, incident, step)
+    _order_lanes(timeline, incident, step)
     timeline.ticks = _ticks(origin, end, width, buckets, step)
     timeline.height = HIST_H + AXIS_H + len(timeline.lanes) * LANE_H + 4
     return timeline
@@ -326,6 +329,32 @@ def _add_deploys(timeline: Timeline, incident: Incident, step: float) -> None:
     for deploy in deploys_between(incident.project_id, timeline.start, timeline.end)[-20:]:
         x = LABEL_W + (deploy.started_at - timeline.start).total_seconds() / timeline.width * step
         timeline.deploys.append({"x": x if LABEL_W <= x <= SVG_W else None, "deploy": deploy})
+
+
+def _order_lanes(timeline: Timeline, incident: Incident, step: float) -> None:
+    """The lanes of the services that failed first, in the order they began failing (origin
+    on top, marked, with a tick at each one's onset), then the others; the deploys' verdicts
+    beside their markers (one query: the stored correlation)."""
+    correlation = timeline.correlation = correlation_of(incident.pk)
+    if correlation is None:
+        return
+    verdicts = {d["deploy_id"]: d for d in correlation.deploys}
+    for d in timeline.deploys:
+        d["verdict"] = verdicts.get(d["deploy"].pk)
+    order = {s["name"]: i for i, s in enumerate(correlation.services)}
+    steps = {s["name"]: s for s in correlation.services}
+    timeline.lanes.sort(key=lambda lane: (order.get(lane["name"], len(order)), lane["name"]))
+    for index, lane in enumerate(timeline.lanes):
+        lane["y"] = HIST_H + AXIS_H + index * LANE_H
+        step_ = steps.get(lane["name"])
+        if step_ is None:
+            continue
+        lane["role"] = step_["role"]
+        onset = parse_ts(step_.get("onset") or "")
+        if onset is not None:
+            x = LABEL_W + (onset - timeline.start).total_seconds() / timeline.width * step
+            lane["onset_x"] = x if LABEL_W <= x <= SVG_W else None
+            lane["onset"] = onset
 
 
 def _ticks(origin: datetime, end: datetime, width: int, buckets: int, step: float) -> list[dict]:

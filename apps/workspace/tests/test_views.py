@@ -43,17 +43,17 @@ def budget(queries: int) -> int:
         ("project page, search", "projects/workspace/?q=checkout&sort=errors", {}, 3),
         # incident, jobs, sources, diagnosis, findings, timeline (one query on the rollup:
         # was 3 on raw events), the project's deploys, groups, groups in other incidents,
-        # sparklines, events, evidence lines of findings and root cause
-        ("incident page", "incidents/{pk}/", {}, 12),
+        # sparklines, events, evidence lines of findings and root cause, the stored correlation
+        ("incident page", "incidents/{pk}/", {}, 13),
         (
             "incident page, zoomed and filtered (htmx fragment)",
             "incidents/{pk}/?from={mid}&to={end}&level=WARN&q=a",
             {**HX, "HTTP_HX_TARGET": "workspace"},
-            12,
+            13,
         ),
         # incident, sources (with their jobs), diagnosis, findings, timeline (was 3 queries),
-        # the project's deploys
-        ("timeline partial", "incidents/{pk}/timeline/", HX, 6),
+        # the project's deploys, the stored correlation (the lanes' order)
+        ("timeline partial", "incidents/{pk}/timeline/", HX, 7),
         ("events partial", "incidents/{pk}/events/?level=INFO", HX, 2),
         ("events partial, deep page", "incidents/{pk}/events/?after={cursor}", HX, 2),
         # incident, the search's first chunk of 1,000 events (it fills the page), the page's

@@ -113,6 +113,10 @@ def _workspace(request: TenantHttpRequest, incident: Incident, jobs) -> dict:
         rollup=(rollup := rollup_is_current(sources, writers)),
     )
     groups = top_groups(incident)
+    # "first seen in version X" (the stored correlation's, read with the timeline)
+    versions = timeline.correlation.first_versions if timeline and timeline.correlation else {}
+    for occ in groups:
+        occ.first_version = versions.get(occ.group.group_id)
     attach_sparklines(incident, groups, sources, filters, rollup=rollup)
     page = event_page(
         incident, filters, request.GET.get("after", ""), search_budget=search.WORKSPACE_BUDGET
