@@ -27,9 +27,12 @@ from .linestart import CLOSE, MAX_TOKENS, SHAPE_BY_NAME, Token, tokenize, ts_str
 SHARE = 0.6  # a column is header when this share of the sample's lines have it
 MAX_WORDS = 2
 WORD_VALUES = 0.3  # a header word column (a host) has at most this share of distinct values
+# Past the first column, a column is header only when this share of the lines that agree so far
+# have it: a `WFLYSRV0010:` message id on two lines of three is the message's, not a column.
+FOLLOW = 0.85
 
 # -- inference ----------------------------------------------------------------------------
-_FIELD_KINDS = frozenset(("T", "L", "LL", "N", "B[", "B(", "B<", "B{", "C", "S", "MARK"))
+_FIELD_KINDS = frozenset(("T", "L", "LL", "N", "B[", "B(", "B<", "B{", "C", "S", "SRC", "MARK"))
 _OPENERS = frozenset("[(<{")
 _CLOSERS = frozenset("])>}")
 
@@ -60,6 +63,8 @@ class Header:
                 out += " "
             if col.kind == "S":
                 out += "<Source>\\]"
+            elif col.kind == "SRC":
+                out += "<Source>"
             elif col.kind == "T" or col.kind.startswith("B") or col.role not in _LOGHUB:
                 out += _loghub_literal(col)
             else:
@@ -93,9 +98,9 @@ def _loghub_literal(col: Column) -> str:
 
 
 _SAMPLE_TS = {"iso": "d t", "ymd-slash": "d t", "yy-slash": "d t", "mdy-slash": "d t",
-              "dmy-slash": "d t",
+              "dmy-slash": "d t", "dmy-yy": "d t",
               "md-dash": "d t", "syslog": "m d t", "day-mon": "d m t", "ctime": "w m d t",
-              "klog": "d t", "yymmdd": "d t", "cjk": "m d t"}  # fmt: skip
+              "klog": "d t", "klog-y": "d t", "yymmdd": "d t", "cjk": "m d t"}  # fmt: skip
 
 
 def _day_first(stamps: Iterable[str]) -> bool:
@@ -108,6 +113,21 @@ def _day_first(stamps: Iterable[str]) -> bool:
             firsts.add(int(first))
             seconds.add(int(rest[:2]))
     return bool(firsts) and max(firsts) > 12 and max(seconds, default=13) <= 12
+
+
+def _yy_day_first(stamps: Iterable[str]) -> bool:
+    """`nn/nn/nn`: log4j's `yy/MM/dd` unless the sample says `dd/MM/yy`: a last number past 31
+    (no day is), or days that change while the last number stays (one file spans days, rarely
+    years). A first number past 31 is a year; so is anything the values cannot tell."""
+    firsts, lasts = set(), set()
+    for stamp in stamps:
+        parts = stamp[:8].split("/")
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            firsts.add(int(parts[0]))
+            lasts.add(int(parts[2]))
+    if not firsts or max(firsts) > 31:
+        return False
+    return max(lasts) > 31 or (len(firsts) > 1 and len(lasts) == 1)
 
 
 def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
@@ -127,7 +147,7 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         if not kinds:
             break
         kind, count = kinds.most_common(1)[0]
-        if count < need:
+        if count < need or (k and count < FOLLOW * len(live)):
             break
         live = [r for r in live if len(r) > k and _kind(r[k]) == kind]
         spaces = sum(1 for r in live if r[k].space)
@@ -136,6 +156,8 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
             col.shape = live[0][k].shape
             if col.shape == "mdy-slash" and _day_first(r[k].value for r in live):
                 col.shape = "dmy-slash"
+            elif col.shape == "yy-slash" and _yy_day_first(r[k].value for r in live):
+                col.shape = "dmy-yy"
         elif kind not in _FIELD_KINDS and kind != "W":
             col.value = live[0][k].value
         columns.append(col)
@@ -218,7 +240,7 @@ def _cut_unbalanced(columns: list[Column]) -> None:
 def _roles(columns: list[Column], rows: list[list[Token]]) -> None:
     """What each column is, from its values: letters that are all levels are a level, ..."""
     have_level = any(c.kind == "L" for c in columns) or any(
-        c.kind == "T" and c.shape == "klog" for c in columns
+        c.kind == "T" and c.shape.startswith("klog") for c in columns
     )
     # the level column: a level word of its own beats a syslog `facility.severity`
     words = [i for i, c in enumerate(columns) if c.kind == "L"]
@@ -244,7 +266,7 @@ def _roles(columns: list[Column], rows: list[list[Token]]) -> None:
             have_service = True
         elif col.kind == "W":
             col.role = "host"
-        elif col.kind == "S" or col.kind.startswith("B"):
+        elif col.kind in ("S", "SRC") or col.kind.startswith("B"):
             col.role = "attr"
         elif col.kind != "T":
             col.role = "literal"
@@ -300,6 +322,8 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
             parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]+)")
         elif kind == "S":
             parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]*?:\d{{1,6}})\]")
+        elif kind == "SRC":
+            parts.append(rf"(?P<{prefix}f{i}>[\w.\-/]*\.\w{{1,8}}:\d{{1,6}})(?=\s)")
         else:
             parts.append(re.escape(col.value))
     parts.append(rf"\s*(?P<{prefix}message>.*)")

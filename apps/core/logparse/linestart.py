@@ -2,7 +2,7 @@
 
 Token kinds: T timestamp (in one of SHAPES), L level word, LL level letter, N number or id,
 B bracketed field, C `name:` component, S a source location closing the header (`file.go:12]`),
-W word, and punctuation as itself. header.py learns a
+SRC a source location word (`server/server.go:123`), W word, and punctuation as itself. header.py learns a
 file's header from the tokens of a sample of its lines; `ts_string` turns a matched shape back
 into a string timestamps.py reads.
 """
@@ -55,12 +55,16 @@ SHAPES: tuple[tuple[str, str], ...] = (
     # never matched first (mdy-slash is): the header chooses it when the sample's values say
     # the first number is the day (header.py `_day_first`)
     ("dmy-slash", r"(?P<d>\d\d)/(?P<mon>\d\d)/(?P<y>\d{4})[ ,T]\s?" + _T + _ZONE),
+    # likewise never first (yy-slash is): `dd/MM/yy` when the sample says so (`_yy_day_first`)
+    ("dmy-yy", r"(?P<d>\d\d)/(?P<mon>\d\d)/(?P<y>\d\d)[ T]" + _T + _ZONE),
     (
         "yymmdd",
         r"(?P<y>\d\d)(?P<mon>[01]\d)(?P<d>[0-3]\d) {1,2}(?:" + _T + r"|"
         r"(?P<H2>\d\d)(?P<M2>\d\d)(?P<S2>\d\d))(?!\d)",
     ),
     ("klog", r"(?P<lvl>[DIWEF])(?P<mon>[01]\d)(?P<d>[0-3]\d) " + _T),
+    # glog with the year (CockroachDB `E240115 14:02:11.123456`)
+    ("klog-y", r"(?P<lvl>[DIWEF])(?P<y>\d\d)(?P<mon>[01]\d)(?P<d>[0-3]\d) " + _T),
     ("md-dash", r"(?P<mon>[01]\d)-(?P<d>[0-3]\d) " + _T + _ZONE),
     (
         "ctime",
@@ -146,7 +150,8 @@ def tokenize(text: str) -> list[Token]:
             first = _WORD.match(inner)
             opens_fields = (
                 _match_ts(inner, 0) is not None
-                or (first is not None and _is_level_word(first.group()))
+                # a bracket that holds a level alone (`[WARN ]`); `(default task-1)` is a field
+                or (first is not None and first.group() == inner and _is_level_word(inner))
                 or (first is not None and first.group().isdigit() and inner != first.group())
             )
             if close > 0 and not opens_fields and "\n" not in inner:
@@ -207,6 +212,8 @@ def tokenize(text: str) -> list[Token]:
         ):
             out.append(Token("C", text[pos:close], space))  # `name[pid]:`
             end = close + 2
+        elif _SOURCE.fullmatch(word) and (end >= len(text) or text[end] in " \t"):
+            out.append(Token("SRC", word, space))  # `server/server.go:123 `, `Foo.java:42 `
         elif _is_level_word(word):
             out.append(Token("L", word, space))
         elif len(word) == 1 and word.isalpha():

@@ -212,12 +212,20 @@ parse_generic = regex_parser(
     r"(?P<message>.*)",
     level=normalize_level,
     attrs=("component", "component2"),
-    post=lambda d, m: _generic_post(d),
+    post=lambda d, m: _generic_post(d, m),
 )
 
+# `[Consumer clientId=c1, groupId=g1] msg`: a name then key=value pairs is the message's own
+# context (Kafka's logIdent), not a component column
+_CONTEXT_TAG = re.compile(r"[\w.$\-]+ [\w.]+=")
 
-def _generic_post(d: Fields) -> Fields:
+
+def _generic_post(d: Fields, m: re.Match[str]) -> Fields:
     attrs = d["attrs"]
+    component = attrs.get("component")
+    if component is not None and _CONTEXT_TAG.match(component):
+        del attrs["component"]
+        d["message"] = m.string[m.start("component") - 1 :]
     c2 = attrs.pop("component2", None)
     if c2 is not None:
         attrs["component"] = c2

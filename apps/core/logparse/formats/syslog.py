@@ -128,11 +128,25 @@ parse_rfc5424 = regex_parser(
 )
 
 
+# `journalctl -o short-monotonic`: the uptime, then syslog's `host tag[pid]: ` (the kernel's own
+# lines say `host kernel: `). A pid or the word kernel is required, so dmesg's `usb 1-1: ...`
+# keeps its text.
+_MONOTONIC_TAG = re.compile(
+    r"(?P<host>[\w.\-]{1,255}) (?:(?P<kernel>kernel)|" + _TAG[:-1] + r"):[ \t]"
+)
+
+
 def _dmesg_post(d: Fields, _m: re.Match[str]) -> Fields:
     up = d.pop("uptime")
     if up is not None:
         d["attrs"] = {"uptime": float(up)}
     d["service"] = "kernel"
+    tag = _MONOTONIC_TAG.match(d["message"])
+    if tag is not None and (tag.group("kernel") or tag.group("pid")):
+        d["host"] = tag.group("host")
+        if not tag.group("kernel"):
+            d["service"], d["pid"] = tag.group("service"), tag.group("pid")
+        d["message"] = d["message"][tag.end() :]
     d["level"] = kernel_level(d["message"])
     return d
 

@@ -116,3 +116,45 @@ def test_a_repeated_line_keeps_its_first_words(line):
     """Ten copies of one line: a word they all share is message, not a learnt header column."""
     records = parse("\n".join([line] * 10) + "\n")
     assert {r.message for r in records} == {line.split(" - ")[-1].split(":  ")[-1]}
+
+
+def test_a_trailing_logger_is_learnt_from_the_file():
+    text = (
+        "[2024-01-15 14:02:11,123] INFO Loading logs. (kafka.log.LogManager)\n"
+        "[2024-01-15 14:02:12,456] WARN [Consumer clientId=c1, groupId=g1] Rebalancing"
+        " (org.apache.kafka.clients.consumer.internals.ConsumerCoordinator)\n"
+        "[2024-01-15 14:02:13,789] ERROR Error while loading log dir /data (kafka.log.LogManager)\n"
+    )
+    assert detect_format(list(lines_from_text(text))).trailer
+    recs = parse(text)
+    assert [r.message for r in recs] == [
+        "Loading logs.",
+        "[Consumer clientId=c1, groupId=g1] Rebalancing",
+        "Error while loading log dir /data",
+    ]
+    assert recs[0].attrs["logger"] == "kafka.log.LogManager"
+
+
+def test_a_parenthesis_at_some_lines_end_is_message():
+    text = (
+        "2024-01-15 14:02:11 ERROR worker died (pid 42)\n"
+        "2024-01-15 14:02:12 INFO retrying (attempt.two)\n"
+        "2024-01-15 14:02:13 INFO started\n"
+    )
+    assert not detect_format(list(lines_from_text(text))).trailer
+    assert parse(text)[1].message == "retrying (attempt.two)"
+
+
+def test_journald_monotonic_peels_host_and_tag_but_not_dmesg_devices():
+    text = (
+        "[    1.234567] localhost systemd[1]: Hostname set to <localhost>.\n"
+        "[    2.345678] localhost kernel: EXT4-fs (sda1): mounted filesystem\n"
+        "[    3.456789] usb 1-1: new high-speed USB device number 2\n"
+    )
+    recs = parse(text)
+    assert [(r.service, r.message) for r in recs] == [
+        ("systemd", "Hostname set to <localhost>."),
+        ("kernel", "EXT4-fs (sda1): mounted filesystem"),
+        ("kernel", "usb 1-1: new high-speed USB device number 2"),
+    ]
+    assert recs[0].host == "localhost"

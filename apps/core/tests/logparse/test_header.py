@@ -126,3 +126,58 @@ def test_day_or_month_first_is_learnt_from_the_sample(lines, expected):
     records = parse("\n".join(lines), default_year=2024)
     assert [r.ts.date().isoformat() for r in records] == expected
     assert records[0].level == "ERROR" and records[0].message == "boom"
+
+
+def test_two_digit_year_or_day_first_from_the_sample():
+    # days change while the last number stays: dd/MM/yy
+    day_first = "15/01/24 14:02:11 ERROR exec.Task: lost\n16/01/24 09:00:00 INFO exec.Task: ok\n"
+    assert [r.ts.date().isoformat() for r in parse(day_first)] == ["2024-01-15", "2024-01-16"]
+    # a last number past 31 can only be a year
+    assert (
+        parse("03/02/98 10:00:00 INFO a.B: x\n03/02/98 10:00:01 INFO a.B: y\n")[0]
+        .ts.date()
+        .isoformat()
+        == "1998-02-03"
+    )
+    # the values cannot tell: log4j's yy/MM/dd
+    same_day = "19/04/01 10:00:00 INFO storage.Block: a\n19/04/01 10:00:01 INFO storage.Block: b\n"
+    assert parse(same_day)[0].ts.date().isoformat() == "2019-04-01"
+    # days past 31 first: yy/MM/dd whatever the rest
+    assert (
+        parse("98/02/03 10:00:00 INFO a.B: x\n98/02/04 10:00:01 INFO a.B: y\n")[1]
+        .ts.date()
+        .isoformat()
+        == "1998-02-04"
+    )
+
+
+def test_a_column_on_two_lines_of_three_is_not_header():
+    # `WFLYSRV0010:` is a message id on some lines, not a component column
+    lines = [
+        "2024-01-15 14:02:11,123 ERROR [com.example.OrderService] (default task-1) Order 42 failed",
+        "2024-01-15 14:02:12,456 INFO  [org.jboss.as.server] (Pool -- 40) WFLYSRV0010: Deployed",
+        "2024-01-15 14:02:13,789 WARN  [org.hibernate.orm] (main) HHH90000021: Encountered a setting",
+    ]
+    header = infer(lines)
+    assert header is not None
+    assert header.loghub() == "<Date> <Time> <Level> \\[<Field>\\] (<Field>) <Content>"
+    assert [r.message for r in parse("\n".join(lines))] == [
+        "Order 42 failed",
+        "WFLYSRV0010: Deployed",
+        "HHH90000021: Encountered a setting",
+    ]
+
+
+def test_source_location_column_and_glog_with_year():
+    text = (
+        "E240115 14:02:11.123456 123 server/server.go:123 ⋮ [n1] unable to connect to peer\n"
+        "I240115 14:02:12.123456 124 kv/store.go:88 ⋮ [n1,s1] store started\n"
+        "W240115 14:02:13.123456 125 gossip/gossip.go:1200 ⋮ [n1] no incoming connections\n"
+    )
+    recs = parse(text)
+    assert recs[0].ts.isoformat() == "2024-01-15T14:02:11.123456+00:00"
+    assert [(r.level, r.message) for r in recs] == [
+        ("ERROR", "unable to connect to peer"),
+        ("INFO", "store started"),
+        ("WARN", "no incoming connections"),
+    ]
