@@ -23,3 +23,6 @@ INSTALLED_APPS = [
 USE_TZ = True
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The apps import django-q2's configuration (jobs are never queued from these commands); a
+# retry longer than the timeout keeps it from warning on every run.
+Q_CLUSTER = {"name": "aiops-cli", "timeout": 1800, "retry": 2100, "orm": "default"}
