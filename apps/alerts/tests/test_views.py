@@ -112,6 +112,26 @@ def test_rules_are_added_snoozed_and_deleted(owner, personas):
         assert not AlertRule.objects.exists()
 
 
+def test_a_stream_rule_with_quiet_hours_is_added(owner, personas):
+    data = {
+        "name": "checkout 5xx", "event": "error_rate", "service": "checkout",
+        "window_minutes": 10, "min_errors": 20, "error_percent": 2.5, "group_seconds": 60,
+        "renotify_minutes": 0, "quiet_start": "22:00", "quiet_end": "07:00",
+        "quiet_timezone": "Europe/Berlin",
+    }  # fmt: skip
+    body = owner.post(url(personas, "rule"), data, **HX).content.decode()
+    assert "≥ 20 errors and 2.5% in 10 min · checkout" in body
+    assert "quiet 22:00–07:00 Europe/Berlin" in body
+    assert "held and sent when they end" in body  # the form says what quiet hours do
+    with tenant_context(personas.alpha):
+        rule = AlertRule.objects.get()
+        assert (rule.service, rule.window_minutes, rule.quiet_timezone) == (
+            "checkout",
+            10,
+            "Europe/Berlin",
+        )
+
+
 @pytest.mark.parametrize("who", ["member", "viewer"])
 def test_only_owners_configure_alerts(client, personas, who):
     client.force_login(getattr(personas, who))
