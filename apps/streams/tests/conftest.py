@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -74,3 +76,55 @@ def listener(tmp_path):
 
     with running(argv, env=env, cwd=settings.BASE_DIR, log=log, ready=lambda: len(ports()) == 2):
         yield token, ports()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthy(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        return b" 200 " in sock.recv(64).split(b"\r\n")[0]
+
+
+# one access-log line per request: the request line, status, and how the body was framed
+ACCESS_LOG_FORMAT = "%(r)s %(s)s te=%({transfer-encoding}i)s cl=%({content-length}i)s"
+
+
+@dataclass
+class Gunicorn:
+    url: str
+    access_log: Path
+
+    def requests(self) -> list[str]:
+        return self.access_log.read_text().splitlines() if self.access_log.exists() else []
+
+
+@pytest.fixture
+def gunicorn(tmp_path, transactional_db):
+    """The app under gunicorn, the WSGI server production runs (it ends `wsgi.input` of a
+    chunked request itself), on the test database; its access log says how bodies came."""
+    from apps.tenants.services import ensure_public_tenant
+
+    ensure_public_tenant()  # a transactional test before this one truncated public tables
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_TEST")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="aiops.settings_test",
+        DATABASE_URL=test_database_url(),
+        ALLOWED_HOSTS="127.0.0.1",
+    )
+    port = free_port()
+    access_log = tmp_path / "access.log"
+    argv = [
+        *(sys.executable, "-m", "gunicorn", "aiops.wsgi:application"),
+        *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"),
+        *("--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT),
+    ]
+    with running(
+        argv, env=env, cwd=settings.BASE_DIR, log=tmp_path / "gunicorn.log",
+        ready=lambda: healthy(port),
+    ):  # fmt: skip
+        yield Gunicorn(url=f"http://127.0.0.1:{port}", access_log=access_log)

@@ -12,18 +12,12 @@ from __future__ import annotations
 import base64
 import gzip
 import logging
-import os
-import socket
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
-
-from apps.tenants.tests.processes import running
-from conftest import test_database_url
 
 from .conftest import make_token, spooled
 
@@ -214,42 +208,10 @@ def test_curl_ndjson_and_its_retry(live_server, token):
 # --- gunicorn: a chunked body, as the OTel JS exporter sends it ------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        return b" 200 " in sock.recv(64).split(b"\r\n")[0]
-
-
-@pytest.fixture
-def gunicorn(tmp_path, token):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_TEST")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="aiops.settings_test",
-        DATABASE_URL=test_database_url(),
-        ALLOWED_HOSTS="127.0.0.1",
-    )
-    port = free_port()
-    argv = [
-        *(sys.executable, "-m", "gunicorn", "aiops.wsgi:application"),
-        *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"),
-    ]
-    with running(
-        argv, env=env, cwd=settings.BASE_DIR, log=tmp_path / "gunicorn.log",
-        ready=lambda: healthy(port),
-    ):  # fmt: skip
-        yield f"http://127.0.0.1:{port}"
-
-
 def test_curl_chunked_body_under_gunicorn(gunicorn, token):
     mark, trace_id = marker(), uuid.uuid4().hex
     status, answer = curl(
-        f"{gunicorn}/ingest/http",
+        f"{gunicorn.url}/ingest/http",
         token.text,
         ndjson(mark, trace_id),
         *("-H", "Transfer-Encoding: chunked", "-H", "Content-Type: application/x-ndjson"),
@@ -257,6 +219,10 @@ def test_curl_chunked_body_under_gunicorn(gunicorn, token):
     assert status == 200, answer
     assert '"records":2' in answer
     check_edge_records(token, mark, trace_id)
+    assert any(
+        "POST /ingest/http" in line and " 200 te=chunked cl=-" in line
+        for line in gunicorn.requests()
+    ), gunicorn.requests()
 
 
 def test_basic_auth_curl_with_gzip(live_server, token):
