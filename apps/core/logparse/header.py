@@ -147,9 +147,12 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         if not kinds:
             break
         kind, count = kinds.most_common(1)[0]
-        if count < need or (k and count < FOLLOW * len(live)):
+        if count < need:
             break
-        live = [r for r in live if len(r) > k and _kind(r[k]) == kind]
+        agree = [r for r in live if len(r) > k and _kind(r[k]) == kind]
+        if k and count < FOLLOW * len(live):
+            break
+        live = agree
         spaces = sum(1 for r in live if r[k].space)
         col = Column(kind, spaces * 2 > len(live))
         if kind == "T":
@@ -158,12 +161,12 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
                 col.shape = "dmy-slash"
             elif col.shape == "yy-slash" and _yy_day_first(r[k].value for r in live):
                 col.shape = "dmy-yy"
-        elif kind not in _FIELD_KINDS and kind != "W":
+        elif kind not in _FIELD_KINDS and kind not in ("W", "K"):
             col.value = live[0][k].value
         columns.append(col)
         k += 1
     # cut back to a field or a separator: a bare word or an opener may start the message
-    while columns and (columns[-1].kind in ("W", "LL") or columns[-1].kind in _OPENERS):
+    while columns and (columns[-1].kind in ("W", "K", "LL") or columns[-1].kind in _OPENERS):
         columns.pop()
     _cut_words(columns, rows)
     _cut_unbalanced(columns)
@@ -185,7 +188,7 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         if 2 * sum(1 for m in matched if m.group("message")) >= len(matched):
             break
         columns.pop()
-        while columns and (columns[-1].kind in ("W", "LL") or columns[-1].kind in _OPENERS):
+        while columns and (columns[-1].kind in ("W", "K", "LL") or columns[-1].kind in _OPENERS):
             columns.pop()
         _cut_unbalanced(columns)
         if not columns or not header.dated:
@@ -202,16 +205,23 @@ def _kind(tok: Token) -> str:
     return tok.kind
 
 
+# A logger name (`MyApp.Program`, `c.e.shop.Api`, `Foo::Bar`): a header word column even when
+# its values are all different, which a few lines' hosts are not
+_LOGGER = re.compile(r"[A-Za-z_$][\w$\-]*(?:(?:\.|::)[\w$\-]+)+")
+
+
 def _cut_words(columns: list[Column], rows: list[list[Token]]) -> None:
     """Words are header (hosts, a `in` between fields) only in runs of at most MAX_WORDS that
     end on a field (`name:`, a bracket, a time, a level) or a separator, never on a number:
-    past that, the message's own words."""
+    past that, the message's own words. A word column of many values is message unless its
+    values are all logger names."""
     run = 0
     for i, col in enumerate(columns):
         if col.kind == "W":
             run += 1
             values = {r[i].value for r in rows if len(r) > i and r[i].kind == "W"}
-            if run > MAX_WORDS or len(values) > max(2, WORD_VALUES * len(rows)):
+            logger = run == 1 and all(_LOGGER.fullmatch(v) for v in values)
+            if run > MAX_WORDS or (len(values) > max(2, WORD_VALUES * len(rows)) and not logger):
                 del columns[i - run + 1 :]
                 return
             continue
@@ -233,7 +243,7 @@ def _cut_unbalanced(columns: list[Column]) -> None:
         if depth == 0:
             last_ok = i + 1
     del columns[last_ok:]
-    while columns and (columns[-1].kind == "W" or columns[-1].kind in _OPENERS):
+    while columns and (columns[-1].kind in ("W", "K") or columns[-1].kind in _OPENERS):
         columns.pop()
 
 
@@ -265,8 +275,8 @@ def _roles(columns: list[Column], rows: list[list[Token]]) -> None:
             col.role = "attr" if have_service else "service"
             have_service = True
         elif col.kind == "W":
-            col.role = "host"
-        elif col.kind in ("S", "SRC") or col.kind.startswith("B"):
+            col.role = "attr" if all(_LOGGER.fullmatch(v) for v in values) else "host"
+        elif col.kind in ("S", "SRC", "K") or col.kind.startswith("B"):
             col.role = "attr"
         elif col.kind != "T":
             col.role = "literal"
@@ -316,10 +326,12 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
             parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]+?):(?=\s|$)")
         elif kind == "C":
             parts.append(
-                rf"(?P<{prefix}service>[^\s\[\]]*?)(?:\[(?P<{prefix}cpid>\d+)\])?:(?=\s|$)"
+                rf"(?P<{prefix}service>[^\s\[\]]*?)(?:\[(?P<{prefix}cpid>\d+)\])?(?: (?<=\S ))?:(?=\s|$)"
             )
         elif kind == "W":
             parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]+)")
+        elif kind == "K":
+            parts.append(rf"(?P<{prefix}f{i}>[A-Za-z_][\w.\-]{{0,63}}=\S*)")
         elif kind == "S":
             parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]*?:\d{{1,6}})\]")
         elif kind == "SRC":

@@ -2,7 +2,8 @@
 
 Token kinds: T timestamp (in one of SHAPES), L level word, LL level letter, N number or id,
 B bracketed field, C `name:` component, S a source location closing the header (`file.go:12]`),
-SRC a source location word (`server/server.go:123`), W word, and punctuation as itself. header.py learns a
+SRC a source location word (`server/server.go:123`), K a `key=value` field, W word, and
+punctuation as itself. header.py learns a
 file's header from the tokens of a sample of its lines; `ts_string` turns a matched shape back
 into a string timestamps.py reads.
 """
@@ -105,6 +106,7 @@ _WORD = re.compile(r"[^\s\[\](){}<>|,]+")
 _NUM = re.compile(r"[#*]?\d+(?:[#:.\-/]\d+)*(?![\w])")
 _PUNCT = re.compile(r"[|:\-,;*#.~=>]+")
 _LEVEL_KEYS = frozenset(w for w in WORDS if len(w) > 1)
+_KV = re.compile(r"[A-Za-z_][\w.\-]{0,63}=\S*")
 # A source location `file.ext:line` (glog/klog's `reflector.go:138] `, Android's `runtime.cc:675]`)
 _SOURCE = re.compile(r"[\w.\-/]*\.\w{1,8}:\d{1,6}")
 
@@ -183,6 +185,11 @@ def tokenize(text: str) -> list[Token]:
             out.append(Token(kind, value, space))
             pos = m.end()
             continue
+        m = _KV.match(text, pos)
+        if m is not None:  # `user=app,db=shop,app=[unknown]`: one key=value field
+            out.append(Token("K", m.group(), space))
+            pos = m.end()
+            continue
         m = _WORD.match(text, pos)
         if m is None:
             out.append(Token(c, c, space))
@@ -199,11 +206,14 @@ def tokenize(text: str) -> list[Token]:
             and (end >= len(text) or text[end] in " \t")
             and not _SOURCE.fullmatch(word[:-1])  # `factory.go:134:` starts the message
         ):
-            if _is_level_word(word[:-1]) and "." not in word:
+            if _is_level_word(word[:-1]):  # `ERROR:`, `production.ERROR:`, `daemon.debug:`
                 out.append(Token("L", word[:-1], space))
                 out.append(Token(":", ":", False))
             else:
                 out.append(Token("C", word[:-1], space))
+        elif text[end : end + 2] == " :" and text[end + 2 : end + 3] in ("", " ", "\t"):
+            out.append(Token("C", word, space))  # logcat pads its tags: `I Process : msg`
+            end += 2
         elif (
             end < len(text)
             and text[end] == "["

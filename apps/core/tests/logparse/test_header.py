@@ -181,3 +181,59 @@ def test_source_location_column_and_glog_with_year():
         ("INFO", "store started"),
         ("WARN", "no incoming connections"),
     ]
+
+
+def test_a_logger_column_between_pipes_is_header_on_few_lines():
+    text = (
+        "2024-01-15 14:02:11.1234|ERROR|MyApp.Program|Payment gateway returned 502\n"
+        "2024-01-15 14:02:12.5678|INFO|MyApp.Worker|Job 42 finished in 130 ms\n"
+        "2024-01-15 14:02:13.0001|WARN|MyApp.Cache|Cache miss ratio 0.42\n"
+    )
+    recs = parse(text)
+    assert [(r.level, r.message) for r in recs] == [
+        ("ERROR", "Payment gateway returned 502"),
+        ("INFO", "Job 42 finished in 130 ms"),
+        ("WARN", "Cache miss ratio 0.42"),
+    ]
+
+
+def test_environment_dot_level_is_the_level():
+    text = (
+        "[2024-01-15 14:02:11] production.ERROR: Connection refused\n"
+        "[2024-01-15 14:02:12] production.INFO: User 7 logged in\n"
+        "[2024-01-15 14:02:13] local.WARNING: Slow query took 2.3s\n"
+    )
+    assert [(r.level, r.message) for r in parse(text)] == [
+        ("ERROR", "Connection refused"),
+        ("INFO", "User 7 logged in"),
+        ("WARN", "Slow query took 2.3s"),
+    ]
+
+
+def test_key_value_prefix_fields_are_one_column_each():
+    text = (
+        "2024-01-15 14:02:11 UTC [812]: [3-1] user=app,db=shop,app=psql,client=10.0.0.5"
+        ' ERROR:  relation "orders" does not exist\n'
+        "2024-01-15 14:02:12 UTC [813]: [1-1] user=app,db=shop,app=[unknown],client=10.0.0.6"
+        " LOG:  connection authorized\n"
+        "2024-01-15 14:02:13 UTC [814]: [2-1] user=,db=,app=,client= LOG:  checkpoint starting\n"
+    )
+    assert [(r.level, r.message) for r in parse(text)] == [
+        ("ERROR", 'relation "orders" does not exist'),
+        ("INFO", "connection authorized"),
+        ("INFO", "checkpoint starting"),
+    ]
+
+
+def test_logcat_padded_tag_is_the_component():
+    text = (
+        "01-15 14:02:11.123  1702  2395 E AndroidRuntime: FATAL EXCEPTION: main\n"
+        "01-15 14:02:11.123  1702  2395 E AndroidRuntime: Process: com.example.app, PID: 1702\n"
+        "01-15 14:02:11.200  1702  1702 I Process : Sending signal. PID: 1702 SIG: 9\n"
+    )
+    recs = parse(text)
+    assert [(r.level, r.service, r.message) for r in recs] == [
+        ("ERROR", "AndroidRuntime", "FATAL EXCEPTION: main"),
+        ("ERROR", "AndroidRuntime", "Process: com.example.app, PID: 1702"),
+        ("INFO", "Process", "Sending signal. PID: 1702 SIG: 9"),
+    ]
