@@ -20,6 +20,7 @@ ORDER = (
     "faults",
     "jobs_faults",
     "outage",
+    "alerts_faults",
     "hostile",
     "xss",
     "xss_reports",
