@@ -76,12 +76,17 @@ def key_events(facts: Facts) -> list[KeyEvent]:
                 ref_of((trigger.get("evidence") or [None])[0]),
             )
         )
+    cited = {r.ref for r in rows if r.ref is not None}
     for finding in facts.findings[:MAX_FINDINGS]:
+        if finding.category == "change":
+            continue  # trigger candidates: the chosen one has its row above
         ref = (
             ref_of(finding.trigger)
             or ref_of(finding.flashpoint)
             or ref_of((finding.evidence or [None])[0])
         )
+        if finding.severity == "info" and ref in cited:
+            continue  # a note on a line the timeline already shows (a new pattern's first line)
         rows.append(
             KeyEvent(finding.first_ts, f"{finding.get_severity_display()}: {finding.title}", ref)
         )
@@ -275,6 +280,13 @@ def _contributing(facts: Facts, citer: Citer) -> str:
     """Causes besides the root cause (never symptoms, never detector noise)."""
     root = facts.diagnosis.root_category if facts.diagnosis else ""
     lines = []
+    trigger = getattr(facts.diagnosis, "trigger", None)
+    if isinstance(trigger, dict) and trigger.get("summary"):
+        # what set the root cause off: a change, a job, an expiry (not the cause itself)
+        lines.append(
+            f"- **Trigger:** {md_escape(str(trigger['summary']))} "
+            f"{citer.many(trigger.get('evidence'), 2)}".rstrip()
+        )
     for f in _causes(facts)[:MAX_FINDINGS]:
         if f.category == root:
             continue

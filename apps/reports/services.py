@@ -264,11 +264,13 @@ def build_document(report: Report) -> document.Document:
     markers = [(row.when, row.text[:120]) for row in drafting.key_events(facts) if row.when]
     data = selectors.chart_data(incident, facts.first_ts, facts.last_ts, markers)
     title = next((_title_of(s.body) for s in sections if s.key == SectionKey.TITLE), report.title)
-    span = (facts.last_ts - facts.first_ts) if facts.first_ts and facts.last_ts else None
+    # the incident's own times (the diagnosis' onset and end), not the logs' first and last
+    # lines: a file that opens an hour early does not make the incident an hour longer
     dates = [
-        ("Started", _fmt(facts.first_ts)),
-        ("Ended", _fmt(facts.last_ts)),
-        ("Duration", drafting.duration_text(span)),
+        ("Started", _fmt(facts.started)),
+        ("Ended", _fmt(facts.ended)),
+        ("Duration", drafting.duration_text(facts.span)),
+        ("Logs cover", f"{_fmt(facts.first_ts)} → {_fmt(facts.last_ts)}"),
         ("Incident opened", _fmt(incident.created_at)),
         ("Postmortem updated", _fmt(report.updated_at)),
     ]

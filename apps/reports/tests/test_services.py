@@ -255,3 +255,10 @@ def test_draft_names_the_trigger_and_times_the_incident_from_its_onset(project, 
     assert "Likely trigger" in timeline.body and [source_id, line] in timeline.citations
     impact = _section(report, "impact").body
     assert f"{diagnosis.onset:%H:%M:%S}" in impact and "the logs cover" in impact
+    # the export's header times the incident, not the logs; the trigger is a factor; the
+    # timeline shows the chosen trigger once, not every trigger candidate
+    md = services.markdown_export(report)
+    assert f"**Started:** {diagnosis.onset:%Y-%m-%d %H:%M} UTC" in md
+    assert "**Logs cover:**" in md
+    assert "**Trigger:**" in _section(report, "contributing").body
+    assert "New activity:" not in timeline.body
