@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from .formats import BY_NAME, PLAIN, Format, candidates
+from .formats.web import W3C_FIELDS, w3c_parser
 from .header import Header, infer
 from .multiline import TRACEBACK, StackTracker, looks_continued, starts_exception
 from .record import Line
@@ -29,6 +30,7 @@ NEAR_TIE = 0.8
 
 
 INFERRED = "inferred"
+W3C = "w3c"
 # Catalogue formats that a learnt header never replaces: their lines are more than a header
 # and a message (a wrapped line, JSON, key=value pairs, access-log fields, CSV, tables).
 SPECIAL = frozenset(
@@ -40,13 +42,16 @@ SPECIAL = frozenset(
 
 
 class Detection(NamedTuple):
-    name: str  # a catalogue format name, "inferred" or "plain"
+    name: str  # a catalogue format name, "inferred", "w3c" or "plain"
     confidence: float  # 0..1
     header: Header | None = None  # the learnt header, when name is "inferred"
     trailer: bool = False  # the sample's messages end in a logger: `msg (kafka.log.LogManager)`
+    declared: str = ""  # a W3C log's `#Fields:` directive, when name is "w3c"
 
     @property
     def format(self) -> Format | None:
+        if self.declared:
+            return Format(W3C, w3c_parser(self.declared), (), specificity=10)
         f = header_format(self.header) if self.header is not None else BY_NAME.get(self.name)
         if f is not None and self.trailer:
             return replace(f, parse=_strip_trailer(f.parse))
@@ -141,6 +146,12 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
     texts = sample_texts(lines, sample_size)
     if not texts:
         return Detection(PLAIN, 0.0)
+    declared = next((t for t in texts if t.startswith(W3C_FIELDS)), "")
+    if declared:  # the file names its own columns
+        parse = w3c_parser(declared)
+        share = sum(1 for t in texts if parse(t) is not None) / len(texts)
+        if share >= 0.5:
+            return Detection(W3C, round(share, 3), declared=declared)
     hits: dict[str, int] = {}
     considered = 0
     tracker = StackTracker()

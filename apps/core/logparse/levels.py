@@ -28,11 +28,13 @@ class Scheme(StrEnum):
 WORDS: dict[str, str] = {
     "trace": "TRACE",
     "trc": "TRACE",
+    "trce": "TRACE",
     "finest": "TRACE",
     "finer": "TRACE",
     "verbose": "DEBUG",
     "debug": "DEBUG",
     "dbg": "DEBUG",
+    "dbug": "DEBUG",
     "fine": "DEBUG",
     "config": "DEBUG",
     "d": "DEBUG",
@@ -61,6 +63,7 @@ WORDS: dict[str, str] = {
     "severe": "ERROR",  # java.util.logging
     "e": "ERROR",
     "dpanic": "ERROR",  # zap development panic
+    "fail": "ERROR",  # .NET console logger (trce dbug info warn fail crit)
     "crit": "FATAL",
     "critical": "FATAL",
     "alert": "FATAL",

@@ -55,18 +55,23 @@ def year_from_message(ts: str, message: str) -> str:
 
 def _syslog_post(d: Fields, _m: re.Match[str]) -> Fields:
     pri = d.pop("pri", None)
+    year = d.pop("year", None)
     msg = d["message"]
     ts = d["ts"]
-    if ts[:1].isalpha():  # RFC 3164: no year of its own
+    if year is not None:  # `Jan 15 14:02:14 2024 host ...` (some relays write the year)
+        month = _MONTH_NUMBER[ts[:3]]
+        d["ts"] = f"{year}-{month:02d}-{int(ts[4:6]):02d}T{ts[7:]}"
+    elif ts[:1].isalpha():  # RFC 3164: no year of its own
         d["ts"] = year_from_message(ts, msg)
     host = d.get("host")
     if host and host.upper() in _LEVEL_WORDS:
         d["host"] = None
         d["level"] = normalize_level(host)
     else:
-        d["level"] = level_from_pri(pri) if pri else None
-        if d["level"] is None:  # `myapp[12]: PANIC: ...`: the program's level is header too
-            d["level"], d["message"] = split_leading_level(msg)
+        # `myapp[12]: PANIC: ...`: the program's own level is header too, and says more than
+        # the relay's PRI
+        inner, d["message"] = split_leading_level(msg)
+        d["level"] = inner or (level_from_pri(pri) if pri else None)
     if d["service"] == "kernel":
         d["fmt"] = "kernel"
         m = _UPTIME.match(msg)
@@ -92,7 +97,7 @@ def kernel_level(msg: str) -> str | None:
 parse_rfc3164 = regex_parser(
     r"(?:<(?P<pri>\d{1,3})>)?"
     r"(?P<ts>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?)"
-    r" (?P<host>\S{1,255}) " + _TAG + r" ?(?P<message>.*)",
+    r"(?: (?P<year>(?:19|20)\d\d))? (?P<host>\S{1,255}) " + _TAG + r" ?(?P<message>.*)",
     post=_syslog_post,
 )
 

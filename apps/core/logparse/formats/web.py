@@ -123,3 +123,51 @@ parse_apache_error = regex_parser(
     level=normalize_level,
     attrs=("module", "tid", "client"),
 )
+
+
+# W3C extended log format (IIS, some proxies and CDNs): `#Fields: date time s-ip cs-method ...`
+# names the columns of the lines after it, so the parser is built from the file's own directive.
+W3C_FIELDS = "#Fields:"
+_W3C_SKIP = frozenset(("date", "time", "s-sitename", "s-computername", "s-ip"))
+
+
+def w3c_parser(fields_line: str):
+    """The parser for a W3C log whose `#Fields:` directive is `fields_line`: date and time are
+    the time (UTC, as the format says), sc-status the level; the message runs from the request
+    (cs-method) on, like an access log's. Directive lines are kept as text."""
+    names = fields_line[len(W3C_FIELDS) :].split()
+    width = len(names)
+    at = {name: i for i, name in enumerate(names)}
+    date_i, time_i = at.get("date"), at.get("time")
+    status_i = at.get("sc-status")
+    first = next((i for i, n in enumerate(names) if n not in _W3C_SKIP), width)
+    first = at.get("cs-method", first)
+
+    def parse(text: str) -> Fields | None:
+        if text.startswith("#"):
+            return {"message": text[1:], "attrs": {"directive": True}}
+        values = text.split(" ")
+        if len(values) != width:
+            return None
+        ts = None
+        if time_i is not None:
+            ts = values[time_i] if date_i is None else f"{values[date_i]}T{values[time_i]}Z"
+        attrs: dict = {}
+        level = None
+        if status_i is not None and values[status_i].isdigit():
+            attrs["status"] = int(values[status_i])
+            level = level_from_status(values[status_i])
+        if "cs-method" in at:
+            attrs["method"] = values[at["cs-method"]]
+        if "cs-uri-stem" in at:
+            attrs["path"] = values[at["cs-uri-stem"]][:512]
+        if "c-ip" in at:
+            attrs["client"] = values[at["c-ip"]]
+        return {
+            "ts": ts,
+            "level": level,
+            "message": " ".join(values[first:]),
+            "attrs": attrs,
+        }
+
+    return parse

@@ -158,3 +158,44 @@ def test_journald_monotonic_peels_host_and_tag_but_not_dmesg_devices():
         ("kernel", "usb 1-1: new high-speed USB device number 2"),
     ]
     assert recs[0].host == "localhost"
+
+
+def test_w3c_log_is_read_by_its_own_fields_directive():
+    text = (
+        "#Software: Microsoft Internet Information Services 10.0\n"
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip"
+        " cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken\n"
+        "2024-01-15 14:02:11 10.0.0.5 GET /default.aspx - 443 - 10.0.0.1 Mozilla/5.0 200 0 0 15\n"
+        "2024-01-15 14:02:12 10.0.0.5 POST /api/orders - 443 - 10.0.0.2 curl/8.0 503 0 0 120\n"
+    )
+    assert detect_format(list(lines_from_text(text))).name == "w3c"
+    recs = parse(text)
+    assert [(r.level, r.ts) for r in recs[:2]] == [(None, None), (None, None)]
+    assert recs[3].ts.isoformat() == "2024-01-15T14:02:12+00:00"
+    assert (recs[3].level, recs[3].message) == (
+        "ERROR",
+        "POST /api/orders - 443 - 10.0.0.2 curl/8.0 503 0 0 120",
+    )
+    assert recs[3].attrs["status"] == 503
+
+
+def test_syslog_year_after_the_time_and_the_programs_own_level():
+    text = (
+        "Jan 15 14:02:14 2019 web-1 sshd[9]: Accepted publickey for deploy\n"
+        "<14>Jan 15 14:02:15 web-1 app[42]: ERROR payment failed\n"
+    )
+    recs = parse(text, default_year=2030)
+    assert recs[0].ts.isoformat() == "2019-01-15T14:02:14+00:00"
+    assert (recs[0].host, recs[0].service) == ("web-1", "sshd")
+    # PRI 14 says info; the program says ERROR: the program's word wins and leaves the message
+    assert (recs[1].level, recs[1].message) == ("ERROR", "payment failed")
+
+
+def test_dotnet_console_levels():
+    text = (
+        "fail: Microsoft.AspNetCore.Server.Kestrel[13]\n"
+        '      Connection id "0HM": An unhandled exception was thrown by the application.\n'
+        "info: Microsoft.Hosting.Lifetime[0]\n"
+        "      Now listening on: http://[::]:80\n"
+    )
+    assert [r.level for r in parse(text)] == ["ERROR", "INFO"]

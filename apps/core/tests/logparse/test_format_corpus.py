@@ -119,10 +119,7 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             1,
             2,
             3,
-            4,
-        ),
-        "ts": (4,),
-        "level": (4,),
+        )
     },
     "proxysql": {"level": (2,), "message": (2,)},
     "synapse-journal": {
