@@ -196,3 +196,34 @@ def _ndjson(events) -> Iterator[bytes]:
             out, size = [], 0
     if out:
         yield "".join(out).encode()
+
+
+class EmptyRange(Exception):
+    """No stream events in the range asked for."""
+
+
+MAX_RANGE = timedelta(days=1)
+
+
+@transaction.atomic
+def open_from_range(
+    *, project, start: datetime, end: datetime, title: str = "", created_by=None
+) -> Incident:
+    """Open an incident from a range of the project's stream (selected on its histogram): the
+    range's events become its first source through the upload path. Raises EmptyRange, and
+    `ingestion.UploadRejected` when the tenant's upload quotas refuse it."""
+    if not start < end or end - start > MAX_RANGE:
+        raise ValueError("a range must end after it starts and span at most a day")
+    events = StreamEvent.objects.filter(project_id=project.pk, ts__gte=start, ts__lt=end)
+    if not events.exists():
+        raise EmptyRange(f"no stream records from {start:%H:%M:%S} to {end:%H:%M:%S} UTC")
+    incident = incidents.open_incident(
+        project=project,
+        title=title.strip()[:200] or f"Stream {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC",
+        created_by=created_by,
+    )
+    name = f"stream {start:%Y-%m-%d %H%M%S} to {end:%H%M%S}.jsonl"
+    ingestion.add_files(
+        incident=incident, uploads=[ingestion.Upload(name=name, chunks=_ndjson(events))]
+    )
+    return incident

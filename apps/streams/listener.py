@@ -7,7 +7,8 @@ only one that touches the database, stores the buffer as one spool batch every F
 wait for, so durability starts when a batch is stored: a batch that cannot be stored (the
 database away) stays buffered and is tried again, up to MAX_BUFFERED records, past which the
 oldest are dropped and counted. The tenant's quota applies (records over it are dropped and
-counted: UDP and TCP syslog cannot be told to slow down).
+counted: UDP and TCP syslog cannot be told to slow down). The token is checked again every
+TOKEN_RECHECK_SECONDS: once it is revoked, what arrives is dropped and counted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import socketserver
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -33,6 +35,7 @@ FLUSH_SECONDS = 0.5
 FLUSH_RECORDS = 5000
 MAX_BUFFERED = 200_000
 READ_CHUNK = 64 * 1024
+TOKEN_RECHECK_SECONDS = 5.0
 
 
 class Spooler:
@@ -46,6 +49,8 @@ class Spooler:
         self._ready = threading.Event()
         self.stored = 0
         self.dropped = 0
+        self._token_checked = time.monotonic()
+        self._token_live = True
 
     def add(self, data: bytes) -> None:
         if not data.strip():
@@ -69,6 +74,10 @@ class Spooler:
             return 0
         tenant = self.token.tenant
         try:
+            if not self._still_live():
+                self.dropped += len(records)
+                log.warning("syslog: token revoked, %s records dropped", len(records))
+                return 0
             refusal = quotas.take(tenant.pk, len(records))
             if refusal is not None:
                 self.dropped += len(records)
@@ -96,6 +105,15 @@ class Spooler:
         except Exception:
             log.exception("syslog: the drain was not sent (the sweep will)")
         return spooled.records
+
+    def _still_live(self) -> bool:
+        """Whether the token is still live (read again at most every TOKEN_RECHECK_SECONDS)."""
+        if time.monotonic() - self._token_checked >= TOKEN_RECHECK_SECONDS:
+            self._token_live = IngestToken.objects.filter(
+                pk=self.token.pk, revoked_at__isnull=True, tenant__is_active=True
+            ).exists()
+            self._token_checked = time.monotonic()
+        return self._token_live
 
     def run(self, stop: threading.Event) -> None:
         """Flush every FLUSH_SECONDS (sooner when the buffer fills) until `stop`, then once more."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -70,3 +71,76 @@ def tail(project_id: int, filters: TailFilters, size: int = TAIL_SIZE) -> list[S
     if filters.q:
         events = events.filter(message__icontains=filters.q)
     return list(events.order_by("-ts", "-batch_id", "-seq")[:size])
+
+
+# window name → (span, bucket): the histogram shows about 60 bars whatever the window
+HISTOGRAM_WINDOWS = {
+    "1h": (timedelta(hours=1), timedelta(minutes=1)),
+    "6h": (timedelta(hours=6), timedelta(minutes=6)),
+    "24h": (timedelta(hours=24), timedelta(minutes=24)),
+}
+DEFAULT_WINDOW = "1h"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start: datetime
+    end: datetime
+    total: int
+    errors: int  # ERROR and FATAL
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    window: str
+    start: datetime
+    end: datetime
+    buckets: list[Bucket]
+
+    @property
+    def peak(self) -> int:
+        return max((b.total for b in self.buckets), default=0)
+
+    def bars(self, width: float = 1000, height: float = 80) -> list[dict]:
+        """SVG geometry per bucket: x, w, and the total's and the errors' bars standing on the
+        bottom (y, h; ey, eh)."""
+        step = width / max(len(self.buckets), 1)
+        peak = self.peak or 1
+        return [
+            {
+                "bucket": b,
+                "x": round(i * step, 2),
+                "w": round(max(step - 1, 1), 2),
+                "y": round(height - b.total / peak * (height - 4), 2),
+                "h": round(b.total / peak * (height - 4), 2),
+                "ey": round(height - b.errors / peak * (height - 4), 2),
+                "eh": round(b.errors / peak * (height - 4), 2),
+            }
+            for i, b in enumerate(self.buckets)
+        ]
+
+
+def histogram(project_id: int, window: str, now: datetime | None = None) -> Histogram:
+    """Records per time bucket (by record time) over the window ending now, with the errors
+    among them; every bucket present, empty ones as zero. One query."""
+    span, step = HISTOGRAM_WINDOWS.get(window, HISTOGRAM_WINDOWS[DEFAULT_WINDOW])
+    now = now or timezone.now()
+    end = datetime.fromtimestamp(
+        (now.timestamp() // step.total_seconds() + 1) * step.total_seconds(), tz=now.tzinfo
+    )  # the bucket holding `now` is the last one
+    start = end - span
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT date_bin(%s, ts, %s) AS bucket, count(*), "
+            "count(*) FILTER (WHERE level >= %s) FROM streams_event "
+            "WHERE project_id = %s AND ts >= %s AND ts < %s GROUP BY bucket",
+            [step, start, LEVEL_NUMBER["ERROR"], project_id, start, end],
+        )
+        counts = {bucket: (total, errors) for bucket, total, errors in cursor.fetchall()}
+    buckets = []
+    at = start
+    while at < end:
+        total, errors = counts.get(at, (0, 0))
+        buckets.append(Bucket(at, at + step, total, errors))
+        at += step
+    return Histogram(window if window in HISTOGRAM_WINDOWS else DEFAULT_WINDOW, start, end, buckets)

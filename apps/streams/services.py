@@ -11,7 +11,12 @@ from django.db import IntegrityError, connection, transaction
 
 from apps.core.vocabulary import LEVEL_NUMBER
 from apps.incidents.models import Project
-from apps.streams.models import SpoolBatch, SpoolRecord
+from apps.streams.models import (
+    DEFAULT_RETENTION_DAYS,
+    SpoolBatch,
+    SpoolRecord,
+    StreamSettings,
+)
 from apps.streams.protocols import StreamRecord
 
 RECORD_COLUMNS = (
@@ -119,3 +124,23 @@ def _copy_records(batch_id: int, records: list[StreamRecord]) -> None:
                     record.truncated,
                 )
             )
+
+
+RETENTION_DAYS_MAX = 365
+
+
+def retention_days(project: Project) -> int:
+    """How many days of the project's stream are kept (partitions older are dropped daily)."""
+    row = StreamSettings.objects.filter(project=project).values_list("retention_days").first()
+    return row[0] if row else DEFAULT_RETENTION_DAYS
+
+
+def set_retention(*, project: Project, days: int) -> StreamSettings:
+    """Keep `days` (1..RETENTION_DAYS_MAX) of the project's stream; the daily retention job
+    (partitions.sweep) drops the day partitions past it."""
+    if not 1 <= days <= RETENTION_DAYS_MAX:
+        raise ValueError(f"retention must be 1 to {RETENTION_DAYS_MAX} days")
+    row, _ = StreamSettings.objects.update_or_create(
+        project=project, defaults={"retention_days": days}
+    )
+    return row

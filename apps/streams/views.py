@@ -27,7 +27,7 @@ from django_tenants.utils import schema_context
 
 from apps.ingestion.tokens import authorization as auth
 from apps.ingestion.tokens import services as tokens
-from apps.ingestion.tokens.models import IngestToken
+from apps.ingestion.tokens.models import IngestToken, Scope
 from apps.streams import draining, quotas, services
 from apps.streams.models import Protocol
 from apps.streams.protocols import (
@@ -80,7 +80,7 @@ def _receive(request: HttpRequest, schemes: frozenset[str], bounds: Limits) -> R
     token_text = auth.token_from_authorization(
         request.headers.get("Authorization"), schemes=schemes
     )
-    token = tokens.authenticate(token_text)
+    token = tokens.authenticate(token_text, Scope.LOGS)
     if token is None:
         raise Unauthorized("a valid ingest token is required")
     with schema_context(token.tenant.schema_name):
@@ -265,7 +265,7 @@ def elastic_info(request: HttpRequest) -> HttpResponse:
         token_text = auth.token_from_authorization(
             request.headers.get("Authorization"), schemes=auth.ELASTIC
         )
-        token = tokens.authenticate(token_text)
+        token = tokens.authenticate(token_text, Scope.LOGS)
         if token is None:
             raise Unauthorized("missing authentication credentials for REST request [/]")
         cluster = uuid.uuid5(uuid.NAMESPACE_URL, f"aiops:{token.tenant.schema_name}")

@@ -220,3 +220,59 @@ document.addEventListener("click", function (event) {
     navigator.clipboard.writeText(text).then(function () { button.textContent = "Copied"; });
   }
 });
+
+// Stream histogram: drag across the bars (or click one; shift-click extends) to fill the
+// range form below it; the form itself is the keyboard's way (and a bar is a link without JS).
+(function () {
+  let drag = null;
+
+  function barAt(svg, clientX) {
+    const bars = svg.querySelectorAll("a[data-range-start]");
+    const rect = svg.getBoundingClientRect();
+    const i = Math.floor((clientX - rect.left) / rect.width * bars.length);
+    return bars[Math.max(0, Math.min(bars.length - 1, i))];
+  }
+
+  function select(svg, a, b) {
+    const bars = Array.from(svg.querySelectorAll("a[data-range-start]"));
+    const i = bars.indexOf(a), j = bars.indexOf(b);
+    const first = bars[Math.min(i, j)], last = bars[Math.max(i, j)];
+    const form = document.getElementById("stream-range");
+    if (!form || !first || !last) return;
+    form.querySelector("[name=start]").value = first.dataset.rangeStart;
+    form.querySelector("[name=end]").value = last.dataset.rangeEnd;
+    const sel = svg.querySelector("[data-range-selection]");
+    if (sel) {
+      const step = Number(svg.dataset.svgW) / bars.length;
+      sel.setAttribute("x", Math.min(i, j) * step);
+      sel.setAttribute("width", (Math.abs(j - i) + 1) * step);
+      sel.setAttribute("visibility", "visible");
+    }
+    svg.dataset.anchor = String(Math.min(i, j));
+  }
+
+  document.addEventListener("mousedown", function (event) {
+    const svg = event.target.closest("svg[data-stream-histogram]");
+    if (!svg || event.button !== 0) return;
+    event.preventDefault();
+    const bar = barAt(svg, event.clientX);
+    const bars = svg.querySelectorAll("a[data-range-start]");
+    const anchor = event.shiftKey && svg.dataset.anchor ? bars[Number(svg.dataset.anchor)] : bar;
+    drag = { svg: svg, from: anchor };
+    select(svg, anchor, bar);
+  });
+
+  document.addEventListener("mousemove", function (event) {
+    if (drag) select(drag.svg, drag.from, barAt(drag.svg, event.clientX));
+  });
+
+  document.addEventListener("mouseup", function () { drag = null; });
+
+  document.addEventListener("click", function (event) {
+    const svg = event.target.closest("svg[data-stream-histogram]");
+    if (!svg) return;
+    event.preventDefault();
+    const bar = event.target.closest("a[data-range-start]");
+    if (bar && event.detail === 0) select(svg, bar, bar); // Enter on a focused bar
+  });
+})();

@@ -18,12 +18,22 @@ from django.db import models
 from apps.tenants.models import Tenant
 
 
+class Scope(models.TextChoices):
+    """What a token may send. A token with no scopes (the default) may send all of them."""
+
+    LOGS = "logs", "Logs (OTLP, Loki, Elasticsearch, Splunk HEC, HTTP, syslog)"
+    DEPLOYS = "deploys", "Deploy markers"
+    ALERTS = "alerts", "Alerts (Alertmanager, Grafana)"
+
+
 class IngestToken(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ingest_tokens")
     # The project lives in the tenant's schema: its id and slug are plain copies, no constraint.
     project_id = models.BigIntegerField()
     project_slug = models.CharField(max_length=80)
     name = models.CharField(max_length=100, blank=True)
+    # Comma-separated `Scope` values; empty: every scope.
+    scopes = models.CharField(max_length=100, blank=True, default="")
     token_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=16)
     created_by = models.ForeignKey(
@@ -44,6 +54,14 @@ class IngestToken(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def scope_list(self) -> list[str]:
+        """The token's scopes; every scope when none was chosen."""
+        return [s for s in self.scopes.split(",") if s] or list(Scope.values)
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scope_list
 
 
 class DrainLane(models.Model):

@@ -87,3 +87,34 @@ def test_list_and_revoke_by_prefix(db):
     assert services.authenticate(token.text) is None
     with pytest.raises(CommandError, match="no active token"):
         run("revoke", "--tenant", "alpha", token.text)
+
+
+def test_scopes_are_stored_in_order_and_all_of_them_is_none(db):
+    from apps.incidents.models import Project
+
+    token = make_token("alpha", "alpha-marker")
+    with tenant_context(token.tenant):
+        project = Project.objects.get(slug="alpha-marker")
+    row, _ = services.create_token(tenant=token.tenant, project=project, scopes=["alerts", "logs"])
+    assert row.scopes == "logs,alerts" and not row.allows("deploys")
+    row, _ = services.create_token(
+        tenant=token.tenant, project=project, scopes=["deploys", "alerts", "logs"]
+    )
+    assert row.scopes == "" and row.allows("deploys")
+    with pytest.raises(ValueError, match="unknown token scopes"):
+        services.create_token(tenant=token.tenant, project=project, scopes=["admin"])
+
+
+def test_syslog_listener_drops_what_arrives_once_its_token_is_revoked(db, monkeypatch):
+    from apps.streams import listener
+    from apps.streams.protocols import Limits
+
+    token = make_token("alpha", "alpha-marker", "syslog")
+    spooler = listener.Spooler(services.authenticate(token.text, "logs"), Limits())
+    spooler.add(b"<11>1 2026-01-01T00:00:00Z host billing - - - before revoke")
+    assert spooler.flush() == 1
+    services.revoke_token(token=token.row)
+    monkeypatch.setattr(listener, "TOKEN_RECHECK_SECONDS", 0)
+    spooler.add(b"<11>1 2026-01-01T00:00:01Z host billing - - - after revoke")
+    assert spooler.flush() == 0
+    assert (spooler.stored, spooler.dropped) == (1, 1)

@@ -14,6 +14,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.ingestion.tokens import services as tokens
+from apps.ingestion.tokens.models import Scope
 from apps.streams import listener
 from apps.streams.views import limits
 
@@ -29,9 +30,9 @@ class Command(BaseCommand):
     def handle(self, *args, token, tcp, udp, **options):
         if not tcp and not udp:
             raise CommandError("give --tcp HOST:PORT, --udp HOST:PORT or both")
-        row = tokens.authenticate(token)
+        row = tokens.authenticate(token, Scope.LOGS)
         if row is None:
-            raise CommandError("unknown or revoked ingest token")
+            raise CommandError("unknown or revoked ingest token, or not one for logs")
         try:
             tcp_at = listener.address(tcp) if tcp else None
             udp_at = listener.address(udp) if udp else None
