@@ -268,3 +268,15 @@ def test_go_times_and_unset_ends():
     (alert,) = payloads.alertmanager(json.dumps(am_payload()).encode())
     assert alert.starts_at == AT.replace(microsecond=123456) and alert.ends_at is None
     assert alert.name == "HighErrorRate" and alert.severity == "critical"
+
+
+def test_the_incident_page_shows_the_alerts_labels_as_tags(client, token, personas):
+    payload = am_payload()
+    payload["alerts"][0]["labels"]["note"] = "<script>alert(1)</script>"
+    (incident_id,) = post(client, AM, payload, bearer(token)).json()["opened"]
+    client.force_login(personas.member)
+    page = client.get(f"/t/alpha/incidents/{incident_id}/").content.decode()
+    assert 'data-testid="inbound-alerts"' in page
+    assert "team=payments" in page and "service=checkout" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert 'href="http://prometheus:9090/graph?g0.expr=rate"' in page

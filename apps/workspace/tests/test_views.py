@@ -43,8 +43,9 @@ def budget(queries: int) -> int:
         ("project page, search", "projects/workspace/?q=checkout&sort=errors", {}, 3),
         # incident, jobs, sources, diagnosis, findings, timeline (one query on the rollup:
         # was 3 on raw events), the project's deploys, groups, groups in other incidents,
-        # sparklines, events, evidence lines of findings and root cause, the stored correlation
-        ("incident page", "incidents/{pk}/", {}, 13),
+        # sparklines, events, evidence lines of findings and root cause, the stored correlation,
+        # the alerts in (header only)
+        ("incident page", "incidents/{pk}/", {}, 14),
         (
             "incident page, zoomed and filtered (htmx fragment)",
             "incidents/{pk}/?from={mid}&to={end}&level=WARN&q=a",

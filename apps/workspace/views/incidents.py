@@ -5,6 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.alerts.inbound.selectors import incident_alerts
 from apps.incidents import services
 from apps.incidents.models import Incident
 from apps.incidents.selectors import get_incident_for_request, get_project_for_request
@@ -172,6 +173,7 @@ def incident_detail(request: TenantHttpRequest, incident_id: int):
         "upload_problems": selectors.upload_problems(jobs),
         "statuses": Incident.Status.choices,
         "severities": Incident.Severity.choices,
+        "inbound_alerts": incident_alerts(incident),  # lazy: the header only (one query)
         **_workspace(request, incident, jobs),
     }
     template = _partial_for(request, "incidents/incident_detail.html", "workspace")
