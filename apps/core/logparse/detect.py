@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import NamedTuple
 
+from . import trailers
 from .formats import BY_NAME, PLAIN, Format, candidates
 from .formats.web import W3C_FIELDS, w3c_parser
 from .header import Header, infer
@@ -45,7 +46,7 @@ class Detection(NamedTuple):
     name: str  # a catalogue format name, "inferred", "w3c" or "plain"
     confidence: float  # 0..1
     header: Header | None = None  # the learnt header, when name is "inferred"
-    trailer: bool = False  # the sample's messages end in a logger: `msg (kafka.log.LogManager)`
+    trailer: str = ""  # what the lines end with (trailers.py): "logger", "json" or ""
     declared: str = ""  # a W3C log's `#Fields:` directive, when name is "w3c"
 
     @property
@@ -54,7 +55,7 @@ class Detection(NamedTuple):
             return Format(W3C, w3c_parser(self.declared), (), specificity=10)
         f = header_format(self.header) if self.header is not None else BY_NAME.get(self.name)
         if f is not None and self.trailer:
-            return replace(f, parse=_strip_trailer(f.parse))
+            return replace(f, parse=trailers.stripping(f.parse, self.trailer))
         return f
 
     @property
@@ -95,39 +96,6 @@ def _explained(parse, texts: list[str], rival=None) -> int:
 
 
 _ONLY_WORDS = re.compile(r"\s*(?:[^\W\d_]+[,;]?\s+)+")
-
-# A logger name closing the line, `(kafka.log.LogManager)` (log4j's `%m (%c)%n`): header when
-# TRAILER_SHARE of a sample's messages end with one; learnt per file, never assumed.
-_TRAILER = re.compile(r" \((?P<logger>[A-Za-z_$][\w$]*(?:\.[\w$]+)+)\)[ \t]*$")
-TRAILER_SHARE = 0.8
-
-
-def _has_trailer(parse, texts: list[str]) -> bool:
-    ends = total = 0
-    for text in texts:
-        fields = parse(text)
-        message = fields.get("message") if fields is not None else None
-        if isinstance(message, str) and message:
-            total += 1
-            ends += _TRAILER.search(message) is not None
-    return total >= 2 and ends >= TRAILER_SHARE * total
-
-
-def _strip_trailer(parse):
-    search = _TRAILER.search
-
-    def strip(text: str):
-        fields = parse(text)
-        if fields is not None:
-            message = fields.get("message")
-            m = search(message) if isinstance(message, str) else None
-            if m is not None:
-                fields["message"] = message[: m.start()]
-                attrs = fields.get("attrs")
-                fields["attrs"] = {**(attrs or {}), "logger": m.group("logger")}
-        return fields
-
-    return strip
 
 
 def sample_texts(lines: Iterable[Line | str], size: int = SAMPLE_LINES) -> list[str]:
@@ -177,7 +145,7 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
         header = infer(heads)
         if header is not None and header.dated:
             assert header.parse is not None
-            trailer = _has_trailer(header.parse, heads)
+            trailer = trailers.learn(header.parse, heads)
             return Detection(INFERRED, round(header.share, 3), header, trailer)
         return Detection(PLAIN, 1.0)
     top = max(hits.values())
@@ -191,7 +159,8 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
         > _explained(BY_NAME[best].parse, texts)
     ):
         return Detection(
-            INFERRED, round(header.share, 3), header, _has_trailer(header.parse, heads)
+            INFERRED, round(header.share, 3), header, trailers.learn(header.parse, heads)
         )
     confidence = round(min(1.0, hits[best] / max(considered, 1)), 3)
-    return Detection(best, confidence, None, _has_trailer(BY_NAME[best].parse, heads))
+    trailer = trailers.learn(BY_NAME[best].parse, heads) if best not in SPECIAL else ""
+    return Detection(best, confidence, None, trailer)

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .levels import REDIS_MARKS, normalize_level
+from .levels import REDIS_MARKS, level_from_status, normalize_level
 from .linestart import CLOSE, MAX_TOKENS, SHAPE_BY_NAME, Token, tokenize, ts_string
 
 SHARE = 0.6  # a column is header when this share of the sample's lines have it
@@ -342,6 +342,10 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
     return "".join(parts)
 
 
+# An access log's request and status after a learnt header: the status says the level
+_REQUEST_STATUS = re.compile(r'"[A-Z]{3,10} [^"]{0,4096}" (\d{3})\b')
+
+
 def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]:
     """One match per line; the groups become Fields. The inner header, if any, runs on the
     outer message and supplies the level, the message and a missing year."""
@@ -369,6 +373,10 @@ def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]
                 return None
         elif lvl is not None:
             level = normalize_level(lvl)
+        if level is None and d["message"][:1] == '"':  # `"GET / HTTP/1.1" 500 145`
+            status = _REQUEST_STATUS.match(d["message"])
+            if status is not None:
+                level = level_from_status(status.group(1))
         fields: dict = {
             "message": d["message"],
             "level": level,

@@ -50,7 +50,10 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("iso", r"(?P<y>\d{4})-(?P<mon>\d\d)-(?P<d>\d\d)(?:T| {1,2})" + _T + _ZONE),
     ("ymd-slash", r"(?P<y>\d{4})/(?P<mon>\d\d)/(?P<d>\d\d)[ T:]" + _T + _ZONE),
     ("ymd-compact", r"(?P<y>\d{4})(?P<mon>\d\d)(?P<d>\d\d)[-T ]" + _T + _ZONE),
-    ("clf", r"(?P<d>\d\d)/" + _MON + r"/(?P<y>\d{4}):" + _T + _ZONE),
+    (
+        "clf",
+        r"(?P<d>\d\d)/" + _MON + r"/(?P<y>\d{4})[: ]" + _T + _ZONE,
+    ),  # Django's `[15/Jan/2024 14:02:11]`
     ("mdy-slash", r"(?P<mon>\d\d)/(?P<d>\d\d)/(?P<y>\d{4})[ ,T]\s?" + _T + _ZONE),
     ("yy-slash", r"(?P<y>\d\d)/(?P<mon>\d\d)/(?P<d>\d\d)[ T]" + _T + _ZONE),
     # never matched first (mdy-slash is): the header chooses it when the sample's values say

@@ -199,3 +199,44 @@ def test_dotnet_console_levels():
         "      Now listening on: http://[::]:80\n"
     )
     assert [r.level for r in parse(text)] == ["ERROR", "INFO"]
+
+
+def test_a_trailing_json_object_fills_the_header():
+    text = (
+        'error: Unhandled rejection: ECONNREFUSED {"service":"api","timestamp":"2024-01-15T14:02:11.123Z"}\n'
+        'info: Server listening on port 3000 {"service":"api","timestamp":"2024-01-15T14:02:12.456Z"}\n'
+        'warn: Slow response {"service":"api","timestamp":"2024-01-15T14:02:13Z","ms":2300}\n'
+    )
+    assert detect_format(list(lines_from_text(text))).trailer == "json"
+    recs = parse(text)
+    assert [(r.level, r.service, r.message) for r in recs] == [
+        ("ERROR", "api", "Unhandled rejection: ECONNREFUSED"),
+        ("INFO", "api", "Server listening on port 3000"),
+        ("WARN", "api", "Slow response"),
+    ]
+    assert recs[0].ts.isoformat() == "2024-01-15T14:02:11.123000+00:00"
+
+
+def test_a_json_object_at_some_lines_end_is_message():
+    text = (
+        '2024-01-15 14:02:11 INFO payload {"id": 1}\n'
+        "2024-01-15 14:02:12 INFO no payload here\n"
+        "2024-01-15 14:02:13 INFO nor here\n"
+    )
+    assert detect_format(list(lines_from_text(text))).trailer == ""
+    assert parse(text)[0].message == 'payload {"id": 1}'
+
+
+def test_django_runserver_request_lines_take_the_status_level():
+    text = (
+        '[15/Jan/2024 14:02:11] "GET /checkout/ HTTP/1.1" 500 145\n'
+        '[15/Jan/2024 14:02:12] "GET /favicon.ico HTTP/1.1" 404 179\n'
+        '[15/Jan/2024 14:02:13] "GET / HTTP/1.1" 200 5120\n'
+    )
+    recs = parse(text)
+    assert recs[0].ts.isoformat() == "2024-01-15T14:02:11+00:00"
+    assert [(r.level, r.message) for r in recs] == [
+        ("ERROR", '"GET /checkout/ HTTP/1.1" 500 145'),
+        ("WARN", '"GET /favicon.ico HTTP/1.1" 404 179'),
+        ("INFO", '"GET / HTTP/1.1" 200 5120'),
+    ]
