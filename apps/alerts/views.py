@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -13,13 +14,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.alerts import services
 from apps.alerts.forms import ChannelForm, RuleForm
-from apps.alerts.models import AlertRule, Channel, Notification
+from apps.alerts.models import AlertRule, Channel, InboundAlert, Notification
 from apps.incidents.selectors import get_project_for_request
 from apps.tenants.access import TenantHttpRequest, require_role
 from apps.tenants.models import Role
 
 TEMPLATE = "alerts/settings.html"
 LOG_SIZE = 30
+INBOUND_SHOWN = 20
 SNOOZE_CHOICES = (60, 240, 1440)  # minutes
 
 
@@ -37,6 +39,8 @@ def _context(request: TenantHttpRequest, project, **extra) -> dict:
         "rule_form": RuleForm(project=project),
         "snooze_choices": SNOOZE_CHOICES,
         "now": timezone.now(),
+        "inbound": InboundAlert.objects.filter(project=project)[:INBOUND_SHOWN],  # lazy
+        "ingest_base": settings.ALERTS_SITE_URL.rstrip("/"),
     }
     context.update(extra)
     return context

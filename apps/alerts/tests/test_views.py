@@ -175,7 +175,7 @@ def test_page_queries_do_not_grow_with_channels_rules_and_log(owner, personas):
 
     add(0)
     baseline = queries()
-    assert baseline <= 21  # session, user, tenant, membership … + 6 for the page
+    assert baseline <= 23  # session, user, tenant, membership … + 7 for the page (alerts in)
     for n in range(1, 4):
         add(n)
     assert queries() == baseline
@@ -183,3 +183,25 @@ def test_page_queries_do_not_grow_with_channels_rules_and_log(owner, personas):
     assert (
         part.lstrip().startswith('<section id="log"') and part.count('data-testid="log-row"') == 4
     )
+
+
+def test_the_page_lists_alerts_received_with_their_incidents(owner, personas):
+    from datetime import UTC, datetime
+
+    from apps.alerts.inbound import services as inbound
+    from apps.alerts.inbound.payloads import AlertStatus, InAlert
+    from apps.incidents.models import Project
+
+    page = owner.get(url(personas)).content.decode()
+    assert "/ingest/alerts/alertmanager" in page and "No alert received yet." in page
+    alert = InAlert(
+        status=AlertStatus.FIRING, fingerprint="f1", name="DiskFull", service="storage",
+        severity="warning", summary="", starts_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        ends_at=None, labels={"alertname": "DiskFull", "service": "storage"},
+    )  # fmt: skip
+    with tenant_context(personas.alpha):
+        project = Project.objects.get(slug="alpha-marker")
+        (incident_id,) = inbound.receive(project=project, sender="grafana", alerts=[alert]).opened
+    page = owner.get(url(personas)).content.decode()
+    assert 'data-testid="inbound-row"' in page and "DiskFull" in page and "storage" in page
+    assert f'href="{personas.alpha.url_prefix}incidents/{incident_id}/"' in page
