@@ -24,6 +24,7 @@ project's stream around it, analyse it; resolve it when its alerts resolve.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,10 +39,13 @@ from apps.alerts.models import InboundAlert
 from apps.incidents import hooks
 from apps.incidents import services as incidents
 from apps.incidents.models import Incident, Project
+from apps.ingestion import services as ingestion
 from apps.ingestion.models import IngestJob
 from apps.jobs.models import JobStatus
 from apps.streams import incidents as stream_incidents
 from apps.streams.models import StreamIncident
+
+log = logging.getLogger(__name__)
 
 LOCK_CLASS = 0x414C5254  # "ALRT": pg_advisory_xact_lock(class, key)
 SEVERITY = {
@@ -210,7 +214,10 @@ def extend_stream(incident_id: int, now: datetime, until: datetime) -> None:
         return
     if until > covering.last_ts:
         StreamIncident.objects.filter(pk=covering.pk).update(last_ts=until)
-    stream_incidents.grow(covering.pk, now)
+    try:
+        stream_incidents.grow(covering.pk, now)
+    except ingestion.UploadRejected as exc:  # a quota: the drain's next turn grows it
+        log.warning("incident %s: the stream around the alert not added: %s", incident_id, exc)
 
 
 def _resolve(project: Project, sender: str, alert: InAlert, now: datetime, result: Received):

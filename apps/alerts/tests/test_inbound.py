@@ -280,3 +280,16 @@ def test_the_incident_page_shows_the_alerts_labels_as_tags(client, token, person
     assert "team=payments" in page and "service=checkout" in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert 'href="http://prometheus:9090/graph?g0.expr=rate"' in page
+
+
+def test_an_ingest_quota_still_opens_the_incident_and_answers_200(client, token, settings):
+    settings.INGEST_TENANT_STORAGE_BYTES = 1  # every upload refused: no room for the stream
+    stream_around(token)
+    response = post(client, AM, am_payload(), bearer(token))
+    assert response.status_code == 200  # else Alertmanager would resend it forever
+    (incident_id,) = response.json()["opened"]
+    with tenant_context(token.tenant):
+        assert not Incident.objects.get(pk=incident_id).jobs.exists()
+        assert StreamIncident.objects.get(incident_id=incident_id).covered_until < AT
+        # nothing being ingested: the analysis is requested at once
+        assert AnalysisRun.objects.filter(incident_id=incident_id).count() == 1
