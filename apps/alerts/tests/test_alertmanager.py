@@ -1,5 +1,6 @@
 """The real Prometheus Alertmanager (Debian's prometheus-alertmanager) routes an alert to our
-receiver on a live server, with basic auth carrying an ingest token; a real worker drains the
+receiver on a live server through two webhooks, basic auth and bearer, each carrying an ingest
+token (so every alert arrives twice and must open one incident); a real worker drains the
 stream, ingests the incident's range of it and runs the analysis; the resolve follows.
 
 Skipped only when the binary cannot be found (`make test` installs it with apt).
@@ -112,14 +113,21 @@ def alertmanager_for(tmp_path):
             "receivers": [
                 {
                     "name": "aiops",
-                    "webhook_configs": [
+                    "webhook_configs": [  # two: both auth styles, and every alert sent twice
                         {
                             "url": url,
                             "send_resolved": True,
                             "http_config": {
                                 "basic_auth": {"username": "alertmanager", "password": token}
                             },
-                        }
+                        },
+                        {
+                            "url": url,
+                            "send_resolved": True,
+                            "http_config": {
+                                "authorization": {"type": "Bearer", "credentials": token}
+                            },
+                        },
                     ],
                 }
             ],
@@ -193,6 +201,12 @@ def test_an_alert_from_alertmanager_opens_an_incident_with_the_stream_and_analys
                 return InboundAlert.objects.filter(service=service).first()
 
         inbound = wait_for(received, 30, "Alertmanager's webhook")
+
+        def twice():
+            with tenant_context(token.tenant):
+                return InboundAlert.objects.get(pk=inbound.pk).received >= 2
+
+        wait_for(twice, 30, "the second webhook (bearer) to deliver the same alert")
         assert inbound.sender == "alertmanager" and inbound.opened_incident
         assert inbound.labels["severity"] == "critical" and len(inbound.fingerprint) == 16
         incident_id = inbound.incident_id
@@ -226,3 +240,4 @@ def test_an_alert_from_alertmanager_opens_an_incident_with_the_stream_and_analys
             inbound.refresh_from_db()
             assert inbound.status == "resolved" and inbound.ends_at is not None
             assert InboundAlert.objects.filter(service=service).count() == 1
+            assert Incident.objects.filter(inbound_alerts__service=service).count() == 1
