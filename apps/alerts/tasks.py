@@ -14,6 +14,7 @@ import logging
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
+from aiops.outage import is_outage
 from apps.alerts import delivery, services, stream_rules
 from apps.tenants.jobs import send_tenant_task
 
@@ -25,8 +26,14 @@ def deliver(notification_id: int) -> str:
 
 
 def tick() -> int:
-    """One turn in the current tenant's schema; the number of deliveries sent."""
-    stream_rules.evaluate()
+    """One turn in the current tenant's schema; the number of deliveries sent. A stream rule
+    that fails is logged and never keeps the messages of this turn from going."""
+    try:
+        stream_rules.evaluate()
+    except Exception as exc:
+        if is_outage(exc):
+            raise
+        log.exception("alerts: stream rules of %s failed", connection.schema_name)
     services.flush_due()
     services.resolve_missed()
     due = services.due_notifications()

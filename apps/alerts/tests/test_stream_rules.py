@@ -231,3 +231,19 @@ def test_acknowledging_the_incident_acknowledges_pagerduty_with_the_same_key(
     # the resolve still follows on both
     incidents.update_triage(incident=incident, status="resolved", severity="sev2")
     assert Notification.objects.filter(action="resolve").count() == 2
+
+
+def test_a_failing_stream_rule_does_not_hold_the_sweeps_messages(project, slack, monkeypatch):
+    from apps.alerts import tasks
+
+    make_rule(project, slack, event=AlertRule.Event.ERROR_RATE)
+    rule = make_rule(project, slack, name="opened", event=AlertRule.Event.INCIDENT_OPENED)
+    incident = incidents.open_incident(project=project, title="waiting for its burst")
+    Alert.objects.filter(rule=rule, incident=incident).update(due_at=timezone.now())
+
+    def broken(rule, now):  # a bug in a rule's evaluation, injected
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(stream_rules, "error_rate", broken)
+    tasks.tick()
+    assert Notification.objects.filter(alert__rule=rule, action="trigger").count() == 1
