@@ -13,6 +13,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from apps.alerts.inbound import payloads
+from apps.alerts.inbound import services as inbound
 from apps.alerts.models import InboundAlert
 from apps.analysis import services as analysis
 from apps.analysis.models import AnalysisRun
@@ -126,6 +127,8 @@ def test_a_firing_alert_opens_an_incident_with_the_stream_and_its_analysis(clien
         assert run.status == AnalysisRun.Status.DONE
         row = InboundAlert.objects.get(incident=incident)
         assert row.labels["team"] == "payments" and row.analysis_requested_at is not None
+        tags = inbound.incident_labels(incident)
+        assert tags["team"] == ["payments"] and tags["service"] == ["checkout"]
         assert row.starts_at == AT.replace(microsecond=123456)
 
 
