@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from apps.core.correlate.deploys import parse_deploys
 from apps.core.tests.correlate.corpus import Case, corpus, make_case
+from apps.core.tests.correlate.shaped import shaped
 from apps.core.triage import to_json, triage
 
 
@@ -132,6 +133,10 @@ def main() -> None:
     print("held out (seeds 1001-1040, never looked at while tuning):")
     held_out = [make_case(seed) for seed in range(1001, 1041)]
     for key, value in score(held_out, verbose=args.verbose).items():
+        print(f"  {key}: {value}")
+    print("shaped on public threads (apps/core/tests/correlate/shaped.py), seeds 7 and 101-103:")
+    cases = [c for seed in (7, 101, 102, 103) for c in shaped(seed)]
+    for key, value in score(cases, verbose=args.verbose).items():
         print(f"  {key}: {value}")
     if not args.no_db:
         print(f"ingest cost of correlation ({args.lines:,} mixed lines, real ingest job):")

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apps.core.correlate.deploys import DeployEvent, DeployVerdict, suspects
+from apps.core.correlate.deploys import (
+    DeployEvent,
+    DeployVerdict,
+    changed_services,
+    suspects,
+)
 
 __all__ = ["CorrelationRun", "DeployEvent", "add_to_json"]
 from apps.core.correlate.services import ERROR, Correlation, Correlator
@@ -27,8 +32,9 @@ class CorrelationRun:
     correlator: Correlator = field(default_factory=Correlator)
     correlation: Correlation | None = None
     verdicts: list[DeployVerdict] = field(default_factory=list)
-    # source name -> service for records that carry none, with the directory name as a cue
-    _fallbacks: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # (source name, file) -> service for records that carry none, with the directory name as
+    # a cue; two files may share a name (`postgresql/current`, `gitlab-workhorse/current`)
+    _fallbacks: dict[tuple[str, Path], tuple[str, str]] = field(default_factory=dict)
 
     def feed_record(self, record: Record, *, source: str, path: Path, group: str) -> None:
         service = self._service(record.service, source, path)
@@ -49,13 +55,13 @@ class CorrelationRun:
     def _service(self, service: str | None, source: str, path: Path) -> str:
         """The record's service; when it is only the file's name (what the parser falls back
         to), the name read with the file's directory: `nginx/access.log` → `nginx`."""
-        known = self._fallbacks.get(source)
+        known = self._fallbacks.get((source, path))
         if known is None:
             plain = service_from_source(source)
             full = (
                 source if "/" in source or path.name != source else f"{path.parent.name}/{source}"
             )
-            known = self._fallbacks[source] = (plain, service_from_source(full) or plain)
+            known = self._fallbacks[source, path] = (plain, service_from_source(full) or plain)
         if not service or service == known[0]:
             return known[1] or "unknown"
         return service
@@ -68,6 +74,9 @@ class CorrelationRun:
                 hint = self.service_of_ref(first)
         self.correlation = self.correlator.result(hint=hint)
         if self.deploys is not None:
+            changed = changed_services(self.deploys, self.correlator, self.correlation)
+            if changed:
+                self.correlation = self.correlator.result(hint=hint, changed=changed)
             self.verdicts = suspects(self.deploys, self.correlator, self.correlation)
 
     def service_of_ref(self, ref: EvidenceRef) -> str | None:

@@ -24,7 +24,13 @@ from django.db.models import Min, Q, Sum
 from django.db.models.functions import Left
 
 from aiops.outage import is_outage
-from apps.core.correlate.deploys import WINDOW, DeployEvent, rise_llr, suspects
+from apps.core.correlate.deploys import (
+    WINDOW,
+    DeployEvent,
+    changed_services,
+    rise_llr,
+    suspects,
+)
 from apps.core.correlate.logdeploys import HINT, SAME_CHANGE, LogDeploys
 from apps.core.correlate.markers import Marker
 from apps.core.correlate.services import (
@@ -70,6 +76,9 @@ def refresh(incident: Incident) -> IncidentCorrelation:
     correlation = correlator.result()
     near = _deploys_near(incident, firsts)
     events = [DeployEvent(d.service, d.version, d.started_at) for d in near]
+    changed = changed_services(events, correlator, correlation)
+    if changed:  # a failing service deployed just before: a cue for where it began
+        correlation = correlator.result(changed=changed)
     verdicts = suspects(events, correlator, correlation) if events else []
     texts = _texts([s.first_error for s in correlation.services])
     row, _ = IncidentCorrelation.objects.update_or_create(

@@ -146,6 +146,26 @@ def rise_llr(before: int, after: int, t_before: float, t_after: float) -> float:
     return term(before, t_before) + term(after, t_after) - term(total, span)
 
 
+CHANGE_LEAD = timedelta(minutes=10)  # a deploy this long before the onset may have started it
+
+
+def changed_services(
+    deploys: list[DeployEvent], correlator: Correlator, correlation: Correlation
+) -> frozenset[str]:
+    """The failing services deployed from CHANGE_LEAD before the incident's earliest onset to
+    GRACE after it: a cue for the origin (`Correlator.result(changed=...)`)."""
+    onsets = [s.aligned_onset for s in correlation.services if s.aligned_onset is not None]
+    if not onsets:
+        return frozenset()
+    first = min(onsets)
+    failing = {s.name.lower(): s.name for s in correlation.services}
+    return frozenset(
+        failing[d.service.lower()]
+        for d in deploys
+        if d.service.lower() in failing and first - CHANGE_LEAD <= d.ts <= first + GRACE
+    )
+
+
 def suspects(
     deploys: list[DeployEvent], correlator: Correlator, correlation: Correlation
 ) -> list[DeployVerdict]:

@@ -144,9 +144,12 @@ class Correlator:
             if service not in seen or ts < seen[service]:
                 seen[service] = ts
 
-    def result(self, *, hint: str | None = None) -> Correlation:
+    def result(
+        self, *, hint: str | None = None, changed: frozenset[str] = frozenset()
+    ) -> Correlation:
         """The order of the failing services; `hint` is the service of the rules' root cause
-        line (a weak cue: the rule saw the cause there)."""
+        line (a weak cue: the rule saw the cause there); `changed`, the failing services
+        deployed just before the incident (`deploys.changed_services`, another weak cue)."""
         failing = [s for s in self.services.values() if s.errors]
         if not failing:
             return Correlation([], None, "low", [], 0)
@@ -155,7 +158,7 @@ class Correlator:
         failing = [s for s in failing if s.name in onsets]  # stray errors are not the incident
         aligned = {n: (ts - offsets.get(n, ZERO) if ts else None) for n, (ts, _) in onsets.items()}
         votes, traces = _trace_votes(self.traces, offsets, set(onsets))
-        blamed, blaming = _blame(failing)
+        blamed, blaming = _blame(failing, changed)
         first_ts = min((ts for ts in aligned.values() if ts is not None), default=None)
 
         def score(name: str) -> float:
@@ -174,6 +177,8 @@ class Correlator:
                 s -= 2.0 * min(len(blaming[name]), 2)
             if hint == name:
                 s += 1.0
+            if name in changed:  # deployed just before the incident: most incidents start so
+                s += 1.5
             return s
 
         scores = {s.name: score(s.name) for s in failing}
@@ -371,7 +376,9 @@ def _dependency_part(token: str) -> str:
     return token.split("/", 1)[0]
 
 
-def _blame(failing: list[ServiceErrors]) -> tuple[set[str], dict[str, set[str]]]:
+def _blame(
+    failing: list[ServiceErrors], changed: frozenset[str] = frozenset()
+) -> tuple[set[str], dict[str, set[str]]]:
     """(services named in other services' errors, service -> the failing services it names)."""
     names: dict[str, str] = {}
     for s in failing:
@@ -395,8 +402,47 @@ def _blame(failing: list[ServiceErrors]) -> tuple[set[str], dict[str, set[str]]]
         named = {names[w] for w in words if w in names and names[w] != s.name}
         if named:
             blaming.setdefault(s.name, set()).update(named)
+    for caller, callee in _echoes(failing, changed):
+        blaming.setdefault(caller, set()).add(callee)
     blamed = {b for named in blaming.values() for b in named} - {UPSTREAM}
     return blamed, blaming
+
+
+# A clause of an error: text between punctuation that ends or quotes one (not "." or "_",
+# which names and paths are made of).
+_CLAUSE = re.compile(r"[^;:()\[\]{}\"'|<>=]+")
+_NUMBERS = re.compile(r"\d+")
+MIN_ECHO_WORDS = 4
+
+
+def _echoes(failing: list[ServiceErrors], changed: frozenset[str]) -> list[tuple[str, str]]:
+    """(caller, callee) where the caller's error quotes a clause of the callee's own error, four
+    words or more ("failed to query: pq: sorry, too many clients already" quotes PostgreSQL's
+    "sorry, too many clients already"): the caller reports the callee's failure. Of two lines
+    sharing a clause, the quote is the one the clause is the smaller part of (the caller wraps
+    it in its own words). Numbers are masked on both sides. A caller deployed just before the
+    incident (`changed`) is not taken to be reporting: a new version's queries may be what
+    its database refuses."""
+    lines = {
+        s.name: [_NUMBERS.sub("0", text) for text, _ in s.blame_text.values()] for s in failing
+    }
+    share: dict[tuple[str, str], float] = {}  # (service, clause) -> the least share of a line
+    for name, texts in lines.items():
+        for line in texts:
+            for clause in _CLAUSE.findall(line):
+                clause = clause.strip(" ,.-")
+                if len(clause.split()) >= MIN_ECHO_WORDS:
+                    key = (name, clause)
+                    share[key] = min(share.get(key, 1.0), len(clause) / max(len(line), 1))
+    found: set[tuple[str, str]] = set()
+    for (callee, clause), callee_share in share.items():
+        for caller, texts in lines.items():
+            if caller == callee or caller in changed:
+                continue
+            quoting = [len(clause) / len(t) for t in texts if clause in t]
+            if quoting and min(quoting) < callee_share:
+                found.add((caller, callee))
+    return sorted((a, b) for a, b in found if (b, a) not in found)
 
 
 def _confidence(

@@ -10,6 +10,7 @@ import pytest
 
 from apps.core.correlate.deploys import parse_deploys
 from apps.core.tests.correlate.corpus import CORPUS_SEEDS, make_case
+from apps.core.tests.correlate.shaped import SHAPES
 from apps.core.triage import to_json, triage
 
 # Known failures, written down: seed -> why (none on this corpus today; the bench's held-out
@@ -45,3 +46,27 @@ def test_origin_and_deploy_at_fault(seed, tmp_path):
     if case.deploys:
         suspects = [(d["service"], d["version"]) for d in doc["deploys"] if d["suspect"]]
         assert suspects == ([case.fault] if case.fault else []), case.notes
+
+
+# Shaped on public threads (shaped.py). Known failures, written down: name -> why.
+incorrect_shapes: dict[str, str] = {
+    "redis-maxmemory": "Redis logs its own trouble at WARN only: no errors, so never the origin",
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda shape: shape.__name__)
+def test_cases_shaped_on_public_threads(shape, tmp_path):
+    case = shape(7)
+    if case.name in incorrect_shapes:
+        pytest.xfail(incorrect_shapes[case.name])
+    paths, deploys_path = case.write(tmp_path)
+    deploys = parse_deploys(deploys_path.read_text())[0] if deploys_path else None
+    doc = to_json(triage(paths, analyze=False, deploys=deploys))
+    assert doc["correlation"]["origin"] == case.origin, case.notes
+    if case.deploys:
+        suspects = [(d["service"], d["version"]) for d in doc["deploys"] if d["suspect"]]
+        assert suspects == ([case.fault] if case.fault else []), case.notes
+
+
+def test_the_corpus_with_the_shaped_cases_has_30_cases():
+    assert len(CORPUS_SEEDS) + len(SHAPES) >= 30

@@ -128,3 +128,51 @@ def test_one_service_is_its_own_origin():
     s.burst("kernel", 60, "Out of memory: Killed process 42")
     result = s.c.result()
     assert result.origin == "kernel" and result.confidence == "high"
+
+
+def _tied(caller: str, callee: str, caller_says: str, callee_says: str) -> Scene:
+    """Two services failing in the same whole second, the caller's line first in its file."""
+    s = Scene()
+    for i in range(30):
+        s.line(caller, 60 + 2 * i, caller_says, group="c")
+        s.line(callee, 60 + 2 * i, callee_says, group="d")
+    return s
+
+
+def test_a_caller_quoting_its_dependencys_error_is_downstream_of_it():
+    s = _tied(
+        "core",
+        "postgresql",
+        "failed to get project: pq: sorry, too many clients already",
+        "FATAL:  sorry, too many clients already",
+    )
+    result = s.c.result(hint="core")  # even against the rules' hint
+    assert result.origin == "postgresql"
+
+
+def test_a_shared_clause_is_the_quote_where_it_is_the_smaller_part():
+    s = _tied(
+        "laravel",
+        "mysql",
+        "SQLSTATE[HY000]: General error: 1030 Got error 28 - 'No space left on device' from "
+        "storage engine (SQL: insert into orders)",
+        "[ERROR] [MY-012596] [InnoDB] Error number 28 means 'No space left on device'",
+    )
+    assert s.c.result(hint="laravel").origin == "mysql"
+
+
+def test_short_or_mutual_phrases_are_no_echo():
+    s = _tied("a-svc", "b-svc", "request failed: timeout", "job failed: timeout")
+    assert s.c.result(hint="a-svc").origin == "a-svc"
+
+
+def test_a_service_deployed_just_before_is_not_taken_as_reporting_its_database():
+    s = _tied(
+        "web",
+        "postgres",
+        "Internal Server Error: django.db.utils.ProgrammingError: column orders.code does not "
+        "exist",
+        "ERROR:  column orders.code does not exist at character 88",
+    )
+    assert s.c.result().origin in ("web", "postgres")  # a tie without the deploy
+    assert s.c.result(changed=frozenset({"web"})).origin == "web"
