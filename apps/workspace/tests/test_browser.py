@@ -46,8 +46,10 @@ def test_workspace_layout_zoom_filter_and_evidence(live_server, page):
     assert page.get_by_test_id("root-cause").is_visible()
     screenshot(page, "workspace-1280")
 
-    # zoom: drag across the middle of the histogram
+    # zoom: drag across the middle of the histogram (scrolled to, as a reader would: the
+    # root-cause card above it grows with the cross-service path)
     svg = page.locator("svg[data-timeline]")
+    svg.scroll_into_view_if_needed()
     box = svg.bounding_box()
     y = box["y"] + box["height"] * 0.15
     page.mouse.move(box["x"] + box["width"] * 0.4, y)
