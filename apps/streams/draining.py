@@ -130,7 +130,7 @@ def sweep() -> int:
     tenants with waiting batches and no lane are kicked. The number of drains sent."""
     sent = 0
     now = timezone.now()
-    in_broker = _drains_in_broker()
+    in_broker = _drains_in_broker(now)
     lanes = dict(DrainLane.objects.values_list("tenant_id", "dispatched_at"))
     for tenant_id, schema_name in (
         get_tenant_model()
@@ -154,15 +154,27 @@ def sweep() -> int:
     return sent
 
 
-def _drains_in_broker() -> set[str] | None:
-    """Schemas with a drain task held by the ORM broker; None with Redis (cannot be asked)."""
+def _drains_in_broker(now: datetime) -> set[str] | None:
+    """Schemas with a live drain task in the ORM broker; None with Redis (cannot be asked).
+
+    A message a worker took (its `lock` moved to take time + Q_CLUSTER["retry"]) more than
+    LANE_LOST_SECONDS ago belongs to a worker that died (a turn lasts DRAIN_TURN_SECONDS), or
+    to a task whose acknowledgement was lost with the database: it is deleted, so the lane is
+    sent again now rather than when django-q2 would deliver it again (retry, ~35 min)."""
     if "orm" not in settings.Q_CLUSTER:
         return None
+    retry = timedelta(seconds=settings.Q_CLUSTER["retry"])
+    lost_before = now - timedelta(seconds=LANE_LOST_SECONDS)
     held = set()
-    for message in OrmQ.objects.only("payload"):
+    for message in OrmQ.objects.only("payload", "lock"):
         args = message.task.get("args") or ()
-        if len(args) >= 2 and args[1] == DRAIN_TASK:
-            held.add(args[0])
+        if len(args) < 2 or args[1] != DRAIN_TASK:
+            continue
+        if message.lock > now and message.lock - retry < lost_before:
+            OrmQ.objects.filter(pk=message.pk, lock=message.lock).delete()
+            log.warning("stream drain of %s: its task was taken and lost; sent again", args[0])
+            continue
+        held.add(args[0])
     return held
 
 

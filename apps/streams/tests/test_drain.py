@@ -179,3 +179,40 @@ def test_retention_drops_whole_day_partitions(alpha_token):
             f"streams_event_p{pid}_20260307",
         ]
         assert StreamEvent.objects.filter(project_id=pid).count() == 4
+
+
+def test_the_sweep_sends_again_a_drain_whose_task_was_taken_and_lost(alpha_token, monkeypatch):
+    """A drain task taken by a worker that then died (SIGKILL, or its acknowledgement lost to a
+    database restart) stays locked in the ORM broker for Q_CLUSTER["retry"] (~35 min): the
+    sweep must not count it as queued once it is older than a turn could be."""
+    from django.conf import settings
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    from apps.ingestion.tokens.models import DrainLane
+
+    sent: list[str] = []
+    monkeypatch.setattr(draining, "_send", sent.append)
+    spool(alpha_token, records(2), "lost-drain")
+    schema = alpha_token.tenant.schema_name
+    now = timezone.now()
+    long_ago = now - timedelta(seconds=draining.LANE_LOST_SECONDS + 60)
+    DrainLane.objects.update_or_create(
+        tenant=alpha_token.tenant, defaults={"dispatched_at": long_ago}
+    )
+    retry = timedelta(seconds=settings.Q_CLUSTER["retry"])
+    payload = SignedPackage.dumps({"args": (schema, draining.DRAIN_TASK), "kwargs": {}})
+
+    def message(lock: datetime) -> OrmQ:
+        OrmQ.objects.all().delete()
+        return OrmQ.objects.create(key="aiops", payload=payload, lock=lock)
+
+    # waiting in the queue, or taken a few seconds ago: the lane is alive, nothing is sent
+    for lock in (now - timedelta(seconds=5), now - timedelta(seconds=5) + retry):
+        kept = message(lock)
+        assert draining.sweep() == 0 and sent == []
+        assert OrmQ.objects.filter(pk=kept.pk).exists()
+    # taken longer ago than any turn lasts: its worker is gone; sent again, the husk deleted
+    lost = message(long_ago + retry)
+    assert draining.sweep() == 1 and sent == [schema]
+    assert not OrmQ.objects.filter(pk=lost.pk).exists()
