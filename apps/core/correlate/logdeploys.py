@@ -17,7 +17,8 @@
 
 `LogDeploys.feed` takes records in time order within a service; `result` merges what the three
 shapes saw of one change (a rollout and its image pull within `SAME_CHANGE`) into one deploy
-with the most telling version (image tag, then start line, then replica-set hash).
+with the most telling version (image tag, then start line, then replica-set hash); an image
+pulled for the first time counts only as a rollout's version, never as a deploy alone.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class LogDeploy:
     kind: Kind
     ref: EvidenceRef  # the line that shows it
     text: str  # that line, cut
+    version_from: Kind | None = None  # where the version was read, when not the line itself
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self.version_from or self.kind]
 
 
 @dataclass(slots=True)
@@ -79,6 +85,8 @@ class LogDeploys:
     # deployment -> hashes scaled up (with their sighting) and down
     _ups: dict[str, list[tuple[str, bool, LogDeploy]]] = field(default_factory=dict)
     _downs: dict[str, set[str]] = field(default_factory=dict)
+    # the first image of each repository: no change on its own, the version of a rollout
+    _first_images: list[LogDeploy] = field(default_factory=list)
 
     def first_seen(self, service: str, ts: datetime | None) -> None:
         """A record of `service` that is no deploy: only when its log began matters."""
@@ -132,8 +140,10 @@ class LogDeploys:
         repository = image[: -len(tag) - 1].lower()
         before = self._images.get(repository)
         self._images[repository] = tag
-        if before is not None and before != tag:
-            name = repository.rsplit("/", 1)[-1]
+        name = repository.rsplit("/", 1)[-1]
+        if before is None:
+            self._first_images.append(LogDeploy(name, tag, ts, "image", ref, line))
+        elif before != tag:
             self._seen.append(LogDeploy(name, tag, ts, "image", ref, line))
 
     def _start(self, service: str, version: str, ts: datetime, ref: EvidenceRef, line: str) -> None:
@@ -152,8 +162,8 @@ class LogDeploys:
             downs = self._downs.get(deployment, set())
             for digest, from_zero, sighting in ups:
                 if from_zero or downs - {digest}:
-                    found.append(sighting)
-        found.sort(key=lambda d: (d.ts, _RANK[d.kind]))
+                    found.append(self._versioned(sighting))
+        found.sort(key=lambda d: (d.ts, d.rank))
         merged: list[LogDeploy] = []
         for d in found:
             same = next(
@@ -166,10 +176,34 @@ class LogDeploys:
             )
             if same is None:
                 merged.append(d)
-            elif _RANK[d.kind] < _RANK[merged[same].kind]:  # a better version, the earlier time
+            elif d.rank < merged[same].rank:  # a better version, the earlier time
                 m = merged[same]
-                merged[same] = LogDeploy(m.service, d.version, m.ts, m.kind, m.ref, m.text)
+                merged[same] = LogDeploy(
+                    m.service, d.version, m.ts, m.kind, m.ref, m.text, d.version_from or d.kind
+                )
         return merged
+
+    def _versioned(self, rollout: LogDeploy) -> LogDeploy:
+        """A rollout named by the image first pulled in the SAME_CHANGE after it (the new pods'
+        version; one pulled before is the old pods'), else by its replica set's hash."""
+        near = [
+            i
+            for i in self._first_images
+            if _same_service(i.service, rollout.service)
+            and rollout.ts <= i.ts <= rollout.ts + SAME_CHANGE
+        ]
+        if not near:
+            return rollout
+        image = min(near, key=lambda i: i.ts)
+        return LogDeploy(
+            rollout.service,
+            image.version,
+            rollout.ts,
+            "rollout",
+            rollout.ref,
+            rollout.text,
+            "image",
+        )
 
 
 def _same_service(a: str, b: str) -> bool:

@@ -119,3 +119,33 @@ def test_no_correlation_card_without_failures(client, personas, alpha_schema):
     client.force_login(personas.member)
     body = client.get(url(personas.alpha, f"incidents/{incident.pk}/")).content.decode()
     assert 'data-testid="correlation"' not in body
+
+
+@pytest.fixture(scope="module")
+def rollout(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A Kubernetes rollout shaped on the docs' (apps/core/tests/correlate/shaped.py), zipped
+    with its directories, ingested with no deploy sent: the logs must show it."""
+    import zipfile
+
+    from apps.core.tests.correlate.shaped import k8s_checkout_rollout
+    from apps.incidents.models import Incident, Project
+
+    case = k8s_checkout_rollout(7)
+    bundle = tmp_path_factory.mktemp("rollout") / "rollout.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        for rel, text in case.files.items():
+            zf.writestr(rel, text)
+    with django_db_blocker.unblock(), tenant_context(ensure_tenant("alpha")):
+        project, _ = Project.objects.get_or_create(slug="rollout", defaults={"name": "Rollout"})
+        incident = Incident.objects.filter(project=project, title="rollout").first()
+        return incident or ingest(project, bundle, title="rollout")
+
+
+def test_a_rollout_read_from_kubernetes_events_is_the_trigger(rollout, alpha_schema):
+    from apps.deploys.models import Deploy
+
+    deploys = Deploy.objects.filter(project=rollout.project, source="logs")
+    assert [(d.service, d.version) for d in deploys] == [("checkout", "1.9.0")]  # the image tag
+    row = _correlation(rollout)
+    assert row.origin == "checkout"
+    assert (row.suspect["service"], row.suspect["version"]) == ("checkout", "1.9.0")

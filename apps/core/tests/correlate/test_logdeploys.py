@@ -148,3 +148,12 @@ def test_restarts_of_the_running_version_are_not_deploys():
 def test_lines_that_are_not_deploys(message):
     lines = [("svc", "noise")] * 12 + [("svc", message), ("svc", message.replace("1", "2"))]
     assert run(lines) == []
+
+
+def test_the_first_image_pulled_around_a_rollout_names_its_version():
+    lines = [
+        ("events", "Scaled up replica set checkout-6f7d9c8b5 from 0 to 1"),
+        ("events", 'Pulling image "registry.acme.io/checkout:1.9.0"'),
+    ]
+    assert run(lines) == [("checkout", "1.9.0", "rollout", 1)]
+    assert run(lines[1:]) == []  # a first pull alone: a pod started, maybe not a deploy
