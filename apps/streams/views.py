@@ -108,7 +108,10 @@ def read_body(request: HttpRequest, bounds: Limits) -> bytes:
             raise LengthRequired("Content-Length is not a number") from None
         if size > bounds.max_body_bytes:
             raise bodies.too_large(bounds)
-        return request.read(size)
+        body = request.read(size)
+        if len(body) < size:  # the connection ended early: a retry will bring the whole body
+            raise ProtocolError(f"the body ended after {len(body)} of {size} bytes")
+        return body
     if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         return b""
     if not request.META.get("wsgi.input_terminated"):

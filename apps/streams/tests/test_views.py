@@ -165,6 +165,21 @@ def test_chunked_body_is_read_from_a_terminated_input(alpha_token):
     assert len(spooled(alpha_token)) == 2
 
 
+def test_a_body_shorter_than_its_content_length_is_refused(alpha_token):
+    """A dropped connection: the shipper never saw an answer and will send the whole body
+    again, so storing the part that came would store its first records twice."""
+    environ = dict(
+        RequestFactory().post("/ingest/http", b"", content_type="application/x-ndjson").environ
+    )
+    environ["CONTENT_LENGTH"] = str(len(NDJSON) + 1000)
+    environ["HTTP_AUTHORIZATION"] = f"Bearer {alpha_token.text}"
+    environ["wsgi.input"] = io.BytesIO(NDJSON)  # ends early, as gunicorn's input does
+    response = views.http_lines(WSGIRequest(environ))
+    assert response.status_code == 400
+    assert "ended after" in json.loads(response.content)["error"]
+    assert spooled(alpha_token) == []
+
+
 def test_chunked_body_without_a_terminated_input_is_411(alpha_token):
     response = views.http_lines(chunked_request(alpha_token, terminated=False))
     assert response.status_code == 411
