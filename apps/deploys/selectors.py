@@ -22,3 +22,13 @@ def deploys_between(project_id: int, start: datetime, end: datetime, *, lead=LEA
 def correlation_of(incident_id: int) -> IncidentCorrelation | None:
     """The incident's stored correlation (None before its first ingest job ends)."""
     return IncidentCorrelation.objects.filter(incident_id=incident_id).first()
+
+
+def markers(project_id: int, start: datetime, end: datetime, *, width: float = 1000.0) -> list:
+    """The project's deploys in [start, end] with their x on a chart `width` wide (the stream
+    page's histogram): one query."""
+    span = max((end - start).total_seconds(), 1.0)
+    return [
+        {"deploy": d, "x": round((d.started_at - start).total_seconds() / span * width, 1)}
+        for d in deploys_between(project_id, start, end, lead=timedelta(0))
+    ]

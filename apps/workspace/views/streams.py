@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.core.vocabulary import LEVELS
+from apps.deploys.selectors import markers as deploy_markers
 from apps.incidents.selectors import get_project_for_request
 from apps.ingestion.services import UploadRejected
 from apps.streams import incidents, selectors
@@ -36,7 +37,8 @@ def _page_context(request: TenantHttpRequest, project, range_form: RangeForm | N
         "events": selectors.tail(project.pk, filters),
         "levels": LEVELS,
         "poll_seconds": POLL_SECONDS,
-        "histogram": selectors.histogram(project.pk, window),
+        "histogram": (histogram := selectors.histogram(project.pk, window)),
+        "deploys": deploy_markers(project.pk, histogram.start, histogram.end),
         "windows": list(selectors.HISTOGRAM_WINDOWS),
         "range_form": range_form,
         "can_open": request.membership.allows(Role.MEMBER),
