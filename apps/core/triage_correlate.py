@@ -19,6 +19,7 @@ from apps.core.correlate.deploys import (
 )
 
 __all__ = ["CorrelationRun", "DeployEvent", "add_to_json"]
+from apps.core.correlate.logdeploys import SAME_CHANGE, LogDeploy, LogDeploys
 from apps.core.correlate.services import ERROR, Correlation, Correlator
 from apps.core.ingest.pipeline import service_from_source
 from apps.core.logparse.record import Record
@@ -35,9 +36,23 @@ class CorrelationRun:
     # (source name, file) -> service for records that carry none, with the directory name as
     # a cue; two files may share a name (`postgresql/current`, `gitlab-workhorse/current`)
     _fallbacks: dict[tuple[str, Path], tuple[str, str]] = field(default_factory=dict)
+    # with --deploys: the deploys the logs show (rollouts, image changes, start lines)
+    log_deploys: LogDeploys | None = None
+
+    def __post_init__(self) -> None:
+        if self.deploys is not None and self.log_deploys is None:
+            self.log_deploys = LogDeploys()
 
     def feed_record(self, record: Record, *, source: str, path: Path, group: str) -> None:
         service = self._service(record.service, source, path)
+        if self.log_deploys is not None:
+            self.log_deploys.feed(
+                service=service,
+                ts=record.ts,
+                message=record.message,
+                ref=EvidenceRef(source, record.line),
+                attrs=record.attrs,
+            )
         if record.level is not None and LEVEL_NUMBER[record.level] < ERROR:
             self.correlator.seen(service, record.ts)
             return
@@ -73,6 +88,8 @@ class CorrelationRun:
             if first is not None:
                 hint = self.service_of_ref(first)
         self.correlation = self.correlator.result(hint=hint)
+        if self.deploys is not None and self.log_deploys is not None:
+            self.deploys = with_log_deploys(self.deploys, self.log_deploys.result())
         if self.deploys is not None:
             changed = changed_services(self.deploys, self.correlator, self.correlation)
             if changed:
@@ -84,6 +101,21 @@ class CorrelationRun:
             if any(e.ref == ref for e in s.errors):
                 return s.name
         return None
+
+
+def with_log_deploys(given: list[DeployEvent], seen: list[LogDeploy]) -> list[DeployEvent]:
+    """The given deploys and those the logs show that none of them already records (a deploy
+    of the same service within SAME_CHANGE), in time order; a log's has source "logs"."""
+    out = list(given)
+    for d in seen:
+        if any(
+            g.service.lower() == d.service.lower() and abs(g.ts - d.ts) <= SAME_CHANGE
+            for g in given
+        ):
+            continue
+        out.append(DeployEvent(d.service, d.version, d.ts, source="logs"))
+    out.sort(key=lambda e: (e.ts, e.line))
+    return out
 
 
 def _iso(ts) -> str | None:
@@ -125,6 +157,7 @@ def add_to_json(doc: dict, run: CorrelationRun | None) -> dict:
                 "environment": v.deploy.environment,
                 "commit": v.deploy.commit,
                 "url": v.deploy.url,
+                "source": v.deploy.source,
                 "suspect": v.suspect,
                 "score": v.score,
                 "errors_before": v.errors_before,

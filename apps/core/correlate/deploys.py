@@ -40,6 +40,7 @@ class DeployEvent:
     commit: str = ""
     url: str = ""
     line: int = 0  # line in the deploys file (1-based)
+    source: str = "given"  # "logs": read from the logs themselves (logdeploys)
 
 
 @dataclass(frozen=True, slots=True)

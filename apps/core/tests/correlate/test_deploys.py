@@ -144,3 +144,22 @@ def test_a_deploy_of_a_service_without_logs_counts_everyones_errors_at_half_weig
     verdicts = suspects([_deploy("payments", T0 + timedelta(minutes=19))], c, c.result())
     assert verdicts[0].suspect
     assert "no logs of payments" in verdicts[0].reason
+
+
+def test_triage_adds_the_deploys_the_logs_show_to_those_given(tmp_path):
+    """The deploys file names only an earlier deploy elsewhere; the Kubernetes events and the
+    start line show checkout's rollout, which becomes the suspect."""
+    from apps.core.tests.correlate.shaped import k8s_checkout_rollout
+    from apps.core.triage import to_json, triage
+
+    case = k8s_checkout_rollout(7)
+    case.deploys = [d for d in case.deploys if d["service"] == "payments"]
+    paths, deploys_path = case.write(tmp_path)
+    given = parse_deploys(deploys_path.read_text())[0]
+    doc = to_json(triage(paths, analyze=False, deploys=given))
+    listed = [(d["service"], d["version"], d["source"], d["suspect"]) for d in doc["deploys"]]
+    assert listed == [
+        ("payments", "4.2.1", "given", False),
+        ("checkout", "1.9.0", "logs", True),
+    ]
+    assert doc["correlation"]["origin"] == "checkout"
