@@ -109,7 +109,7 @@ def send(channel: Channel, config: dict[str, str], notification: Notification) -
     msg = AlertMessage.from_dict(notification.message)
     kind = channel.kind
     if kind == Channel.Kind.EMAIL:
-        return _mail(channel, msg, notification.key)
+        return _mail(channel, msg, notification)
     if kind == Channel.Kind.SLACK:
         return _post(config["url"], json.dumps(formats.slack(msg)), {})
     if kind == Channel.Kind.TEAMS:
@@ -168,15 +168,33 @@ def _retry_after(response: httpx2.Response, code: int) -> float | None:
         return None
 
 
-def _mail(channel: Channel, msg: AlertMessage, key: str) -> Outcome:
+def _thread_of(notification: Notification) -> Notification | None:
+    """The trigger this follow-up (reminder, acknowledge, resolve) answers on its channel."""
+    if notification.alert_id is None or notification.action == Notification.Action.TRIGGER:
+        return None
+    triggers = Notification.objects.filter(
+        alert_id=notification.alert_id,
+        channel_id=notification.channel_id,
+        action=Notification.Action.TRIGGER,
+    )
+    return triggers.order_by("pk").first()
+
+
+def _mail(channel: Channel, msg: AlertMessage, notification: Notification) -> Outcome:
     recipients = channel.recipient_list
     if not recipients:
         return Outcome(False, detail="no recipients")
+    headers = {"Message-ID": f"<{notification.key}@aiops.alerts>"}
+    original = _thread_of(notification)
+    if original is not None:  # threaded with the trigger (RFC 5322 In-Reply-To, References)
+        headers["In-Reply-To"] = headers["References"] = f"<{original.key}@aiops.alerts>"
     mail = EmailMultiAlternatives(
-        subject=formats.email_subject(msg),
+        subject=formats.email_subject(
+            msg, AlertMessage.from_dict(original.message) if original else None
+        ),
         body=formats.email_text(msg),
         to=recipients,
-        headers={"Message-ID": f"<{key}@aiops.alerts>"},
+        headers=headers,
     )
     mail.attach_alternative(render_to_string("alerts/email.html", {"msg": msg}), "text/html")
     try:

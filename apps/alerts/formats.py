@@ -9,6 +9,10 @@ strings, checked in the tests against each service's documented schema.
 - Generic webhook: Standard Webhooks' shape `{"type", "timestamp", "data"}`; signed by the
   sender (apps/alerts/delivery.py).
 - E-mail: subject and plain text here; the HTML part is a template.
+
+An acknowledgement is short everywhere ("Acknowledged by Ada: <title>", the incident's
+severity, service and link): the people who got the trigger need to know someone has it, not
+the evidence again.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ class AlertMessage:
     service: str = ""
     project: str = ""
     root_cause: str = ""
-    evidence: str = ""  # the first evidence line, raw
+    evidence: str = (
+        ""  # the first evidence line (a stream record: its time, level, service, message)
+    )
+    evidence_link: str = ""  # the line in context (the evidence view)
     link: str = ""
     rule: str = ""
     category: str = ""
@@ -41,6 +48,7 @@ class AlertMessage:
     dedup_key: str = ""
     incident_id: int | None = None
     at: str = ""  # ISO-8601 UTC
+    by: str = ""  # who acknowledged it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +58,14 @@ class AlertMessage:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     @property
+    def short(self) -> bool:
+        """An acknowledgement: who has it and the link, not the evidence again."""
+        return self.action == "acknowledge"
+
+    @property
     def headline(self) -> str:
+        if self.action == "acknowledge" and self.by:
+            return f"Acknowledged by {self.by}: {self.title}"
         prefix = {
             "resolve": "Resolved: ",
             "remind": "Still open: ",
@@ -84,14 +99,16 @@ def slack(msg: AlertMessage) -> dict[str, Any]:
             ],
         },
     ]
-    if msg.root_cause:
+    if msg.root_cause and not msg.short:
         text = f"*Root cause*\n{slack_escape(msg.root_cause)}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, 3000)}})
-    if msg.evidence:
+    if msg.evidence and not msg.short:
         line = slack_escape(msg.evidence.replace("```", "ˋˋˋ"))
-        text = f"*First evidence*\n```{_cut(line, 2900)}```"
+        text = f"*First evidence*\n```{_cut(line, 2800)}```"
+        if msg.evidence_link.startswith(("https://", "http://")):
+            text += f"\n<{slack_escape(msg.evidence_link[:200]).replace('|', '%7C')}|Open the line>"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-    if msg.reasons:
+    if msg.reasons and not msg.short:
         context = slack_escape("; ".join(msg.reasons))
         if msg.matches > len(msg.reasons):
             context += f" (+{msg.matches - len(msg.reasons)} more)"
@@ -126,10 +143,10 @@ def teams(msg: AlertMessage) -> dict[str, Any]:
         },
         {"type": "FactSet", "facts": facts},
     ]
-    if msg.root_cause:
+    if msg.root_cause and not msg.short:
         body.append({"type": "TextBlock", "text": "Root cause", "weight": "Bolder"})
         body.append({"type": "TextBlock", "text": msg.root_cause, "wrap": True})
-    if msg.evidence:
+    if msg.evidence and not msg.short:
         body.append({"type": "TextBlock", "text": "First evidence", "weight": "Bolder"})
         body.append(
             {"type": "TextBlock", "text": msg.evidence, "fontType": "Monospace", "wrap": True}
@@ -142,6 +159,9 @@ def teams(msg: AlertMessage) -> dict[str, Any]:
     }
     if msg.link:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open incident", "url": msg.link}]
+    if msg.evidence_link and msg.evidence and not msg.short:
+        line = {"type": "Action.OpenUrl", "title": "Open the line", "url": msg.evidence_link}
+        card.setdefault("actions", []).append(line)
     attachment = {
         "contentType": "application/vnd.microsoft.card.adaptive",
         "contentUrl": None,
@@ -208,13 +228,22 @@ def webhook(msg: AlertMessage) -> dict[str, Any]:
     }
 
 
-def email_subject(msg: AlertMessage) -> str:
+def email_subject(msg: AlertMessage, replying_to: AlertMessage | None = None) -> str:
+    """A follow-up (acknowledge, resolve, reminder) replies to the trigger's subject, so mail
+    clients that thread by subject (Gmail, Outlook) group it with the original too."""
+    if replying_to is not None:
+        return _cut("Re: " + email_subject(replying_to), 200)
     where = f" [{msg.service}]" if msg.service else ""
     return _cut(f"[{msg.severity.upper()}]{where} {msg.headline}".replace("\n", " "), 200)
 
 
 def email_text(msg: AlertMessage) -> str:
     lines = [msg.headline, ""]
+    if msg.short:
+        lines += [f"Incident: {msg.incident_severity or '-'}", f"Service: {msg.service or '-'}"]
+        if msg.link:
+            lines += ["", f"Open the incident: {msg.link}"]
+        return "\n".join(lines) + "\n"
     lines += [f"Severity: {msg.severity}", f"Service: {msg.service or '-'}"]
     if msg.incident_severity:
         lines.append(f"Incident: {msg.incident_severity}")
@@ -224,6 +253,8 @@ def email_text(msg: AlertMessage) -> str:
         lines += ["", "Root cause:", msg.root_cause]
     if msg.evidence:
         lines += ["", "First evidence:", f"    {msg.evidence}"]
+        if msg.evidence_link:
+            lines.append(f"    {msg.evidence_link}")
     if msg.reasons:
         lines += ["", "Why: " + "; ".join(msg.reasons)]
     if msg.link:

@@ -1,8 +1,13 @@
 """Render what an alert says from the incident as it stands: title, severity, the service
-where it began, the root cause and its first evidence line (the raw log line), a link."""
+where it began, the root cause and its first evidence line, a link.
+
+The evidence line is the raw log line, except for a structured record (a stream's JSON record,
+a JSON log line), which reads as "<time> <LEVEL> <service>: <message>" from the parsed event;
+either way `evidence_link` opens the line in context (the evidence view)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from django.conf import settings
@@ -11,7 +16,7 @@ from django.urls import reverse
 
 from apps.alerts.formats import AlertMessage
 from apps.alerts.models import Alert, AlertRule
-from apps.core.vocabulary import Severity
+from apps.core.vocabulary import LEVELS, Severity
 from apps.incidents.models import Incident
 from apps.ingestion.models import Event
 from apps.rules.models import Diagnosis, Finding
@@ -28,9 +33,9 @@ INCIDENT_SEVERITY = {
 EVIDENCE_MAX = 500
 
 
-def incident_link(incident: Incident) -> str:
+def incident_link(incident: Incident, view: str = "incident-detail", *args: int) -> str:
     slug = Tenant.objects.filter(schema_name=connection.schema_name).values_list("slug", flat=True)
-    path = reverse("incidents:incident-detail", urlconf=settings.ROOT_URLCONF, args=[incident.pk])
+    path = reverse(f"incidents:{view}", urlconf=settings.ROOT_URLCONF, args=[incident.pk, *args])
     base = getattr(settings, "ALERTS_SITE_URL", "http://localhost:8000").rstrip("/")
     return f"{base}/{settings.TENANT_SUBFOLDER_PREFIX}/{slug.first() or ''}{path}"
 
@@ -41,13 +46,38 @@ def worst_severity(incident: Incident) -> Severity:
     return max(found, key=lambda s: s.rank)
 
 
-def _first_line(pairs: list) -> str:
+def _structured(line: str) -> bool:
+    """A JSON object record (a stream's NDJSON, a JSON log line): unreadable as a raw line."""
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _first_line(incident: Incident, pairs: list) -> tuple[str, str]:
+    """(the first evidence line as a person reads it, its link to the line in context)."""
     if not pairs:
-        return ""
+        return "", ""
     source_id, line = pairs[0][:2]
-    raw = Event.objects.filter(source_id=source_id, line=line).values_list("raw", flat=True)
-    text = (raw.first() or "").splitlines()
-    return text[0][:EVIDENCE_MAX] if text else ""
+    event = (
+        Event.objects.filter(source_id=source_id, line=line)
+        .values("raw", "ts", "level", "service", "message")
+        .first()
+    )
+    if event is None:
+        return "", ""
+    link = incident_link(incident, "evidence", source_id, line)
+    text = (event["raw"] or "").splitlines()
+    first = text[0] if text else ""
+    if _structured(first) and event["message"]:
+        level = LEVELS[event["level"]] if event["level"] is not None else ""
+        when = f"{event['ts']:%Y-%m-%dT%H:%M:%S.%fZ}"[:23] + "Z" if event["ts"] else ""
+        where = f"{event['service']}:" if event["service"] else ""
+        message = event["message"].splitlines()[0] if event["message"].strip() else ""
+        first = " ".join(part for part in (when, level, where, message) if part)
+    return first[:EVIDENCE_MAX], link
 
 
 def _service(incident: Incident, diagnosis: Diagnosis | None) -> str:
@@ -63,7 +93,7 @@ def _service(incident: Incident, diagnosis: Diagnosis | None) -> str:
 
 
 def render(
-    incident: Incident, action: str, now: datetime, *, alert: Alert | None = None
+    incident: Incident, action: str, now: datetime, *, alert: Alert | None = None, by: str = ""
 ) -> AlertMessage:
     diagnosis = Diagnosis.objects.filter(incident=incident).first()
     root = ""
@@ -77,6 +107,7 @@ def render(
         top = Finding.objects.filter(incident=incident).exclude(evidence=[]).first()
         evidence_pairs = top.evidence if top else []
     rule: AlertRule | None = alert.rule if alert else None
+    evidence, evidence_link = _first_line(incident, evidence_pairs)
     return AlertMessage(
         action=action,
         title=incident.title,
@@ -85,7 +116,8 @@ def render(
         service=_service(incident, diagnosis),
         project=incident.project.name,
         root_cause=root,
-        evidence=_first_line(evidence_pairs),
+        evidence=evidence,
+        evidence_link=evidence_link,
         link=incident_link(incident),
         rule=rule.name if rule else "",
         category=rule.category if rule else "",
@@ -94,6 +126,7 @@ def render(
         dedup_key=alert.dedup_key if alert else "",
         incident_id=incident.pk,
         at=now.isoformat(),
+        by=by[:150],
     )
 
 

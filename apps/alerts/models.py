@@ -194,9 +194,12 @@ class InboundAlert(models.Model):
     class Status(models.TextChoices):
         FIRING = "firing", "Firing"
         RESOLVED = "resolved", "Resolved"
+        NO_DATA = "no_data", "No data"  # Grafana legacy: recorded, never an incident
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="inbound_alerts")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, null=True, related_name="inbound_alerts"
+    )  # None: no_data
     sender = models.CharField(max_length=12, choices=Sender.choices)
     fingerprint = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
@@ -210,6 +213,7 @@ class InboundAlert(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True)
     opened_incident = models.BooleanField(default=False)  # this alert opened it (may resolve it)
+    joined_acknowledged = models.BooleanField(default=False)  # joined it quietly: no new page
     received = models.PositiveIntegerField(default=1)  # deliveries, resends included
     first_received_at = models.DateTimeField()
     last_received_at = models.DateTimeField()

@@ -10,8 +10,11 @@ is stable (`aiops:<schema>:<rule>:<incident>`, PagerDuty's dedup_key too):
 - while the alert fires, a reminder every `renotify_minutes` (0: none); a snoozed rule keeps
   its alerts waiting until the snooze ends;
 - quiet hours (apps.alerts.quiet): a message due in them waits until they end;
-- the incident acknowledged: reminders stop, and the PagerDuty and webhook channels that got
-  the trigger get an acknowledge (same dedup key); a trigger still waiting is dropped;
+- the incident acknowledged: reminders stop, and the channels that got the trigger get an
+  acknowledge (PagerDuty and webhooks with the same dedup key; Slack, Teams and e-mail a short
+  "acknowledged by" message); a trigger still waiting is dropped, and so is any message due
+  while it stays acknowledged (a new alert or an escalation joins it quietly: nobody is
+  paged again for an incident someone has taken);
 - the incident resolved: the alert resolves, and channels that got its trigger get a resolve.
 
 Notifications are queued as jobs on commit (apps.tenants.jobs), never sent from the request.
@@ -85,6 +88,10 @@ def flush(alert: Alert, now: datetime) -> list[Notification]:
         return []
     incident = alert.incident
     alert.due_at = None
+    if incident.status == Incident.Status.ACKNOWLEDGED:  # someone has it: joins quietly
+        alert.acknowledged_at = alert.acknowledged_at or now
+        alert.save(update_fields=["due_at", "acknowledged_at"])
+        return []
     if not rule.enabled or incident.status == Incident.Status.RESOLVED:
         alert.save(update_fields=["due_at"])
         return []
@@ -172,9 +179,13 @@ def resolve_incident(incident: Incident, now: datetime | None = None) -> list[No
 
 
 @transaction.atomic
-def acknowledge_incident(incident: Incident, now: datetime | None = None) -> list[Notification]:
-    """Someone took the incident: its firing alerts stop reminding, a trigger still waiting
-    is dropped, and PagerDuty and webhook channels that heard the trigger hear an acknowledge."""
+def acknowledge_incident(
+    incident: Incident, now: datetime | None = None, *, by: str = ""
+) -> list[Notification]:
+    """Someone (`by`) took the incident: its firing alerts stop reminding, a trigger still
+    waiting is dropped, and every channel that heard the trigger hears an acknowledge (not
+    held by quiet hours, like a resolve): PagerDuty's with the dedup key, a short "acknowledged
+    by" message elsewhere (e-mail threaded with the trigger)."""
     now = now or timezone.now()
     queued: list[Notification] = []
     firing = (
@@ -191,11 +202,11 @@ def acknowledge_incident(incident: Incident, now: datetime | None = None) -> lis
             continue
         told = Channel.objects.filter(
             enabled=True,
-            kind__in=(Channel.Kind.PAGERDUTY, Channel.Kind.WEBHOOK),
             notifications__alert=alert,
             notifications__action=Notification.Action.TRIGGER,
         ).distinct()
-        message = messages.render(incident, Notification.Action.ACKNOWLEDGE, now, alert=alert)
+        action = Notification.Action.ACKNOWLEDGE
+        message = messages.render(incident, action, now, alert=alert, by=by)
         queued += queue(alert, list(told), message)
     return queued
 

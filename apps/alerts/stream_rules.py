@@ -27,6 +27,7 @@ from apps.alerts.models import Alert, AlertRule
 from apps.core.vocabulary import LEVEL_NUMBER
 from apps.deploys.models import Deploy
 from apps.incidents.models import Incident
+from apps.streams import incidents as stream_incidents
 from apps.streams.models import StreamEvent
 
 ERROR = LEVEL_NUMBER["ERROR"]
@@ -125,7 +126,7 @@ def _breach(
         at=at,
         title=title,
         severity=Incident.Severity.SEV3,
-        category=category,
+        category=f"{stream_incidents.SERVICE_WIDE}:{category}",  # the stream's alarms join it
     )
     inbound.extend_stream(covering.incident_id, now, now)
     incident = Incident.objects.get(pk=covering.incident_id)

@@ -36,13 +36,14 @@ def _rules(incident: Incident, event: str) -> list[AlertRule]:
     return list(AlertRule.objects.filter(project_id=incident.project_id, event=event, enabled=True))
 
 
-def on_incident(incident: Incident, event: IncidentEvent) -> None:
-    """An incident opened, escalated or resolved (apps.incidents.hooks)."""
+def on_incident(incident: Incident, event: IncidentEvent, by: str = "") -> None:
+    """An incident opened, escalated, acknowledged (by `by`) or resolved
+    (apps.incidents.hooks)."""
     if event == IncidentEvent.RESOLVED:
         services.resolve_incident(incident)
         return
     if event == IncidentEvent.ACKNOWLEDGED:
-        services.acknowledge_incident(incident)
+        services.acknowledge_incident(incident, by=by)
         return
     severity = INCIDENT_SEVERITY.get(incident.severity, Severity.WARNING)
     for rule in _rules(incident, AlertRule.Event.INCIDENT_OPENED):

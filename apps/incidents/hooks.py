@@ -33,7 +33,8 @@ class IncidentEvent(StrEnum):
     RESOLVED = "resolved"
 
 
-Listener = Callable[["Incident", IncidentEvent], None]
+# (incident, event, by): `by` names who did it (a person's name for a triage change), or "".
+Listener = Callable[["Incident", IncidentEvent, str], None]
 
 _listeners: dict[str, Listener] = {}
 
@@ -62,12 +63,13 @@ def request_analysis(incident: Incident) -> bool:
     return True
 
 
-def emit(incident: Incident, event: IncidentEvent) -> None:
-    """Tell every listener, in registration order; one failing does not stop the others."""
+def emit(incident: Incident, event: IncidentEvent, *, by: str = "") -> None:
+    """Tell every listener, in registration order; one failing does not stop the others.
+    `by`: who did it, for the messages ("acknowledged by …"); "" when no person did."""
     for name, listener in _listeners.items():
         try:
             with transaction.atomic():
-                listener(incident, event)
+                listener(incident, event, by)
         except Exception:
             log.exception(
                 "incident listener %s failed on %s of incident %s", name, event, incident.pk

@@ -31,9 +31,9 @@ def open_incident(
 
 
 @transaction.atomic
-def update_triage(*, incident: Incident, status: str, severity: str) -> bool:
+def update_triage(*, incident: Incident, status: str, severity: str, by: str = "") -> bool:
     """Change status and severity; a resolve, an acknowledgement or a raised severity reaches
-    the listeners.
+    the listeners (`by`: who changed it, when a person did).
     Whether anything changed."""
     before = (incident.status, incident.severity)
     if (status, severity) == before:
@@ -41,9 +41,9 @@ def update_triage(*, incident: Incident, status: str, severity: str) -> bool:
     incident.status, incident.severity = status, severity
     incident.save(update_fields=["status", "severity"])
     if status == Incident.Status.RESOLVED and before[0] != Incident.Status.RESOLVED:
-        hooks.emit(incident, hooks.IncidentEvent.RESOLVED)
+        hooks.emit(incident, hooks.IncidentEvent.RESOLVED, by=by)
     elif status == Incident.Status.ACKNOWLEDGED and before[0] != status:
-        hooks.emit(incident, hooks.IncidentEvent.ACKNOWLEDGED)
+        hooks.emit(incident, hooks.IncidentEvent.ACKNOWLEDGED, by=by)
     elif status != Incident.Status.RESOLVED and severity < before[1]:  # "sev1" < "sev2": graver
-        hooks.emit(incident, hooks.IncidentEvent.ESCALATED)
+        hooks.emit(incident, hooks.IncidentEvent.ESCALATED, by=by)
     return True

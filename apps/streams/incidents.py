@@ -4,10 +4,14 @@ The drain stores an alarm (`StreamAlarm`) whenever a rule of severity error or w
 the stream. Here, after each drain turn:
 
 - **open or extend**: an alarm joins the incident of its project, category and service whose
-  latest match is within STREAM_INCIDENT_DEDUP_MINUTES (default 30) of it; otherwise a new
-  `Incident` opens, covering the stream from STREAM_INCIDENT_LEAD_MINUTES (default 10) before
-  its first matching record. One alarm is taken once (locked, then deleted in the same
-  transaction); the dedup key is serialised by an advisory lock.
+  latest match is within STREAM_INCIDENT_DEDUP_MINUTES (default 30) of it, or an open
+  service-wide incident of its service around that time (SERVICE_WIDE: one an alert opened,
+  apps.alerts); otherwise a new `Incident` opens, covering the stream from
+  STREAM_INCIDENT_LEAD_MINUTES (default 10) before its first matching record. One alarm is
+  taken once (locked, then deleted in the same transaction); opening and joining are
+  serialised per (project, service) by an advisory lock (`lock_service`), shared with alerts.
+- **widen**: an alarm or an alert that began before the incident's range widens it backwards
+  (the stream events of the added stretch become one more source).
 - **grow**: an incident covers the stream up to STREAM_INCIDENT_TAIL_MINUTES after its latest
   match. The stream events of the range not covered yet become one more source of the incident
   through the upload path (`apps.ingestion.services.add_files`: a stored NDJSON file and an
@@ -30,6 +34,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.vocabulary import LEVELS, Severity
@@ -41,6 +46,10 @@ from apps.streams.models import StreamAlarm, StreamEvent, StreamIncident
 log = logging.getLogger(__name__)
 
 LOCK_CLASS = 0x5354524D  # "STRM": pg_advisory_xact_lock(class, key)
+# The category of a service-wide incident (and the prefix of "alert:<rule category>"): opened
+# from outside the stream's rules (an alert in, an alert rule on the stream; apps.alerts), it
+# covers its whole service, so every alarm of the service around its time joins it.
+SERVICE_WIDE = "alert"
 ALARMS_PER_TURN = 500
 FILE_CHUNK = 256 * 1024
 
@@ -72,20 +81,31 @@ def open_and_grow(now: datetime | None = None) -> list[int]:
     return opened
 
 
-def take(alarm: StreamAlarm) -> tuple[StreamIncident, bool]:
-    """Add the alarm to its open incident or open one; the alarm is deleted. In the caller's
-    transaction. (stream incident, whether it was opened now)."""
-    key = f"{connection.schema_name}:{alarm.project_id}:{alarm.category}:{alarm.service}"
+def lock_service(project_id: int, service: str) -> None:
+    """Serialise opening and joining incidents of (project, service) until the transaction
+    ends: the stream's alarms here, alerts in and alert rules in apps.alerts."""
+    key = f"{connection.schema_name}:{project_id}:{service}"
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, zlib.crc32(key.encode()) >> 1]
         )
+
+
+def take(alarm: StreamAlarm) -> tuple[StreamIncident, bool]:
+    """Add the alarm to its open incident or open one; the alarm is deleted. In the caller's
+    transaction. (stream incident, whether it was opened now)."""
+    lock_service(alarm.project_id, alarm.service)
     window = _minutes("STREAM_INCIDENT_DEDUP_MINUTES", 30)
+    service_wide = (
+        (Q(category=SERVICE_WIDE) | Q(category__startswith=f"{SERVICE_WIDE}:"))
+        & Q(first_ts__lte=alarm.last_ts + window)
+        & ~Q(incident__status=Incident.Status.RESOLVED)
+    )
     current = (
-        StreamIncident.objects.select_for_update()
+        StreamIncident.objects.select_for_update(of=("self",))
         .filter(
+            Q(category=alarm.category) | service_wide,
             project_id=alarm.project_id,
-            category=alarm.category,
             service=alarm.service,
             last_ts__gte=alarm.first_ts - window,
         )
@@ -120,6 +140,7 @@ def take(alarm: StreamAlarm) -> tuple[StreamIncident, bool]:
         current.last_ts = max(current.last_ts, alarm.last_ts)
         current.matches += alarm.count
         current.save(update_fields=["first_ts", "last_ts", "matches"])
+        widen(current.pk, alarm.first_ts - _minutes("STREAM_INCIDENT_LEAD_MINUTES", 10))
     alarm.delete()
     return current, created
 
@@ -159,6 +180,37 @@ def grow(pk: int, now: datetime) -> bool:
         current.covered_until = end
         current.grown_at = now
         current.save(update_fields=["covered_until", "grown_at"])
+    return True
+
+
+def widen(pk: int, start: datetime) -> bool:
+    """Let the incident's range begin at `start` when it begins later (something that joined
+    it began earlier): the stream events from `start` to the old beginning become one more
+    source. A quota refusal is logged and leaves the range as it was. Whether it widened."""
+    try:
+        with transaction.atomic():
+            current = (
+                StreamIncident.objects.select_for_update(of=("self",))
+                .select_related("incident")
+                .get(pk=pk)
+            )
+            if start >= current.range_start:
+                return False
+            if current.covered_until > current.range_start:  # grow() covers the rest
+                events = StreamEvent.objects.filter(
+                    project_id=current.project_id, ts__gte=start, ts__lt=current.range_start
+                )
+                if events.exists():
+                    name = f"stream {start:%Y-%m-%d %H%M%S} to {current.range_start:%H%M%S}.jsonl"
+                    upload = ingestion.Upload(name=name, chunks=_ndjson(events))
+                    ingestion.add_files(incident=current.incident, uploads=[upload])
+            else:
+                current.covered_until = start
+            current.range_start = start
+            current.save(update_fields=["range_start", "covered_until"])
+    except ingestion.UploadRejected as exc:
+        log.warning("stream incident %s not widened: %s", pk, exc)
+        return False
     return True
 
 

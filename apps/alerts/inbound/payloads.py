@@ -10,6 +10,7 @@ Framework-free (no Django): the receiver (views.py) hands the raw body here and 
   `dashboardURL`, …) and `"version": "1"`.
 - Grafana legacy alerting (before 8): `{state: alerting|ok|no_data|…, ruleId, ruleName, title,
   message, tags, ruleUrl}`; it has no time and no fingerprint: the rule id stands for both.
+  `no_data` (the query returned nothing) is its own status: not firing.
 
 A label names the service (SERVICE_LABELS, first present wins). Bounds keep one request small:
 at most MAX_ALERTS alerts, MAX_LABELS labels of bounded size each.
@@ -50,6 +51,7 @@ class PayloadError(ValueError):
 class AlertStatus(StrEnum):
     FIRING = "firing"
     RESOLVED = "resolved"
+    NO_DATA = "no_data"  # Grafana legacy: the rule's query returned nothing; not firing
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ def _alerts(data: dict) -> list[InAlert]:
         labels = {**common, **_strings(item.get("labels") or {}, f"alert {n} labels")}
         annotations = _strings(item.get("annotations") or {}, f"alert {n} annotations")
         status = str(item.get("status") or data.get("status") or "")
-        if status not in AlertStatus:
+        if status not in (AlertStatus.FIRING, AlertStatus.RESOLVED):
             raise PayloadError(f"alert {n}: status must be firing or resolved")
         starts_at = _time(item.get("startsAt"), f"alert {n} startsAt")
         if starts_at is None:
@@ -134,8 +136,10 @@ def _alerts(data: dict) -> list[InAlert]:
 
 def _grafana_legacy(data: dict) -> list[InAlert]:
     state = str(data.get("state") or "")
-    if state in ("alerting", "no_data"):
+    if state == "alerting":
         status = AlertStatus.FIRING
+    elif state == "no_data":
+        status = AlertStatus.NO_DATA
     elif state == "ok":
         status = AlertStatus.RESOLVED
     else:

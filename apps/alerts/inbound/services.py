@@ -11,9 +11,16 @@ project's stream around it, analyse it; resolve it when its alerts resolve.
   STREAM_INCIDENT_DEDUP_MINUTES; otherwise a new incident opens (`open_incident`, so the
   alert rules hear of it). The alert's labels are kept as the incident's tags; its service
   label (payloads.SERVICE_LABELS) names the service. A graver alert escalates the incident.
+  The incident's range is service-wide (streams.incidents.SERVICE_WIDE): the stream's own
+  alarms of the service join it instead of opening a second incident.
+- **Acknowledged**: an alert joining an acknowledged incident joins it quietly: no channel is
+  told (apps.alerts.services.record_match), and its row says so on the incident page.
 - **Stream around it**: the incident covers the stream from STREAM_INCIDENT_LEAD_MINUTES before
   the start; the range is added at once as a source (apps.streams.incidents.grow, the upload
-  path), and grows with each drain while the alert fires (every resend extends it).
+  path), and grows with each drain while the alert fires (every resend extends it). An alert
+  that began before the range of the incident it joins widens it backwards (`widen`).
+- **No data** (Grafana legacy `no_data`): recorded as a row of that status, with no incident;
+  it does not change a firing row of the same rule, and its `ok` closes it.
 - **Analysis**: once the incident's ingest jobs are done (the findings sink calls
   `analyse_if_ready`), or at once when nothing is being ingested, one analysis is requested
   (apps.incidents.hooks.request_analysis) for the alerts that have not had one.
@@ -25,12 +32,11 @@ project's stream around it, analyse it; resolve it when its alerts resolve.
 from __future__ import annotations
 
 import logging
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -47,7 +53,6 @@ from apps.streams.models import StreamIncident
 
 log = logging.getLogger(__name__)
 
-LOCK_CLASS = 0x414C5254  # "ALRT": pg_advisory_xact_lock(class, key)
 SEVERITY = {
     "critical": Incident.Severity.SEV2,
     "page": Incident.Severity.SEV2,
@@ -67,6 +72,7 @@ class Received:
     resolved: list[int] = field(default_factory=list)  # incidents resolved now
     repeated: int = 0  # resends of what we had
     ignored: int = 0  # resolves of alerts never seen
+    no_data: int = 0  # Grafana legacy no_data: recorded, not firing
 
     def as_dict(self) -> dict:
         return {
@@ -75,6 +81,7 @@ class Received:
             "resolved": self.resolved,
             "repeated": self.repeated,
             "ignored": self.ignored,
+            "no_data": self.no_data,
         }
 
 
@@ -97,6 +104,8 @@ def receive(
                 incident_id = _fire(project, sender, alert, now, result)
                 if incident_id is not None:
                     to_analyse.add(incident_id)
+            elif alert.status == AlertStatus.NO_DATA:
+                _no_data(project, sender, alert, now, result)
             else:
                 _resolve(project, sender, alert, now, result)
     for incident in Incident.objects.filter(pk__in=to_analyse):
@@ -105,11 +114,8 @@ def receive(
 
 
 def lock(project: Project, service: str) -> None:
-    key = f"{connection.schema_name}:{project.pk}:{service}"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, zlib.crc32(key.encode()) >> 1]
-        )
+    """Serialise opening and joining for (project, service) with the stream's own alarms."""
+    stream_incidents.lock_service(project.pk, service)
 
 
 def _existing(project: Project, sender: str, alert: InAlert) -> InboundAlert | None:
@@ -139,8 +145,13 @@ def _fire(
         at=at,
         title=title_of(alert),
         severity=SEVERITY.get(alert.severity, Incident.Severity.SEV3),
-        category="alert",
+        category=stream_incidents.SERVICE_WIDE,
     )
+    quiet = not created and covering.incident.status == Incident.Status.ACKNOWLEDGED
+    if quiet:
+        log.info(
+            "alert %s joined acknowledged incident %s quietly", alert.name, covering.incident_id
+        )
     InboundAlert.objects.create(
         project=project,
         incident_id=covering.incident_id,
@@ -155,6 +166,7 @@ def _fire(
         annotations=alert.annotations,
         starts_at=at,
         opened_incident=created,
+        joined_acknowledged=quiet,
         first_received_at=now,
         last_received_at=now,
     )
@@ -167,7 +179,9 @@ def open_or_join(
     project: Project, *, service: str, at: datetime, title: str, severity: str, category: str
 ) -> tuple[StreamIncident, bool]:
     """The open incident covering `service` around `at`, or a new one; in the caller's
-    transaction, under the caller's lock for (project, service). (its stream range, opened)."""
+    transaction, under the caller's lock for (project, service). (its stream range, opened).
+    `category`: the new incident's (service-wide: streams.incidents.SERVICE_WIDE[:…]). Joining
+    one whose range begins after `at` minus the lead widens the range backwards."""
     window = _minutes("STREAM_INCIDENT_DEDUP_MINUTES", 30)
     current = (
         StreamIncident.objects.select_for_update(of=("self",))
@@ -187,6 +201,7 @@ def open_or_join(
         current.last_ts = max(current.last_ts, at)
         current.matches += 1
         current.save(update_fields=["first_ts", "last_ts", "matches"])
+        stream_incidents.widen(current.pk, at - _minutes("STREAM_INCIDENT_LEAD_MINUTES", 10))
         incident = current.incident
         if severity < incident.severity:  # "sev2" < "sev3": graver
             incidents.update_triage(incident=incident, status=incident.status, severity=severity)
@@ -220,10 +235,46 @@ def extend_stream(incident_id: int, now: datetime, until: datetime) -> None:
         log.warning("incident %s: the stream around the alert not added: %s", incident_id, exc)
 
 
+def _no_data(project: Project, sender: str, alert: InAlert, now: datetime, result: Received):
+    """Record a no_data alert (once while it lasts); no incident opens or changes."""
+    result.no_data += 1
+    rows = InboundAlert.objects.select_for_update().filter(
+        project=project, sender=sender, fingerprint=alert.fingerprint
+    )
+    row = rows.filter(status=InboundAlert.Status.NO_DATA).first()
+    if row is not None:
+        _count(row, now)
+        return
+    InboundAlert.objects.create(
+        project=project,
+        sender=sender,
+        fingerprint=alert.fingerprint,
+        name=alert.name,
+        service=alert.service,
+        severity=alert.severity,
+        summary=alert.summary[:2000],
+        url=alert.url,
+        labels=alert.labels,
+        annotations=alert.annotations,
+        status=InboundAlert.Status.NO_DATA,
+        starts_at=alert.starts_at or now,
+        first_received_at=now,
+        last_received_at=now,
+    )
+
+
 def _resolve(project: Project, sender: str, alert: InAlert, now: datetime, result: Received):
+    closed = 0
+    if alert.starts_at is None:  # Grafana legacy "ok" also ends the rule's no_data
+        closed = InboundAlert.objects.filter(
+            project=project,
+            sender=sender,
+            fingerprint=alert.fingerprint,
+            status=InboundAlert.Status.NO_DATA,
+        ).update(status=InboundAlert.Status.RESOLVED, ends_at=now, last_received_at=now)
     row = _existing(project, sender, alert)
     if row is None:
-        result.ignored += 1
+        result.ignored += 0 if closed else 1
         return
     if row.status == InboundAlert.Status.RESOLVED:
         result.repeated += 1

@@ -5,7 +5,9 @@ tenant and the project): `alertmanager` (Prometheus Alertmanager's webhook, vers
 Authentication: `Authorization: Bearer <token>` (Alertmanager `http_config.authorization`,
 Grafana's "Authorization header") or HTTP Basic with the token as password (both senders'
 `basic_auth`). Answers: 200 with what happened (`opened`, `joined`, `resolved` incident ids,
-`repeated`, `ignored`), 400 malformed, 401 bad or revoked token, 413 too large. A 200 means the
+`repeated`, `ignored`, `no_data`), 400 malformed, 401 bad or revoked token, 413 too large, 429
+with Retry-After over the tenant's ingest quota (apps.streams.quotas: the same token bucket as
+the log receivers, one token per alert; Alertmanager and Grafana retry). A 200 means the
 alerts are stored; a resend is answered 200 again and changes nothing.
 """
 
@@ -25,6 +27,7 @@ from apps.alerts.models import InboundAlert
 from apps.incidents.models import Project
 from apps.ingestion.tokens import authorization
 from apps.ingestion.tokens import services as tokens
+from apps.streams import quotas
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,10 @@ def _receive(
         alerts = parse(request.read(size) if size else b"")
     except PayloadError as exc:
         return _error(400, str(exc))
+    if alerts and (refusal := quotas.take(token.tenant_id, len(alerts))) is not None:
+        response = _error(refusal.status, refusal.reason)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     with schema_context(token.tenant.schema_name):
         project = Project.objects.filter(pk=token.project_id).first()
         if project is None:

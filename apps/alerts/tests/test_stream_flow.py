@@ -103,7 +103,7 @@ def wired(settings):
         yield token, rule, slack, hook, smtp, secret
 
 
-def test_a_stream_incident_notifies_once_with_root_cause_and_first_line(client, wired):
+def test_a_stream_incident_notifies_once_with_root_cause_and_first_line(client, wired, personas):
     token, rule, slack, hook, smtp, secret = wired
     start = timezone.now().replace(microsecond=0) - timedelta(minutes=3)
     post(client, token, burst(start))
@@ -132,6 +132,15 @@ def test_a_stream_incident_notifies_once_with_root_cause_and_first_line(client, 
     assert FAILURE.split(":")[0] in evidence and "too many clients" in evidence
     assert first_line_time[:19] in evidence  # the first failing record, not a later one
     assert evidence in body and "Root cause:" in body
+    # a stream record reads as its time, level, service and message, not the raw JSON record
+    assert evidence == f"{first_line_time[:19]}.000Z FATAL api: {FAILURE}"
+    assert '"message"' not in text and '{"time"' not in body
+    line_link = data["evidence_link"]
+    assert line_link.startswith(f"https://aiops.example/t/alpha/incidents/{incident.pk}/evidence/")
+    assert f"<{line_link}|Open the line>" in text and line_link in body
+    client.force_login(personas.member)
+    page = client.get(line_link.removeprefix("https://aiops.example"))
+    assert page.status_code == 200 and "too many clients" in page.content.decode()
 
     # the failure again, 4 minutes later: the incident grows, its findings count into the alert
     later = start + timedelta(minutes=4)
@@ -151,3 +160,6 @@ def test_a_stream_incident_notifies_once_with_root_cause_and_first_line(client, 
     assert slack.requests[1].json()["blocks"][0]["text"]["text"].startswith("Resolved: ")
     resolved = Webhook(secret).verify(hook.requests[1].body, hook.requests[1].headers)
     assert resolved["type"] == "incident.alert.resolved"
+    (_, trigger_mail), (_, resolve_mail) = smtp.mailbox.messages  # threaded with the trigger
+    assert resolve_mail["In-Reply-To"] == trigger_mail["Message-ID"]
+    assert resolve_mail["Subject"] == f"Re: {trigger_mail['Subject']}"

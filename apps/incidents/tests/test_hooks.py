@@ -18,11 +18,11 @@ def heard(personas, monkeypatch):
     monkeypatch.setattr(hooks, "_listeners", {})
     events = []
 
-    def listener(incident, event):
-        events.append((incident.pk, event))
+    def listener(incident, event, by):
+        events.append((incident.pk, event, by) if by else (incident.pk, event))
         Project.objects.create(name=f"written by listener {event}", slug=f"listener-{event}")
 
-    def broken(incident, event):
+    def broken(incident, event, by):
         Project.objects.create(name="rolled back", slug="rolled-back")
         raise RuntimeError("a bug in a listener")
 
@@ -41,7 +41,9 @@ def test_open_escalate_resolve(heard):
     assert not services.update_triage(incident=incident, status="investigating", severity="sev3")
     assert services.update_triage(incident=incident, status="resolved", severity="sev3")
     assert services.update_triage(incident=incident, status="resolved", severity="sev1")
-    assert [e for _, e in heard] == [IncidentEvent.OPENED, IncidentEvent.ESCALATED, "resolved"]
+    assert [e for _, e, *_ in heard] == [IncidentEvent.OPENED, IncidentEvent.ESCALATED, "resolved"]
     assert Incident.objects.filter(pk=incident.pk, status="resolved").exists()
     assert Project.objects.filter(slug="listener-opened").exists()  # committed with it
     assert not Project.objects.filter(slug="rolled-back").exists()  # the failing one alone
+    services.update_triage(incident=incident, status="acknowledged", severity="sev1", by="Ada")
+    assert heard[-1] == (incident.pk, IncidentEvent.ACKNOWLEDGED, "Ada")  # who, for messages

@@ -205,7 +205,8 @@ def incident_update(request: TenantHttpRequest, incident_id: int):
     severity = request.POST.get("severity", incident.severity)
     if status not in Incident.Status.values or severity not in Incident.Severity.values:
         return HttpResponse("Unknown status or severity.", status=400)
-    services.update_triage(incident=incident, status=status, severity=severity)
+    by = request.user.get_full_name() or request.user.get_username()
+    services.update_triage(incident=incident, status=status, severity=severity, by=by)
     if not request.htmx:
         return redirect("incidents:incident-detail", incident_id=incident.pk)
     context = {
