@@ -31,7 +31,7 @@ from apps.core.correlate.deploys import (
     rise_llr,
     suspects,
 )
-from apps.core.correlate.logdeploys import HINT, SAME_CHANGE, LogDeploys
+from apps.core.correlate.logdeploys import HINT, SAME_CHANGE, LogDeploy, LogDeploys
 from apps.core.correlate.markers import Marker
 from apps.core.correlate.services import (
     MAX_BLAME_GROUPS,
@@ -333,7 +333,7 @@ def record_log_deploys(incident: Incident) -> int:
         )
     stored = 0
     for found in seen.result():
-        if _known_elsewhere(incident.project_id, found.service, found.ts):
+        if _known_elsewhere(incident.project_id, found):
             continue
         marker = Marker(
             service=found.service[:200],
@@ -348,17 +348,16 @@ def record_log_deploys(incident: Incident) -> int:
     return stored
 
 
-def _known_elsewhere(project_id: int, service: str, ts: datetime) -> bool:
-    return (
-        Deploy.objects.filter(
-            project_id=project_id,
-            started_at__gte=ts - SAME_CHANGE,
-            started_at__lte=ts + SAME_CHANGE,
-            service__iexact=service,
-        )
-        .exclude(source=Deploy.Source.LOGS)
-        .exists()
-    )
+def _known_elsewhere(project_id: int, found: LogDeploy) -> bool:
+    """A deploy of that service within SAME_CHANGE from a sender, or the same version read from
+    another incident's logs (or another line of these), is the same change."""
+    near = Deploy.objects.filter(
+        project_id=project_id,
+        started_at__gte=found.ts - SAME_CHANGE,
+        started_at__lte=found.ts + SAME_CHANGE,
+        service__iexact=found.service,
+    ).exclude(external_id=f"{found.ref.source_id}:{found.ref.line}")
+    return near.filter(~Q(source=Deploy.Source.LOGS) | Q(version=found.version)).exists()
 
 
 def _deploys_near(incident: Incident, firsts) -> list[Deploy]:

@@ -149,3 +149,15 @@ def test_a_rollout_read_from_kubernetes_events_is_the_trigger(rollout, alpha_sch
     row = _correlation(rollout)
     assert row.origin == "checkout"
     assert (row.suspect["service"], row.suspect["version"]) == ("checkout", "1.9.0")
+
+
+def test_the_same_deploy_read_again_is_stored_once(incidents, alpha_schema):
+    """pricing v2.14.0 read from the logs of a second incident of the project: one row."""
+    from apps.deploys import correlation
+    from apps.deploys.models import Deploy
+
+    incident = incidents["pricing-deploy-panic"]
+    before = Deploy.objects.filter(project=incident.project, source="logs").count()
+    Deploy.objects.filter(project=incident.project, source="logs").update(external_id="other")
+    correlation.record_log_deploys(incident)
+    assert Deploy.objects.filter(project=incident.project, source="logs").count() == before
