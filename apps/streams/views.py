@@ -83,6 +83,8 @@ def _receive(request: HttpRequest, schemes: frozenset[str], bounds: Limits) -> R
     token = tokens.authenticate(token_text, Scope.LOGS)
     if token is None:
         raise Unauthorized("a valid ingest token is required")
+    if (refusal := quotas.refused_recently(token.tenant_id)) is not None:
+        raise Throttled(refusal)
     with schema_context(token.tenant.schema_name):
         refusal = quotas.overloaded()
     if refusal is not None:

@@ -40,6 +40,16 @@ def make_token(slug: str, project_slug: str, name: str = "") -> Token:
     return Token(text=text, row=row, tenant=tenant, project=project)
 
 
+@pytest.fixture(autouse=True)
+def _no_quota_refusals_held():
+    """A 429 is held per process for up to a second (apps.streams.quotas): not across tests."""
+    from apps.streams import quotas
+
+    quotas._refused.clear()
+    yield
+    quotas._refused.clear()
+
+
 @pytest.fixture
 def alpha_token(db) -> Token:
     return make_token("alpha", "alpha-marker", "tests")

@@ -72,3 +72,18 @@ def test_a_backed_up_spool_answers_503_with_retry_after(client, alpha_token, set
     assert response.status_code == 503
     assert response["Retry-After"] == str(settings.STREAM_OVERLOAD_RETRY_AFTER)
     quotas._backlog_cache.clear()
+
+
+def test_a_refused_tenant_is_refused_again_before_its_body_is_read(
+    client, alpha_token, beta_token, small_quota, settings, monkeypatch
+):
+    """A flooder that ignores Retry-After costs a token lookup, not a decode: within the hold
+    even a malformed body is answered 429 (it is never read), other tenants are untouched,
+    and once the bucket may have refilled the tenant is served again."""
+    settings.STREAM_TENANT_RATE = 1
+    assert quotas.take(alpha_token.tenant.pk, 300) is None
+    assert send(client, alpha_token, ndjson(100, "over")).status_code == 429
+    assert send(client, alpha_token, b"{not json").status_code == 429  # not decoded: not a 400
+    assert send(client, beta_token, b"{not json").status_code == 400  # beta is decoded
+    monkeypatch.setattr(quotas, "_refused", {})  # as when the hold has passed
+    assert send(client, alpha_token, b"{not json").status_code == 400
