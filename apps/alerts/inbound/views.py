@@ -4,7 +4,8 @@ tenant and the project): `alertmanager` (Prometheus Alertmanager's webhook, vers
 
 Authentication: `Authorization: Bearer <token>` (Alertmanager `http_config.authorization`,
 Grafana's "Authorization header") or HTTP Basic with the token as password (both senders'
-`basic_auth`). Answers: 200 with what happened (`opened`, `joined`, `resolved` incident ids,
+`basic_auth`); the token must allow the `alerts` scope (a token without scopes allows all).
+Answers: 200 with what happened (`opened`, `joined`, `resolved` incident ids,
 `repeated`, `ignored`, `no_data`), 400 malformed, 401 bad or revoked token, 413 too large, 429
 with Retry-After over the tenant's ingest quota (apps.streams.quotas: the same token bucket as
 the log receivers, one token per alert; Alertmanager and Grafana retry). A 200 means the
@@ -27,6 +28,7 @@ from apps.alerts.models import InboundAlert
 from apps.incidents.models import Project
 from apps.ingestion.tokens import authorization
 from apps.ingestion.tokens import services as tokens
+from apps.ingestion.tokens.models import Scope
 from apps.streams import quotas
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,9 @@ def _receive(
     token_text = authorization.token_from_authorization(
         request.headers.get("Authorization"), schemes=authorization.BEARER_OR_BASIC
     )
-    token = tokens.authenticate(token_text)
+    token = tokens.authenticate(token_text, Scope.ALERTS)
     if token is None:
-        return _error(401, "a valid ingest token is required")
+        return _error(401, "a valid ingest token allowed to send alerts is required")
     try:
         size = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -1,5 +1,6 @@
 """Alerts in under the tenant's ingest quota (429 + Retry-After, nothing stored, another
-tenant unaffected), and Grafana legacy `no_data`: recorded, never an incident."""
+tenant unaffected), only with a token allowed to send alerts, and Grafana legacy `no_data`:
+recorded, never an incident."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django_tenants.utils import tenant_context
 from apps.alerts.models import InboundAlert
 from apps.alerts.tests.test_inbound import AM, GRAFANA, am_payload, basic, bearer, post
 from apps.incidents.models import Incident
+from apps.ingestion.tokens import services as tokens
 from apps.streams import quotas
 from apps.streams.tests.conftest import make_token
 
@@ -40,6 +42,17 @@ def test_alerts_over_the_tenants_quota_get_429_with_retry_after(client, token, s
     with tenant_context(token.tenant):
         assert InboundAlert.objects.count() == 3  # refused: nothing stored, nothing opened
         assert Incident.objects.filter(project=token.project).count() == 3
+
+
+def test_only_a_token_allowed_to_send_alerts_may(client, token):
+    for scopes, status in [(["logs"], 401), (["deploys", "logs"], 401), (["alerts"], 200)]:
+        _, text = tokens.create_token(
+            tenant=token.tenant, project=token.project, name="scoped", scopes=scopes
+        )
+        response = post(client, AM, am_payload(fp=f"{scopes}"), f"Bearer {text}")
+        assert response.status_code == status, scopes
+    with tenant_context(token.tenant):
+        assert InboundAlert.objects.count() == 1  # the refused ones stored nothing
 
 
 def test_one_token_per_alert(client, token, small_quota):
