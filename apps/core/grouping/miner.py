@@ -49,7 +49,7 @@ from .templates import (
     merge_token,
     token_pattern,
 )
-from .values import is_request_line, route_shape, route_variation
+from .values import is_request_line, is_slot, route_shape, route_variation
 
 SIG_CACHE_LIMIT = 100_000
 STATE_VERSION = 1
@@ -345,7 +345,9 @@ class Miner:
                 continue
             ids = self._evidence.setdefault(key, set())
             ids.update((other.id, new.id))
-            if len(ids) >= self._config.k_mixed:
+            if len(ids) >= self._config.k_mixed or (
+                len(ids) == 2 and all(is_slot({other.tokens[c], new.tokens[c]}) for c in key[0])
+            ):
                 survivor = self._maybe_merge(key)
                 if survivor is not None:
                     return survivor
@@ -378,6 +380,8 @@ class Miner:
                 if min(route_variation(values), default=0) < k_word:
                     return False
                 continue
+            if is_slot(values):
+                continue  # a key's value, a unit: two values make it a variable
             need = k_word
             # ids the masks did not know: two values suffice while they are fresh (no value
             # shared by two members, most lines a new value); a few values that repeat

@@ -96,6 +96,20 @@ def fold(tokens: list[str], spans: tuple[tuple[int, int, str], ...], raw: bool) 
     return out
 
 
+def is_slot(values: set[str]) -> bool:
+    """Values that sit in a parameter's slot by their shape, so that two of them make the
+    column a variable: the values of one key (`user=root`, `user=guest`), or size and time
+    units after a number (`<*> B`, `<*> KB`). Any other word needs several values."""
+    if len(values) < 2:
+        return False
+    keys = {v.partition("=")[0] for v in values}
+    if len(keys) == 1:
+        key = next(iter(keys))
+        return key != "" and all("=" in v for v in values) and key.replace("_", "").isalnum()
+    trails = {_unit(v) for v in values}  # `B,` and `KB,`: units followed alike
+    return len(trails) == 1 and None not in trails
+
+
 def is_request_line(token: str) -> bool:
     """A quoted HTTP request line as masking leaves it: `"GET /api/users/<*> HTTP/<*>"`."""
     return token.startswith('"') and token.endswith(f'HTTP/{WILDCARD}"')

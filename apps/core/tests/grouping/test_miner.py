@@ -284,3 +284,21 @@ def test_status_class_survives_the_shape_cache() -> None:
     ids = [miner.add(_access("GET", "/x", s)).template_id for s in (200, 502, 200, 502, 404)]
     assert ids[0] == ids[2] and ids[1] == ids[3]
     assert len(set(ids)) == 3
+
+
+def test_a_keys_value_and_a_unit_are_variables_at_two_values() -> None:
+    """`user=root` / `user=guest` and `<*> B` / `<*> KB` sit in a parameter's slot by shape:
+    two values make them a variable, while two plain words stay two events."""
+    miner = Miner(salt="t")
+    users = {
+        miner.add(f"auth failure; uid=0 tty=ssh user={u}").template_id for u in ("root", "guest")
+    }
+    assert len(users) == 1
+    assert miner.add("auth failure; uid=0 tty=ssh user=admin").template == (
+        "auth failure; uid=<*> tty=ssh user=<*>"
+    )
+    sizes = {miner.add(f"stored block (size {n} {u}, free 9 KB)").template_id
+             for n, u in ((12, "B"), (3, "KB"))}  # fmt: skip
+    assert len(sizes) == 1
+    states = {miner.add(f"job 7 finished: {s}").template_id for s in ("OK", "FAILED")}
+    assert len(states) == 2
