@@ -206,6 +206,9 @@ def pagerduty(msg: AlertMessage, routing_key: str) -> dict[str, Any]:
     if msg.link:
         event["client_url"] = msg.link
         event["links"] = [{"href": msg.link, "text": "Open incident"}]
+    if msg.evidence_link:
+        line = {"href": msg.evidence_link, "text": "Open the first evidence line"}
+        event["links"] = [*event.get("links", []), line]
     return event
 
 

@@ -59,3 +59,38 @@ def test_webhook_envelope_and_mail_text():
     assert AlertMessage.from_dict({**envelope["data"], "unknown": 1}) == message(action="resolve")
     assert formats.email_subject(message()).startswith("[CRITICAL] [api] ")
     assert "\n" not in formats.email_subject(message(title="a\nBcc: x@y"))
+
+
+LINE = "https://aiops.example/t/alpha/incidents/1/evidence/2/31/"
+
+
+def test_the_evidence_line_links_to_its_context_everywhere():
+    msg = message(evidence_link=LINE)
+    slack = formats.slack(msg)
+    check_slack(slack)
+    assert f"<{LINE}|Open the line>" in str(slack)
+    teams = formats.teams(msg)
+    check_teams(teams)
+    actions = teams["attachments"][0]["content"]["actions"]
+    assert [a["url"] for a in actions] == [msg.link, LINE]
+    trigger = formats.pagerduty(msg, "k" * 32)
+    check_pagerduty(trigger)
+    assert [link["href"] for link in trigger["links"]] == [msg.link, LINE]
+    assert f"    {LINE}" in formats.email_text(msg)
+    assert "Open the line" not in str(formats.slack(message()))  # no link, no button
+
+
+def test_an_acknowledgement_is_short_and_names_who():
+    ack = message(action="acknowledge", by="Ada", title="db down", evidence_link=LINE)
+    slack = formats.slack(ack)
+    check_slack(slack)
+    assert slack["blocks"][0]["text"]["text"] == "Acknowledged by Ada: db down"
+    assert "Root cause" not in str(slack) and "First evidence" not in str(slack)
+    teams = str(formats.teams(ack))
+    assert "Acknowledged by Ada: db down" in teams and "First evidence" not in teams
+    text = formats.email_text(ack)
+    assert text.startswith("Acknowledged by Ada: db down\n") and "Root cause" not in text
+    assert formats.webhook(ack)["data"]["by"] == "Ada"
+    assert message(action="acknowledge").headline.startswith("Acknowledged: ")  # nobody named
+    trigger = message(title="db down")
+    assert formats.email_subject(ack, trigger) == "Re: " + formats.email_subject(trigger)
