@@ -49,7 +49,7 @@ from .templates import (
     merge_token,
     token_pattern,
 )
-from .values import is_request_line, is_slot, route_shape, route_variation
+from .values import is_request_line, is_slot, route_shape, route_variation, slot_pair
 
 SIG_CACHE_LIMIT = 100_000
 STATE_VERSION = 1
@@ -346,7 +346,7 @@ class Miner:
             ids = self._evidence.setdefault(key, set())
             ids.update((other.id, new.id))
             if len(ids) >= self._config.k_mixed or (
-                len(ids) == 2 and all(is_slot({other.tokens[c], new.tokens[c]}) for c in key[0])
+                len(ids) == 2 and all(slot_pair(other.tokens[c], new.tokens[c]) for c in key[0])
             ):
                 survivor = self._maybe_merge(key)
                 if survivor is not None:

@@ -110,6 +110,16 @@ def is_slot(values: set[str]) -> bool:
     return len(trails) == 1 and None not in trails
 
 
+def slot_pair(a: str, b: str) -> bool:
+    """`is_slot({a, b})` for two different values, without building sets (the miner asks
+    for every pair of neighbours that differ)."""
+    key, eq, _ = a.partition("=")
+    if eq:
+        return key != "" and b.startswith(key + "=") and key.replace("_", "").isalnum()
+    unit = _unit(a)
+    return unit is not None and unit == _unit(b)
+
+
 def is_request_line(token: str) -> bool:
     """A quoted HTTP request line as masking leaves it: `"GET /api/users/<*> HTTP/<*>"`."""
     return token.startswith('"') and token.endswith(f'HTTP/{WILDCARD}"')
