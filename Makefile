@@ -16,7 +16,7 @@ lint:  ## ruff, the app ladder's import contract (.importlinter), mypy over the 
 bench: ## throughput and grouping benchmarks (prints numbers, asserts nothing)
 	@bash scripts/bench.sh
 
-PROVE ?= faults jobs_faults alerts_faults hostile xss xss_reports load isolation migrations bruteforce ssrf
+PROVE ?= faults jobs_faults alerts_faults stream_faults hostile stream_hostile stream_flood xss xss_reports load isolation migrations bruteforce ssrf
 
 prove: ## attack the running system (faults, outage, hostile input, XSS, load, isolation, SSRF, brute force); docs/prove.md table
 	@bash -c '. scripts/dev-env.sh && rc=0; \
