@@ -50,7 +50,8 @@ class CorrelationRun:
                 service=service,
                 ts=record.ts,
                 message=record.message,
-                ref=EvidenceRef(source, record.line),
+                source=source,
+                line=record.line,
                 attrs=record.attrs,
             )
         if record.level is not None and LEVEL_NUMBER[record.level] < ERROR:

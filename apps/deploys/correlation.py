@@ -10,7 +10,7 @@ and the streams' incidents alike, and costs the ingest path nothing per line:
 - the errors: events at ERROR and above (the partial level index), and the level-less lines
   of groups whose template says it failed (Go's `log` prints no level), by the group index;
 - deploys in the logs: the events of the few groups whose template has the shape of a rollout,
-  an image or a start line (`apps.core.correlate.logdeploys.HINT`).
+  an image or a start line (`apps.core.correlate.logdeploys.hint`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from apps.core.correlate.deploys import (
     rise_llr,
     suspects,
 )
-from apps.core.correlate.logdeploys import HINT, SAME_CHANGE, LogDeploy, LogDeploys
+from apps.core.correlate.logdeploys import SAME_CHANGE, LogDeploy, LogDeploys, hint
 from apps.core.correlate.markers import Marker
 from apps.core.correlate.services import (
     MAX_BLAME_GROUPS,
@@ -310,7 +310,7 @@ def record_log_deploys(incident: Incident) -> int:
         for gid, template, count in GroupOccurrence.objects.filter(
             incident=incident, count__lte=BUSY_GROUP
         ).values_list("group__group_id", "group__template", "count")
-        if HINT.search(template[:400])
+        if hint(template[:400])
     ]
     if not candidates:
         return 0
@@ -328,7 +328,9 @@ def record_log_deploys(incident: Incident) -> int:
             service=service or NO_SERVICE,
             ts=ts,
             message=head,
-            ref=EvidenceRef(str(source_id), line, source_id),
+            source=str(source_id),
+            line=line,
+            source_id=source_id,
             attrs=attrs if isinstance(attrs, dict) else None,
         )
     stored = 0

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apps.core.correlate.logdeploys import LogDeploys
-from apps.core.vocabulary import EvidenceRef
 
 T0 = datetime(2024, 3, 14, 14, 0, tzinfo=UTC)
 
@@ -21,7 +20,8 @@ def run(lines: list[tuple[str, str]], attrs: list[dict] | None = None) -> list[t
             service=service,
             ts=T0 + timedelta(seconds=i),
             message=message,
-            ref=EvidenceRef("x.log", i + 1),
+            source="x.log",
+            line=i + 1,
             attrs=(attrs or [{}] * len(lines))[i],
         )
     return [(d.service, d.version, d.kind, d.ref.line) for d in seen.result()]
