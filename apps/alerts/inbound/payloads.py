@@ -10,7 +10,9 @@ Framework-free (no Django): the receiver (views.py) hands the raw body here and 
   `dashboardURL`, …) and `"version": "1"`.
 - Grafana legacy alerting (before 8): `{state: alerting|ok|no_data|…, ruleId, ruleName, title,
   message, tags, ruleUrl}`; it has no time and no fingerprint: the rule id stands for both.
-  `no_data` (the query returned nothing) is its own status: not firing.
+  `no_data` (the query returned nothing) is its own status: not firing. So is unified
+  alerting's counterpart, the `DatasourceNoData` alert Grafana fires for a rule whose query
+  returned nothing (its default No Data handling).
 
 A label names the service (SERVICE_LABELS, first present wins). Bounds keep one request small:
 at most MAX_ALERTS alerts, MAX_LABELS labels of bounded size each.
@@ -42,6 +44,7 @@ SERVICE_LABELS = (
 )
 SEVERITY_LABELS = ("severity", "priority", "level")
 UNSET_TIME = datetime(1, 1, 1, tzinfo=UTC)
+NO_DATA_ALERTNAME = "DatasourceNoData"  # Grafana unified alerting's "No Data" alert
 
 
 class PayloadError(ValueError):
@@ -112,6 +115,8 @@ def _alerts(data: dict) -> list[InAlert]:
         status = str(item.get("status") or data.get("status") or "")
         if status not in (AlertStatus.FIRING, AlertStatus.RESOLVED):
             raise PayloadError(f"alert {n}: status must be firing or resolved")
+        if status == AlertStatus.FIRING and labels.get("alertname") == NO_DATA_ALERTNAME:
+            status = AlertStatus.NO_DATA
         starts_at = _time(item.get("startsAt"), f"alert {n} startsAt")
         if starts_at is None:
             raise PayloadError(f"alert {n}: startsAt is required")

@@ -241,6 +241,8 @@ def _no_data(project: Project, sender: str, alert: InAlert, now: datetime, resul
     rows = InboundAlert.objects.select_for_update().filter(
         project=project, sender=sender, fingerprint=alert.fingerprint
     )
+    if alert.starts_at is not None:  # Grafana unified (DatasourceNoData): one row per start
+        rows = rows.filter(starts_at=alert.starts_at)
     row = rows.filter(status=InboundAlert.Status.NO_DATA).first()
     if row is not None:
         _count(row, now)
@@ -284,6 +286,8 @@ def _resolve(project: Project, sender: str, alert: InAlert, now: datetime, resul
     row.status, row.ends_at = InboundAlert.Status.RESOLVED, ends
     row.save(update_fields=["status", "ends_at"])
     _count(row, now)
+    if row.incident_id is None:  # a no_data alert ended: no incident to touch
+        return
     extend_stream(row.incident_id, now, min(ends, now))
     incident = Incident.objects.select_for_update().get(pk=row.incident_id)
     still_firing = InboundAlert.objects.filter(

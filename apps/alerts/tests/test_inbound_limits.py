@@ -104,3 +104,20 @@ def test_an_ok_after_no_data_alone_closes_it(client, token):
     assert ok["ignored"] == 0 and ok["resolved"] == []
     with tenant_context(token.tenant):
         assert InboundAlert.objects.get().status == InboundAlert.Status.RESOLVED
+
+
+def test_grafana_unified_datasource_no_data_is_not_firing_either(client, token):
+    payload = am_payload(service="storage", fp="5d5d5d5d5d5d5d5d")
+    payload.update(version="1", orgId=1, state="alerting")
+    labels = payload["alerts"][0]["labels"]
+    labels.update(alertname="DatasourceNoData", rulename="Disk full", datasource_uid="prom")
+    body = post(client, GRAFANA, payload, bearer(token)).json()
+    assert body["opened"] == [] and body["no_data"] == 1
+    assert post(client, GRAFANA, payload, bearer(token)).json()["no_data"] == 1  # a resend
+    payload["alerts"][0]["status"] = "resolved"
+    resolved = post(client, GRAFANA, payload, bearer(token)).json()
+    assert resolved["resolved"] == [] and resolved["ignored"] == 0
+    with tenant_context(token.tenant):
+        (row,) = InboundAlert.objects.all()
+        assert row.status == InboundAlert.Status.RESOLVED and row.incident_id is None
+        assert not Incident.objects.filter(project=token.project).exists()
