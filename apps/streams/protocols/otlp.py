@@ -30,6 +30,7 @@ from .record import (
     StreamRecord,
     TooDeep,
     Unsupported,
+    clean_value,
     from_unix_nanos,
     make_record,
 )
@@ -100,7 +101,7 @@ def _hex_to_base64(value: object) -> str:
 
 def records(request: ExportLogsServiceRequest, *, received_at: datetime, limits: Limits):
     for resource_logs in request.resource_logs:
-        resource = _attributes(resource_logs.resource.attributes, limits)
+        resource = clean_value(_attributes(resource_logs.resource.attributes, limits), limits)
         service = resource.get("service.name")
         service = service if isinstance(service, str) else ""
         for scope_logs in resource_logs.scope_logs:
@@ -146,6 +147,7 @@ def _record(log, resource, service, scope, received_at, limits) -> StreamRecord:
         trace_id=binascii.hexlify(log.trace_id).decode("ascii"),
         span_id=binascii.hexlify(log.span_id).decode("ascii"),
         limits=limits,
+        resource_clean=True,  # cleaned once per resource in records()
     )
 
 

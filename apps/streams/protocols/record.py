@@ -161,8 +161,12 @@ def make_record(
     trace_id: str = "",
     span_id: str = "",
     limits: Limits,
+    resource_clean: bool = False,
 ) -> StreamRecord:
-    """Build a record with every string made storable and the message bounded."""
+    """Build a record with every string made storable and the message bounded.
+
+    `resource_clean`: the caller passed a resource `clean_value` already made storable (one
+    resource is shared by every record of an OTLP batch: cleaned once, not per record)."""
     text, truncated = bounded_message(message, limits)
     return StreamRecord(
         time=time,
@@ -171,7 +175,7 @@ def make_record(
         level=level,
         message=text,
         attributes=clean_value(attributes or {}, limits),  # type: ignore[arg-type]
-        resource=clean_value(resource or {}, limits),  # type: ignore[arg-type]
+        resource=(resource or {}) if resource_clean else clean_value(resource or {}, limits),  # type: ignore[arg-type]
         trace_id=_hex_id(trace_id, 32),
         span_id=_hex_id(span_id, 16),
         truncated=truncated,
