@@ -100,6 +100,7 @@ def _copy_records(batch_id: int, records: list[StreamRecord]) -> None:
     """COPY the batch's records into the spool (~5× faster than bulk_create per record)."""
     statement = f"COPY {SpoolRecord._meta.db_table} ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
     dumps = _encode_json
+    shared: tuple[object, str] = (None, "{}")  # records of a batch often share one resource
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
@@ -108,6 +109,8 @@ def _copy_records(batch_id: int, records: list[StreamRecord]) -> None:
         write = copy.write_row
         for seq, record in enumerate(records):
             level = record.level
+            if record.resource is not shared[0]:
+                shared = (record.resource, dumps(record.resource) if record.resource else "{}")
             write(
                 (
                     batch_id,
@@ -118,7 +121,7 @@ def _copy_records(batch_id: int, records: list[StreamRecord]) -> None:
                     LEVEL_NUMBER.get(level) if level else None,
                     record.message,
                     dumps(record.attributes) if record.attributes else "{}",
-                    dumps(record.resource) if record.resource else "{}",
+                    shared[1],
                     record.trace_id,
                     record.span_id,
                     record.truncated,
