@@ -50,8 +50,20 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
-# A cheap test before the patterns: every pattern needs one of these words or a W3C id shape.
-_HINT = re.compile(r"(?i)trace|req|corr|root=|b3|-[0-9a-f]{32}-")
+# A cheap test before the patterns: every pattern needs one of these words (in the lowered
+# text: substring tests, where a case-insensitive regex alternation cost ~10 µs a line) or a
+# W3C id's shape.
+_WORDS = ("trace", "req", "corr", "root=", "b3")
+_W3C_SHAPE = re.compile(r"-[0-9a-f]{32}-")
+
+
+def _hint(text: str) -> bool:
+    low = text.lower()
+    for word in _WORDS:
+        if word in low:
+            return True
+    return _W3C_SHAPE.search(low) is not None
+
 
 _PLAIN = re.compile(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")  # already a bare trace id
 # Field names (record attrs) that hold an id, most specific first.
@@ -78,7 +90,7 @@ TRACE_FIELDS: tuple[str, ...] = (
 
 def ids_in_text(text: str) -> tuple[str, str] | None:
     """(kind, id) of the first trace or request id in `text`, or None."""
-    if not _HINT.search(text):
+    if not _hint(text):
         return None
     for kind, pattern in _PATTERNS:
         m = pattern.search(text)
