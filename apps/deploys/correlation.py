@@ -69,12 +69,17 @@ def on_ingest_done(job, findings, source_ids) -> None:
         log.exception("deploys: correlation of incident %s failed", job.incident_id)
 
 
+MAX_JUDGED = 20  # the latest deploys near an incident that are judged (the timeline lists 20)
+
+
 def refresh(incident: Incident) -> IncidentCorrelation:
+    """Deploys from the incident's logs, then its services' order and the verdicts on the
+    deploys near it, stored in its one `IncidentCorrelation` row."""
     record_log_deploys(incident)
     firsts = _service_starts(incident)
     correlator = _correlator(incident, firsts)
     correlation = correlator.result()
-    near = _deploys_near(incident, firsts)
+    near = _deploys_near(incident, firsts)[-MAX_JUDGED:]
     events = [DeployEvent(d.service, d.version, d.started_at) for d in near]
     changed = changed_services(events, correlator, correlation)
     if changed:  # a failing service deployed just before: a cue for where it began
@@ -115,7 +120,10 @@ def refresh(incident: Incident) -> IncidentCorrelation:
                     "errors_after": v.errors_after,
                     "new_groups": v.new_groups,
                     "reason": v.reason,
-                    "services": per_service(deploy.started_at, correlator, correlation),
+                    # the table under "errors began after deploy X": for the suspect
+                    "services": per_service(deploy.started_at, correlator, correlation)
+                    if v.suspect
+                    else [],
                 }
                 for deploy, v in zip(near, verdicts, strict=True)
             ],
