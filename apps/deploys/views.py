@@ -41,6 +41,7 @@ from apps.deploys.models import Deploy
 from apps.incidents.models import Project
 from apps.ingestion.tokens import authorization
 from apps.ingestion.tokens import services as tokens
+from apps.ingestion.tokens.models import Scope
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def marker(request: HttpRequest) -> HttpResponse:
         token_text = authorization.token_from_authorization(
             request.headers.get("Authorization"), schemes=authorization.BEARER_OR_BASIC
         )
-        token = tokens.authenticate(token_text)
+        token = tokens.authenticate(token_text, scope=Scope.DEPLOYS)
         if token is None:
             log.warning("deploy marker refused: no valid ingest token")
             raise _Refused(401, "a valid ingest token is required")
@@ -169,7 +170,7 @@ def argocd(request: HttpRequest) -> HttpResponse:
             token_text = authorization.token_from_authorization(
                 request.headers.get("Authorization"), schemes=authorization.BEARER_OR_BASIC
             )
-            token = tokens.authenticate(token_text)
+            token = tokens.authenticate(token_text, scope=Scope.DEPLOYS)
             target = (token.tenant.schema_name, token.project_id) if token else None
         if target is None:
             log.warning("deploy webhook refused: bad token (argocd)")

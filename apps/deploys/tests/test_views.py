@@ -279,3 +279,21 @@ def test_hook_secret_is_sealed(alpha_token, github_hook):
 
     row = DeployHook.objects.get(repository="acme/pricing")
     assert github_hook not in row.secret_sealed
+
+
+def test_marker_needs_a_token_allowed_deploys(client, alpha_token):
+    """A token scoped to logs (a shipper's) cannot write deploy markers; one scoped to deploys
+    can."""
+    from apps.ingestion.tokens import services as tokens
+
+    def scoped(scopes):
+        _row, text = tokens.create_token(
+            tenant=alpha_token.tenant, project=alpha_token.project, name="s", scopes=scopes
+        )
+        return {"HTTP_AUTHORIZATION": f"Bearer {text}"}
+
+    refused = _post(client, "/ingest/deploys", {"service": "a"}, **scoped(("logs",)))
+    assert refused.status_code == 401
+    assert _deploys(alpha_token) == []
+    ok = _post(client, "/ingest/deploys", {"service": "a"}, **scoped(("deploys",)))
+    assert ok.status_code == 201
