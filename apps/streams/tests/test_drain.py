@@ -216,3 +216,26 @@ def test_the_sweep_sends_again_a_drain_whose_task_was_taken_and_lost(alpha_token
     lost = message(long_ago + retry)
     assert draining.sweep() == 1 and sent == [schema]
     assert not OrmQ.objects.filter(pk=lost.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partition_made_in_a_rolled_back_transaction_is_made_again():
+    """`ensure` remembers the partitions it made, per process; one made inside a transaction
+    that then rolled back must not be remembered (the drain would write into nothing)."""
+    from django.db import connection, transaction
+
+    from .conftest import make_token
+
+    token = make_token("alpha", "alpha-marker", "partitions")
+    day = date(2031, 1, 2)
+    name = f"streams_event_p{token.project.pk}_20310102"
+    with tenant_context(token.tenant):
+        with transaction.atomic():
+            partitions.ensure(token.project.pk, day)
+            transaction.set_rollback(True)
+        assert name not in {n for _, _, n in partitions.day_partitions()}
+        partitions.ensure(token.project.pk, day)  # outside any transaction: made, not skipped
+        assert name in {n for _, _, n in partitions.day_partitions()}
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {name}")
+        partitions._made.discard((connection.schema_name, token.project.pk, day))
