@@ -9,9 +9,10 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from apps.core.render.chart import ChartData
+from apps.core.render.chart import ChartData, DeployMark
 from apps.core.render.document import EvidenceLine
 from apps.core.render.markdown import merge_refs
+from apps.deploys.selectors import LEAD, correlation_of, deploys_between
 from apps.incidents.models import Incident, Project
 from apps.ingestion.models import Event
 from apps.reports.models import PdfExport, Report, ReportSection, ReportTemplate, ReportVersion
@@ -151,11 +152,36 @@ def evidence_lines(incident: Incident, refs) -> list[EvidenceLine]:
     return out
 
 
+def suspect_deploy(incident: Incident) -> tuple[int | None, datetime | None]:
+    """The id and start of the deploy the incident's stored correlation names the likely
+    trigger (None, None when it names none)."""
+    correlation = correlation_of(incident.pk)
+    suspect = correlation.suspect if correlation else None
+    if not suspect or not suspect.get("ts"):
+        return None, None
+    return suspect.get("deploy_id"), datetime.fromisoformat(suspect["ts"])
+
+
+def deploy_marks(
+    incident: Incident, start: datetime, end: datetime, suspect_id: int | None
+) -> list[DeployMark]:
+    """The project's deploys in [start, end], the suspect flagged: one query."""
+    return [
+        DeployMark(d.started_at, d.service, d.version, suspect=d.pk == suspect_id)
+        for d in deploys_between(incident.project_id, start, end, lead=timedelta(0))
+    ]
+
+
 def chart_data(incident: Incident, first: datetime | None, last: datetime | None, markers):
-    """Event counts per time bucket and level group: one grouped query."""
+    """Event counts per time bucket and level group (one grouped query), and the project's
+    deploys in the chart's range. A suspect deploy shortly before the first line widens the
+    range to show it: the change that began the incident belongs on its chart."""
 
     if not first or not last:
         return None
+    suspect_id, suspect_at = suspect_deploy(incident)
+    if suspect_at and first - LEAD <= suspect_at < first:
+        first = suspect_at
     end = last + timedelta(seconds=1)
     target = max((end - first).total_seconds(), 1) / CHART_BUCKETS
     width = next((step for step in NICE if step >= target), NICE[-1])
@@ -177,4 +203,10 @@ def chart_data(incident: Incident, first: datetime | None, last: datetime | None
         if 0 <= b < count:
             key = "error" if (level or 0) >= 4 else "warn" if level == 3 else "other"
             buckets[b][key] = buckets[b].get(key, 0) + n
-    return ChartData(start=origin, width_s=width, buckets=buckets, markers=list(markers))
+    return ChartData(
+        start=origin,
+        width_s=width,
+        buckets=buckets,
+        markers=list(markers),
+        deploys=deploy_marks(incident, origin, end, suspect_id),
+    )

@@ -295,6 +295,7 @@ def build_document(report: Report) -> document.Document:
         ],
         evidence=selectors.evidence_lines(incident, refs),
         chart_svg=chart.render_svg(data) if data else "",
+        deploys=data.deploys if data else [],
         generated=_fmt(timezone.now()),
         version_note=f"Report status: {report.get_status_display()} · generated {_fmt(timezone.now())}",
     )

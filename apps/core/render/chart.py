@@ -1,6 +1,8 @@
 """The incident timeline as a standalone SVG (server-side; no script, no external references).
 
-Stacked event-rate bars by level, markers for key events. Every label is escaped.
+Stacked event-rate bars by level, numbered markers for key events, and the project's deploys
+as labelled lines across the plot (service and version; the suspect deploy in its own colour).
+Every label is escaped.
 """
 
 from __future__ import annotations
@@ -13,6 +15,23 @@ W, H, PAD_L, PAD_R, PAD_T, PLOT_H, AXIS_H, LEGEND_H = 760, 246, 48, 12, 42, 150,
 MARKER_ROWS = (PAD_T - 12, PAD_T - 29)  # staggered so close markers stay readable
 MARKER_GAP = 15
 LEVEL_FILLS = (("other", "#cbd5e1"), ("warn", "#f59e0b"), ("error", "#dc2626"))
+DEPLOY, SUSPECT = "#0f766e", "#be185d"  # teal, and magenta for the suspect deploy
+DEPLOY_ROWS = (PAD_T + 10, PAD_T + 22, PAD_T + 34, PAD_T + 46)  # label baselines in the plot
+CHAR_W = 5.2  # an approximate glyph width at 9px: enough to keep labels from overlapping
+MAX_DEPLOYS = 12
+
+
+@dataclass
+class DeployMark:
+    when: datetime
+    service: str
+    version: str = ""
+    suspect: bool = False
+
+    @property
+    def label(self) -> str:
+        name = f"{self.service} {self.version}".strip()[:40]
+        return f"suspect: {name}" if self.suspect else name
 
 
 @dataclass
@@ -21,6 +40,7 @@ class ChartData:
     width_s: int  # seconds per bucket
     buckets: list[dict[str, int]]  # per bucket: {"other": n, "warn": n, "error": n}
     markers: list[tuple[datetime, str]] = field(default_factory=list)  # (when, short label)
+    deploys: list[DeployMark] = field(default_factory=list)
 
     @property
     def end(self) -> datetime:
@@ -48,8 +68,9 @@ def render_svg(data: ChartData, title: str = "Events over time") -> str:
     ]
     out += _bars(data, plot_w / n, peak, base_y)
     out += _time_axis(data, plot_w, span, base_y)
+    out += _deploys(data, plot_w, span, base_y)
     out += _markers(data, plot_w, span, base_y)
-    out += _legend()
+    out += _legend(bool(data.deploys))
     out.append("</svg>")
     return "".join(out)
 
@@ -114,19 +135,65 @@ def _markers(data: ChartData, plot_w: float, span: float, base_y: int) -> list[s
     return out
 
 
-def _legend() -> list[str]:
+def _deploys(data: ChartData, plot_w: float, span: float, base_y: int) -> list[str]:
+    """A solid line per deploy from the top of the plot to its base, a triangle on top and
+    "service version" beside it, each label on the first row where it fits; the suspect first
+    (it is never the one left out), then the others oldest first, up to MAX_DEPLOYS."""
+    inside = [d for d in data.deploys if 0 <= (d.when - data.start).total_seconds() / span <= 1]
+    chosen = sorted(inside, key=lambda d: (not d.suspect, d.when))[:MAX_DEPLOYS]
+    taken: list[list[tuple[float, float]]] = [[] for _ in DEPLOY_ROWS]
+    out = []
+    for deploy in sorted(chosen, key=lambda d: (d.when, d.suspect)):
+        x = PAD_L + plot_w * (deploy.when - data.start).total_seconds() / span
+        colour, width = (SUSPECT, 2) if deploy.suspect else (DEPLOY, 1.2)
+        label = deploy.label
+        text_w = len(label) * CHAR_W
+        right = x + 5 + text_w <= W - PAD_R
+        left, end = (x + 5, x + 5 + text_w) if right else (x - 5 - text_w, x - 5)
+        row = next(
+            (r for r, spans in enumerate(taken) if all(end < a or left > b for a, b in spans)),
+            None,
+        )
+        out.append(
+            f'<g class="deploy"><line x1="{_fmt(x)}" y1="{PAD_T}" x2="{_fmt(x)}" y2="{base_y}" '
+            f'stroke="{colour}" stroke-width="{width}"/>'
+            f'<path d="M{_fmt(x - 5)} {PAD_T}h10l-5 7z" fill="{colour}"/>'
+            f"<title>deploy {escape(label)} at {deploy.when:%Y-%m-%d %H:%M:%S} UTC</title>"
+        )
+        if row is not None:  # no room left: the line and its title still say it
+            taken[row].append((left, end))
+            out.append(
+                f'<rect x="{_fmt(left - 1)}" y="{DEPLOY_ROWS[row] - 8}" width="{_fmt(text_w + 2)}" '
+                f'height="10" fill="#ffffff" fill-opacity="0.85"/>'
+                f'<text x="{_fmt(x + 5 if right else x - 5)}" y="{DEPLOY_ROWS[row]}" '
+                f'text-anchor="{"start" if right else "end"}" fill="{colour}" font-size="9">'
+                f"{escape(label)}</text>"
+            )
+        out.append("</g>")
+    return out
+
+
+def _legend(deploys: bool = False) -> list[str]:
     legend_y = H - 6
     x = PAD_L
     out = []
+    step = 96 if deploys else 110
     for key, fill in LEVEL_FILLS:
         name = {"other": "info / debug", "warn": "warning", "error": "error / fatal"}[key]
         out.append(
             f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{fill}"/>'
             f'<text x="{x + 14}" y="{legend_y}" fill="#334155">{escape(name)}</text>'
         )
-        x += 110
+        x += step
+    key_event = "key event" if deploys else "key event (numbered as in the timeline)"
     out.append(
         f'<circle cx="{x + 5}" cy="{legend_y - 4}" r="5" fill="#4f46e5"/>'
-        f'<text x="{x + 14}" y="{legend_y}" fill="#334155">key event (numbered as in the timeline)</text>'
+        f'<text x="{x + 14}" y="{legend_y}" fill="#334155">{key_event}</text>'
     )
+    if deploys:
+        for colour, name, at in ((DEPLOY, "deploy", 90), (SUSPECT, "suspect deploy", 160)):
+            out.append(
+                f'<path d="M{x + at} {legend_y - 9}h10l-5 7z" fill="{colour}"/>'
+                f'<text x="{x + at + 14}" y="{legend_y}" fill="#334155">{name}</text>'
+            )
     return out

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 
+from apps.core.render.chart import DeployMark
 from apps.core.render.markdown import (
     anchor,
     cite,
@@ -60,6 +61,7 @@ class Document:
     actions: list[ActionRow] = field(default_factory=list)
     evidence: list[EvidenceLine] = field(default_factory=list)
     chart_svg: str = ""  # built by chart.render_svg (escaped there)
+    deploys: list[DeployMark] = field(default_factory=list)  # the chart's, listed under it
     generated: str = ""
     version_note: str = ""
 
@@ -128,6 +130,34 @@ def _evidence_html(evidence: list[EvidenceLine]) -> str:
     return "".join(out)
 
 
+def _when(deploy: DeployMark) -> str:
+    return deploy.when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _deploys_html(deploys: list[DeployMark]) -> str:
+    if not deploys:
+        return ""
+    rows = "".join(
+        f'<li class="{"suspect" if d.suspect else ""}">{_e(_when(d))}: deploy '
+        f"<strong>{_e(d.service)}</strong> {_e(d.version or '(no version)')}"
+        f"{' <em>(suspect: errors began after it)</em>' if d.suspect else ''}</li>"
+        for d in deploys
+    )
+    return f'<p class="deploys-head">Deploys in this period</p><ul class="deploys">{rows}</ul>'
+
+
+def _deploys_markdown(deploys: list[DeployMark]) -> list[str]:
+    if not deploys:
+        return []
+    out = ["**Deploys in this period**", ""]
+    out += [
+        f"- {_when(d)}: deploy **{md_escape(d.service)}** {md_escape(d.version or '(no version)')}"
+        + (" _(suspect: errors began after it)_" if d.suspect else "")
+        for d in deploys
+    ]
+    return [*out, ""]
+
+
 def to_print_html(doc: Document) -> str:
     """A complete HTML document for WeasyPrint (styles come from the bundled report.css)."""
     dates = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in doc.dates)
@@ -138,6 +168,8 @@ def to_print_html(doc: Document) -> str:
         body.append(f"<h2>{_e(section.title)}</h2>")
         if section.key == "timeline" and doc.chart_svg:
             body.append(f'<figure class="chart">{doc.chart_svg}</figure>')
+        if section.key == "timeline":
+            body.append(_deploys_html(doc.deploys))
         if section.key != "appendix" or section.markdown.strip():
             body.append(to_html(section.markdown))
         if section.key == "actions":
@@ -174,6 +206,8 @@ def to_markdown(doc: Document) -> str:
         out += [f"## {md_escape(section.title)}", ""]
         if section.markdown.strip():
             out += [neutralise_html(section.markdown.strip()), ""]
+        if section.key == "timeline":
+            out += _deploys_markdown(doc.deploys)
         if section.key == "actions":
             out += ["| # | Action | Owner | Due | Status |", "|---|---|---|---|---|"]
             out += [
