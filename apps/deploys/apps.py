@@ -14,3 +14,5 @@ class DeploysConfig(AppConfig):
         from apps.ingestion import hooks
 
         hooks.register_findings_sink("deploys", correlation.on_ingest_done)
+        # a source deleted or read again: the stored path must not name its lines
+        hooks.register_removal_listener("deploys", correlation.on_events_removed)

@@ -69,6 +69,19 @@ def on_ingest_done(job, findings, source_ids) -> None:
         log.exception("deploys: correlation of incident %s failed", job.incident_id)
 
 
+def on_events_removed(incident: Incident) -> None:
+    """The ingestion removal listener: a source deleted, read again or undone leaves the stored
+    path naming lines that are gone, so compute it again from what remains. In a savepoint:
+    a bug here is logged and rolled back alone, never the deletion's failure."""
+    try:
+        with transaction.atomic():
+            refresh(incident)
+    except Exception as exc:
+        if is_outage(exc):
+            raise
+        log.exception("deploys: correlation of incident %s after a removal failed", incident.pk)
+
+
 MAX_JUDGED = 20  # the latest deploys near an incident that are judged (the timeline lists 20)
 
 

@@ -8,6 +8,10 @@ cannot import it. Instead it owns two small slots that `apps.rules` fills in its
   (`apps.rules.services.tenant_catalogue`). With none registered the built-in catalogue runs.
 - the **findings sinks**: what to do with a finished job's findings (`apps.rules` saves them
   and refreshes the incident's diagnosis). With none registered the findings are dropped.
+- the **removal listeners**: told when an incident's events were removed outside a finished
+  job (a source deleted, a source about to be read again, a failed job undone), after its
+  groups and rollup are rebuilt; `apps.deploys` recomputes the stored correlation, so no
+  page names a line that is gone.
 
 Both run inside the job, in the tenant's schema.
 """
@@ -22,6 +26,7 @@ from apps.core.rules.catalogue import Catalogue
 from apps.core.rules.finding import Finding
 
 if TYPE_CHECKING:
+    from apps.incidents.models import Incident
     from apps.ingestion.models import IngestJob
 
 CatalogueProvider = Callable[[], Catalogue]
@@ -38,6 +43,7 @@ class FindingsSink(Protocol):
 class _Hooks:
     catalogue_provider: CatalogueProvider | None = None
     findings_sinks: dict[str, FindingsSink] = field(default_factory=dict)
+    removal_listeners: dict[str, Callable[[Incident], None]] = field(default_factory=dict)
 
 
 _hooks = _Hooks()
@@ -63,3 +69,14 @@ def findings_found(job: IngestJob, findings: list[Finding], source_ids: Mapping[
     """Hand a finished job's findings to every registered sink, in registration order."""
     for sink in _hooks.findings_sinks.values():
         sink(job, findings, source_ids)
+
+
+def register_removal_listener(name: str, listener: Callable[[Incident], None]) -> None:
+    """Add a listener for removed events under `name` (a second registration replaces it)."""
+    _hooks.removal_listeners[name] = listener
+
+
+def events_removed(incident: Incident) -> None:
+    """Tell every removal listener that some of the incident's events are gone."""
+    for listener in _hooks.removal_listeners.values():
+        listener(incident)

@@ -76,6 +76,7 @@ def _undo(claim: lifecycle.Claim, reason: str) -> None:
         clear_sources(job, status=Source.Status.FAILED, warnings=[reason[:2000]])
     grouping_store.refresh_incident_groups(job.incident)
     rollup.refresh_rollup(job.incident)
+    hooks.events_removed(job.incident)
 
 
 def _ingest_file(job: IngestJob, claim: lifecycle.Claim) -> list[str]:

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from apps.core.logparse.limits import Limits, human_bytes
 from apps.incidents import services as incidents
 from apps.incidents.models import Incident, Project
-from apps.ingestion import grouping_store, quotas, rollup, scheduling
+from apps.ingestion import grouping_store, hooks, quotas, rollup, scheduling
 from apps.ingestion.jobs import clear_sources, limits
 from apps.ingestion.jobs import run_ingest as run_ingest  # the job's one entry point, re-exported
 from apps.ingestion.models import IngestJob, Source, StoredFile
@@ -204,6 +204,7 @@ def delete_source(*, source: Source) -> None:
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
     grouping_store.refresh_incident_groups(incident)
     rollup.refresh_rollup(incident)
+    hooks.events_removed(incident)
 
 
 def _estimated_bytes(stored: StoredFile) -> int:
@@ -278,6 +279,7 @@ def reparse_source(*, source: Source, log_format: str) -> IngestJob:
     )
     grouping_store.refresh_incident_groups(source.incident)
     rollup.refresh_rollup(source.incident)
+    hooks.events_removed(source.incident)
     scheduling.submit(connection.schema_name, [job.pk])
     job.refresh_from_db()
     return job
