@@ -28,7 +28,6 @@ from apps.streams.models import DEFAULT_RETENTION_DAYS, StreamSettings
 
 log = logging.getLogger(__name__)
 
-_made: set[tuple[str, int, date]] = set()  # (schema, project, day) known to exist
 _DAY_PARTITION = re.compile(r"^streams_event_p(\d+)_(\d{8})$")
 
 
@@ -37,10 +36,12 @@ def day_of(moment: datetime) -> date:
 
 
 def ensure(project_id: int, day: date) -> None:
-    """Make the project's partition and its partition for `day`, unless they exist."""
-    key = (connection.schema_name, project_id, day)
-    if key in _made and not connection.in_atomic_block:  # a caller's transaction may roll back
-        return
+    """Make the project's partition and its partition for `day`, unless they exist.
+
+    Always asks PostgreSQL (`CREATE … IF NOT EXISTS`: a name lookup, no lock on the parent
+    when the table exists; twice per drain unit): a per-process memory of partitions made went
+    stale when a schema or partition was dropped elsewhere or a creating transaction rolled
+    back, and the drain then wrote into nothing."""
     parent = f"streams_event_p{int(project_id)}"
     child = f"{parent}_{day:%Y%m%d}"
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -57,7 +58,6 @@ def ensure(project_id: int, day: date) -> None:
         except ProgrammingError as exc:  # made by a concurrent drain between check and create
             if getattr(exc.__cause__, "sqlstate", None) != "42P07":  # duplicate_table
                 raise
-    _made.add(key)
 
 
 def day_partitions() -> list[tuple[int, date, str]]:
@@ -89,7 +89,6 @@ def drop_expired(today: date | None = None) -> list[str]:
             continue
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
-        _made.discard((connection.schema_name, project_id, day))
         dropped.append(name)
     return dropped
 
