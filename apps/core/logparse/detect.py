@@ -31,6 +31,9 @@ NEAR_TIE = 0.8
 
 
 INFERRED = "inferred"
+# Catalogue formats that are only a shape (a time, maybe a level, a component): the header
+# learnt from the file itself wins a tie with them.
+SHAPES_ONLY = frozenset(("generic", "go-stdlib", "python-basic"))
 W3C = "w3c"
 # Catalogue formats that a learnt header never replaces: their lines are more than a header
 # and a message (a wrapped line, JSON, key=value pairs, access-log fields, CSV, tables).
@@ -72,10 +75,11 @@ def header_format(header: Header) -> Format:
 def _explained(parse, texts: list[str], rival=None) -> int:
     """How much of the sample a parser explains: header chars consumed, a time, a level.
 
-    With `rival` (the catalogue's parser), characters this parser takes beyond the rival's
+    With `rival` (the other reading), characters this parser takes beyond the rival's
     header are not counted when they are only words (`sorry, ` of `FATAL:  sorry, too many
     clients`): a word that repeats across a small sample is message, not header, unless it
-    carries a header's marks (digits, brackets, a colon, a dot …)."""
+    carries a header's marks (digits, brackets, a dot …); a closing colon (`retrying: `) is no
+    such mark."""
     score = 0
     for text in texts:
         fields = parse(text)
@@ -95,7 +99,7 @@ def _explained(parse, texts: list[str], rival=None) -> int:
     return score
 
 
-_ONLY_WORDS = re.compile(r"\s*(?:[^\W\d_]+[,;]?\s+)+")
+_ONLY_WORDS = re.compile(r"\s*(?:[^\W\d_]+[,;:]?\s+)+")
 
 
 def sample_texts(lines: Iterable[Line | str], size: int = SAMPLE_LINES) -> list[str]:
@@ -156,7 +160,8 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
         header is not None
         and header.parse is not None
         and _explained(header.parse, texts, BY_NAME[best].parse)
-        > _explained(BY_NAME[best].parse, texts)
+        + (best in SHAPES_ONLY)  # a shape that knows nothing more loses a tie to the file's own
+        > _explained(BY_NAME[best].parse, texts, header.parse)
     ):
         return Detection(
             INFERRED, round(header.share, 3), header, trailers.learn(header.parse, heads)

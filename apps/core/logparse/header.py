@@ -22,7 +22,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .levels import REDIS_MARKS, level_from_status, normalize_level
-from .linestart import CLOSE, MAX_TOKENS, SHAPE_BY_NAME, Token, tokenize, ts_string
+from .linestart import (
+    CLOSE,
+    MAX_TOKENS,
+    SHAPE_BY_NAME,
+    SHAPE_NUMERIC_ZONE,
+    Token,
+    named_zone,
+    tokenize,
+    ts_builder,
+)
 
 SHARE = 0.6  # a column is header when this share of the sample's lines have it
 MAX_WORDS = 2
@@ -44,6 +53,8 @@ class Column:
     shape: str = ""  # T: the timestamp shape
     value: str = ""  # punctuation: the literal
     role: str = ""  # level / pid / service / host / attr / literal
+    dotted: bool = False  # L: some values are `facility.severity` (`daemon.debug`)
+    zone_names: bool = True  # T: some stamps end in a zone name (`UTC`, `CEST`)
 
 
 @dataclass(slots=True)
@@ -161,10 +172,14 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
                 col.shape = "dmy-slash"
             elif col.shape == "yy-slash" and _yy_day_first(r[k].value for r in live):
                 col.shape = "dmy-yy"
+            col.zone_names = any(named_zone(col.shape, r[k].value) for r in live)
+        elif kind == "L":
+            col.dotted = any("." in r[k].value for r in live)
         elif kind not in _FIELD_KINDS and kind not in ("W", "K"):
             col.value = live[0][k].value
         columns.append(col)
         k += 1
+    _cut_plain_components(columns, live)
     # cut back to a field or a separator: a bare word or an opener may start the message
     while columns and (columns[-1].kind in ("W", "K", "LL") or columns[-1].kind in _OPENERS):
         columns.pop()
@@ -231,6 +246,23 @@ def _cut_words(columns: list[Column], rows: list[list[Token]]) -> None:
         run = 0
 
 
+# A component names a program part: it repeats, or it looks like a name (a capital, a dot,
+# an underscore, a digit, `name[pid]`, or left empty: Ruby's `-- : msg`). Lowercase words that
+# all differ (`spawned:`, `exited:`) begin messages.
+_IDENTIFIER = re.compile(r"$|[A-Z]|.*[._/$@\d\[-]")
+
+
+def _cut_plain_components(columns: list[Column], rows: list[list[Token]]) -> None:
+    for i, col in enumerate(columns):
+        if col.kind != "C":
+            continue
+        values = [r[i].value for r in rows if len(r) > i]
+        if 2 * len(set(values)) <= len(values) or all(_IDENTIFIER.match(v) for v in values):
+            continue
+        del columns[i:]
+        return
+
+
 def _cut_unbalanced(columns: list[Column]) -> None:
     """Drop trailing columns that leave a bracket open (`[ts` without its `]`)."""
     depth = 0
@@ -287,7 +319,9 @@ def _rename(rx: str, prefix: str) -> str:
     return re.sub(r"\(\?P<(\w+)>", lambda m: f"(?P<{prefix}{m.group(1)}>", rx)
 
 
-def _compile(columns: list[Column], prefix: str = "") -> str:
+def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -> str:
+    """The template as one regex; `message=False` stops after the header (the parser slices
+    the rest of the line instead of matching it)."""
     parts: list[str] = []
     ids = 0
     for i, col in enumerate(columns):
@@ -300,12 +334,12 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
         kind = col.kind
         if kind == "T":
             seen_ts = any(c.kind == "T" for c in columns[:i])
-            parts.append(
-                _rename(SHAPE_BY_NAME[col.shape], prefix + (f"y{i}_" if seen_ts else "t_"))
-            )
+            shapes = SHAPE_BY_NAME if col.zone_names else SHAPE_NUMERIC_ZONE
+            parts.append(_rename(shapes[col.shape], prefix + (f"y{i}_" if seen_ts else "t_")))
         elif kind == "L":
             name = f"{prefix}level" if col.role == "level" else f"{prefix}f{i}"
-            parts.append(rf"(?:[A-Za-z]+\.)?(?P<{name}>[A-Za-z]{{1,12}}\d?)")
+            dotted = r"(?:[A-Za-z]+\.)?" if col.dotted else ""
+            parts.append(rf"{dotted}(?P<{name}>[A-Za-z]{{1,12}}\d?)")
         elif kind == "LL":
             parts.append(rf"(?P<{prefix}{'level' if col.role == 'level' else f'f{i}'}>[A-Za-z])")
         elif kind == "MARK":
@@ -319,14 +353,16 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
             o = kind[1]
             c = CLOSE[o]
             name = f"{prefix}pid" if col.role == "pid" else f"{prefix}f{i}"
+            inner = rf"[^{re.escape(o)}{re.escape(c)}\n]"  # one nested pair allowed
             parts.append(
-                rf"{re.escape(o)}\s*(?P<{name}>[^{re.escape(c)}\n]{{0,198}}){re.escape(c)}"
+                rf"{re.escape(o)}\s*(?P<{name}>{inner}{{0,198}}"
+                rf"(?:{re.escape(o)}{inner}{{0,64}}{re.escape(c)}{inner}{{0,198}})?){re.escape(c)}"
             )
         elif kind == "C" and col.role != "service":
-            parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]+?):(?=\s|$)")
+            parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]+):(?=\s|$)")
         elif kind == "C":
             parts.append(
-                rf"(?P<{prefix}service>[^\s\[\]]*?)(?:\[(?P<{prefix}cpid>\d+)\])?(?: (?<=\S ))?:(?=\s|$)"
+                rf"(?P<{prefix}service>[^\s\[\]]*)(?:\[(?P<{prefix}cpid>\d+)\])?(?: (?<=\S ))?:(?=\s|$)"
             )
         elif kind == "W":
             parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]+)")
@@ -338,7 +374,7 @@ def _compile(columns: list[Column], prefix: str = "") -> str:
             parts.append(rf"(?P<{prefix}f{i}>[\w.\-/]*\.\w{{1,8}}:\d{{1,6}})(?=\s)")
         else:
             parts.append(re.escape(col.value))
-    parts.append(rf"\s*(?P<{prefix}message>.*)")
+    parts.append(rf"\s*(?P<{prefix}message>.*)" if message else r"\s*")
     return "".join(parts)
 
 
@@ -347,49 +383,63 @@ _REQUEST_STATUS = re.compile(r'"[A-Z]{3,10} [^"]{0,4096}" (\d{3})\b')
 
 
 def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]:
-    """One match per line; the groups become Fields. The inner header, if any, runs on the
-    outer message and supplies the level, the message and a missing year."""
+    """One match per line; the groups become Fields, read by position (the hot path). The
+    inner header, if any, runs on the outer message and supplies the level, the message and a
+    missing year."""
     columns = header.columns
     ts_col = next((c for c in columns if c.kind == "T"), None)
-    shape = ts_col.shape if ts_col is not None else ""
+    rx = re.compile(_compile(columns, message=False))  # the message is the rest: sliced
+    index = {name: i - 1 for name, i in rx.groupindex.items()}
+    build_ts = ts_builder(ts_col.shape, "t_", rx.groupindex) if ts_col is not None else None
     match = rx.match
     inner = header.inner
     inner_rx = re.compile(_compile(inner.columns, "i_")) if inner is not None else None
     inner_shape = next((c.shape for c in inner.columns if c.kind == "T"), "") if inner else ""
-    attr_names = [n for n in rx.groupindex if n.startswith(("f", "w", "id"))]
-    years = [n for n in rx.groupindex if n.startswith("y") and n.endswith("_y")]
+    attrs_at = [(n, i) for n, i in index.items() if n.startswith(("f", "w", "id"))]
+    years_at = [i for n, i in index.items() if n.startswith("y") and n.endswith("_y")]
     level_is_mark = any(c.kind == "MARK" and c.role == "level" for c in columns)
+    i_level, i_lvl = index.get("level"), index.get("t_lvl")
+    i_pid, i_cpid, i_service = index.get("pid"), index.get("cpid"), index.get("service")
+
+    seen: dict[str, str | None] = {}  # level words as written → normalised
 
     def parse(text: str) -> dict | None:
         m = match(text)
         if m is None:
             return None
-        d = m.groupdict()
-        level = d.get("level")
-        lvl = d.get("t_lvl")
+        g = m.groups()
+        message = text[m.end() :]
+        level = g[i_level] if i_level is not None else None
         if level is not None:
-            level = REDIS_MARKS.get(level) if level_is_mark else normalize_level(level)
+            word = level
+            level = seen.get(word, "")
+            if level == "":
+                level = REDIS_MARKS.get(word) if level_is_mark else normalize_level(word)
+                if len(seen) < 256:
+                    seen[word] = level
             if level is None:
                 return None
-        elif lvl is not None:
-            level = normalize_level(lvl)
-        if level is None and d["message"][:1] == '"':  # `"GET / HTTP/1.1" 500 145`
-            status = _REQUEST_STATUS.match(d["message"])
+        elif i_lvl is not None and g[i_lvl] is not None:
+            level = normalize_level(g[i_lvl])
+        if level is None and message.startswith('"'):  # `"GET / HTTP/1.1" 500 145`
+            status = _REQUEST_STATUS.match(message)
             if status is not None:
                 level = level_from_status(status.group(1))
         fields: dict = {
-            "message": d["message"],
+            "message": message,
             "level": level,
-            "pid": d.get("pid") or d.get("cpid"),
-            "service": d.get("service"),
+            "pid": (g[i_pid] if i_pid is not None else None)
+            or (g[i_cpid] if i_cpid is not None else None),
+            "service": g[i_service] if i_service is not None else None,
             "host": None,
-            "attrs": {n: d[n] for n in attr_names if d[n]},
+            "attrs": {n: g[i] for n, i in attrs_at if g[i]} if attrs_at else {},
         }
         year = None
-        for name in years:
-            year = year or d[name]
+        if years_at:
+            for i in years_at:
+                year = year or g[i]
         if inner_rx is not None:
-            mi = inner_rx.match(d["message"])
+            mi = inner_rx.match(message)
             if mi is not None:
                 di = mi.groupdict()
                 fields["message"] = di["i_message"]
@@ -397,8 +447,8 @@ def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]
                     fields["level"] = normalize_level(di["i_level"])
                 if inner_shape:
                     year = year or di.get("i_t_y")
-        if shape:
-            fields["ts"] = ts_string(d, shape, "t_", year)
+        if build_ts is not None:
+            fields["ts"] = build_ts(g, year)
         return fields
 
     return parse

@@ -11,6 +11,7 @@ into a string timestamps.py reads.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .levels import REDIS_MARKS, WORDS
@@ -87,6 +88,19 @@ SHAPES: tuple[tuple[str, str], ...] = (
 )
 _SHAPE_RX = tuple((name, re.compile(rx)) for name, rx in SHAPES)
 SHAPE_BY_NAME = dict(SHAPES)
+# The same shapes without the zone names: a learnt header whose sample wrote none is matched
+# without trying forty names after every time.
+_NUMERIC_ZONE = r"(?P<zone>Z|[ ]?[+-]\d\d(?::?\d\d)?)?(?![\w:])"
+SHAPE_NUMERIC_ZONE = {name: rx.replace(_ZONE, _NUMERIC_ZONE) for name, rx in SHAPES}
+
+
+def named_zone(shape: str, stamp: str) -> bool:
+    """Whether a stamp of `shape` ends in a zone name (`UTC`, `CEST`)."""
+    m = re.match(SHAPE_BY_NAME[shape], stamp)
+    zone = m.groupdict().get("zone") if m is not None else None
+    return bool(zone and zone.strip().isalpha() and zone.strip() != "Z")
+
+
 _FIRST_OK = frozenset("0123456789JFMASONDTWE" + "IV")  # cheap pre-check before the shapes
 
 
@@ -130,6 +144,17 @@ def _is_level_word(word: str) -> bool:
     return bool(dot) and head.isalpha() and tail in _LEVEL_KEYS
 
 
+def _closing(text: str, pos: int) -> int:
+    """Where the bracket opened at `pos` closes, one nested pair allowed (ZooKeeper's
+    `[QuorumPeer[myid=1]/...:FastLeaderElection@774]`); -1 past 200 characters."""
+    o, c = text[pos], CLOSE[text[pos]]
+    close = text.find(c, pos + 1, pos + 200)
+    inner = text.find(o, pos + 1, close) if close > 0 else -1
+    if inner > 0 and text.find(o, inner + 1, close) < 0:
+        close = text.find(c, close + 1, pos + 200)
+    return close
+
+
 def tokenize(text: str) -> list[Token]:
     """The typed tokens of a line's start (at most MAX_TOKENS, within MAX_HEAD chars)."""
     out: list[Token] = []
@@ -150,7 +175,7 @@ def tokenize(text: str) -> list[Token]:
             pos = ts[1].end()
             continue
         if c in CLOSE:
-            close = text.find(CLOSE[c], pos + 1, pos + 200)
+            close = _closing(text, pos)
             inner = text[pos + 1 : close].strip() if close > 0 else ""
             first = _WORD.match(inner)
             opens_fields = (
@@ -284,3 +309,76 @@ def _zone_offsets() -> dict[str, str]:
 
 
 _EXTRA_ZONES = _zone_offsets()
+
+
+_MONTH_NAMES: dict[int, str] = {}
+for _name, _number in MONTHS.items():
+    _MONTH_NAMES.setdefault(_number, _name)
+
+
+def ts_builder(shape: str, prefix: str, groupindex: Mapping[str, int]):
+    """`ts_string` for one compiled pattern, reading a match's `groups()` by position: the
+    hot path of a learnt header (one call per line) without a dict per match."""
+
+    def at(name: str) -> int | None:
+        i = groupindex.get(prefix + name)
+        return None if i is None else i - 1
+
+    if shape == "epoch":
+        i_epoch = at("epoch")
+        return lambda g, year=None: g[i_epoch]
+    i_h, i_h2, i_m, i_m2, i_s, i_s2 = at("H"), at("H2"), at("M"), at("M2"), at("S"), at("S2")
+    i_frac, i_y, i_mon, i_d, i_zone = at("frac"), at("y"), at("mon"), at("d"), at("zone")
+    months = MONTHS
+    zones = _EXTRA_ZONES
+
+    dates: dict[tuple, str | None] = {}  # (y, mon, d, zone, year) → the clock's surroundings
+
+    def date_of(key: tuple) -> str | None:
+        y, mon, d, zone, year = key
+        y = y or year
+        month = months.get(mon) if mon.isalpha() else int(mon)
+        if not month:
+            return None
+        day = int(d)
+        if y is None:
+            return f"{_MONTH_NAMES[month]} {day:02d} \0"
+        if len(y) == 2:
+            y = f"20{y}" if int(y) < 70 else f"19{y}"
+        zone = zone.strip() if zone else ""
+        if zone and zone[0] not in "+-Z":
+            zone = zones.get(zone, "")
+        elif zone and zone[0] in "+-":
+            digits = zone[1:].replace(":", "")
+            zone = f"{zone[0]}{digits[:2]}:{(digits[2:4] or '00')}"
+        return f"{y}-{month:02d}-{day:02d}T\0{zone}"
+
+    def build(g: tuple, year: str | None = None) -> str | None:
+        hh = g[i_h] if i_h is not None else None
+        if hh is None and i_h2 is not None:
+            hh, mm, ss = g[i_h2], g[i_m2], g[i_s2]  # type: ignore[index]
+        else:
+            mm, ss = g[i_m], g[i_s]  # type: ignore[index]
+        if hh is None:
+            return None
+        if len(hh) != 2 or hh[0] == " ":
+            hh = f"{int(hh):02d}"
+        frac = g[i_frac] if i_frac is not None else None
+        clock = f"{hh}:{mm}:{ss}.{frac}" if frac else f"{hh}:{mm}:{ss}"
+        if i_mon is None:
+            return clock
+        key = (
+            g[i_y] if i_y is not None else None,
+            g[i_mon],
+            g[i_d],  # type: ignore[index]
+            g[i_zone] if i_zone is not None else None,
+            year,
+        )
+        around = dates.get(key, "")
+        if around == "":
+            if len(dates) > 4096:
+                dates.clear()
+            around = dates[key] = date_of(key)
+        return None if around is None else around.replace("\0", clock)
+
+    return build

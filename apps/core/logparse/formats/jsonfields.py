@@ -443,6 +443,9 @@ _last: tuple[str | None, dict[str, Any] | None] = (None, None)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
+_raw_decode = json.JSONDecoder().raw_decode
+
+
 def load_object(text: str) -> dict[str, Any] | None:
     """json.loads for a line that is one JSON object; memoised for the last line (the JSON
     formats are tried one after another on the same line). The memo is one tuple, read and
@@ -453,8 +456,10 @@ def load_object(text: str) -> dict[str, Any] | None:
         return last[1]
     obj = None
     if text[:1] == "{" and text.rstrip()[-1:] == "}":
-        try:
-            obj = json.loads(text)
+        try:  # raw_decode: json.loads without its two wrappers and whitespace scans
+            obj, end = _raw_decode(text)
+            if end != len(text) and not text[end:].isspace():
+                obj = None  # `{...} trailing` is not one object
         except (ValueError, RecursionError):  # deeply nested input is hostile, not JSON logs
             obj = None
         if not isinstance(obj, dict):

@@ -50,14 +50,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
         )
     },
     "kafka": {"message": (0,)},
-    "zookeeper-3.9-quorum": {
-        "message": (
-            0,
-            1,
-            2,
-            3,
-        )
-    },
     "logback-status": {
         "ts": (
             0,
@@ -145,20 +137,7 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             2,
         )
     },
-    "supervisord": {
-        "message": (
-            2,
-            3,
-        )
-    },
-    "supervisord-debug": {
-        "message": (
-            0,
-            1,
-            2,
-        ),
-        "level": (1,),
-    },
+    "supervisord-debug": {"level": (1,)},
     "istio-proxy-agent": {
         "message": (
             3,

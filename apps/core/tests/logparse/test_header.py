@@ -237,3 +237,34 @@ def test_logcat_padded_tag_is_the_component():
         ("ERROR", "AndroidRuntime", "Process: com.example.app, PID: 1702"),
         ("INFO", "Process", "Sending signal. PID: 1702 SIG: 9"),
     ]
+
+
+def test_nested_brackets_are_one_column():
+    text = (
+        "2015-07-29 17:41:44,747 - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774]"
+        " - Notification time out: 3200\n"
+        "2015-07-29 19:04:12,394 - WARN  [SendWorker:188978561024:QuorumCnxManager$SendWorker@679]"
+        " - Interrupted while waiting for message on queue\n"
+        "2015-07-29 19:04:29,071 - INFO  [WorkerReceiver[myid=1]:FastLeaderElection@597] - Notification\n"
+    )
+    header = infer(text.splitlines())
+    assert header is not None
+    assert header.loghub() == "<Date> <Time> - <Level> \\[<Field>\\] - <Content>"
+    assert [r.message for r in parse(text)] == [
+        "Notification time out: 3200",
+        "Interrupted while waiting for message on queue",
+        "Notification",
+    ]
+
+
+def test_lowercase_words_that_all_differ_begin_the_message():
+    text = (
+        "2024-01-15 14:02:11,123 INFO retrying: attempt 2 of 5\n"
+        "2024-01-15 14:02:12,456 ERROR failed: connection reset by peer\n"
+        "2024-01-15 14:02:13,789 INFO connected: db-1\n"
+    )
+    assert [r.message for r in parse(text)] == [
+        "retrying: attempt 2 of 5",
+        "failed: connection reset by peer",
+        "connected: db-1",
+    ]
