@@ -180,6 +180,7 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         columns.append(col)
         k += 1
     _cut_plain_components(columns, live)
+    _cut_measures(columns, live)
     # cut back to a field or a separator: a bare word or an opener may start the message
     while columns and (columns[-1].kind in ("W", "K", "LL") or columns[-1].kind in _OPENERS):
         columns.pop()
@@ -260,6 +261,20 @@ def _cut_plain_components(columns: list[Column], rows: list[list[Token]]) -> Non
         if 2 * len(set(values)) <= len(values) or all(_IDENTIFIER.match(v) for v in values):
             continue
         del columns[i:]
+        return
+
+
+def _cut_measures(columns: list[Column], rows: list[list[Token]]) -> None:
+    """A header numbers things (pids, thread and line numbers); it does not measure them. A
+    bare decimal column (`3.110` of `duration: 3.110 ms`) is the message's, and so is the
+    `name:` just before it, which is the value's key, not a component."""
+    for i, col in enumerate(columns):
+        if i == 0 or col.kind != "N":
+            continue
+        values = [r[i].value for r in rows if len(r) > i]
+        if 2 * sum(1 for v in values if "." in v) <= len(values):
+            continue
+        del columns[i - 1 if columns[i - 1].kind == "C" else i :]
         return
 
 

@@ -79,11 +79,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             2,
             3,
         ),
-        "message": (
-            0,
-            1,
-            2,
-        ),
     },
     "mysql-8": {"message": (0,)},
     "syslog-rfc3164": {

@@ -268,3 +268,20 @@ def test_lowercase_words_that_all_differ_begin_the_message():
         "failed: connection reset by peer",
         "connected: db-1",
     ]
+
+
+def test_a_measured_value_and_its_key_stay_in_the_message():
+    """`took: 3.110 ms fetch <x>: …` repeats on most lines, but a header numbers things, it
+    does not measure them: the decimal and the key before it begin the message."""
+    lines = [
+        f"2031-05-06 07:08:{s:02d}.123 UTC [{400 + s}] svc@store NOTE:  took: {s}.{s * 7:03d} ms"
+        f"  fetch <anon>: SELECT * FROM t{s % 3}"
+        for s in range(40)
+    ] + [
+        f"2031-05-06 07:09:{s:02d}.500 UTC [{500 + s}] svc@store NOTE:  spill: path x{s}"
+        for s in range(4)
+    ]
+    header = infer(lines)
+    assert header is not None
+    m = header.parse(lines[5])
+    assert m is not None and m["message"].startswith("took: 5.035 ms")
