@@ -319,8 +319,10 @@ def _roles(columns: list[Column], rows: list[list[Token]]) -> None:
             col.role = "id" if have_pid else "pid"
             have_pid = True
         elif col.kind == "C":
-            col.role = "attr" if have_service else "service"
-            have_service = True
+            # a logger (`dfs.DataNode`, `c.e.Api`) names a part of the program, not a service
+            logger = all(_LOGGER.fullmatch(v) for v in values)
+            col.role = "attr" if have_service or logger else "service"
+            have_service = have_service or not logger
         elif col.kind == "W":
             col.role = "attr" if all(_LOGGER.fullmatch(v) for v in values) else "host"
         elif col.kind in ("S", "SRC", "K") or col.kind.startswith("B"):

@@ -285,3 +285,17 @@ def test_a_measured_value_and_its_key_stay_in_the_message():
     assert header is not None
     m = header.parse(lines[5])
     assert m is not None and m["message"].startswith("took: 5.035 ms")
+
+
+def test_a_logger_component_is_an_attribute_not_the_service():
+    """`081109 203615 148 INFO dfs.DataNode$Responder: …`: the component names a class of the
+    program; the service stays the program's (from the file), as syslog's `sshd[1]:` would not."""
+    lines = [
+        f"310506 0708{s:02d} {100 + s} INFO qz.Store${'Reader' if s % 2 else 'Writer'}: "
+        f"chunk {s} of {s * 3} done"
+        for s in range(30)
+    ]
+    header = infer(lines)
+    assert header is not None
+    m = header.parse(lines[3])
+    assert m is not None and not m.get("service") and m["message"] == "chunk 3 of 9 done"
