@@ -12,8 +12,10 @@ cannot import it. Instead it owns two small slots that `apps.rules` fills in its
   job (a source deleted, a source about to be read again, a failed job undone), after its
   groups and rollup are rebuilt; `apps.deploys` recomputes the stored correlation, so no
   page names a line that is gone.
+- the **history providers**: when the project's other data (`apps.streams`: its stream) first
+  showed each template, so a job's "new" is judged against what the project already carried.
 
-Both run inside the job, in the tenant's schema.
+All run inside the job, in the tenant's schema.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ from apps.core.rules.catalogue import Catalogue
 from apps.core.rules.finding import Finding
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from apps.incidents.models import Incident
     from apps.ingestion.models import IngestJob
 
 CatalogueProvider = Callable[[], Catalogue]
+# project id → {template id: when the project's data first showed it}
+HistoryProvider = Callable[[int], Mapping[str, "datetime"]]
 
 
 class FindingsSink(Protocol):
@@ -44,6 +50,7 @@ class _Hooks:
     catalogue_provider: CatalogueProvider | None = None
     findings_sinks: dict[str, FindingsSink] = field(default_factory=dict)
     removal_listeners: dict[str, Callable[[Incident], None]] = field(default_factory=dict)
+    history_providers: dict[str, HistoryProvider] = field(default_factory=dict)
 
 
 _hooks = _Hooks()
@@ -80,3 +87,19 @@ def events_removed(incident: Incident) -> None:
     """Tell every removal listener that some of the incident's events are gone."""
     for listener in _hooks.removal_listeners.values():
         listener(incident)
+
+
+def register_history_provider(name: str, provider: HistoryProvider) -> None:
+    """Add a template-history provider under `name` (registering it again replaces it)."""
+    _hooks.history_providers[name] = provider
+
+
+def template_history(project_id: int) -> dict[str, datetime]:
+    """When the project's other data first showed each template: the earliest any registered
+    provider knows (empty with none registered)."""
+    out: dict[str, datetime] = {}
+    for provider in _hooks.history_providers.values():
+        for tid, first in provider(project_id).items():
+            if tid not in out or first < out[tid]:
+                out[tid] = first
+    return out

@@ -99,7 +99,11 @@ def _ingest_file(job: IngestJob, claim: lifecycle.Claim) -> list[str]:
             dates=hints if hints.day else replace(hints, day=_undated_day(job)),
             limits=limits(),
             miner=grouping_store.load_miner(project),
-            engine=Engine(hooks.catalogue(), baseline_templates=_baseline_templates(job)),
+            engine=Engine(
+                hooks.catalogue(),
+                baseline_templates=_baseline_templates(job),
+                seen_before=hooks.template_history(job.incident.project_id),
+            ),
             group_rules=grouping_store.GroupRules.load(project),
             observed=grouping_store.Observed(),
         )

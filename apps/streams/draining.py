@@ -295,6 +295,7 @@ def store(
             if finished != len(claims):
                 raise ClaimLost(pks)
             _copy(project.pk, received, rows, records, grouped)
+            _note_templates(project.pk, records, grouped)
             StreamAlarm.objects.bulk_create(alarms(project, findings, now))
     return len(rows)
 
@@ -345,6 +346,44 @@ def _copy(project_id, received, rows, records, grouped) -> None:
                     record.truncated,
                 )
             )
+
+
+# one row per template of a batch: first and last time, count (history.py reads it)
+NOTE_TEMPLATES = """
+INSERT INTO streams_streamtemplate (project_id, template_id, first_seen, last_seen, count)
+SELECT %s, t, f, l, n FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::bigint[])
+    AS b(t, f, l, n)
+ON CONFLICT (project_id, template_id) DO UPDATE SET
+    first_seen = LEAST(streams_streamtemplate.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(streams_streamtemplate.last_seen, EXCLUDED.last_seen),
+    count = streams_streamtemplate.count + EXCLUDED.count
+"""
+
+
+def _note_templates(project_id: int, records, grouped) -> None:
+    """Upsert when the stream showed each of this batch's templates (one statement)."""
+    seen: dict[str, list] = {}
+    for record, item in zip(records, grouped, strict=True):
+        tid, ts = item.match.template_id, record.ts
+        row = seen.get(tid)
+        if row is None:
+            seen[tid] = [ts, ts, 1]
+        else:
+            row[0], row[1], row[2] = min(row[0], ts), max(row[1], ts), row[2] + 1
+    if not seen:
+        return
+    tids = sorted(seen)  # one lock order for concurrent drains of a project
+    with connection.cursor() as cursor:
+        cursor.execute(
+            NOTE_TEMPLATES,
+            [
+                project_id,
+                tids,
+                [seen[t][0] for t in tids],
+                [seen[t][1] for t in tids],
+                [seen[t][2] for t in tids],
+            ],
+        )
 
 
 def alarms(project: Project, findings, now: datetime) -> list[StreamAlarm]:

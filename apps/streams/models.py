@@ -178,3 +178,23 @@ class StreamIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} in {self.service or '-'}: incident {self.incident_id}"
+
+
+class StreamTemplate(models.Model):
+    """When a project's stream first and last showed a template, and how often: the history an
+    upload's "new message pattern" is judged against (apps.ingestion.hooks history providers).
+    The drain upserts one row per template of each batch it stores."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    template_id = models.CharField(max_length=32)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "template_id"], name="stream_template_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} since {self.first_seen:%Y-%m-%d %H:%M}"

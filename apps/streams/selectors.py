@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from apps.core.vocabulary import LEVEL_NUMBER
-from apps.streams.models import StreamEvent
+from apps.streams.models import StreamEvent, StreamTemplate
 
 TAIL_SIZE = 100
 RATE_WINDOW = timedelta(minutes=15)
@@ -144,3 +144,13 @@ def histogram(project_id: int, window: str, now: datetime | None = None) -> Hist
         buckets.append(Bucket(at, at + step, total, errors))
         at += step
     return Histogram(window if window in HISTOGRAM_WINDOWS else DEFAULT_WINDOW, start, end, buckets)
+
+
+def template_history(project_id: int) -> dict[str, datetime]:
+    """When the project's stream first showed each template (the ingest job's history
+    provider: a template the stream carried well before an upload shows it is not new)."""
+    return dict(
+        StreamTemplate.objects.filter(project_id=project_id).values_list(
+            "template_id", "first_seen"
+        )
+    )

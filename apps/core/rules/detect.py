@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from statistics import median
 
@@ -57,10 +57,17 @@ class StreamDetector(StreamTally):
     """Counts the stream (`feed`, `feed_many`: see tally.py), then reports what is unusual."""
 
     def __init__(
-        self, *, baseline_templates: Iterable[str] | None = None, calm_fraction: float = 0.3
+        self,
+        *,
+        baseline_templates: Iterable[str] | None = None,
+        seen_before: Mapping[str, datetime] | None = None,
+        calm_fraction: float = 0.3,
     ) -> None:
         super().__init__()
         self.baseline = set(baseline_templates) if baseline_templates is not None else None
+        # when the project's stream first showed a template: a line the stream carried well
+        # before this file first shows it is not new here
+        self.seen_before = seen_before or {}
         self.calm_fraction = calm_fraction
         self.all_buckets: dict[int, int] = {}  # every timed record, per bucket: set by findings()
         self.onset: datetime | None = None  # set by findings()
@@ -128,6 +135,8 @@ class StreamDetector(StreamTally):
         SOURCE_OPENING seconds of its source (a file's opening lines are not a change).
         Otherwise: in the first `calm_fraction` of its source's records. A baseline set (the
         project's earlier incidents) is the stronger history and replaces both."""
+        if self._seen_earlier(tid, t):
+            return True
         if self.baseline is not None:
             return tid in self.baseline
         onset, first = self.onset, t.first_ts
@@ -138,6 +147,16 @@ class StreamDetector(StreamTally):
             ).total_seconds() < SOURCE_OPENING
         n = self.source_n.get(t.source, 0)
         return n < MIN_RECORDS_FOR_CALM or t.source_pos < int(n * self.calm_fraction)
+
+    def _seen_earlier(self, tid: str, t: TemplateTally) -> bool:
+        """Did the project's stream show this template more than BASELINE_LEAD before this
+        logs' first occurrence of it?"""
+        seen = self.seen_before.get(tid)
+        return (
+            seen is not None
+            and t.first_ts is not None
+            and (t.first_ts - seen).total_seconds() > BASELINE_LEAD
+        )
 
     def _new_templates(self) -> list[Finding]:
         candidates = [
@@ -182,8 +201,10 @@ class StreamDetector(StreamTally):
             if t.level_rank >= ERROR_RANK or t.errorish or t.first_ts is None:
                 continue
             opened = self.source_first.get(t.source, t.first_ts)
-            novel = (t.first_ts - opened).total_seconds() >= SOURCE_OPENING and (
-                self.baseline is None or tid not in self.baseline
+            novel = (
+                (t.first_ts - opened).total_seconds() >= SOURCE_OPENING
+                and (self.baseline is None or tid not in self.baseline)
+                and not self._seen_earlier(tid, t)
             )
             if t.level_rank < WARN_RANK and novel:
                 dt = (onset - t.first_ts).total_seconds()

@@ -99,6 +99,7 @@ class Engine:
         *,
         detect: bool = True,
         baseline_templates: Iterable[str] | None = None,
+        seen_before: Mapping[str, datetime] | None = None,
     ) -> None:
         self.catalogue = catalogue
         self._rules: tuple[Rule, ...] = catalogue.rules
@@ -122,7 +123,9 @@ class Engine:
         self._last_ts: datetime | None = None  # latest timestamp seen, for untimed records
         self._detector: StreamDetector | None = None
         if detect:
-            self._detector = StreamDetector(baseline_templates=baseline_templates)
+            self._detector = StreamDetector(
+                baseline_templates=baseline_templates, seen_before=seen_before
+            )
 
     # --- streaming ------------------------------------------------------------------------
 

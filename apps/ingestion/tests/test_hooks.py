@@ -18,7 +18,7 @@ def empty_hooks(monkeypatch):
 def test_the_rules_app_plugs_its_catalogue_and_findings_in():
     assert hooks._hooks.catalogue_provider is rules.tenant_catalogue
     # rules saves the findings first; alerts and deploys, registered after it, read them
-    assert list(hooks._hooks.findings_sinks)[0] == "rules"
+    assert next(iter(hooks._hooks.findings_sinks)) == "rules"
     assert set(hooks._hooks.findings_sinks) == {"rules", "alerts", "deploys"}
 
 

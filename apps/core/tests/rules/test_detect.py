@@ -47,6 +47,24 @@ def test_baseline_templates_replace_the_calm_part():
     assert feed(StreamDetector(baseline_templates={"t-get", "t-warm"}), items) == []
 
 
+def test_a_template_the_stream_showed_well_before_is_not_new():
+    """The project's stream saw `t-new` an hour before this file does: not new here. Seen by
+    the stream only after the file shows it (the same failure, streamed): still new."""
+    from datetime import timedelta
+
+    from .factories import T0
+
+    items = calm(300)
+    items.append((rec("payment provider returned garbage", 301, at=301, level="ERROR"), "t-new"))
+    items += calm(100, start=302)
+    earlier = StreamDetector(seen_before={"t-new": T0 - timedelta(hours=1)})
+    assert not [f for f in feed(earlier, items) if f.category == "new-template"]
+    later = StreamDetector(seen_before={"t-new": T0 + timedelta(seconds=300)})
+    assert [f.category for f in feed(later, items) if f.category == "new-template"] == [
+        "new-template"
+    ]
+
+
 def test_error_burst_and_silent_service():
     items = []
     for i in range(0, 1200, 5):
