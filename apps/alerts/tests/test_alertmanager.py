@@ -12,18 +12,12 @@ import json
 import os
 import shutil
 import socket
-import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
-from django.conf import settings
-from django.db import connection
-from django_q.models import Task
-from django_q.tasks import async_task
 from django_tenants.utils import tenant_context
 
 from apps.alerts.models import InboundAlert
@@ -32,8 +26,7 @@ from apps.incidents.models import Incident
 from apps.ingestion.models import Event
 from apps.streams.models import StreamEvent, StreamIncident
 from apps.streams.tests.conftest import make_token
-from apps.tenants.tests.processes import running
-from conftest import test_database_url
+from apps.tenants.tests.processes import running, running_qcluster, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -61,37 +54,11 @@ def ready(url: str) -> bool:
         return False
 
 
-def wait_for(check, timeout: float, what: str, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
-
-
 @pytest.fixture
 def worker(tmp_path):
     """A real django-q2 cluster on the test database, answering a first task."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_TEST")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="aiops.settings_test",
-        DATABASE_URL=test_database_url(),
-        Q_WORKERS="2",
-    )
-    probe = f"probe-{uuid.uuid4().hex[:8]}"
-    async_task("math.floor", 1.5, task_name=probe)
-    with running(
-        [sys.executable, "manage.py", "qcluster"],
-        env=env,
-        cwd=settings.BASE_DIR,
-        log=tmp_path / "qcluster.log",
-        ready=lambda: Task.objects.filter(name=probe).exists(),
-        start_timeout=90,
-    ) as proc:
+    with running_qcluster(tmp_path / "qcluster.log") as proc:
         yield proc
-    connection.set_schema_to_public()
 
 
 @pytest.fixture
@@ -181,7 +148,7 @@ def test_an_alert_from_alertmanager_opens_an_incident_with_the_stream_and_analys
         with tenant_context(token.tenant):
             return StreamEvent.objects.filter(service=service).count() == 25
 
-    wait_for(drained, 60, "the stream to be drained")
+    wait_for(drained, 60, "the stream to be drained", every=0.3)
 
     api, alertmanager = alertmanager_for(
         f"{live_server.url}/ingest/alerts/alertmanager", token.text
@@ -200,13 +167,13 @@ def test_an_alert_from_alertmanager_opens_an_incident_with_the_stream_and_analys
             with tenant_context(token.tenant):
                 return InboundAlert.objects.filter(service=service).first()
 
-        inbound = wait_for(received, 30, "Alertmanager's webhook")
+        inbound = wait_for(received, 30, "Alertmanager's webhook", every=0.3)
 
         def twice():
             with tenant_context(token.tenant):
                 return InboundAlert.objects.get(pk=inbound.pk).received >= 2
 
-        wait_for(twice, 30, "the second webhook (bearer) to deliver the same alert")
+        wait_for(twice, 30, "the second webhook (bearer) to deliver the same alert", every=0.3)
         assert inbound.sender == "alertmanager" and inbound.opened_incident
         assert inbound.labels["severity"] == "critical" and len(inbound.fingerprint) == 16
         incident_id = inbound.incident_id
@@ -235,7 +202,7 @@ def test_an_alert_from_alertmanager_opens_an_incident_with_the_stream_and_analys
             with tenant_context(token.tenant):
                 return Incident.objects.get(pk=incident_id).status == "resolved"
 
-        wait_for(closed, 30, "the resolve to arrive")
+        wait_for(closed, 30, "the resolve to arrive", every=0.3)
         with tenant_context(token.tenant):
             inbound.refresh_from_db()
             assert inbound.status == "resolved" and inbound.ends_at is not None

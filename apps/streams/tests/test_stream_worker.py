@@ -4,16 +4,10 @@ within 10 s, and a drain delivered twice stores every record once."""
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 import uuid
 
 import pytest
-from django.conf import settings
-from django.db import connection
-from django_q.models import Task
-from django_q.tasks import async_task
 from django_tenants.utils import tenant_context
 
 from apps.ingestion.models import Event
@@ -21,8 +15,7 @@ from apps.rules.models import Finding
 from apps.streams import draining
 from apps.streams.models import SpoolBatch, StreamEvent, StreamIncident
 from apps.tenants.jobs import send_tenant_task
-from apps.tenants.tests.processes import running
-from conftest import test_database_url
+from apps.tenants.tests.processes import running_qcluster, wait_for
 
 from .conftest import make_token
 from .test_drain import records, spool
@@ -35,37 +28,11 @@ WORKER_PROJECT = "streams-worker"
 FAILURE = "FATAL:  sorry, too many clients already"
 
 
-def wait_for(check, timeout: float, what: str, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
-
-
 @pytest.fixture
 def qcluster(tmp_path):
-    """A real worker cluster on the test database, started and answering a first task."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_TEST")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="aiops.settings_test",
-        DATABASE_URL=test_database_url(),
-        Q_WORKERS="2",
-    )
-    probe = f"probe-{uuid.uuid4().hex[:8]}"
-    async_task("math.floor", 1.5, task_name=probe)
-    with running(
-        [sys.executable, "manage.py", "qcluster"],
-        env=env,
-        cwd=settings.BASE_DIR,
-        log=tmp_path / "qcluster.log",
-        ready=lambda: Task.objects.filter(name=probe).exists(),
-        start_timeout=90,
-    ) as proc:
+    """A real django-q2 cluster on the test database, answering a first task."""
+    with running_qcluster(tmp_path / "qcluster.log") as proc:
         yield proc
-    connection.set_schema_to_public()
 
 
 def test_an_otel_error_burst_opens_an_incident_within_10_seconds(live_server, qcluster):
