@@ -155,15 +155,7 @@ def _fire(
     InboundAlert.objects.create(
         project=project,
         incident_id=covering.incident_id,
-        sender=sender,
-        fingerprint=alert.fingerprint,
-        name=alert.name,
-        service=alert.service,
-        severity=alert.severity,
-        summary=alert.summary[:2000],
-        url=alert.url,
-        labels=alert.labels,
-        annotations=alert.annotations,
+        **_as_received(sender, alert),
         starts_at=at,
         opened_incident=created,
         joined_acknowledged=quiet,
@@ -249,15 +241,7 @@ def _no_data(project: Project, sender: str, alert: InAlert, now: datetime, resul
         return
     InboundAlert.objects.create(
         project=project,
-        sender=sender,
-        fingerprint=alert.fingerprint,
-        name=alert.name,
-        service=alert.service,
-        severity=alert.severity,
-        summary=alert.summary[:2000],
-        url=alert.url,
-        labels=alert.labels,
-        annotations=alert.annotations,
+        **_as_received(sender, alert),
         status=InboundAlert.Status.NO_DATA,
         starts_at=alert.starts_at or now,
         first_received_at=now,
@@ -339,3 +323,18 @@ def incident_labels(incident: Incident) -> dict[str, list[str]]:
         for name, value in labels.items():
             tags.setdefault(name, set()).add(value)
     return {name: sorted(values) for name, values in sorted(tags.items())}
+
+
+def _as_received(sender: str, alert) -> dict:
+    """The alert's own fields, as an InboundAlert row stores them."""
+    return {
+        "sender": sender,
+        "fingerprint": alert.fingerprint,
+        "name": alert.name,
+        "service": alert.service,
+        "severity": alert.severity,
+        "summary": alert.summary[:2000],
+        "url": alert.url,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+    }
