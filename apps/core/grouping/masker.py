@@ -10,8 +10,8 @@ from typing import Any
 
 from .masks import (
     ALL_MASKS,
-    TOKEN_RE,
     WILDCARD,
+    catalogue_for,
     compile_masks,
     digit_shape,
     mask_token,
@@ -43,17 +43,18 @@ class TokenMasker:
 
     `_cache`: a token's digit shape → its masked token (for a token without digits its shape
     is itself: words repeat); `""` when digits survive masking (`ssh2`, `disk3=<*>`): the
-    token is a name, rebuilt from its own text by the shape's recipe (`_recipes`), or looked
-    up as itself (`_exact`) when the masks rewrote the shape's digits (a route's `v2`).
+    token is a name, rebuilt from its own text by the shape's recipe (`_recipes`), or masked
+    as itself when the masks rewrote the shape's digits (a route's `v2`); `_names` remembers
+    names by their text (they repeat).
     A masked token for which `watch` holds is kept in `watched`, so a caller can test a whole
     line against them with one set operation.
     """
 
     __slots__ = (
         "_cache",
-        "_exact",
         "_full",
         "_limit",
+        "_names",
         "_recipes",
         "_sub",
         "_watch",
@@ -70,7 +71,7 @@ class TokenMasker:
     ) -> None:
         self._cache: dict[str, str] = {}
         self._recipes: dict[str, _Recipe | None] = {}
-        self._exact: dict[str, str] = {}
+        self._names: dict[str, str] = {}  # a name's text → its masked form
         self._limit = limit
         self._sub = mask_token
         self._full = not without  # the whole catalogue: the shortcuts below know it
@@ -87,23 +88,34 @@ class TokenMasker:
         if len(self.watched) >= self._limit:  # start over, between lines: all seen anew
             self._cache.clear()
             self._recipes.clear()
-            self._exact.clear()
+            self._names.clear()
             self.watched.clear()
         cache = self._cache
         masked = list(map(cache.get, shapes, repeat("")))  # "": not known, or a name
-        if all(masked):  # every shape known and no name: the common case, all in C
+        if "" not in masked:  # every shape known and no name: the common case, all in C
             return masked, []
         named = []
+        names = self._names
+        index = masked.index
         i = -1
         for _ in range(masked.count("")):
-            i = masked.index("", i + 1)
+            i = index("", i + 1)
             token = tokens[i]
-            shape = shapes[i]
-            m = cache.get(shape)
+            m = names.get(token)  # a name seen before, by its own text
             if m is None:
-                m = self._miss(token, shape)
-            if m == "":
-                m = self._name(token, shape)
+                shape = shapes[i]
+                m = cache.get(shape)
+                if m is None:
+                    if self._full and _whole_value(token):  # a unique value: not cached
+                        if self._watch_wild:
+                            self.watched.add(WILDCARD)
+                        masked[i] = WILDCARD
+                        continue
+                    m = self._miss(token, shape)
+                if m == "":
+                    m = self._name(token, shape)
+                    named.append(i)
+            else:
                 named.append(i)
             masked[i] = m
         return masked, named
@@ -116,11 +128,8 @@ class TokenMasker:
 
     def _miss(self, token: str, shape: str) -> str:
         """The cache entry for `token` of digit shape `shape` (filled now): its masked token,
-        or `""` for a name."""
-        if self._full and _whole_value(token):
-            if self._watch_wild:
-                self.watched.add(WILDCARD)
-            return WILDCARD  # unique values (hashes, paths) would only fill the caches
+        or `""` for a name. Whole values (`_whole_value`: hashes, paths) are the caller's:
+        unique, they would only fill the caches."""
         if _DIGITS.isdisjoint(token):
             # no digits: a word-like token, worth remembering. Letters inside brackets or
             # punctuation are never a variable (every mask needs a digit or one of `:/.@\'"`),
@@ -128,24 +137,34 @@ class TokenMasker:
             masked = token if token.strip(_WORD_PUNCT).isalpha() else self._sub(token)
         else:
             basis = digit_shape(token) if shape == token else shape
-            masked = self._sub(basis)
+            recipe = None
+            if self._full:
+                masked, recipe = _scan(basis)
+            else:
+                masked = self._sub(basis)
             if not _DIGITS.isdisjoint(masked):
                 masked = ""  # digits survive masking: a name, rebuilt from the token
-                self._store(self._recipes, shape, _recipe(basis) if self._full else None)
+                self._store(self._recipes, shape, recipe)
         self._store(self._cache, shape, masked)
         return masked
 
     def _name(self, token: str, shape: str) -> str:
-        """The masked form of a token whose digits survive masking."""
+        """The masked form of a token whose digits survive masking (remembered by its text:
+        names repeat)."""
         recipe = self._recipes.get(shape)
         if recipe is not None:  # the masks match the same spans in a token and its shape
-            if not recipe:
-                return token  # they match nothing: the name as it stands
-            return "".join([p if isinstance(p, str) else token[p[0] : p[1]] for p in recipe])
-        masked = self._exact.get(token)
-        if masked is None:
+            masked = (
+                "".join([p if isinstance(p, str) else token[p[0] : p[1]] for p in recipe])
+                if recipe
+                else token  # they match nothing: the name as it stands
+            )
+        else:  # the masks rewrote digits of the shape (a route's `v2`): the token itself
             masked = self._sub(token)
-            self._store(self._exact, token, masked)
+            self._note(masked)
+        names = self._names
+        if len(names) >= self._limit:
+            names.clear()
+        names[token] = masked
         return masked
 
     def _store(self, cache: dict[str, Any], key: str, value: Any) -> None:
@@ -164,21 +183,28 @@ class TokenMasker:
 _Recipe = tuple[str | tuple[int, int], ...]
 
 
-def _recipe(shape: str) -> _Recipe | None:
-    """The parts of `mask_token(shape)`: slices of the text kept, replacements; None when a
-    replacement holds digits of the shape (a route's `v2`), which would not be the token's."""
+def _scan(shape: str) -> tuple[str, _Recipe | None]:
+    """`mask_token(shape)` and its recipe, in one pass: the parts of the masked text, slices
+    of `shape` kept and the masks' replacements; the recipe is None when a replacement holds
+    digits of the shape (a route's `v2`), which would not be the token's."""
+    regex = catalogue_for(shape)
+    if regex is None:
+        return shape, ()  # no mask can match: the token is its own masked form
     parts: list[str | tuple[int, int]] = []
+    rebuildable = True
     last = 0
-    for m in TOKEN_RE.finditer(shape):
-        if last < m.start():
-            parts.append((last, m.start()))
+    for m in regex.finditer(shape):
+        start = m.start()
+        if last < start:
+            parts.append((last, start))
         text = replacement(m)
-        if not _DIGITS.isdisjoint(text):
-            return None
+        if rebuildable and not _DIGITS.isdisjoint(text):
+            rebuildable = False
         parts.append(text)
         last = m.end()
     if last == 0:
-        return ()  # nothing matched: the token is its own masked form
+        return shape, ()  # nothing matched
     if last < len(shape):
         parts.append((last, len(shape)))
-    return tuple(parts)
+    masked = "".join([p if isinstance(p, str) else shape[p[0] : p[1]] for p in parts])
+    return masked, tuple(parts) if rebuildable else None

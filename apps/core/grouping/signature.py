@@ -8,6 +8,8 @@ lookup, without tokenizing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .masker import TokenMasker
 from .masks import WILDCARD, digit_shape, tokenize
 from .values import fold, fold_spans, may_fold, status_classes
@@ -46,18 +48,23 @@ class Signatures:
         digits survive masking (`ssh2`) and statuses (by class) are checked as text at their
         offset in the line (lines of one shape have equal token offsets); a shape keeps a few
         such variants (the 200s and 502s of one route)."""
-        raw = tokenize(message)
-        masked, named = self._mask.mask_line(raw, tokenize(shape))
-        status = status_classes(raw, masked) if "HTTP/" in message else []
-        checks: tuple[tuple[int, str], ...] = ()
-        if named or status:  # some digits are part of a name (`ssh2`), or a status class
-            # a status holds by its class: a prefix check
+        if '"' in message or "'" in message:
+            raw = tokenize(message)
+            masked, named = self._mask.mask_line(raw, tokenize(shape))
+        else:  # `tokenize` without quotes, inline: most lines
+            raw = message.split()
+            masked, named = self._mask.mask_line(raw, shape.split())
+        status = status_classes(raw, masked) if "HTTP/" in message else None
+        checks: _Checks = ()
+        if status:  # a status holds by its class: a prefix check
             need = dict.fromkeys(named, 0)
             need.update(dict.fromkeys(status, 1))
             checks = tuple(
                 (offset, raw[i] if need[i] == 0 else raw[i][:1])
                 for i, offset in _offsets(message, raw, need)
             )
+        elif named:  # some digits are part of a name (`ssh2`): checked as they stand
+            checks = tuple((offset, raw[i]) for i, offset in _offsets(message, raw, named))
         folds = fold_spans(raw, masked) if not self._mask.watched.isdisjoint(masked) else ()
         if folds:
             masked = fold(masked, folds, False)
@@ -118,18 +125,20 @@ def apply_spans(raw: list[str], spans: Spans) -> list[str]:
     return join_spans(fold(raw, folds, True), runs)
 
 
-def _offsets(message: str, raw: list[str], need: dict[int, int]) -> list[tuple[int, int]]:
-    """(index, offset in `message`) of the tokens `need` names (`raw` is `tokenize(message)`:
-    each token is the first occurrence of its text after the one before)."""
+def _offsets(message: str, raw: list[str], need: Iterable[int]) -> list[tuple[int, int]]:
+    """(index, offset in `message`) of the tokens `need` names, in increasing index order
+    (`raw` is `tokenize(message)`: each token is the first occurrence of its text after the
+    one before)."""
     if len(message) == sum(map(len, raw)) + len(raw) - 1:  # one separator between tokens
         return [(i, sum(map(len, raw[:i])) + i) for i in need]
     out = []
     pos = 0
-    last = max(need)
+    want = set(need)
+    last = max(want)
     find = message.find
     for i, token in enumerate(raw):
         pos = find(token, pos)
-        if i in need:
+        if i in want:
             out.append((i, pos))
             if i == last:
                 break

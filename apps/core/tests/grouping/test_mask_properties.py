@@ -8,10 +8,12 @@ from hypothesis import strategies as st
 
 from apps.core.grouping.masker import TokenMasker
 from apps.core.grouping.masks import (
+    TOKEN_RE,
     WILDCARD,
     digit_shape,
     mask_message,
     mask_token,
+    replacement,
     tokenize,
 )
 from conftest import examples
@@ -57,3 +59,14 @@ def test_mask_message_keeps_the_tokens(message):
     assert len(after) == len(before)
     for original, out in zip(before, after, strict=True):
         assert out == original or WILDCARD in out
+
+
+# every character some mask needs, digits (one of them not ASCII) and letters around them
+_NEEDY = st.text(alphabet="0123456789\u0663abcdefxzABCDEFGHTPS.:-_/\\@\"' =~<>%[]()", max_size=30)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=examples(500), deadline=None)
+@given(st.one_of(_NEEDY, _LOGGY, _ANY))
+def test_the_narrowed_catalogue_masks_as_the_whole_one(token):
+    assert mask_token(token) == TOKEN_RE.sub(replacement, token)

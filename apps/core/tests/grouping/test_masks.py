@@ -8,7 +8,15 @@ import re
 import pytest
 
 from apps.core.grouping.masker import TokenMasker
-from apps.core.grouping.masks import ALL_MASKS, mask_message, mask_token
+from apps.core.grouping.masks import (
+    ALL_MASKS,
+    DIGITS,
+    TOKEN_RE,
+    WILDCARD,
+    mask_message,
+    mask_token,
+    replacement,
+)
 
 STANDARD_CASES = [
     # (name, message, masked)
@@ -68,6 +76,25 @@ def test_catalogue_examples(mask) -> None:
     own = re.compile(mask.pattern, re.VERBOSE)
     for token in mask.counter_examples:
         assert own.search(token) is None, (mask.name, token)
+
+
+@pytest.mark.parametrize("mask", ALL_MASKS, ids=lambda m: m.name)
+def test_a_mask_matches_only_tokens_that_meet_its_needs(mask) -> None:
+    own = re.compile(mask.pattern, re.VERBOSE)
+    for token, _masked in mask.examples:
+        if mask.needs == DIGITS:
+            needed = [c for c in token if c.isdecimal()]
+        else:
+            needed = [c for c in token if c in mask.needs]
+        assert needed, (mask.name, token)
+        assert own.search(token) is not None, (mask.name, token)
+        # without the characters it needs, the pattern finds nothing left in the token
+        bare = "".join("x" if c in needed else c for c in token)
+        assert own.search(bare) is None, (mask.name, bare)
+
+
+def test_a_digit_of_any_script_is_a_digit_to_the_narrowed_catalogue() -> None:
+    assert mask_token("\u0663\u0664") == TOKEN_RE.sub(replacement, "\u0663\u0664") == WILDCARD
 
 
 def test_token_masker_caches_agree_with_plain_masking() -> None:
