@@ -10,7 +10,12 @@ per batch) as fast as the server answers. Prints:
   latency     p50 / p99 / max of one export request
   end to end  records/s from the first request to the last record stored in the stream
               (drained: parsed, grouped, rules run, COPYed), and the drain's lag behind
-Nothing is asserted. Quotas are lifted for the run. Usage:
+  cpu         CPU time per 1,000 records of the client (this process), the web server and
+              the worker (their process trees); PostgreSQL's is not counted
+  load        the machine's load average before and after (others' work shares the cores)
+Before the clock starts, each sender exports a small batch and waits for it to be drained,
+so gunicorn's workers and the qcluster are up and warm. Nothing is asserted. Quotas are
+lifted for the run. Usage:
 
   . scripts/dev-env.sh && python bench/stream_bench.py [--records N] [--batch B] [--senders S]
 """
@@ -54,6 +59,22 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise SystemExit("gunicorn did not start")
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds (user + system) of the live processes of a session (a process tree)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # field 6 of stat: the session id
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def make_records(total: int, batch: int, service: str) -> list[list]:
@@ -127,6 +148,7 @@ def main() -> None:
     _, token = tokens.create_token(tenant=tenant, project=project, name="stream-bench")
     service = f"bench-{uuid.uuid4().hex[:6]}"
     batches = make_records(args.records, args.batch, service)
+    warmup = make_records(10 * args.senders, 10, f"{service}-warmup")
     call_command("check", verbosity=0)
 
     env = {**os.environ, **LIFTED}
@@ -147,7 +169,7 @@ def main() -> None:
     )  # fmt: skip
     try:
         wait_port(port, web)
-        run(args, port, token, batches, service, tenant, StreamEvent)
+        run(args, port, token, batches, warmup, service, tenant, StreamEvent, (web, worker))
     finally:
         for proc in (web, worker):
             os.killpg(proc.pid, 15)
@@ -155,7 +177,7 @@ def main() -> None:
             proc.wait(timeout=30)
 
 
-def run(args, port, token, batches, service, tenant, StreamEvent) -> None:
+def run(args, port, token, batches, warmup, service, tenant, StreamEvent, procs) -> None:
     from django_tenants.utils import tenant_context
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.sdk._logs.export import LogRecordExportResult
@@ -166,10 +188,16 @@ def run(args, port, token, batches, service, tenant, StreamEvent) -> None:
     todo = list(batches)
     lock = threading.Lock()
 
-    def sender() -> None:
+    def stored_count(name: str) -> int:
+        with tenant_context(tenant):
+            return StreamEvent.objects.filter(service=name).count()
+
+    def sender(first: list) -> None:
         exporter = OTLPLogExporter(
             endpoint=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
         )
+        exporter.export(first)  # warm-up, before the clock
+        ready.wait()
         while True:
             with lock:
                 if not todo:
@@ -183,20 +211,32 @@ def run(args, port, token, batches, service, tenant, StreamEvent) -> None:
                 if result != LogRecordExportResult.SUCCESS:
                     failures[0] += 1
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=sender) for _ in range(args.senders)]
+    ready = threading.Event()
+    threads = [threading.Thread(target=sender, args=(first,)) for first in warmup]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 120
+    while stored_count(f"{service}-warmup") < sum(map(len, warmup)):
+        if time.monotonic() > deadline:
+            raise SystemExit("the warm-up batches were not drained within 120 s")
+        time.sleep(0.25)
+    load_before = os.getloadavg()
+    cpu_before = [session_cpu(proc.pid) for proc in procs]
+    client_before = time.process_time()
+    started = time.perf_counter()
+    ready.set()
     for thread in threads:
         thread.join()
     sent_s = time.perf_counter() - started
+    client_cpu = time.process_time() - client_before
     stored = 0
     deadline = time.monotonic() + 600
     while stored < args.records and time.monotonic() < deadline:
         time.sleep(0.25)
-        with tenant_context(tenant):
-            stored = StreamEvent.objects.filter(service=service).count()
+        stored = stored_count(service)
     drained_s = time.perf_counter() - started
+    cpu = [session_cpu(proc.pid) - before for proc, before in zip(procs, cpu_before, strict=True)]
+    load_after = os.getloadavg()
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -208,6 +248,10 @@ def run(args, port, token, batches, service, tenant, StreamEvent) -> None:
     print(f"latency     p50 {pct(0.5):.0f} ms  p99 {pct(0.99):.0f} ms  max {pct(1.0):.0f} ms")
     print(f"end to end  {stored / drained_s:>10,.0f} records/s  ({stored:,} stored in "
           f"{drained_s:.1f} s; drain lag {drained_s - sent_s:.1f} s)")  # fmt: skip
+    per = 1e6 / args.records  # seconds per record → ms per 1,000
+    print(f"cpu         per 1,000 records: client {client_cpu * per:.0f} ms, web {cpu[0] * per:.0f} "
+          f"ms, worker {cpu[1] * per:.0f} ms")  # fmt: skip
+    print(f"load        {load_before[0]:.2f} before, {load_after[0]:.2f} after (1-minute average)")
 
 
 if __name__ == "__main__":
