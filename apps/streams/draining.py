@@ -18,7 +18,6 @@ whose task was lost and kicks tenants with batches waiting and no lane.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -39,7 +38,7 @@ from apps.ingestion.records import NormalisedRecord, RecordsRun
 from apps.ingestion.tokens.models import DrainLane
 from apps.jobs import lifecycle
 from apps.jobs.models import JobStatus
-from apps.streams import incidents, partitions
+from apps.streams import incidents, partitions, spool
 from apps.streams.models import SpoolBatch, StreamAlarm
 from apps.tenants.jobs import send_tenant_task
 
@@ -50,15 +49,6 @@ DRAIN_TURN_SECONDS = 5.0  # a drain's turn before it goes to the back of the que
 SLICE_RECORDS = 20_000  # records per unit of work (one transaction)
 SLICE_BATCHES = 500
 LANE_LOST_SECONDS = 120  # a lane's task not seen for this long is sent again
-# The spooled records of some batches, in order; JSON as text (copied to the stream as is) and
-# the sender's host from its resource.
-SPOOLED = """
-SELECT batch_id, seq, ts, observed_ts, service, level, message, attributes::text,
-       resource::text, trace_id, span_id, truncated,
-       coalesce(resource->>'host.name', resource->>'host', resource->>'hostname',
-                resource->>'host_name', '')
-FROM streams_spoolrecord WHERE batch_id = ANY(%s) ORDER BY batch_id, seq
-"""
 EVENT_COLUMNS = (
     "project_id",
     "received_at",
@@ -77,6 +67,11 @@ EVENT_COLUMNS = (
     "group_id",
     "truncated",
 )
+# their types, so COPY picks each value's dumper once rather than per value; JSON goes as text
+EVENT_TYPES = (
+    "int8", "timestamptz", "int8", "int4", "timestamptz", "int2", "text", "text", "text", "text",
+    "text", "text", "text", "text", "text", "bool",
+)  # fmt: skip
 
 
 class ClaimLost(Exception):
@@ -276,11 +271,11 @@ def store(
 ) -> int:
     """Process the claimed batches' records and store them with their batches' outcome."""
     pks = [claim.pk for claim in claims]
-    received = dict(SpoolBatch.objects.filter(pk__in=pks).values_list("pk", "received_at"))
-    with connection.cursor() as cursor:
-        cursor.execute(SPOOLED, [pks])
-        rows = cursor.fetchall()
-    records = [_normalised(row) for row in rows]
+    batches = SpoolBatch.objects.filter(pk__in=pks).order_by("pk")
+    received, records, rows = {}, [], []
+    for pk, received_at, payload in batches.values_list("pk", "received_at", "payload"):
+        received[pk] = received_at
+        _unpacked(pk, payload, records, rows)
     for day in {partitions.day_of(moment) for moment in received.values()}:
         partitions.ensure(project.pk, day)
     with RecordsRun.open(project, catalogue) as run:
@@ -300,19 +295,44 @@ def store(
     return len(rows)
 
 
-def _normalised(row: tuple) -> NormalisedRecord:
-    _, _, ts, observed, service, level, message, attributes, _, trace, span, cut, host = row
-    return NormalisedRecord(
-        ts=ts or observed,
-        level=LEVELS[level] if level is not None else None,
-        service=service,
-        message=message,
-        attributes=json.loads(attributes) if attributes != "{}" else {},
-        host=host[:200],
-        trace_id=trace,
-        span_id=span,
-        truncated=cut,
-    )
+def _unpacked(batch_id: int, payload, records: list, rows: list) -> None:
+    """Append a batch's records (as ingestion takes them) and what the stream stores besides
+    (batch, seq, level number, attributes and resource as JSON text or None) in order."""
+    if payload is None:
+        raise ValueError(f"batch {batch_id} has no payload (drained before migration 0004)")
+    resources, packed = spool.unpack(payload)
+    hosts = [spool.host_of(resource) for resource in resources]
+    texts = [spool.dumps(resource) if resource else None for resource in resources]
+    moment, dumps = spool.moment, spool.dumps
+    append_record, append_row = records.append, rows.append
+    for seq, (
+        ts,
+        observed,
+        service,
+        level,
+        message,
+        attributes,
+        resource,
+        trace,
+        span,
+        cut,
+    ) in enumerate(packed):
+        append_record(
+            NormalisedRecord(
+                ts=moment(observed if ts is None else ts),
+                level=LEVELS[level] if level is not None else None,
+                service=service,
+                message=message,
+                attributes=attributes,
+                host=hosts[resource],
+                trace_id=trace,
+                span_id=span,
+                truncated=cut,
+            )
+        )
+        append_row(
+            (batch_id, seq, level, dumps(attributes) if attributes else None, texts[resource])
+        )
 
 
 def _copy(project_id, received, rows, records, grouped) -> None:
@@ -324,23 +344,26 @@ def _copy(project_id, received, rows, records, grouped) -> None:
         connection.wrap_database_errors,
         cursor.cursor.copy(statement) as copy,
     ):
-        for row, record, item in zip(rows, records, grouped, strict=True):
-            batch_id, seq = row[0], row[1]
-            copy.write_row(
+        copy.set_types(EVENT_TYPES)
+        write = copy.write_row
+        for (batch_id, seq, level, attributes, resource), record, item in zip(
+            rows, records, grouped, strict=True
+        ):
+            write(
                 (
                     project_id,
                     received[batch_id],
                     batch_id,
                     seq,
                     record.ts,
-                    row[5],
+                    level,
                     record.service,
                     record.host,
                     record.trace_id,
                     record.span_id,
                     record.message,
-                    row[7] if row[7] != "{}" else None,  # the spool's JSON text, as is
-                    row[8] if row[8] != "{}" else None,
+                    attributes,
+                    resource,
                     item.match.template_id,
                     item.group,
                     record.truncated,

@@ -1,10 +1,11 @@
 """The spool: records received from shippers, stored before they are answered 2xx.
 
-Lives in each tenant's schema. A `SpoolBatch` is one accepted request; its `digest` (protocol
-and decompressed body) is unique per project, so a shipper's retry of a batch we already
-stored is answered 2xx again without storing anything twice. A batch is also a job row
-(apps.jobs): the drain (apps.streams.draining) claims it, writes its records to the project's
-stream (`StreamEvent`) and finishes it `done` with `processed_at`, in one transaction.
+Lives in each tenant's schema. A `SpoolBatch` is one accepted request, its decoded records
+packed in one `payload` (apps.streams.spool); its `digest` (protocol and decompressed body) is
+unique per project, so a shipper's retry of a batch we already stored is answered 2xx again
+without storing anything twice. A batch is also a job row (apps.jobs): the drain
+(apps.streams.draining) claims it, writes its records to the project's stream (`StreamEvent`)
+and finishes it `done` with `processed_at`, in one transaction.
 
 Also here: the stream itself (`StreamEvent`, a partitioned table made by migration 0002),
 per-project stream settings, and the alarms and incidents the stream opened (incidents.py).
@@ -37,6 +38,8 @@ class SpoolBatch(Job):
     body_bytes = models.PositiveIntegerField()  # after decompression
     received_at = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True)
+    # the records (apps.streams.spool format); null only for batches drained before 0004
+    payload = models.BinaryField(null=True)
 
     class Meta:
         constraints = [
@@ -53,34 +56,6 @@ class SpoolBatch(Job):
 
     def __str__(self) -> str:
         return f"{self.protocol} batch {self.pk} ({self.record_count} records)"
-
-
-class SpoolRecord(models.Model):
-    batch = models.ForeignKey(SpoolBatch, on_delete=models.CASCADE, related_name="records")
-    seq = models.PositiveIntegerField()  # position in the batch
-    ts = models.DateTimeField(null=True)  # when it happened, if the sender said
-    observed_ts = models.DateTimeField()
-    service = models.CharField(max_length=200, blank=True)
-    level = models.SmallIntegerField(null=True)  # index into LEVELS
-    message = models.TextField()
-    attributes = models.JSONField(default=dict)
-    resource = models.JSONField(default=dict)
-    trace_id = models.CharField(max_length=32, blank=True)
-    span_id = models.CharField(max_length=16, blank=True)
-    truncated = models.BooleanField(default=False)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["batch", "seq"], name="spool_record_position")
-        ]
-        ordering = ["batch", "seq"]
-
-    def __str__(self) -> str:
-        return f"{self.service or '-'} {self.level_name} {self.message[:60]}"
-
-    @property
-    def level_name(self) -> str:
-        return LEVELS[self.level] if self.level is not None else ""
 
 
 DEFAULT_RETENTION_DAYS = 7

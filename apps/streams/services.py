@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
-from apps.core.vocabulary import LEVEL_NUMBER
 from apps.incidents.models import Project
-from apps.streams.models import (
-    DEFAULT_RETENTION_DAYS,
-    SpoolBatch,
-    SpoolRecord,
-    StreamSettings,
-)
+from apps.streams import spool
+from apps.streams.models import DEFAULT_RETENTION_DAYS, SpoolBatch, StreamSettings
 from apps.streams.protocols import StreamRecord
-
-RECORD_COLUMNS = (
-    "batch_id", "seq", "ts", "observed_ts", "service", "level", "message", "attributes",
-    "resource", "trace_id", "span_id", "truncated",
-)  # fmt: skip
-_encode_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 
 
 class ProjectGone(Exception):
@@ -56,15 +44,18 @@ def spool_batch(
     records: list[StreamRecord],
     received_at: datetime,
 ) -> Spooled:
-    """Store `records` as one batch in the current tenant schema, in one transaction.
+    """Store `records` as one batch (one row, the records packed: apps.streams.spool) in the
+    current tenant schema; committed when this returns.
 
     When a batch with the same digest exists for the project, nothing is written and the
     stored batch is returned with `duplicate=True` (also when a concurrent request with the
-    same body wins the race: the unique constraint decides).
+    same body wins the race: the unique constraint decides). `Malformed` if a record cannot
+    be stored (nothing is written).
     """
     existing = _existing(project_id, digest)
     if existing is not None:
         return existing
+    payload = spool.pack(records)
     try:
         with transaction.atomic():
             batch = SpoolBatch.objects.create(
@@ -75,8 +66,8 @@ def spool_batch(
                 record_count=len(records),
                 body_bytes=body_bytes,
                 received_at=received_at,
+                payload=payload,
             )
-            _copy_records(batch.pk, records)
     except IntegrityError:
         existing = _existing(project_id, digest)
         if existing is not None:
@@ -94,39 +85,6 @@ def _existing(project_id: int, digest: str) -> Spooled | None:
         .first()
     )
     return Spooled(batch_id=row[0], records=row[1], duplicate=True) if row else None
-
-
-def _copy_records(batch_id: int, records: list[StreamRecord]) -> None:
-    """COPY the batch's records into the spool (~5× faster than bulk_create per record)."""
-    statement = f"COPY {SpoolRecord._meta.db_table} ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
-    dumps = _encode_json
-    shared: tuple[object, str] = (None, "{}")  # records of a batch often share one resource
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.cursor.copy(statement) as copy,
-    ):
-        write = copy.write_row
-        for seq, record in enumerate(records):
-            level = record.level
-            if record.resource is not shared[0]:
-                shared = (record.resource, dumps(record.resource) if record.resource else "{}")
-            write(
-                (
-                    batch_id,
-                    seq,
-                    record.time,
-                    record.observed_time,
-                    record.service,
-                    LEVEL_NUMBER.get(level) if level else None,
-                    record.message,
-                    dumps(record.attributes) if record.attributes else "{}",
-                    shared[1],
-                    record.trace_id,
-                    record.span_id,
-                    record.truncated,
-                )
-            )
 
 
 RETENTION_DAYS_MAX = 365

@@ -60,13 +60,21 @@ def beta_token(db) -> Token:
     return make_token("beta", "beta-marker", "tests")
 
 
-def spooled(token: Token, **filters) -> list:
-    """The spooled records of the token's project, in order, as plain tuples."""
-    from apps.streams.models import SpoolRecord
+def spooled(token: Token, *, message__endswith: str = "", message__contains: str = "") -> list:
+    """The spooled records of the token's project (apps.streams.spool.SpooledRecord), in order
+    of batch and position; only those whose message ends with / contains the given text."""
+    from apps.streams import spool
+    from apps.streams.models import SpoolBatch
 
     with tenant_context(token.tenant):
-        rows = SpoolRecord.objects.filter(batch__project_id=token.project.pk, **filters)
-        return list(rows.order_by("batch_id", "seq"))
+        batches = SpoolBatch.objects.filter(project_id=token.project.pk).order_by("pk")
+        payloads = list(batches.values_list("payload", flat=True))
+    return [
+        record
+        for payload in payloads
+        for record in spool.read(payload)
+        if record.message.endswith(message__endswith) and message__contains in record.message
+    ]
 
 
 @pytest.fixture

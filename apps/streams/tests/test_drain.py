@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -14,6 +15,7 @@ from apps.ingestion.models import Event, IngestJob, Source
 from apps.jobs.models import JobStatus
 from apps.rules.models import Finding as SavedFinding
 from apps.streams import draining, incidents, partitions, services
+from apps.streams import spool as spool_format
 from apps.streams.models import SpoolBatch, StreamAlarm, StreamEvent, StreamIncident
 from apps.streams.protocols import StreamRecord
 
@@ -100,22 +102,44 @@ def test_a_lost_claim_rolls_back_and_a_stale_one_is_taken_over(alpha_token, monk
     assert len(stream(alpha_token)) == 10
 
 
-def test_a_poison_batch_fails_alone_with_its_reason(alpha_token, monkeypatch):
+def test_one_spooled_row_is_drained_into_its_records_once_after_a_crash_mid_drain(
+    alpha_token, monkeypatch
+):
+    batch = spool(alpha_token, records(250, errors=2), "crash")
+    with tenant_context(alpha_token.tenant):
+        row = SpoolBatch.objects.get(pk=batch)
+        assert (row.record_count, len(spool_format.read(row.payload))) == (250, 250)
+        copy = draining._copy
+
+        def copy_then_lose_the_database(*args):  # the connection dies after the COPY
+            copy(*args)
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(draining, "_copy", copy_then_lose_the_database)
+        with pytest.raises(OperationalError):
+            draining.drain_once()
+        monkeypatch.undo()
+        assert SpoolBatch.objects.get(pk=batch).status == JobStatus.RUNNING  # claim kept
+        assert not StreamEvent.objects.filter(batch_id=batch).exists()  # rolled back
+        assert not StreamAlarm.objects.exists()
+        assert draining.drain_once() == 0  # claimed, heartbeat fresh: not taken twice
+        stale = timezone.now() - timedelta(minutes=5)
+        SpoolBatch.objects.filter(pk=batch).update(claimed_at=stale, heartbeat_at=stale)
+        assert draining.drain_once() == 250
+        assert draining.drain_once() == 0
+        assert StreamAlarm.objects.count() == 1
+    assert [(b, s) for b, s, *_ in stream(alpha_token)] == [(batch, i) for i in range(250)]
+
+
+def test_a_poison_batch_fails_alone_with_its_reason(alpha_token):
     good = spool(alpha_token, records(3), "d")
     bad = spool(alpha_token, records(4), "e")
-    original = draining._normalised
-
-    def poison(row):
-        if row[0] == bad:
-            raise ValueError("cannot read this record")
-        return original(row)
-
-    monkeypatch.setattr(draining, "_normalised", poison)
     with tenant_context(alpha_token.tenant):
+        SpoolBatch.objects.filter(pk=bad).update(payload=b"\x01damaged on disk")
         assert draining.drain_once() == 3
         statuses = dict(SpoolBatch.objects.values_list("pk", "status"))
         assert statuses == {good: JobStatus.DONE, bad: JobStatus.FAILED}
-        assert SpoolBatch.objects.get(pk=bad).error == "ValueError: cannot read this record"
+        assert SpoolBatch.objects.get(pk=bad).error.startswith("Unreadable: damaged spool payload")
         assert draining.drain_once() == 0  # failed: never retried in a loop
 
 
