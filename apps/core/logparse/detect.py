@@ -51,12 +51,17 @@ class Detection(NamedTuple):
     header: Header | None = None  # the learnt header, when name is "inferred"
     trailer: str = ""  # what the lines end with (trailers.py): "logger", "json" or ""
     declared: str = ""  # a W3C log's `#Fields:` directive, when name is "w3c"
+    # a wrapper's messages (compose, CRI, syslog) with a header of their own, learnt per
+    # service (None: all services): ((service, header), ...)
+    inner: tuple[tuple[str | None, Header], ...] = ()
 
     @property
     def format(self) -> Format | None:
         if self.declared:
             return Format(W3C, w3c_parser(self.declared), (), specificity=10)
         f = header_format(self.header) if self.header is not None else BY_NAME.get(self.name)
+        if f is not None and self.inner:
+            f = replace(f, parse=_reading_inner(f.parse, self.inner))
         if f is not None and self.trailer:
             return replace(f, parse=trailers.stripping(f.parse, self.trailer))
         return f
@@ -64,7 +69,77 @@ class Detection(NamedTuple):
     @property
     def loghub(self) -> str:
         """The header in the loghub syntax (learnt ones only)."""
-        return self.header.loghub() if self.header is not None else ""
+        if self.header is not None:
+            return self.header.loghub()
+        if self.inner:
+            return "; ".join(f"{s or '*'}: {h.loghub()}" for s, h in self.inner)
+        return ""
+
+
+# Catalogue formats that wrap another program's line: a compose or CRI prefix, a syslog tag.
+# Their messages may carry that program's own header, which the catalogue may not know.
+WRAPPERS = frozenset(("compose", "cri", "docker-json", "syslog", "syslog-iso", "syslog-5424"))
+MIN_INNER = 2  # distinct messages of one service to learn its header from
+
+
+def learn_inner(parse, texts: list[str]) -> tuple[tuple[str | None, Header], ...]:
+    """The headers of a wrapper's messages, learnt per service and for all services together:
+    two programs behind one syslog write two headers. Only a header with a time or a level
+    counts (a message's first words are not a header)."""
+    by_service: dict[str | None, list[str]] = {}
+    for text in texts:
+        fields = parse(text)
+        if fields is None or fields.get("fmt") or not fields.get("message"):
+            continue
+        attrs = fields.get("attrs") or {}
+        if attrs.get("inner_fmt"):
+            continue  # the catalogue read the inner line already
+        message = fields["message"]
+        if isinstance(message, str):
+            by_service.setdefault(fields.get("service"), []).append(message)
+    learnt: list[tuple[str | None, Header]] = []
+    for service, messages in [
+        *by_service.items(),
+        (None, [m for v in by_service.values() for m in v]),
+    ]:
+        if service is None and learnt:
+            break  # per-service headers say more than one for all
+        if len(set(messages)) < MIN_INNER:
+            continue
+        header = infer(messages, depth=1)
+        if header is not None and any(c.kind == "T" or c.role == "level" for c in header.columns):
+            learnt.append((service, header))
+    return tuple(learnt)
+
+
+def _reading_inner(parse, inner: tuple[tuple[str | None, Header], ...]):
+    """`parse`, with each message read by its service's learnt header: the inner message,
+    the inner level (it says more than a syslog PRI), the inner time when the wrapper has none."""
+    headers = {service: h.parse for service, h in inner}
+    fallback = headers.get(None)
+
+    def read(text: str):
+        fields = parse(text)
+        if fields is None:
+            return None
+        message = fields.get("message")
+        inner_parse = headers.get(fields.get("service"), fallback)
+        if inner_parse is None or not isinstance(message, str) or not message:
+            return fields
+        got = inner_parse(message)
+        if got is None:
+            return fields
+        fields["message"] = got["message"]
+        if got.get("level") is not None:
+            fields["level"] = got["level"]
+        if fields.get("ts") is None and got.get("ts") is not None:
+            fields["ts"] = got["ts"]
+        if fields.get("pid") is None and got.get("pid") is not None:
+            fields["pid"] = got["pid"]
+        fields.pop("weak", None)
+        return fields
+
+    return read
 
 
 def header_format(header: Header) -> Format:
@@ -168,4 +243,5 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
         )
     confidence = round(min(1.0, hits[best] / max(considered, 1)), 3)
     trailer = trailers.learn(BY_NAME[best].parse, heads) if best not in SPECIAL else ""
-    return Detection(best, confidence, None, trailer)
+    inner = learn_inner(BY_NAME[best].parse, texts) if best in WRAPPERS else ()
+    return Detection(best, confidence, None, trailer, inner=inner)

@@ -21,40 +21,38 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from .columns import (
+    CLOSERS,
+    FIELD_KINDS,
+    OPENERS,
+    Column,
+    assign_roles,
+    cut_after_level_colon,
+    cut_measures,
+    cut_plain_components,
+    cut_unbalanced,
+    cut_words,
+    kind_of,
+    logger_after_field,
+    message_key,
+)
 from .levels import REDIS_MARKS, level_from_status, normalize_level
 from .linestart import (
     CLOSE,
     MAX_TOKENS,
     SHAPE_BY_NAME,
     SHAPE_NUMERIC_ZONE,
-    Token,
     named_zone,
     tokenize,
     ts_builder,
 )
 
 SHARE = 0.6  # a column is header when this share of the sample's lines have it
-MAX_WORDS = 2
-WORD_VALUES = 0.3  # a header word column (a host) has at most this share of distinct values
 # Past the first column, a column is header only when this share of the lines that agree so far
 # have it: a `WFLYSRV0010:` message id on two lines of three is the message's, not a column.
 FOLLOW = 0.85
 
 # -- inference ----------------------------------------------------------------------------
-_FIELD_KINDS = frozenset(("T", "L", "LL", "N", "B[", "B(", "B<", "B{", "C", "S", "SRC", "MARK"))
-_OPENERS = frozenset("[(<{")
-_CLOSERS = frozenset("])>}")
-
-
-@dataclass(slots=True)
-class Column:
-    kind: str
-    space: bool  # whitespace before it in most lines
-    shape: str = ""  # T: the timestamp shape
-    value: str = ""  # punctuation: the literal
-    role: str = ""  # level / pid / service / host / attr / literal
-    dotted: bool = False  # L: some values are `facility.severity` (`daemon.debug`)
-    zone_names: bool = True  # T: some stamps end in a zone name (`UTC`, `CEST`)
 
 
 @dataclass(slots=True)
@@ -70,7 +68,7 @@ class Header:
     def loghub(self) -> str:
         out = ""
         for i, col in enumerate(self.columns):
-            if i and col.space and col.kind not in _CLOSERS:
+            if i and col.space and col.kind not in CLOSERS:
                 out += " "
             if col.kind == "S":
                 out += "<Source>\\]"
@@ -110,7 +108,7 @@ def _loghub_literal(col: Column) -> str:
 
 _SAMPLE_TS = {"iso": "d t", "ymd-slash": "d t", "yy-slash": "d t", "mdy-slash": "d t",
               "dmy-slash": "d t", "dmy-yy": "d t",
-              "md-dash": "d t", "syslog": "m d t", "day-mon": "d m t", "ctime": "w m d t",
+              "md-dash": "d t", "dmy-dot": "d t", "md-dot": "d t", "syslog": "m d t", "day-mon": "d m t", "ctime": "w m d t",
               "klog": "d t", "klog-y": "d t", "yymmdd": "d t", "cjk": "m d t"}  # fmt: skip
 
 
@@ -154,13 +152,13 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
     live = rows
     k = 0
     while k < MAX_TOKENS:
-        kinds = Counter(_kind(r[k]) for r in live if len(r) > k)
+        kinds = Counter(kind_of(r[k]) for r in live if len(r) > k)
         if not kinds:
             break
         kind, count = kinds.most_common(1)[0]
         if count < need:
             break
-        agree = [r for r in live if len(r) > k and _kind(r[k]) == kind]
+        agree = [r for r in live if len(r) > k and kind_of(r[k]) == kind]
         if k and count < FOLLOW * len(live):
             break
         live = agree
@@ -175,20 +173,25 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
             col.zone_names = any(named_zone(col.shape, r[k].value) for r in live)
         elif kind == "L":
             col.dotted = any("." in r[k].value for r in live)
-        elif kind not in _FIELD_KINDS and kind not in ("W", "K"):
+        elif kind not in FIELD_KINDS and kind not in ("W", "K"):
             col.value = live[0][k].value
         columns.append(col)
         k += 1
-    _cut_plain_components(columns, live)
-    _cut_measures(columns, live)
+    message_key(columns, live)
+    cut_after_level_colon(columns, live)
+    cut_plain_components(columns, live)
+    cut_measures(columns, live)
     # cut back to a field or a separator: a bare word or an opener may start the message
-    while columns and (columns[-1].kind in ("W", "K", "LL") or columns[-1].kind in _OPENERS):
+    while columns and (
+        (columns[-1].kind in ("W", "K", "LL") and not logger_after_field(columns, live))
+        or columns[-1].kind in OPENERS
+    ):
         columns.pop()
-    _cut_words(columns, rows)
-    _cut_unbalanced(columns)
+    cut_words(columns, rows)
+    cut_unbalanced(columns, rows)
     if not columns:
         return None
-    _roles(columns, [r[: len(columns)] for r in rows if len(r) >= len(columns)])
+    assign_roles(columns, [r[: len(columns)] for r in rows if len(r) >= len(columns)])
     if not any(c.kind in ("T", "C") or c.role == "level" for c in columns):
         return None
     if not any(c.kind == "T" for c in columns) and depth == 0 and columns[0].role != "level":
@@ -204,9 +207,9 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         if 2 * sum(1 for m in matched if m.group("message")) >= len(matched):
             break
         columns.pop()
-        while columns and (columns[-1].kind in ("W", "K", "LL") or columns[-1].kind in _OPENERS):
+        while columns and (columns[-1].kind in ("W", "K", "LL") or columns[-1].kind in OPENERS):
             columns.pop()
-        _cut_unbalanced(columns)
+        cut_unbalanced(columns)
         if not columns or not header.dated:
             return None
     if depth == 0:
@@ -215,120 +218,6 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
             header.inner = inner
     header.parse = _parser(header, rx)
     return header
-
-
-def _kind(tok: Token) -> str:
-    return tok.kind
-
-
-# A logger name (`MyApp.Program`, `c.e.shop.Api`, `Foo::Bar`): a header word column even when
-# its values are all different, which a few lines' hosts are not
-_LOGGER = re.compile(r"[A-Za-z_$][\w$\-]*(?:(?:\.|::)[\w$\-]+)+")
-
-
-def _cut_words(columns: list[Column], rows: list[list[Token]]) -> None:
-    """Words are header (hosts, a `in` between fields) only in runs of at most MAX_WORDS that
-    end on a field (`name:`, a bracket, a time, a level) or a separator, never on a number:
-    past that, the message's own words. A word column of many values is message unless its
-    values are all logger names."""
-    run = 0
-    for i, col in enumerate(columns):
-        if col.kind == "W":
-            run += 1
-            values = {r[i].value for r in rows if len(r) > i and r[i].kind == "W"}
-            logger = run == 1 and all(_LOGGER.fullmatch(v) for v in values)
-            if run > MAX_WORDS or (len(values) > max(2, WORD_VALUES * len(rows)) and not logger):
-                del columns[i - run + 1 :]
-                return
-            continue
-        if run and col.kind in ("N", "LL", "MARK"):
-            del columns[i - run :]
-            return
-        run = 0
-
-
-# A component names a program part: it repeats, or it looks like a name (a capital, a dot,
-# an underscore, a digit, `name[pid]`, or left empty: Ruby's `-- : msg`). Lowercase words that
-# all differ (`spawned:`, `exited:`) begin messages.
-_IDENTIFIER = re.compile(r"$|[A-Z]|.*[._/$@\d\[-]")
-
-
-def _cut_plain_components(columns: list[Column], rows: list[list[Token]]) -> None:
-    for i, col in enumerate(columns):
-        if col.kind != "C":
-            continue
-        values = [r[i].value for r in rows if len(r) > i]
-        if 2 * len(set(values)) <= len(values) or all(_IDENTIFIER.match(v) for v in values):
-            continue
-        del columns[i:]
-        return
-
-
-def _cut_measures(columns: list[Column], rows: list[list[Token]]) -> None:
-    """A header numbers things (pids, thread and line numbers); it does not measure them. A
-    bare decimal column (`3.110` of `duration: 3.110 ms`) is the message's, and so is the
-    `name:` just before it, which is the value's key, not a component."""
-    for i, col in enumerate(columns):
-        if i == 0 or col.kind != "N":
-            continue
-        values = [r[i].value for r in rows if len(r) > i]
-        if 2 * sum(1 for v in values if "." in v) <= len(values):
-            continue
-        del columns[i - 1 if columns[i - 1].kind == "C" else i :]
-        return
-
-
-def _cut_unbalanced(columns: list[Column]) -> None:
-    """Drop trailing columns that leave a bracket open (`[ts` without its `]`)."""
-    depth = 0
-    last_ok = 0
-    for i, col in enumerate(columns):
-        if col.kind in _OPENERS:
-            depth += 1
-        elif col.kind in ("]", ")", ">", "}") and depth:
-            depth -= 1
-        if depth == 0:
-            last_ok = i + 1
-    del columns[last_ok:]
-    while columns and (columns[-1].kind in ("W", "K") or columns[-1].kind in _OPENERS):
-        columns.pop()
-
-
-def _roles(columns: list[Column], rows: list[list[Token]]) -> None:
-    """What each column is, from its values: letters that are all levels are a level, ..."""
-    have_level = any(c.kind == "L" for c in columns) or any(
-        c.kind == "T" and c.shape.startswith("klog") for c in columns
-    )
-    # the level column: a level word of its own beats a syslog `facility.severity`
-    words = [i for i, c in enumerate(columns) if c.kind == "L"]
-    plain = [i for i in words if not any("." in r[i].value for r in rows)]
-    level_at = (plain or words or [-1])[0]
-    have_pid = have_service = False
-    for i, col in enumerate(columns):
-        values = [r[i].value for r in rows]
-        if col.kind == "L":
-            col.role = "level" if i == level_at else "attr"
-        elif col.kind == "LL":
-            levels = sum(1 for v in values if v.upper() in "VDIWEFA")
-            col.role = "level" if not have_level and levels >= 0.9 * len(values) else "attr"
-            have_level = have_level or col.role == "level"
-        elif col.kind == "MARK":
-            col.role = "level" if not have_level else "literal"
-            have_level = True
-        elif col.kind == "N" or (col.kind.startswith("B") and all(v.isdigit() for v in values)):
-            col.role = "id" if have_pid else "pid"
-            have_pid = True
-        elif col.kind == "C":
-            # a logger (`dfs.DataNode`, `c.e.Api`) names a part of the program, not a service
-            logger = all(_LOGGER.fullmatch(v) for v in values)
-            col.role = "attr" if have_service or logger else "service"
-            have_service = have_service or not logger
-        elif col.kind == "W":
-            col.role = "attr" if all(_LOGGER.fullmatch(v) for v in values) else "host"
-        elif col.kind in ("S", "SRC", "K") or col.kind.startswith("B"):
-            col.role = "attr"
-        elif col.kind != "T":
-            col.role = "literal"
 
 
 # -- compiling a template to one regex ------------------------------------------------------
@@ -344,7 +233,7 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
     for i, col in enumerate(columns):
         if i:
             prev = columns[i - 1].kind
-            if prev in _OPENERS or col.kind in _CLOSERS:
+            if prev in OPENERS or col.kind in CLOSERS:
                 parts.append(r"\s*")  # padding inside brackets (`[WARN ]`) is optional
             elif col.space:
                 parts.append(r"\s+")
@@ -383,6 +272,8 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
             )
         elif kind == "W":
             parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]+)")
+        elif kind == "K" and col.role == "level":
+            parts.append(rf'{re.escape(col.value)}="?(?P<{prefix}level>[A-Za-z]{{1,12}})"?(?!\S)')
         elif kind == "K":
             parts.append(rf"(?P<{prefix}f{i}>[A-Za-z_][\w.\-]{{0,63}}=\S*)")
         elif kind == "S":

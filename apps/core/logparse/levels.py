@@ -35,6 +35,8 @@ WORDS: dict[str, str] = {
     "debug": "DEBUG",
     "dbg": "DEBUG",
     "dbug": "DEBUG",
+    "debg": "DEBUG",  # supervisord
+    "debu": "DEBUG",  # logrus text, four letters
     "fine": "DEBUG",
     "config": "DEBUG",
     "d": "DEBUG",
@@ -60,6 +62,7 @@ WORDS: dict[str, str] = {
     "error": "ERROR",
     "err": "ERROR",
     "eror": "ERROR",  # logrus/zerolog short forms
+    "erro": "ERROR",
     "severe": "ERROR",  # java.util.logging
     "e": "ERROR",
     "dpanic": "ERROR",  # zap development panic
@@ -70,6 +73,8 @@ WORDS: dict[str, str] = {
     "emerg": "FATAL",
     "emergency": "FATAL",
     "fatal": "FATAL",
+    "ftl": "FATAL",
+    "fatl": "FATAL",
     "panic": "FATAL",
     "f": "FATAL",
     "c": "FATAL",

@@ -43,12 +43,12 @@ _EXTRA_ZONES = {
     "HST": "-10:00",
 }
 _ZONE_NAMES = sorted(({*ZONES, *_EXTRA_ZONES} - {"Z"}), key=len, reverse=True)
-_ZONE = r"(?P<zone>Z|[ ]?[+-]\d\d(?::?\d\d)?|[ ](?:" + "|".join(_ZONE_NAMES) + r"))?(?![\w:])"
+_ZONE = r"(?P<zone>Z|[ ]?[+-]\d\d(?::?\d\d)?|[ ](?:" + "|".join(_ZONE_NAMES) + r"))?(?!\w|:\d)"
 _MON = r"(?P<mon>" + "|".join(MONTHS) + r")"
 
 SHAPES: tuple[tuple[str, str], ...] = (
     # ISO 8601 and its spellings (`T`, one or two spaces, `,` fractions, zone names)
-    ("iso", r"(?P<y>\d{4})-(?P<mon>\d\d)-(?P<d>\d\d)(?:T| {1,2})" + _T + _ZONE),
+    ("iso", r"(?P<y>\d{4})-(?P<mon>\d\d)-(?P<d>\d\d)(?:T|,? {1,2})" + _T + _ZONE),
     ("ymd-slash", r"(?P<y>\d{4})/(?P<mon>\d\d)/(?P<d>\d\d)[ T:]" + _T + _ZONE),
     ("ymd-compact", r"(?P<y>\d{4})(?P<mon>\d\d)(?P<d>\d\d)[-T ]" + _T + _ZONE),
     (
@@ -71,6 +71,9 @@ SHAPES: tuple[tuple[str, str], ...] = (
     # glog with the year (CockroachDB `E240115 14:02:11.123456`)
     ("klog-y", r"(?P<lvl>[DIWEF])(?P<y>\d\d)(?P<mon>[01]\d)(?P<d>[0-3]\d) " + _T),
     ("md-dash", r"(?P<mon>[01]\d)-(?P<d>[0-3]\d) " + _T + _ZONE),
+    # dotted dates: `27.09.2016 20:30:31` (day first, as written in Europe), `10.30 16:49:06`
+    ("dmy-dot", r"(?P<d>[0-3]\d)\.(?P<mon>[01]\d)\.(?P<y>\d{4})[ T]" + _T + _ZONE),
+    ("md-dot", r"(?P<mon>[01]\d)\.(?P<d>[0-3]\d) " + _T + _ZONE),
     (
         "ctime",
         r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? "
@@ -90,7 +93,7 @@ _SHAPE_RX = tuple((name, re.compile(rx)) for name, rx in SHAPES)
 SHAPE_BY_NAME = dict(SHAPES)
 # The same shapes without the zone names: a learnt header whose sample wrote none is matched
 # without trying forty names after every time.
-_NUMERIC_ZONE = r"(?P<zone>Z|[ ]?[+-]\d\d(?::?\d\d)?)?(?![\w:])"
+_NUMERIC_ZONE = r"(?P<zone>Z|[ ]?[+-]\d\d(?::?\d\d)?)?(?!\w|:\d)"
 SHAPE_NUMERIC_ZONE = {name: rx.replace(_ZONE, _NUMERIC_ZONE) for name, rx in SHAPES}
 
 
@@ -125,7 +128,9 @@ _PUNCT = re.compile(r"[|:\-,;*#.~=>]+")
 _LEVEL_KEYS = frozenset(w for w in WORDS if len(w) > 1)
 _KV = re.compile(r"[A-Za-z_][\w.\-]{0,63}=\S*")
 # A source location `file.ext:line` (glog/klog's `reflector.go:138] `, Android's `runtime.cc:675]`)
-_SOURCE = re.compile(r"[\w.\-/]*\.\w{1,8}:\d{1,6}")
+_TAG_TAIL = re.compile(r"(?:\[\d{1,10}\])?:(?=[ \t]|$)")
+# (one dot in its last part: `proxy.cse.cuhk.edu.hk:5070` is a host and its port)
+_SOURCE = re.compile(r"(?:[\w.\-]*/)*[\w\-]+\.\w{1,8}:\d{1,6}")
 
 
 @dataclass(slots=True)
@@ -134,6 +139,7 @@ class Token:
     value: str
     space: bool  # whitespace before it
     shape: str = ""  # the timestamp shape of a T
+    wide: bool = False  # two or more blanks before it: a column padded to its width
 
 
 def _is_level_word(word: str) -> bool:
@@ -161,13 +167,19 @@ def tokenize(text: str) -> list[Token]:
     n = min(len(text), MAX_HEAD)
     pos = 0
     closers: list[str] = []
+    wide_at = -1  # the token after two or more blanks: flagged once it is appended
     while pos < n and len(out) < MAX_TOKENS:
+        if 0 <= wide_at < len(out):
+            out[wide_at].wide = True
+            wide_at = -1
         start = pos
         while pos < n and text[pos] in " \t":
             pos += 1
         if pos >= n:
             break
         space = pos > start
+        if pos - start > 1:
+            wide_at = len(out)
         c = text[pos]
         ts = _match_ts(text, pos)
         if ts is not None:
@@ -215,8 +227,15 @@ def tokenize(text: str) -> list[Token]:
             continue
         m = _KV.match(text, pos)
         if m is not None:  # `user=app,db=shop,app=[unknown]`: one key=value field
-            out.append(Token("K", m.group(), space))
-            pos = m.end()
+            end = m.end()
+            eq = text.find("=", pos, end)
+            while eq > 0:  # `…,time=2017-04-11 11:49:12 CEST`: the time is a column of its own
+                if _match_ts(text, eq + 1) is not None:
+                    end = eq + 1
+                    break
+                eq = text.find("=", eq + 1, end)
+            out.append(Token("K", text[pos:end], space))
+            pos = end
             continue
         m = _WORD.match(text, pos)
         if m is None:
@@ -228,6 +247,12 @@ def tokenize(text: str) -> list[Token]:
         if end < len(text) and text[end] == "]" and "]" not in closers and _SOURCE.fullmatch(word):
             out.append(Token("S", word, space))  # `file.go:138]`: the header ends here
             end += 1
+        elif "/" in word and _is_level_word(head := word.partition("/")[0]):
+            end = pos + len(head)  # `INFO/MainProcess`: a level, then its process
+            out.append(Token("L", head, space))
+        elif word[1:2] == "/" and word[0] in "VDIWEFA":
+            end = pos + 1  # logcat's brief `E/AndroidRuntime(342):`: a level letter, its tag
+            out.append(Token("LL", word[0], space))
         elif (
             word.endswith(":")
             and len(word) > 1
@@ -250,6 +275,14 @@ def tokenize(text: str) -> list[Token]:
         ):
             out.append(Token("C", text[pos:close], space))  # `name[pid]:`
             end = close + 2
+        elif (
+            end < len(text)
+            and text[end] == "("
+            and (close := text.find(")", end, end + 64)) > 0
+            and (tail := _TAG_TAIL.match(text, close + 1)) is not None
+        ):
+            out.append(Token("C", text[pos : close + 1], space))  # `crond(pam_unix)[2915]:`
+            end = tail.end()
         elif _SOURCE.fullmatch(word) and (end >= len(text) or text[end] in " \t"):
             out.append(Token("SRC", word, space))  # `server/server.go:123 `, `Foo.java:42 `
         elif _is_level_word(word):
@@ -259,6 +292,8 @@ def tokenize(text: str) -> list[Token]:
         else:
             out.append(Token("W", word, space))
         pos = end
+    if 0 <= wide_at < len(out):
+        out[wide_at].wide = True
     return out
 
 

@@ -145,7 +145,7 @@ def w3c_parser(fields_line: str):
 
     def parse(text: str) -> Fields | None:
         if text.startswith("#"):
-            return {"message": text[1:], "attrs": {"directive": True}}
+            return {"message": text, "attrs": {"directive": True}}
         values = text.split(" ")
         if len(values) != width:
             return None

@@ -31,16 +31,10 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
         )
     },
     "gunicorn-syslog": {
-        "level": (
-            0,
-            2,
-        ),
         "message": (
-            0,
             1,
-            2,
             3,
-        ),
+        )
     },
     "elasticsearch-2-compose": {
         "message": (
@@ -64,22 +58,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             1,
         ),
     },
-    "postgresql-prefix-pid-line": {
-        "message": (
-            0,
-            1,
-            2,
-            3,
-        )
-    },
-    "postgresql-prefix-user-db": {
-        "ts": (
-            0,
-            1,
-            2,
-            3,
-        ),
-    },
     "mysql-8": {"message": (0,)},
     "syslog-rfc3164": {
         "level": (
@@ -100,14 +78,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
         "ts": (5,),
         "level": (5,),
     },
-    "iis-w3c": {
-        "message": (
-            0,
-            1,
-            2,
-            3,
-        )
-    },
     "proxysql": {"level": (2,), "message": (2,)},
     "synapse-journal": {
         "message": (
@@ -115,41 +85,10 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             1,
         )
     },
-    # held-out-2 (added 2026-12-07): listed by running the parser when added; leave as fixed
-    "celery-beat": {
-        "message": (
-            0,
-            1,
-            2,
-            3,
-            4,
-        )
-    },
-    "celery-worker-pool": {
-        "message": (
-            0,
-            1,
-            2,
-        )
-    },
-    "supervisord-debug": {"level": (1,)},
     "istio-proxy-agent": {
         "message": (
             3,
             4,
-        )
-    },
-    "tomcat-8-startup": {
-        "message": (
-            0,
-            1,
-            2,
-        )
-    },
-    "tomcat-9-severe": {
-        "message": (
-            0,
-            1,
         )
     },
     "tomcat-7-jul-two-line": {
@@ -169,56 +108,14 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             2,
         ),
     },
-    "cassandra-compose": {
-        "ts": (
-            0,
-            1,
-            2,
-            3,
-        ),
-        "message": (
-            0,
-            1,
-            2,
-            3,
-        ),
-    },
     "cassandra-1.0-exception": {"ts": (0,), "message": (0,)},
     "openstack-nova": {"message": (2,)},
-    "airflow-task": {
-        "ts": (
-            0,
-            1,
-            2,
-            3,
-            4,
-        ),
-        "level": (
-            0,
-            1,
-            2,
-            3,
-            4,
-        ),
-        "message": (
-            0,
-            1,
-            2,
-            3,
-            4,
-        ),
-    },
     "traefik-1-logrus-tty": {
-        "level": (
-            0,
-            1,
-            2,
-        ),
         "message": (
             0,
             1,
             2,
-        ),
+        )
     },
     "uwsgi-harakiri": {
         "message": (
@@ -229,18 +126,6 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
         "ts": (
             4,
             5,
-        ),
-    },
-    "django-logfmt-compose": {
-        "ts": (
-            0,
-            1,
-            2,
-        ),
-        "message": (
-            0,
-            1,
-            2,
         ),
     },
 }

@@ -299,3 +299,183 @@ def test_a_logger_component_is_an_attribute_not_the_service():
     assert header is not None
     m = header.parse(lines[3])
     assert m is not None and not m.get("service") and m["message"] == "chunk 3 of 9 done"
+
+
+# -- where a header ends: shapes that learnt headers got wrong (invented lines, same shapes) --
+
+
+def test_a_level_closed_by_a_colon_ends_the_header():
+    text = (
+        "2020-02-01 10:00:00.100 UTC [411]: [1-1] LOG:  elapsed: 0.204 ms\n"
+        "2020-02-01 10:00:00.300 UTC [411]: [2-1] LOG:  elapsed: 0.511 ms  bind s1: select 1\n"
+        "2020-02-01 10:00:00.350 UTC [412]: [3-1] LOG:  elapsed: 1.250 ms\n"
+        "2020-02-01 10:00:00.400 UTC [412]: [4-1] DETAIL:  values: $1 = 'x'\n"
+    )
+    recs = parse(text)
+    assert recs[0].message == "elapsed: 0.204 ms"
+    assert recs[3].message == "values: $1 = 'x'"
+
+
+def test_a_header_can_continue_after_a_level_colon():
+    text = (
+        "[2020-02-01T10:00:00.100Z]  INFO: shop/311 on web-1: cart saved\n"
+        "[2020-02-01T10:00:00.200Z]  WARN: shop/311 on web-1: cart slow\n"
+        "[2020-02-01T10:00:00.300Z]  INFO: shop/312 on web-2: cart read\n"
+    )
+    assert [r.message for r in parse(text)] == ["cart saved", "cart slow", "cart read"]
+
+
+def test_a_logger_name_after_the_thread_is_header():
+    text = (
+        "03-Mar-2021 08:00:01.001 INFO [main] com.acme.boot.Loader.start Loaded 3 modules\n"
+        "03-Mar-2021 08:00:01.201 INFO [main] com.acme.boot.Loader.start Cache: warm\n"
+        "03-Mar-2021 08:00:02.001 SEVERE [main] com.acme.web.Context.init Context failed\n"
+    )
+    recs = parse(text)
+    assert [r.message for r in recs] == ["Loaded 3 modules", "Cache: warm", "Context failed"]
+    assert recs[2].level == "ERROR"
+
+
+def test_a_column_padded_to_its_width_is_header():
+    text = (
+        "2019-01-05 10:00:00, Info                  SVC    Loaded the stack\n"
+        "2019-01-05 10:00:01, Info                  QRY    00000001@2019/1/5 started query\n"
+        "2019-01-05 10:00:02, Error                 SVC    Failed to load: code 5\n"
+    )
+    recs = parse(text)
+    assert [r.message for r in recs] == [
+        "Loaded the stack",
+        "00000001@2019/1/5 started query",
+        "Failed to load: code 5",
+    ]
+    assert recs[2].level == "ERROR"
+
+
+def test_words_before_a_level_column_are_header():
+    lines = [
+        f"- 11178385{i:02d} 2005.06.0{i % 3 + 1} R0{i}-M1-N{i}:J1{i} RAS KERNEL {lvl} {msg}"
+        for i, (lvl, msg) in enumerate(
+            [("INFO", "cache parity corrected"), ("FATAL", "data TLB error"),
+             ("INFO", "rts: kernel up"), ("WARNING", "ddr errors detected 3"),
+             ("INFO", "cache parity corrected"), ("INFO", "generating core.123")]
+        )
+    ]  # fmt: skip
+    recs = parse("\n".join(lines) + "\n")
+    assert [r.message for r in recs][:4] == [
+        "cache parity corrected",
+        "data TLB error",
+        "rts: kernel up",
+        "ddr errors detected 3",
+    ]
+    assert [r.level for r in recs][:4] == ["INFO", "FATAL", "INFO", "WARN"]
+
+
+def test_words_before_an_epoch_column_are_header():
+    lines = [
+        f"{100 + i * 37} node-{i} {kind} 10778047{i:02d} 1 {msg}"
+        for i, (kind, msg) in enumerate(
+            [("unix.hw state_change.on", "Component on: disk 3"),
+             ("action start", "addMember  (command 19)"),
+             ("unix.hw state_change.on", "Component on: disk 4"),
+             ("action start", "addMember  (command 20)"),
+             ("boot.x state_change.off", "Node down (id=5)")]
+        )
+    ]  # fmt: skip
+    recs = parse("\n".join(lines) + "\n")
+    assert [r.message for r in recs] == [
+        "Component on: disk 3",
+        "addMember  (command 19)",
+        "Component on: disk 4",
+        "addMember  (command 20)",
+        "Node down (id=5)",
+    ]
+    assert recs[0].ts is not None and recs[0].ts.year == 2004
+
+
+def test_a_host_before_a_program_tag_with_parentheses():
+    text = (
+        "- 1131566461 2005.11.09 n1 Nov 9 12:01:01 n1/n1 crond(pam_unix)[2915]: session closed\n"
+        "- 1131566461 2005.11.09 n1 Nov 9 12:01:01 n1/n1 crond[2916]: (root) CMD (run)\n"
+        "- 1131566462 2005.11.09 n7 Nov 9 12:01:02 n7/n7 crond(pam_unix)[2907]: session opened\n"
+        "- 1131566463 2005.11.09 n3 Nov 9 12:01:03 n3/n3 sshd(pam_unix)[301]: auth failure\n"
+    )
+    recs = parse(text)
+    assert [r.message for r in recs] == [
+        "session closed",
+        "(root) CMD (run)",
+        "session opened",
+        "auth failure",
+    ]
+    assert recs[0].service == "crond(pam_unix)"
+
+
+def test_dotted_dates_and_a_host_port_that_is_no_source_file():
+    text = (
+        "[10.30 16:49:06] app.exe - gw.corp.example.org:5070 open through proxy\n"
+        "[10.30 16:49:07] app.exe - gw.corp.example.org:5070 close, 0 bytes sent\n"
+        "[10.30 16:49:09] svc.exe - gw.corp.example.org:5070 open through proxy\n"
+    )
+    recs = parse(text, default_year=2016)
+    assert recs[0].ts.isoformat() == "2016-10-30T16:49:06+00:00"
+    assert recs[1].message == "gw.corp.example.org:5070 close, 0 bytes sent"
+    eu = parse("27.09.2016 20:30:31 INFO started\n27.09.2016 20:30:32 WARN slow\n")
+    assert eu[1].ts.isoformat() == "2016-09-27T20:30:32+00:00"
+
+
+def test_keyed_level_and_message_key():
+    text = (
+        "level=ERROR ts=2026-03-04 14:05:23,117 module=log line=253 message=Server Error: /a\n"
+        "level=WARNING ts=2026-03-04 14:05:24,001 module=req line=91 message=Not Found: /b\n"
+        "level=ERROR ts=2026-03-04 14:05:25,500 module=log line=253 message=Server Error: /c\n"
+    )
+    recs = parse(text)
+    assert [(r.level, r.message) for r in recs] == [
+        ("ERROR", "Server Error: /a"),
+        ("WARN", "Not Found: /b"),
+        ("ERROR", "Server Error: /c"),
+    ]
+    assert recs[0].ts.isoformat() == "2026-03-04T14:05:23.117000+00:00"
+
+
+def test_a_level_glued_to_its_process_inside_the_header_bracket():
+    text = (
+        "[2023-02-26 12:50:39,243: INFO/MainProcess] worker ready.\n"
+        "[2023-02-26 12:52:13,824: INFO/MainProcess] Task t1[ab-1] received\n"
+        "[2023-02-26 12:52:14,020: WARNING/PoolWorker-8] retrying\n"
+        "[2023-02-26 12:52:15,020: ERROR/PoolWorker-3] Task t1[ab-1] failed\n"
+    )
+    recs = parse(text)
+    assert [r.message for r in recs] == [
+        "worker ready.",
+        "Task t1[ab-1] received",
+        "retrying",
+        "Task t1[ab-1] failed",
+    ]
+    assert recs[3].level == "ERROR"
+    assert recs[0].ts.isoformat() == "2023-02-26T12:50:39.243000+00:00"
+
+
+def test_a_wrappers_messages_get_their_own_header_per_program():
+    text = (
+        "Jun 26 00:14:09 h1 web: [2023-06-26 00:14:09 +0000] [84] [INFO] Booting worker\n"
+        "Jun 26 00:14:09 h1 gate: Booting gate 2\n"
+        "Jun 26 00:14:10 h1 web: [2023-06-26 00:14:10 +0000] [84] [ERROR] Worker died\n"
+        "Jun 26 00:14:11 h1 gate: Listening at: unix:/run/g.sock (85)\n"
+    )
+    recs = parse(text, default_year=2023)
+    assert [r.message for r in recs] == [  # the other program's messages are left whole
+        "Booting worker",
+        "Booting gate 2",
+        "Worker died",
+        "Listening at: unix:/run/g.sock (85)",
+    ]
+    assert recs[2].level == "ERROR"
+    compose = (
+        "db_1    | INFO  [main] 2020-02-15 16:24:36,331 Server.java:246 - Configured at: x\n"
+        "db_1    | INFO  [main] 2020-02-15 16:24:36,352 Daemon.java:476 - Hostname: b3def\n"
+        "db_1    | WARN  [main] 2020-02-15 16:24:37,000 Daemon.java:480 - Low heap\n"
+    )
+    recs = parse(compose)
+    assert [r.message for r in recs] == ["Configured at: x", "Hostname: b3def", "Low heap"]
+    assert recs[0].ts.isoformat() == "2020-02-15T16:24:36.331000+00:00"
+    assert recs[2].level == "WARN" and recs[2].service == "db"
