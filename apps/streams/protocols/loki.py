@@ -14,6 +14,7 @@ Stream labels become the record's `resource`, structured metadata its `attribute
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
@@ -29,6 +30,7 @@ from .record import (
     Malformed,
     StreamRecord,
     Unsupported,
+    clean_value,
     from_unix_nanos,
     make_record,
 )
@@ -111,7 +113,7 @@ def _from_protobuf(body: bytes, received_at: datetime, limits: Limits) -> list[S
         raise Malformed(f"invalid Loki protobuf: {exc}") from None
     out: list[StreamRecord] = []
     for stream in request.streams:
-        labels = parse_labels(stream.labels, limits)
+        labels = _Labels.of(parse_labels(stream.labels, limits), limits)
         for entry in stream.entries:
             nanos = entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos
             metadata = {pair.name: pair.value for pair in entry.structuredMetadata}
@@ -147,6 +149,7 @@ def _json_stream(stream: dict, n: int, received_at, limits) -> list[StreamRecord
         raise Malformed(f"stream {n}: `stream` must be an object and `values` a list")
     labels = {str(k): v if isinstance(v, str) else str(v) for k, v in labels.items()}
     check_labels(labels, limits, what="label")
+    prepared = _Labels.of(labels, limits)
     out = []
     for i, value in enumerate(values, start=1):
         if not isinstance(value, list) or len(value) not in (2, 3):
@@ -158,9 +161,10 @@ def _json_stream(stream: dict, n: int, received_at, limits) -> list[StreamRecord
         time = _unix_nanos(ts)
         if time is None:
             raise Malformed(f"stream {n}, value {i}: {ts!r} is not a Unix time in nanoseconds")
-        metadata = {str(k): v if isinstance(v, str) else str(v) for k, v in metadata.items()}
-        check_metadata(metadata, limits)
-        out.append(_record(labels, time, line, metadata, received_at, limits))
+        if metadata:
+            metadata = {str(k): v if isinstance(v, str) else str(v) for k, v in metadata.items()}
+            check_metadata(metadata, limits)
+        out.append(_record(prepared, time, line, metadata, received_at, limits))
     return out
 
 
@@ -168,7 +172,7 @@ def _legacy_stream(stream: dict, n: int, received_at, limits) -> list[StreamReco
     labels_text, entries = stream.get("labels", ""), stream.get("entries")
     if not isinstance(labels_text, str) or not isinstance(entries, list):
         raise Malformed(f"stream {n}: `labels` must be a string and `entries` a list")
-    labels = parse_labels(labels_text, limits)
+    labels = _Labels.of(parse_labels(labels_text, limits), limits)
     out = []
     for i, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or not isinstance(entry.get("line"), str):
@@ -189,19 +193,45 @@ def _unix_nanos(value: object) -> datetime | None:
     return None
 
 
-def _record(labels, time, line, metadata, received_at, limits) -> StreamRecord:
-    level = _first(labels, LEVEL_LABELS) or _first(metadata, LEVEL_LABELS)
+@dataclass(frozen=True, slots=True)
+class _Labels:
+    """A stream's labels and what its records take from them, worked out once per stream."""
+
+    resource: dict  # cleaned (make_record's clean_value)
+    service: str
+    level: str | None  # the labels' level word, not yet normalised
+    trace_id: str
+    span_id: str
+
+    @classmethod
+    def of(cls, labels: dict, limits: Limits) -> _Labels:
+        return cls(
+            resource=clean_value(labels, limits),  # type: ignore[arg-type]
+            service=_first(labels, SERVICE_LABELS) or "",
+            level=_first(labels, LEVEL_LABELS),
+            trace_id=_first(labels, TRACE_KEYS) or "",
+            span_id=_first(labels, SPAN_KEYS) or "",
+        )
+
+
+def _record(labels: _Labels, time, line, metadata, received_at, limits) -> StreamRecord:
+    level, trace_id, span_id = labels.level, labels.trace_id, labels.span_id
+    if metadata:  # the entry's own fields come first
+        level = level or _first(metadata, LEVEL_LABELS)
+        trace_id = _first(metadata, TRACE_KEYS) or trace_id
+        span_id = _first(metadata, SPAN_KEYS) or span_id
     return make_record(
         time=time,
         observed_time=received_at,
-        service=_first(labels, SERVICE_LABELS) or "",
+        service=labels.service,
         level=normalize_level(level) if level else None,
         message=line,
         attributes=metadata,
-        resource=labels,
-        trace_id=_first(metadata, TRACE_KEYS) or _first(labels, TRACE_KEYS) or "",
-        span_id=_first(metadata, SPAN_KEYS) or _first(labels, SPAN_KEYS) or "",
+        resource=labels.resource,
+        trace_id=trace_id,
+        span_id=span_id,
         limits=limits,
+        resource_clean=True,
     )
 
 

@@ -9,8 +9,8 @@ so both encodings go through one decoder. `service.name` comes from the resource
 from __future__ import annotations
 
 import base64
-import binascii
 import json
+import math
 from datetime import datetime
 
 from google.protobuf import json_format
@@ -30,9 +30,9 @@ from .record import (
     StreamRecord,
     TooDeep,
     Unsupported,
-    clean_value,
+    bounded_message,
+    clean_text,
     from_unix_nanos,
-    make_record,
 )
 
 PROTOBUF = "application/x-protobuf"
@@ -101,28 +101,34 @@ def _hex_to_base64(value: object) -> str:
 
 def records(request: ExportLogsServiceRequest, *, received_at: datetime, limits: Limits):
     for resource_logs in request.resource_logs:
-        resource = clean_value(_attributes(resource_logs.resource.attributes, limits), limits)
+        resource = _attributes(resource_logs.resource.attributes, limits)  # cleaned
         service = resource.get("service.name")
-        service = service if isinstance(service, str) else ""
+        service = service[:200] if isinstance(service, str) else ""
         for scope_logs in resource_logs.scope_logs:
             scope = {}
             if scope_logs.scope.name:
-                scope["otel.scope.name"] = scope_logs.scope.name
+                scope["otel.scope.name"] = clean_text(scope_logs.scope.name)
             if scope_logs.scope.version:
-                scope["otel.scope.version"] = scope_logs.scope.version
+                scope["otel.scope.version"] = clean_text(scope_logs.scope.version)
             for log in scope_logs.log_records:
                 yield _record(log, resource, service, scope, received_at, limits)
 
 
 def _record(log, resource, service, scope, received_at, limits) -> StreamRecord:
-    attributes = {**scope, **_attributes(log.attributes, limits)}
+    """One record; every value is made storable here (`make_record`'s work, done in one walk:
+    `any_value` cleans as it converts), the resource and service once per resource."""
+    attributes = _attributes(log.attributes, limits)
+    if scope:
+        attributes = {**scope, **attributes}
     if log.event_name:
-        attributes["event.name"] = log.event_name
-    if log.severity_text:
-        attributes.setdefault("otel.severity_text", log.severity_text)
-    level = normalize_level(log.severity_number, Scheme.OTEL) if log.severity_number else None
-    if level is None and log.severity_text:
-        level = normalize_level(log.severity_text)
+        attributes["event.name"] = clean_text(log.event_name)
+    severity_text = log.severity_text
+    if severity_text:
+        attributes.setdefault("otel.severity_text", clean_text(severity_text))
+    number = log.severity_number
+    level = _otel_level(number) if number else None
+    if level is None and severity_text:
+        level = normalize_level(severity_text)
     message = ""
     if log.HasField("body"):
         body = any_value(log.body, limits)
@@ -136,7 +142,8 @@ def _record(log, resource, service, scope, received_at, limits) -> StreamRecord:
                 if isinstance(inner, str)
                 else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
             )
-    return make_record(
+    message, truncated = bounded_message(message, limits)
+    return StreamRecord(
         time=from_unix_nanos(log.time_unix_nano),
         observed_time=from_unix_nanos(log.observed_time_unix_nano) or received_at,
         service=service,
@@ -144,22 +151,41 @@ def _record(log, resource, service, scope, received_at, limits) -> StreamRecord:
         message=message,
         attributes=attributes,
         resource=resource,
-        trace_id=binascii.hexlify(log.trace_id).decode("ascii"),
-        span_id=binascii.hexlify(log.span_id).decode("ascii"),
-        limits=limits,
-        resource_clean=True,  # cleaned once per resource in records()
+        trace_id=_id(log.trace_id, 16),
+        span_id=_id(log.span_id, 8),
+        truncated=truncated,
     )
 
 
+_LEVELS: dict[int, str | None] = {}  # OTel severity number (1-24) → level
+
+
+def _otel_level(number: int) -> str | None:
+    level = _LEVELS.get(number, "")
+    if level == "":
+        level = normalize_level(number, Scheme.OTEL)
+        if 0 < number <= 24:
+            _LEVELS[number] = level
+    return level
+
+
+def _id(raw: bytes, size: int) -> str:
+    """A trace/span id as lower-case hex; "" unless `size` bytes, not all zero."""
+    return raw.hex() if len(raw) == size and raw.strip(b"\0") else ""
+
+
 def _attributes(key_values, limits: Limits, depth: int = 0) -> dict:
-    return {kv.key: any_value(kv.value, limits, depth + 1) for kv in key_values}
+    return {clean_text(kv.key): any_value(kv.value, limits, depth + 1) for kv in key_values}
 
 
 def any_value(value: AnyValue, limits: Limits, depth: int = 0) -> object:
-    """An OTLP AnyValue → plain JSON-able Python (bytes as base64)."""
+    """An OTLP AnyValue → plain JSON-able Python that PostgreSQL can store (strings cleaned,
+    non-finite doubles as text, bytes as base64)."""
     if depth > limits.max_json_depth:
         raise TooDeep(f"an attribute is nested deeper than {limits.max_json_depth} levels")
     kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return clean_text(value.string_value)
     if kind is None:
         return None
     if kind == "kvlist_value":
@@ -168,6 +194,9 @@ def any_value(value: AnyValue, limits: Limits, depth: int = 0) -> object:
         return [any_value(item, limits, depth + 1) for item in value.array_value.values]
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode("ascii")
+    if kind == "double_value":
+        number = value.double_value
+        return number if math.isfinite(number) else str(number)
     return getattr(value, kind)
 
 

@@ -111,6 +111,8 @@ def clean_text(value: str) -> str:
     """A string PostgreSQL can store: NUL bytes dropped, lone surrogates replaced."""
     if "\x00" in value:
         value = value.replace("\x00", "")
+    if value.isascii():  # O(1) in CPython: most strings need no encoding check
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -125,9 +127,23 @@ def clean_value(value: object, limits: Limits, depth: int = 0) -> object:
     """
     if depth > limits.max_json_depth:
         raise TooDeep(f"a structured value is nested deeper than {limits.max_json_depth} levels")
+    kind = type(value)
+    if kind is str:
+        return clean_text(value)  # type: ignore[arg-type]
+    if kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:  # the common case first, without the generic checks below
+        return {
+            clean_text(k if type(k) is str else str(k)): (
+                v if type(v) is int or type(v) is bool or v is None
+                else clean_text(v) if type(v) is str
+                else clean_value(v, limits, depth + 1)
+            )
+            for k, v in value.items()  # type: ignore[attr-defined]
+        }  # fmt: skip
     if isinstance(value, str):
         return clean_text(value)
-    if isinstance(value, bool) or value is None or isinstance(value, int):
+    if isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
