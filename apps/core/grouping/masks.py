@@ -379,9 +379,9 @@ _SHAPE_0X = bytes.maketrans(b"23456789", b"11111111")
 def digit_shape(text: str) -> str:
     """`text` with digits replaced by 1 (1-9 only when it holds `0x`): masks treat a text and
     its shape alike."""
-    raw = text.encode("utf-8", "surrogatepass")
-    table = _SHAPE_0X if b"0x" in raw or b"0X" in raw else _SHAPE
-    return raw.translate(table).decode("utf-8", "surrogatepass")
+    # `"0x" in text` on the str: on bytes, `in` first tries its operand as an int and raises
+    table = _SHAPE_0X if "0x" in text or "0X" in text else _SHAPE
+    return text.encode("utf-8", "surrogatepass").translate(table).decode("utf-8", "surrogatepass")
 
 
 def mask_token(token: str) -> str:

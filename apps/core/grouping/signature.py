@@ -24,11 +24,12 @@ _Checks = tuple[tuple[int, str], ...]  # (offset, text) that must hold in the li
 class Signatures:
     """Line → (signature, spans), through a bounded cache by digit shape."""
 
-    __slots__ = ("_mask", "_run", "_shapes")
+    __slots__ = ("_mask", "_run", "_run_text", "_shapes")
 
     def __init__(self, collapse_run: int, *, without: frozenset[str] = frozenset()) -> None:
         self._mask = TokenMasker(without=without, watch=may_fold)
         self._run = collapse_run
+        self._run_text = "\0".join(["", *[WILDCARD] * collapse_run, ""])  # in joined tokens
         # digit shape of a line → [(checks, signature, spans)]
         self._shapes: dict[str, list[tuple[_Checks, tuple[str, ...], Spans]]] = {}
 
@@ -64,12 +65,16 @@ class Signatures:
                 for i, offset in _offsets(message, raw, need)
             )
         elif named:  # some digits are part of a name (`ssh2`): checked as they stand
-            checks = tuple((offset, raw[i]) for i, offset in _offsets(message, raw, named))
+            if len(message) == sum(map(len, raw)) + len(raw) - 1:  # one space between tokens
+                checks = tuple([(sum(map(len, raw[:i])) + i, raw[i]) for i in named])
+            else:
+                checks = tuple([(offset, raw[i]) for i, offset in _offsets(message, raw, named)])
         folds = fold_spans(raw, masked) if not self._mask.watched.isdisjoint(masked) else ()
         if folds:
             masked = fold(masked, folds, False)
         runs: tuple[tuple[int, int], ...] = ()
-        if masked.count(WILDCARD) >= self._run:
+        # a run of `<*>` tokens, looked for in C first: most lines with several have none
+        if masked.count(WILDCARD) >= self._run and self._run_text in "\0".join(["", *masked, ""]):
             runs = _runs(masked, self._run)
             if runs:
                 masked = join_spans(masked, runs, WILDCARD)

@@ -106,9 +106,10 @@ def _specificity(tokens: tuple[str, ...]) -> int:
 
 class Template:
     __slots__ = (
-        "constants",
+        "constant_values",
         "count",
         "exact",
+        "get_constants",
         "id",
         "merged_into",
         "partial",
@@ -132,10 +133,11 @@ class Template:
         self.text = " ".join(tokens)
         self.exact = tuple((i, t) for i, t in enumerate(tokens) if WILDCARD not in t)
         # the literal tokens as one C-level getter and the tuple it must return
-        self.constants: tuple[Callable[[tuple[str, ...]], Any], Any] | None = None
+        self.get_constants: Callable[[tuple[str, ...]], Any] | None = None
+        self.constant_values: Any = None
         if self.exact:
-            get = itemgetter(*(i for i, _ in self.exact))
-            self.constants = (get, get(tokens))
+            self.get_constants = itemgetter(*(i for i, _ in self.exact))
+            self.constant_values = self.get_constants(tokens)
         self.partial = tuple(
             (i, t, t.split(WILDCARD))
             for i, t in enumerate(tokens)
@@ -149,8 +151,12 @@ class Template:
         self.specificity = _specificity(tokens)
 
     def accepts(self, sig: tuple[str, ...]) -> bool:
-        if self.constants is not None and self.constants[0](sig) != self.constants[1]:
+        if self.get_constants is not None and self.get_constants(sig) != self.constant_values:
             return False
+        return self.accepts_partial(sig)
+
+    def accepts_partial(self, sig: tuple[str, ...]) -> bool:
+        """Do the tokens with wildcards and literals (`uid=<*>`) accept theirs in `sig`?"""
         for i, token, parts in self.partial:
             s = sig[i]
             if s != token and not matches(parts, s):
@@ -271,25 +277,33 @@ class TemplateIndex:
 
     def find(self, sig: tuple[str, ...]) -> Template | None:
         """The most specific live template that accepts `sig` (the oldest on a tie)."""
-        best: Template | None = None
-        best_score = -1
         n = len(sig)
         s0 = sig[0] if n else ""
         s1 = sig[1] if n > 1 else ""
-        keys = [(n, WILDCARD, WILDCARD)]  # the best is unique: order does not matter
+        get = self._anchored.get
+        # the best is unique (specificity, then age): the order of the lists does not matter
+        lists = [get((n, WILDCARD, WILDCARD))]
         if s0 != WILDCARD:
-            keys.append((n, s0, WILDCARD))
+            lists.append(get((n, s0, WILDCARD)))
         if s1 != WILDCARD:
-            keys.append((n, WILDCARD, s1))
+            lists.append(get((n, WILDCARD, s1)))
             if s0 != WILDCARD:
-                keys.append((n, s0, s1))
-        anchored = self._anchored
-        for key in keys:
-            for tpl in anchored.get(key, ()):
-                if tpl.accepts(sig):
-                    score = tpl.specificity
-                    if score > best_score or (score == best_score and best and tpl.seq < best.seq):
-                        best, best_score = tpl, score
+                lists.append(get((n, s0, s1)))
+        best: Template | None = None
+        best_score = -1
+        for candidates in lists:
+            if not candidates:
+                continue
+            for tpl in candidates:
+                # `tpl.accepts(sig)`, inline: this is the miner's inner loop
+                get_constants = tpl.get_constants
+                if get_constants is not None and get_constants(sig) != tpl.constant_values:
+                    continue
+                if tpl.partial and not tpl.accepts_partial(sig):
+                    continue
+                score = tpl.specificity
+                if score > best_score or (score == best_score and best and tpl.seq < best.seq):
+                    best, best_score = tpl, score
         return best
 
     def neighbours(self, tpl: Template) -> list[Template]:
