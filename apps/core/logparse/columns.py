@@ -15,6 +15,8 @@ from .levels import normalize_level
 from .linestart import Token
 
 MAX_WORDS = 2
+# Level letters: logcat's VDIWEFA, capnslog's N (notice), C (critical) and T (trace)
+LEVEL_LETTERS = "VDIWEFANCT"
 PADDED = 0.85  # a word column is padded to its width when this share of lines pad it
 ANCHOR_REACH = 6  # columns after a word within which a time or a level makes it header
 WORD_VALUES = 0.3  # a header word column (a host) has at most this share of distinct values
@@ -32,6 +34,7 @@ class Column:
     role: str = ""  # level / pid / service / host / attr / literal
     dotted: bool = False  # L: some values are `facility.severity` (`daemon.debug`)
     zone_names: bool = True  # T: some stamps end in a zone name (`UTC`, `CEST`)
+    optional: bool = False  # some lines have it, others not (`[INFO] plugin/reload: msg`)
 
 
 def kind_of(tok: Token) -> str:
@@ -69,6 +72,28 @@ def message_key(columns: list[Column], rows: list[list[Token]]) -> None:
         keys = {r[i].value.partition("=")[0] for r in rows if len(r) > i}
         if len(keys) == 1 and (key := keys.pop()).lower() in _MESSAGE_KEYS:
             columns[i:] = [Column("LIT", col.space, value=key + "=")]
+            return
+
+
+def cut_after_source(columns: list[Column], rows: list[list[Token]]) -> None:
+    """A source location (`main.go:188`, `Server.java:246`, `file.go:12]`) is the header's last
+    field; separators (`-`, `:`, `|`, `⋮`) and tags in brackets (`[n1]`) may follow it, then
+    the message."""
+
+    def separator(j: int) -> bool:
+        kind = columns[j].kind
+        if kind in ("-", ":", "|", "-:") or kind.startswith("B"):
+            return True
+        return kind == "W" and all(
+            not any(ch.isalnum() for ch in r[j].value) for r in rows if len(r) > j
+        )
+
+    for i, col in enumerate(columns):
+        if col.kind in ("SRC", "S"):
+            end = i + 1
+            while end < len(columns) and separator(end):
+                end += 1
+            del columns[end:]
             return
 
 
@@ -224,8 +249,9 @@ def assign_roles(columns: list[Column], rows: list[list[Token]]) -> None:
         if col.kind == "L":
             col.role = "level" if i == level_at else "attr"
         elif col.kind == "LL":
-            levels = sum(1 for v in values if v.upper() in "VDIWEFA")
-            col.role = "level" if not have_level and levels >= 0.9 * len(values) else "attr"
+            letters = [r[i].value for r in rows if r[i].kind == "LL"]
+            levels = sum(1 for v in letters if v.upper() in LEVEL_LETTERS)
+            col.role = "level" if not have_level and levels >= 0.9 * len(letters) else "attr"
             have_level = have_level or col.role == "level"
         elif col.kind == "MARK":
             col.role = "level" if not have_level else "literal"

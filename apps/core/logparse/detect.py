@@ -23,11 +23,20 @@ from . import trailers
 from .formats import BY_NAME, PLAIN, Format, candidates
 from .formats.web import W3C_FIELDS, w3c_parser
 from .header import Header, infer
-from .multiline import TRACEBACK, StackTracker, looks_continued, starts_exception
+from .multiline import (
+    TRACEBACK,
+    StackTracker,
+    looks_continued,
+    starts_exception,
+    starts_record,
+)
 from .record import Line
 
 SAMPLE_LINES = 200
 NEAR_TIE = 0.8
+# A header learnt from the dated lines alone, when they are at least this share of the sample
+# (java.util.logging writes each record on two lines, the second without a time).
+STAMPED = 0.3
 
 
 INFERRED = "inferred"
@@ -39,7 +48,7 @@ W3C = "w3c"
 # and a message (a wrapped line, JSON, key=value pairs, access-log fields, CSV, tables).
 SPECIAL = frozenset(
     (
-        "docker-json", "journald-json", "json", "cri", "compose", "syslog-5424", "access",
+        "docker-json", "journald-json", "json", "json-prefixed", "cri", "compose", "syslog-5424", "access",
         "envoy", "postgres-csv", "logrus", "logfmt", "kubectl-events", "kubectl-describe",
     )
 )  # fmt: skip
@@ -54,6 +63,7 @@ class Detection(NamedTuple):
     # a wrapper's messages (compose, CRI, syslog) with a header of their own, learnt per
     # service (None: all services): ((service, header), ...)
     inner: tuple[tuple[str | None, Header], ...] = ()
+    indent: str = ""  # every line starts with it (a log pasted indented): read after it
 
     @property
     def format(self) -> Format | None:
@@ -63,7 +73,9 @@ class Detection(NamedTuple):
         if f is not None and self.inner:
             f = replace(f, parse=_reading_inner(f.parse, self.inner))
         if f is not None and self.trailer:
-            return replace(f, parse=trailers.stripping(f.parse, self.trailer))
+            f = replace(f, parse=trailers.stripping(f.parse, self.trailer))
+        if f is not None and self.indent:
+            f = replace(f, parse=_dedenting(f.parse, self.indent))
         return f
 
     @property
@@ -188,11 +200,48 @@ def sample_texts(lines: Iterable[Line | str], size: int = SAMPLE_LINES) -> list[
     return texts
 
 
+INDENTED = 0.9  # the share of a sample's lines that must share an indent for it to go
+
+
+def common_indent(texts: list[str]) -> str:
+    """The whitespace that (nearly) every line starts with: a log pasted from a document or
+    an issue, indented as a block. "" when the lines start at their first column."""
+    if not texts or texts[0][:1] not in (" ", "\t"):
+        return ""
+    first = texts[0]
+    indent = first[: len(first) - len(first.lstrip(" \t"))]
+    while indent:
+        if sum(1 for t in texts if t.startswith(indent)) >= INDENTED * len(texts):
+            return indent
+        indent = indent[:-1]
+    return ""
+
+
+def _dedenting(parse, indent: str):
+    n = len(indent)
+
+    def read(text: str):
+        return parse(text[n:] if text.startswith(indent) else text)
+
+    return read
+
+
 def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINES) -> Detection:
     """(format name, confidence) for the first `sample_size` non-empty lines."""
     texts = sample_texts(lines, sample_size)
     if not texts:
         return Detection(PLAIN, 0.0)
+    found = _detect(texts)
+    indent = common_indent(texts) if found.name == PLAIN else ""
+    if indent:  # read again after the indent: the lines may have a header under it
+        n = len(indent)
+        dedented = _detect([t[n:] if t.startswith(indent) else t for t in texts])
+        if dedented.name != PLAIN:
+            return dedented._replace(indent=indent)
+    return found
+
+
+def _detect(texts: list[str]) -> Detection:
     declared = next((t for t in texts if t.startswith(W3C_FIELDS)), "")
     if declared:  # the file names its own columns
         parse = w3c_parser(declared)
@@ -222,6 +271,9 @@ def detect_format(lines: Iterable[Line | str], *, sample_size: int = SAMPLE_LINE
     heads = [t for t in texts if not looks_continued(t)]
     if not hits:
         header = infer(heads)
+        stamped = [t for t in heads if starts_record(t)]
+        if header is None and len(stamped) >= max(2, STAMPED * len(heads)):
+            header = infer(stamped)  # a header line, then its message on the next (JUL)
         if header is not None and header.dated:
             assert header.parse is not None
             trailer = trailers.learn(header.parse, heads)

@@ -28,6 +28,7 @@ from .columns import (
     Column,
     assign_roles,
     cut_after_level_colon,
+    cut_after_source,
     cut_measures,
     cut_plain_components,
     cut_unbalanced,
@@ -70,7 +71,9 @@ class Header:
         for i, col in enumerate(self.columns):
             if i and col.space and col.kind not in CLOSERS:
                 out += " "
-            if col.kind == "S":
+            if col.optional:
+                out = out.rstrip(" ") + "( <Field>:)?"
+            elif col.kind == "S":
                 out += "<Source>\\]"
             elif col.kind == "SRC":
                 out += "<Source>"
@@ -108,7 +111,7 @@ def _loghub_literal(col: Column) -> str:
 
 _SAMPLE_TS = {"iso": "d t", "ymd-slash": "d t", "yy-slash": "d t", "mdy-slash": "d t",
               "dmy-slash": "d t", "dmy-yy": "d t",
-              "md-dash": "d t", "dmy-dot": "d t", "md-dot": "d t", "syslog": "m d t", "day-mon": "d m t", "ctime": "w m d t",
+              "md-dash": "d t", "dmy-dot": "d t", "ymd-dot": "d t", "md-dot": "d t", "syslog": "m d t", "mdy-words": "m d y t", "day-mon": "d m t", "ctime": "w m d t",
               "klog": "d t", "klog-y": "d t", "yymmdd": "d t", "cjk": "m d t"}  # fmt: skip
 
 
@@ -178,6 +181,7 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         columns.append(col)
         k += 1
     message_key(columns, live)
+    cut_after_source(columns, live)
     cut_after_level_colon(columns, live)
     cut_plain_components(columns, live)
     cut_measures(columns, live)
@@ -212,12 +216,29 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         cut_unbalanced(columns)
         if not columns or not header.dated:
             return None
+    optional = _optional_component([m.group("message") for m in matched])
+    if optional and columns[-1].kind != "C":
+        columns.append(Column("C", True, role="attr", optional=True))
+        header.pattern = _compile(columns)
+        rx = re.compile(header.pattern)
     if depth == 0:
         inner = infer([m.group("message") for m in matched], depth=1)
         if inner is not None and any(c.kind == "T" or c.role == "level" for c in inner.columns):
             header.inner = inner
     header.parse = _parser(header, rx)
     return header
+
+
+# A program part that only some lines name, right after the header: `plugin/reload: …`. Its
+# name must look like one (a slash, a dot or an underscore), not a word or a message id
+# (`WFLYSRV0010:`).
+_OPTIONAL_COMPONENT = re.compile(r"[^\s\[\]:]*[/._][^\s\[\]:]*:(?=\s)")
+OPTIONAL_SHARE = 0.25
+
+
+def _optional_component(messages: list[str]) -> bool:
+    named = sum(1 for m in messages if _OPTIONAL_COMPONENT.match(m))
+    return named >= max(2, OPTIONAL_SHARE * len(messages))
 
 
 # -- compiling a template to one regex ------------------------------------------------------
@@ -231,6 +252,11 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
     parts: list[str] = []
     ids = 0
     for i, col in enumerate(columns):
+        if col.optional:  # `(?:\s+name:)?`
+            inner = _compile([Column(col.kind, False, role=col.role)], prefix, message=False)
+            inner = inner.removesuffix(r"\s*").replace("f0", f"f{i}")
+            parts.append(rf"(?:\s*{inner})?")
+            continue
         if i:
             prev = columns[i - 1].kind
             if prev in OPENERS or col.kind in CLOSERS:
@@ -265,10 +291,10 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
                 rf"(?:{re.escape(o)}{inner}{{0,64}}{re.escape(c)}{inner}{{0,198}})?){re.escape(c)}"
             )
         elif kind == "C" and col.role != "service":
-            parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]+):(?=\s|$)")
+            parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]+) {{0,64}}:(?=\s|$)")
         elif kind == "C":
             parts.append(
-                rf"(?P<{prefix}service>[^\s\[\]]*)(?:\[(?P<{prefix}cpid>\d+)\])?(?: (?<=\S ))?:(?=\s|$)"
+                rf"(?P<{prefix}service>[^\s\[\]]*)(?:\[(?P<{prefix}cpid>\d+)\])?(?:(?<=\S) {{1,64}})?:(?=\s|$)"
             )
         elif kind == "W":
             parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]+)")
@@ -286,6 +312,7 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
     return "".join(parts)
 
 
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 # An access log's request and status after a learnt header: the status says the level
 _REQUEST_STATUS = re.compile(r'"[A-Z]{3,10} [^"]{0,4096}" (\d{3})\b')
 
@@ -306,10 +333,16 @@ def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]
     attrs_at = [(n, i) for n, i in index.items() if n.startswith(("f", "w", "id"))]
     years_at = [i for n, i in index.items() if n.startswith("y") and n.endswith("_y")]
     level_is_mark = any(c.kind == "MARK" and c.role == "level" for c in columns)
-    i_level, i_lvl = index.get("level"), index.get("t_lvl")
+    i_level = index.get("level")
+    # a klog stamp's level letter, from the first such stamp (it may follow a syslog one)
+    i_lvl = next(
+        (i for n, i in sorted(index.items(), key=lambda x: x[1]) if n.endswith("_lvl")), None
+    )
     i_pid, i_cpid, i_service = index.get("pid"), index.get("cpid"), index.get("service")
 
     seen: dict[str, str | None] = {}  # level words as written → normalised
+    last = columns[-1] if columns else None
+    quoted = last is not None and last.kind == "LIT" and last.value.endswith("=")
 
     def parse(text: str) -> dict | None:
         m = match(text)
@@ -317,6 +350,10 @@ def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]
             return None
         g = m.groups()
         message = text[m.end() :]
+        if quoted and message[:1] == '"':  # `msg="Path Logs" logger=settings`: the quoted value
+            q = _QUOTED.match(message)
+            if q is not None:
+                message = q.group(1).replace('\\"', '"').replace("\\\\", "\\")
         level = g[i_level] if i_level is not None else None
         if level is not None:
             word = level

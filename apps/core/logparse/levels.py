@@ -78,6 +78,8 @@ WORDS: dict[str, str] = {
     "panic": "FATAL",
     "f": "FATAL",
     "c": "FATAL",
+    "n": "INFO",  # capnslog's notice
+    "t": "TRACE",
 }
 for _i in range(1, 6):
     WORDS[f"debug{_i}"] = "DEBUG"  # PostgreSQL DEBUG1..DEBUG5

@@ -50,6 +50,7 @@ SHAPES: tuple[tuple[str, str], ...] = (
     # ISO 8601 and its spellings (`T`, one or two spaces, `,` fractions, zone names)
     ("iso", r"(?P<y>\d{4})-(?P<mon>\d\d)-(?P<d>\d\d)(?:T|,? {1,2})" + _T + _ZONE),
     ("ymd-slash", r"(?P<y>\d{4})/(?P<mon>\d\d)/(?P<d>\d\d)[ T:]" + _T + _ZONE),
+    ("ymd-dot", r"(?P<y>\d{4})\.(?P<mon>\d\d)\.(?P<d>\d\d)[ T]" + _T + _ZONE),
     ("ymd-compact", r"(?P<y>\d{4})(?P<mon>\d\d)(?P<d>\d\d)[-T ]" + _T + _ZONE),
     (
         "clf",
@@ -82,6 +83,11 @@ SHAPES: tuple[tuple[str, str], ...] = (
         + _T
         + r"(?: (?P<y>\d{4}))?"
         + _ZONE,
+    ),
+    # java.util.logging's SimpleFormatter and US locales: `Jan 26, 2014 6:09:51 PM`
+    (
+        "mdy-words",
+        _MON + r" (?P<d>\d{1,2}), (?P<y>\d{4}),? " + _T + r" (?P<ampm>[AaPp][Mm])(?!\w)",
     ),
     ("syslog", _MON + r" {1,2}(?P<d>\d{1,2})(?: (?P<y>\d{4}))? " + _T + _ZONE),
     ("day-mon", r"(?P<d>\d{1,2})[ -]" + _MON + r"(?:[ -](?P<y>\d{4}))?[ :]" + _T + _ZONE),
@@ -128,6 +134,7 @@ _PUNCT = re.compile(r"[|:\-,;*#.~=>]+")
 _LEVEL_KEYS = frozenset(w for w in WORDS if len(w) > 1)
 _KV = re.compile(r"[A-Za-z_][\w.\-]{0,63}=\S*")
 # A source location `file.ext:line` (glog/klog's `reflector.go:138] `, Android's `runtime.cc:675]`)
+_PADDED_COLON = re.compile(r" {1,64}:(?=[ \t]|$)")
 _TAG_TAIL = re.compile(r"(?:\[\d{1,10}\])?:(?=[ \t]|$)")
 # (one dot in its last part: `proxy.cse.cuhk.edu.hk:5070` is a host and its port)
 _SOURCE = re.compile(r"(?:[\w.\-]*/)*[\w\-]+\.\w{1,8}:\d{1,6}")
@@ -264,9 +271,9 @@ def tokenize(text: str) -> list[Token]:
                 out.append(Token(":", ":", False))
             else:
                 out.append(Token("C", word[:-1], space))
-        elif text[end : end + 2] == " :" and text[end + 2 : end + 3] in ("", " ", "\t"):
-            out.append(Token("C", word, space))  # logcat pads its tags: `I Process : msg`
-            end += 2
+        elif text[end : end + 1] == " " and (pad := _PADDED_COLON.match(text, end)) is not None:
+            out.append(Token("C", word, space))  # padded names: `I Process : msg`, logback's
+            end = pad.end()  # `o.s.b.SpringApplication          : msg`
         elif (
             end < len(text)
             and text[end] == "["
@@ -308,7 +315,11 @@ def ts_string(d: dict, shape: str, p: str, year: str | None = None) -> str | Non
     mm = d.get(p + "M") or d[p + "M2"]
     ss = d.get(p + "S") or d[p + "S2"]
     frac = d.get(p + "frac")
-    clock = f"{int(hh):02d}:{mm}:{ss}" + (f".{frac}" if frac else "")
+    hour = int(hh)
+    ampm = d.get(p + "ampm")
+    if ampm:
+        hour = hour % 12 + (12 if ampm[0] in "Pp" else 0)
+    clock = f"{hour:02d}:{mm}:{ss}" + (f".{frac}" if frac else "")
     if shape == "time":
         return clock
     y = d.get(p + "y") or year
@@ -364,6 +375,7 @@ def ts_builder(shape: str, prefix: str, groupindex: Mapping[str, int]):
         return lambda g, year=None: g[i_epoch]
     i_h, i_h2, i_m, i_m2, i_s, i_s2 = at("H"), at("H2"), at("M"), at("M2"), at("S"), at("S2")
     i_frac, i_y, i_mon, i_d, i_zone = at("frac"), at("y"), at("mon"), at("d"), at("zone")
+    i_ampm = at("ampm")
     months = MONTHS
     zones = _EXTRA_ZONES
 
@@ -396,7 +408,9 @@ def ts_builder(shape: str, prefix: str, groupindex: Mapping[str, int]):
             mm, ss = g[i_m], g[i_s]  # type: ignore[index]
         if hh is None:
             return None
-        if len(hh) != 2 or hh[0] == " ":
+        if i_ampm is not None and g[i_ampm]:
+            hh = f"{int(hh) % 12 + (12 if g[i_ampm][0] in 'Pp' else 0):02d}"
+        elif len(hh) != 2 or hh[0] == " ":
             hh = f"{int(hh):02d}"
         frac = g[i_frac] if i_frac is not None else None
         clock = f"{hh}:{mm}:{ss}.{frac}" if frac else f"{hh}:{mm}:{ss}"

@@ -69,11 +69,16 @@ _NODE_ERROR = re.compile(r"(?:[A-Z][a-zA-Z]{0,64})?Error(?: \[[A-Z_]{1,64}\])?: 
 _JAVA_CONT = ("Caused by:", "Suppressed:", "... ", "\tat ", "\t...", "at ")
 
 # -- the start of a record in any format -------------------------------------------------------
-# A date or a time of day at the very start (an optional `[` or `<pri>` before it).
+# A date or a time of day at the very start (an optional `[` or `<pri>` before it), a klog
+# stamp, or a bracketed level.
 _STAMP_START = re.compile(
     r"(?:<\d{1,3}>|\[)?(?:\d{4}[-/.]\d\d[-/.]\d\d[ T_]?|\d\d[-/]\d\d[-/ T]\d|\d{6}[ -]\d"
     r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:|\d\d:\d\d:\d\d"
-    r"|[A-Z][a-z]{2},? (?:\d\d? [A-Z][a-z]{2}|[A-Z][a-z]{2} [ \d]\d) )"
+    r"|[A-Z][a-z]{2},? (?:\d\d? [A-Z][a-z]{2}|[A-Z][a-z]{2} [ \d]\d) "
+    r"|[DIWEF]\d{4} \d\d:\d\d:\d\d"  # klog/glog `I0625 15:27:01.584519`
+    r"|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d\d?, \d{4},? \d"  # JUL's US date
+    # a level in brackets: `[INFO] Reloading` between a program's dated lines
+    r"|(?i:(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRIT|CRITICAL|FATAL|PANIC)\]\s))"
 )
 
 # -- the blocks of headed lines (kernel reports) -----------------------------------------------

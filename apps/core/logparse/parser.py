@@ -304,9 +304,36 @@ def _continues(
 
 
 def _close(cur: Record, raw_parts: list[str], msg_parts: list[str] | None) -> None:
-    """A record of several lines gets its joined raw text and message."""
+    """A record of several lines gets its joined raw text and message. A header that takes two
+    lines (java.util.logging's `<time> <class> <method>` then `SEVERE: msg`; .NET's console
+    `info: <category>[<event id>]` then the indented message) leaves its second line as the
+    message, and its level when the header had none."""
     cur.raw = "\n".join(raw_parts)
-    cur.message = "\n".join(msg_parts or ())
+    parts = msg_parts or ()
+    if cur.parsed and len(parts) > 1 and (logger := _HEADER_LINE.fullmatch(parts[0])) is not None:
+        second = parts[1].strip()
+        level, rest = split_leading_level(second)
+        said = (
+            level is not None
+            and rest != second
+            and second[: len(second) - len(rest)].rstrip()[-1:] == ":"
+        )
+        if logger.group("event") or (said and (logger.group("logger") or cur.level is None)):
+            if cur.level is None and said:
+                cur.level = level
+            if logger.group("logger"):
+                cur.attrs = {**cur.attrs, "logger": logger.group("logger")}
+            cur.message = "\n".join((rest if said else second, *parts[2:]))
+            return
+    cur.message = "\n".join(parts)
+
+
+# The first line of a two-line header: a logger or class name with an event id or a method,
+# or the method alone (the class went to the learnt header).
+_HEADER_LINE = re.compile(
+    r"(?P<logger>[A-Za-z_$][\w$]*(?:(?:\.|::)[\w$]+)+)(?:\[(?P<event>\d{1,10})\]| [\w$<>]{1,128})"
+    r"|[\w$<>]{1,128}"
+)
 
 
 def _new_record(
@@ -323,7 +350,9 @@ def _new_record(
     kernel uptime; an unheaded line keeps the last one)."""
     if fields is None:
         tracker.starts_stack(text)
-        record = Record(number, number, text, text, None, False, level_from_message(text),
+        # `[INFO] Reloading`: the level is all the header the line has
+        said, rest = split_leading_level(text) if text[:1] == "[" else (None, text)
+        record = Record(number, number, text, rest, None, False, said or level_from_message(text),
                         None, None, None, _trace_in(text), {}, PLAIN, False, truncated, source)  # fmt: skip
         return record, False, False, uptime
     if "weak" in fields:
@@ -355,7 +384,7 @@ def _new_record(
 _READ_LEADING_LEVEL = frozenset(("syslog", "syslog-iso", "kernel", "generic", "go-stdlib"))
 
 # Formats whose every line is a whole event: never joined as a block.
-SELF_CONTAINED = frozenset(("json", "logfmt"))
+SELF_CONTAINED = frozenset(("json", "json-prefixed", "logfmt"))
 
 
 def _block_continues(

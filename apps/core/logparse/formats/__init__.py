@@ -58,6 +58,17 @@ FORMATS: tuple[Format, ...] = (
         headers=False,
         description="JSON lines: ECS, OpenTelemetry, Bunyan/pino, structlog, logrus, zap, GCP, CloudWatch",
     ),
+    Format(
+        "json-prefixed",
+        structured.parse_prefixed_json,
+        (
+            '10.0.0.3: {"ts":1705327331123.5,"caller":"app/main.go:42","msg":"sync failed","v":0}',
+            '[pod/api-7d9f/app] {"level":"error","msg":"db down","time":"2024-01-15T14:02:11Z"}',
+        ),
+        specificity=2,
+        headers=False,
+        description="JSON lines after a short prefix (a host, kubectl logs --prefix)",
+    ),
     # -- wrappers ---------------------------------------------------------------------------
     Format(
         "cri",

@@ -64,6 +64,29 @@ def parse_json(text: str) -> Fields | None:
     return fields_from_object(obj)
 
 
+# A JSON object after a short prefix that names where it came from: `10.0.0.3: {…}` (a per-host
+# collector), `[pod/api-1/app] {…}` (kubectl logs --prefix), `api | {…}`.
+_PREFIX_ENDS = (":", "]", "|", ">")
+
+
+def parse_prefixed_json(text: str) -> Fields | None:
+    start = text.find("{", 1, 256)
+    if start < 0 or text.rstrip()[-1:] != "}":
+        return None
+    prefix = text[:start].rstrip()
+    if not prefix.endswith(_PREFIX_ENDS) or "{" in prefix or '"' in prefix:
+        return None
+    fields = parse_json(text[start:])
+    if fields is None:
+        return None
+    name = prefix.rstrip(":|>] ").lstrip("[< ").strip()
+    attrs = fields.get("attrs") or {}
+    fields["attrs"] = {**attrs, "prefix": name}
+    if not fields.get("host") and not fields.get("service"):
+        fields["host"] = name
+    return fields
+
+
 # -- journald `journalctl -o json` -----------------------------------------------------------
 _JOURNAL_KEEP = ("SYSLOG_IDENTIFIER", "_COMM", "_TRANSPORT", "_SYSTEMD_UNIT", "CODE_FILE", "ERRNO")
 

@@ -128,6 +128,28 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             5,
         ),
     },
+    "consul-0.6-indented": {
+        "message": (
+            0,
+            1,
+            2,
+        )
+    },
+    "ingress-nginx-upstreaminfo": {"ts": (4,), "level": (4,), "message": (4,)},
+    "squid-native": {
+        "level": (
+            0,
+            1,
+            2,
+            3,
+        ),
+        "message": (
+            0,
+            1,
+            2,
+            3,
+        ),
+    },
 }
 
 

@@ -63,6 +63,11 @@ CASES = [
     ),
     ("json", '{"level":60,"time":1705327331123,"msg":"fatal"}', {"level": "FATAL"}),
     (
+        "json-prefixed",
+        '10.1.2.3: {"ts":1705327331123.5,"caller":"kv/store.go:9","msg":"store full","v":0}',
+        {"message": "store full", "host": "10.1.2.3"},
+    ),
+    (
         "json",
         '{"event":"user logged in","level":"info","timestamp":"2024-01-15T14:02:11.123456Z","user_id":7}',
         {"level": "INFO", "message": "user logged in", "attrs": {"user_id": 7}},

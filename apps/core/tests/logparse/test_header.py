@@ -479,3 +479,136 @@ def test_a_wrappers_messages_get_their_own_header_per_program():
     assert [r.message for r in recs] == ["Configured at: x", "Hostname: b3def", "Low heap"]
     assert recs[0].ts.isoformat() == "2020-02-15T16:24:36.331000+00:00"
     assert recs[2].level == "WARN" and recs[2].service == "db"
+
+
+def test_a_bracketed_level_line_between_dated_lines_is_its_own_record():
+    text = (
+        "2021-08-12T08:29:16.657Z [ERROR] plugin/x: read udp 10.0.0.1:53: i/o timeout\n"
+        "[INFO] Reloading\n"
+        "2021-08-12T08:29:17.001Z [INFO] plugin/y: config loaded\n"
+        "2021-08-12T08:29:18.001Z [WARN] plugin/x: slow upstream\n"
+    )
+    recs = parse(text)
+    assert [(r.level, r.message) for r in recs] == [
+        ("ERROR", "read udp 10.0.0.1:53: i/o timeout"),
+        ("INFO", "Reloading"),
+        ("INFO", "config loaded"),
+        ("WARN", "slow upstream"),
+    ]
+
+
+def test_a_source_location_ends_the_header_even_when_messages_repeat():
+    text = (
+        "2017-03-09T17:01:37.552Z\tDEBUG\tsrc/zk/main.go:188\tdecoded XID: -2, ZXID: 6, Err: c1:-2\n"
+        "2017-03-09T17:01:39.631Z\tDEBUG\tsrc/zk/main.go:188\tdecoded XID: -2, ZXID: 6, Err: c1:-2\n"
+        "2017-03-09T17:01:40.672Z\tDEBUG\tsrc/zk/main.go:188\tdecoded XID: -2, ZXID: 6, Err: c1:-2\n"
+    )
+    assert {r.message for r in parse(text)} == {"decoded XID: -2, ZXID: 6, Err: c1:-2"}
+
+
+def test_logfmt_inside_a_wrapper_gives_the_quoted_message():
+    text = (
+        'web.1.abc@h1    | t=2018-07-30T16:02:43+0000 lvl=info msg="Path Logs" logger=settings\n'
+        'web.1.abd@h1    | t=2018-07-30T16:02:44+0000 lvl=eror msg="Dial \\"db\\" failed" err=x\n'
+        'web.1.abc@h1    | t=2018-07-30T16:02:45+0000 lvl=info msg="Path Data" logger=settings\n'
+    )
+    recs = parse(text)
+    assert [(r.level, r.message) for r in recs] == [
+        ("INFO", "Path Logs"),
+        ("ERROR", 'Dial "db" failed'),
+        ("INFO", "Path Data"),
+    ]
+    assert recs[0].ts.isoformat() == "2018-07-30T16:02:43+00:00"
+
+
+def test_notice_and_critical_level_letters_and_a_klog_stamp_inside_syslog():
+    text = (
+        "2020-08-18 18:52:10.569343 I | main: loading config\n"
+        "2020-08-18 18:52:10.569404 N | main: already initialised\n"
+        "2020-08-18 18:52:10.569411 C | raft: lost quorum\n"
+        "2020-08-18 18:52:10.569500 I | embed: name = default\n"
+    )
+    assert [r.level for r in parse(text)] == ["INFO", "INFO", "FATAL", "INFO"]
+    text = (
+        "Dec 19 14:02:50 n3 kubelet[289]: I1219 14:02:50.260541   289 plugins.go:420] Loaded a\n"
+        "Dec 19 14:02:51 n3 kubelet[289]: E1219 14:02:51.000001   289 kubelet.go:12] Failed b\n"
+    )
+    recs = parse(text, default_year=2017)
+    assert [(r.level, r.message) for r in recs] == [("INFO", "Loaded a"), ("ERROR", "Failed b")]
+
+
+def test_a_logger_padded_before_its_colon_and_two_stamps():
+    text = (
+        "2026-05-21T19:36:06.30Z 2026-05-21T19:36:06.306Z  INFO 95 --- [   main] o.s.b.Web"
+        "Factory          : Server initialized\n"
+        "2026-05-21T19:36:06.31Z 2026-05-21T19:36:06.310Z  INFO 95 --- [   main] org.eclipse"
+        ".Server : jetty-12.0.7; built: 2024-02-29\n"
+        "2026-05-21T19:36:06.34Z 2026-05-21T19:36:06.341Z  WARN 95 --- [   main] o.e.j.Ctx   "
+        "      : Root context: done in 972 ms\n"
+    )
+    assert [r.message for r in parse(text)] == [
+        "Server initialized",
+        "jetty-12.0.7; built: 2024-02-29",
+        "Root context: done in 972 ms",
+    ]
+
+
+def test_a_component_only_some_lines_name():
+    text = (
+        "2018/05/04 06:09:56 [INFO] Reloading\n"
+        "2018/05/04 06:09:57 [INFO] plugin/reload: Running configuration MD5 = 109b\n"
+        "2018/05/04 06:09:58 [INFO] Reloading complete\n"
+        "2018/05/04 06:10:00 [ERROR] plugin/errors: 2 example.org. A: i/o timeout\n"
+    )
+    recs = parse(text)
+    assert [r.message for r in recs] == [
+        "Reloading",
+        "Running configuration MD5 = 109b",
+        "Reloading complete",
+        "2 example.org. A: i/o timeout",
+    ]
+    assert recs[1].attrs.get("f4") == "plugin/reload"
+
+
+def test_a_log_pasted_with_an_indent_and_dotted_dates():
+    text = (
+        "    2024.09.08 19:16:57.892059 [ 312966 ] <Trace> Loader: loading part 1\n"
+        "    2024.09.08 19:16:57.893430 [ 312967 ] <Error> Loader: cannot load part 2\n"
+        "    2024.09.08 19:16:58.000001 [ 312967 ] <Information> Loader: done\n"
+    )
+    recs = parse(text)
+    assert recs[0].ts.isoformat() == "2024-09-08T19:16:57.892059+00:00"
+    assert [(r.level, r.message) for r in recs] == [
+        ("TRACE", "loading part 1"),
+        ("ERROR", "cannot load part 2"),
+        ("INFO", "done"),
+    ]
+
+
+def test_headers_on_two_lines():
+    dotnet = (
+        "info: Microsoft.Hosting.Lifetime[14]\n"
+        "      Now listening on: http://localhost:5137\n"
+        "warn: Shop.Api.Orders[7]\n"
+        "      Order 12 slow\n"
+    )
+    recs = parse(dotnet)
+    assert [(r.level, r.message) for r in recs] == [
+        ("INFO", "Now listening on: http://localhost:5137"),
+        ("WARN", "Order 12 slow"),
+    ]
+    assert recs[0].attrs["logger"] == "Microsoft.Hosting.Lifetime"
+    jul = (
+        "Jan 26, 2014 6:09:51 PM org.apache.catalina.core.StandardContext startInternal\n"
+        "SEVERE: Error in resourceStart()\n"
+        "Jan 26, 2014 6:09:52 PM org.apache.catalina.core.StandardContext reload\n"
+        "INFO: Reloading Context with name [/app] is completed\n"
+        "Jan 26, 2014 6:10:03 AM org.apache.catalina.startup.Catalina start\n"
+        "INFO: Server startup in 1203 ms\n"
+    )
+    recs = parse(jul)
+    assert [(r.ts.isoformat(), r.level, r.message) for r in recs] == [
+        ("2014-01-26T18:09:51+00:00", "ERROR", "Error in resourceStart()"),
+        ("2014-01-26T18:09:52+00:00", "INFO", "Reloading Context with name [/app] is completed"),
+        ("2014-01-26T06:10:03+00:00", "INFO", "Server startup in 1203 ms"),
+    ]
