@@ -49,29 +49,6 @@ DRAIN_TURN_SECONDS = 5.0  # a drain's turn before it goes to the back of the que
 SLICE_RECORDS = 20_000  # records per unit of work (one transaction)
 SLICE_BATCHES = 500
 LANE_LOST_SECONDS = 120  # a lane's task not seen for this long is sent again
-EVENT_COLUMNS = (
-    "project_id",
-    "received_at",
-    "batch_id",
-    "seq",
-    "ts",
-    "level",
-    "service",
-    "host",
-    "trace_id",
-    "span_id",
-    "message",
-    "attributes",
-    "resource",
-    "template_id",
-    "group_id",
-    "truncated",
-)
-# their types, so COPY picks each value's dumper once rather than per value; JSON goes as text
-EVENT_TYPES = (
-    "int8", "timestamptz", "int8", "int4", "timestamptz", "int2", "text", "text", "text", "text",
-    "text", "text", "text", "text", "text", "bool",
-)  # fmt: skip
 
 
 class ClaimLost(Exception):
@@ -272,10 +249,10 @@ def store(
     """Process the claimed batches' records and store them with their batches' outcome."""
     pks = [claim.pk for claim in claims]
     batches = SpoolBatch.objects.filter(pk__in=pks).order_by("pk")
-    received, records, rows = {}, [], []
+    received, records, unpacked = {}, [], []
     for pk, received_at, payload in batches.values_list("pk", "received_at", "payload"):
         received[pk] = received_at
-        _unpacked(pk, payload, records, rows)
+        unpacked.append((pk, *_unpacked(pk, payload, records)))
     for day in {partitions.day_of(moment) for moment in received.values()}:
         partitions.ensure(project.pk, day)
     with RecordsRun.open(project, catalogue) as run:
@@ -289,35 +266,23 @@ def store(
             ).update(status=JobStatus.DONE, finished_at=now, processed_at=now, error="")
             if finished != len(claims):
                 raise ClaimLost(pks)
-            _copy(project.pk, received, rows, records, grouped)
+            _insert(project.pk, received, unpacked, grouped)
             _note_templates(project.pk, records, grouped)
             StreamAlarm.objects.bulk_create(alarms(project, findings, now))
-    return len(rows)
+    return len(records)
 
 
-def _unpacked(batch_id: int, payload, records: list, rows: list) -> None:
-    """Append a batch's records (as ingestion takes them) and what the stream stores besides
-    (batch, seq, level number, attributes and resource as JSON text or None) in order."""
+def _unpacked(batch_id: int, payload, records: list) -> tuple[str, str, str, int]:
+    """Append a batch's records, as ingestion takes them, to `records`; its JSON document,
+    its resources and their hosts (JSON arrays) and how many records it has."""
     if payload is None:
         raise ValueError(f"batch {batch_id} has no payload (drained before migration 0004)")
-    resources, packed = spool.unpack(payload)
+    text = spool.text_of(payload)
+    resources, packed = spool.parse(text)
     hosts = [spool.host_of(resource) for resource in resources]
-    texts = [spool.dumps(resource) if resource else None for resource in resources]
-    moment, dumps = spool.moment, spool.dumps
-    append_record, append_row = records.append, rows.append
-    for seq, (
-        ts,
-        observed,
-        service,
-        level,
-        message,
-        attributes,
-        resource,
-        trace,
-        span,
-        cut,
-    ) in enumerate(packed):
-        append_record(
+    moment, append = spool.moment, records.append
+    for ts, observed, service, level, message, attributes, resource, trace, span, cut in packed:
+        append(
             NormalisedRecord(
                 ts=moment(observed if ts is None else ts),
                 level=LEVELS[level] if level is not None else None,
@@ -330,44 +295,53 @@ def _unpacked(batch_id: int, payload, records: list, rows: list) -> None:
                 truncated=cut,
             )
         )
-        append_row(
-            (batch_id, seq, level, dumps(attributes) if attributes else None, texts[resource])
-        )
+    return text, spool.dumps(resources), spool.dumps(hosts), len(packed)
 
 
-def _copy(project_id, received, rows, records, grouped) -> None:
-    """COPY the records into the stream (the partition of their project and day of receipt)."""
-    columns = ", ".join(EVENT_COLUMNS)
-    statement = f"COPY streams_event ({columns}) FROM STDIN"
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.cursor.copy(statement) as copy,
-    ):
-        copy.set_types(EVENT_TYPES)
-        write = copy.write_row
-        for (batch_id, seq, level, attributes, resource), record, item in zip(
-            rows, records, grouped, strict=True
-        ):
-            write(
-                (
-                    project_id,
-                    received[batch_id],
-                    batch_id,
-                    seq,
-                    record.ts,
-                    level,
-                    record.service,
-                    record.host,
-                    record.trace_id,
-                    record.span_id,
-                    record.message,
-                    attributes,
-                    resource,
-                    item.match.template_id,
-                    item.group,
-                    record.truncated,
-                )
+# A batch's records into the stream in one statement: PostgreSQL reads them from the spool's
+# JSON document itself (attributes and resources go into jsonb without a trip through Python
+# text), zipped with the template and group of each (spool.py's record positions).
+INSERT_BATCH = """
+INSERT INTO streams_event (project_id, received_at, batch_id, seq, ts, level, service, host,
+                           trace_id, span_id, message, attributes, resource, template_id,
+                           group_id, truncated)
+SELECT %(project)s, %(received)s, %(batch)s, r.n - 1,
+       to_timestamp(t.us / 1000000) + (t.us %% 1000000) * interval '1 microsecond',
+       (r.rec->>3)::smallint, r.rec->>2, s.host, r.rec->>7, r.rec->>8, r.rec->>4,
+       NULLIF(r.rec->5, '{}'::jsonb), s.resource, r.template_id, r.group_id,
+       (r.rec->>9)::boolean
+FROM ROWS FROM (jsonb_array_elements(%(records)s::jsonb->'records'),
+                jsonb_array_elements_text(%(templates)s::jsonb),
+                jsonb_array_elements_text(%(groups)s::jsonb))
+         WITH ORDINALITY AS r(rec, template_id, group_id, n)
+     JOIN (SELECT n - 1 AS i, NULLIF(resource, '{}'::jsonb) AS resource, host
+           FROM ROWS FROM (jsonb_array_elements(%(resources)s::jsonb),
+                           jsonb_array_elements_text(%(hosts)s::jsonb))
+               WITH ORDINALITY AS x(resource, host, n)) AS s ON s.i = (r.rec->>6)::int,
+     LATERAL (SELECT coalesce(r.rec->>0, r.rec->>1)::bigint AS us) AS t
+"""
+
+
+def _insert(project_id: int, received: dict, unpacked: list, grouped: list) -> None:
+    """Store the batches' records in the stream (the partition of their project and day of
+    receipt), one statement per batch."""
+    start = 0
+    with connection.cursor() as cursor:
+        for batch_id, text, resources, hosts, count in unpacked:
+            items = grouped[start : start + count]
+            start += count
+            cursor.execute(
+                INSERT_BATCH,
+                {
+                    "project": project_id,
+                    "received": received[batch_id],
+                    "batch": batch_id,
+                    "records": text,
+                    "resources": resources,
+                    "hosts": hosts,
+                    "templates": spool.dumps([item.match.template_id for item in items]),
+                    "groups": spool.dumps([item.group for item in items]),
+                },
             )
 
 

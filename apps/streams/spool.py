@@ -91,12 +91,25 @@ def _micros(moment: datetime) -> int:
 
 def unpack(payload: bytes | memoryview) -> tuple[list[dict], list[list]]:
     """The resources and the packed records (lists, positions above) of a payload."""
+    return parse(text_of(payload))
+
+
+def text_of(payload: bytes | memoryview) -> str:
+    """A payload's JSON document, as text."""
     if not payload or payload[0] != FORMAT:
         raise Unreadable("not a spool payload of format 1")
     try:
-        document = _loads(zlib.decompress(payload[1:]).decode("utf-8"))
+        return zlib.decompress(payload[1:]).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError) as exc:
+        raise Unreadable(f"damaged spool payload: {exc}") from None
+
+
+def parse(text: str) -> tuple[list[dict], list[list]]:
+    """The resources and the packed records of a payload's JSON document."""
+    try:
+        document = _loads(text)
         return document["resources"], document["records"]
-    except (zlib.error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise Unreadable(f"damaged spool payload: {exc}") from None
 
 

@@ -87,6 +87,58 @@ def test_the_drain_stores_each_record_once_with_its_structure(alpha_token):
     assert len({template for *_, template in rows[:30]}) == 1 and rows[0][5]
 
 
+def test_every_field_reaches_the_stream_as_the_receiver_decoded_it(alpha_token):
+    at = datetime(2026, 3, 14, 10, 0, 0, 999999, tzinfo=UTC)
+    sent = [
+        StreamRecord(
+            time=at,
+            observed_time=BASE,
+            service="api",
+            level="ERROR",
+            message='line one\n\ttab \\ and "quotes" ünï',
+            attributes={"nested": {"list": [1, 2.5, None, True]}, "big": 2**70},
+            resource={"host.name": "web-1", "k8s.pod": "api-7"},
+            trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+            span_id="00f067aa0ba902b7",
+            truncated=True,
+        ),
+        StreamRecord(
+            time=None,  # no time from the sender: when it was observed
+            observed_time=datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+            service="",
+            level=None,
+            message="",
+        ),
+        StreamRecord(
+            time=at,
+            observed_time=BASE,
+            service="worker",
+            level="INFO",
+            message="third",
+            resource={"hostname": 7},  # not a string: its JSON text
+        ),
+    ]
+    batch = spool(alpha_token, sent, "fields")
+    with tenant_context(alpha_token.tenant):
+        assert draining.drain_once() == 3
+        rows = list(
+            StreamEvent.objects.filter(batch_id=batch)
+            .order_by("seq")
+            .values_list(
+                "seq", "ts", "level", "service", "host", "trace_id", "span_id", "message",
+                "attributes", "resource", "truncated",
+            )
+        )  # fmt: skip
+    assert rows == [
+        (
+            0, at, 4, "api", "web-1", sent[0].trace_id, sent[0].span_id, sent[0].message,
+            sent[0].attributes, sent[0].resource, True,
+        ),
+        (1, sent[1].observed_time, None, "", "", "", "", "", None, None, False),
+        (2, at, 2, "worker", "7", "", "", "third", None, {"hostname": 7}, False),
+    ]  # fmt: skip
+
+
 def test_a_lost_claim_rolls_back_and_a_stale_one_is_taken_over(alpha_token, monkeypatch):
     batch = spool(alpha_token, records(10), "c")
     with tenant_context(alpha_token.tenant):
@@ -109,13 +161,13 @@ def test_one_spooled_row_is_drained_into_its_records_once_after_a_crash_mid_drai
     with tenant_context(alpha_token.tenant):
         row = SpoolBatch.objects.get(pk=batch)
         assert (row.record_count, len(spool_format.read(row.payload))) == (250, 250)
-        copy = draining._copy
+        insert = draining._insert
 
-        def copy_then_lose_the_database(*args):  # the connection dies after the COPY
-            copy(*args)
+        def insert_then_lose_the_database(*args):  # the connection dies after the INSERT
+            insert(*args)
             raise OperationalError("server closed the connection unexpectedly")
 
-        monkeypatch.setattr(draining, "_copy", copy_then_lose_the_database)
+        monkeypatch.setattr(draining, "_insert", insert_then_lose_the_database)
         with pytest.raises(OperationalError):
             draining.drain_once()
         monkeypatch.undo()
