@@ -10,8 +10,9 @@ per batch) as fast as the server answers. Prints:
   latency     p50 / p99 / max of one export request
   end to end  records/s from the first request to the last record stored in the stream
               (drained: parsed, grouped, rules run, COPYed), and the drain's lag behind
-  cpu         CPU time per 1,000 records of the client (this process), the web server and
-              the worker (their process trees); PostgreSQL's is not counted
+  cpu         CPU time per 1,000 records of the client (this process), the web server, the
+              worker (their process trees) and PostgreSQL (the backends connected to the
+              bench's database, when the cluster runs on this machine)
   load        the machine's load average before and after (others' work shares the cores)
 Before the clock starts, each sender exports a small batch and waits for it to be drained,
 so gunicorn's workers and the qcluster are up and warm. Nothing is asserted. Quotas are
@@ -63,6 +64,25 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 def session_cpu(session: int) -> float:
     """CPU seconds (user + system) of the live processes of a session (a process tree)."""
+    return _cpu(lambda pid, fields: int(fields[3]) == session)  # stat field 6: the session
+
+
+def database_cpu(name: str) -> float:
+    """CPU seconds of the live PostgreSQL backends connected to database `name` (a local
+    cluster: its backends are processes here, named `postgres: USER DB HOST(PORT) STATE`)."""
+
+    def connected(pid: str, fields: list[str]) -> bool:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                words = cmdline.read().split()
+        except OSError:
+            return False
+        return len(words) > 3 and words[0] == b"postgres:" and words[2] == name.encode()
+
+    return _cpu(connected)
+
+
+def _cpu(wanted) -> float:
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -72,7 +92,7 @@ def session_cpu(session: int) -> float:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[3]) == session:  # field 6 of stat: the session id
+        if wanted(entry, fields):
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
@@ -135,7 +155,6 @@ def main() -> None:
 
     from apps.incidents.models import Project
     from apps.ingestion.tokens import services as tokens
-    from apps.streams.models import StreamEvent
     from apps.tenants.models import Tenant
     from apps.tenants.services import create_tenant, ensure_public_tenant
 
@@ -169,7 +188,7 @@ def main() -> None:
     )  # fmt: skip
     try:
         wait_port(port, web)
-        run(args, port, token, batches, warmup, service, tenant, StreamEvent, (web, worker))
+        run(args, port, token, batches, warmup, service, tenant, project.pk, (web, worker))
     finally:
         for proc in (web, worker):
             os.killpg(proc.pid, 15)
@@ -177,10 +196,15 @@ def main() -> None:
             proc.wait(timeout=30)
 
 
-def run(args, port, token, batches, warmup, service, tenant, StreamEvent, procs) -> None:
+def run(args, port, token, batches, warmup, service, tenant, project_id, procs) -> None:
+    from django.conf import settings
+    from django.db.models import Sum
+    from django.utils import timezone
     from django_tenants.utils import tenant_context
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+    from apps.streams.models import SpoolBatch, StreamEvent
 
     url = f"http://127.0.0.1:{port}/ingest/otlp/v1/logs"
     latencies: list[float] = []
@@ -188,9 +212,14 @@ def run(args, port, token, batches, warmup, service, tenant, StreamEvent, procs)
     todo = list(batches)
     lock = threading.Lock()
 
-    def stored_count(name: str) -> int:
+    def drained_since(moment) -> int:
+        """Records of the project's batches received since `moment` and drained (done: their
+        records committed to the stream). The spool has a row per request: a cheap poll."""
         with tenant_context(tenant):
-            return StreamEvent.objects.filter(service=name).count()
+            done = SpoolBatch.objects.filter(
+                project_id=project_id, received_at__gte=moment, status="done"
+            )
+            return done.aggregate(n=Sum("record_count"))["n"] or 0
 
     def sender(first: list) -> None:
         exporter = OTLPLogExporter(
@@ -216,14 +245,16 @@ def run(args, port, token, batches, warmup, service, tenant, StreamEvent, procs)
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 120
-    while stored_count(f"{service}-warmup") < sum(map(len, warmup)):
+    warm_start = timezone.now()
+    while drained_since(warm_start) < sum(map(len, warmup)):
         if time.monotonic() > deadline:
             raise SystemExit("the warm-up batches were not drained within 120 s")
         time.sleep(0.25)
     load_before = os.getloadavg()
-    cpu_before = [session_cpu(proc.pid) for proc in procs]
+    database = settings.DATABASES["default"]["NAME"]
+    cpu_before = [session_cpu(proc.pid) for proc in procs] + [database_cpu(database)]
     client_before = time.process_time()
-    started = time.perf_counter()
+    started, run_start = time.perf_counter(), timezone.now()
     ready.set()
     for thread in threads:
         thread.join()
@@ -232,10 +263,15 @@ def run(args, port, token, batches, warmup, service, tenant, StreamEvent, procs)
     stored = 0
     deadline = time.monotonic() + 600
     while stored < args.records and time.monotonic() < deadline:
-        time.sleep(0.25)
-        stored = stored_count(service)
+        time.sleep(0.1)
+        stored = drained_since(run_start)
     drained_s = time.perf_counter() - started
-    cpu = [session_cpu(proc.pid) - before for proc, before in zip(procs, cpu_before, strict=True)]
+    with tenant_context(tenant):  # the stream holds them, once
+        stored = StreamEvent.objects.filter(
+            project_id=project_id, received_at__gte=run_start, service=service
+        ).count()
+    cpu_after = [session_cpu(proc.pid) for proc in procs] + [database_cpu(database)]
+    cpu = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
     load_after = os.getloadavg()
     latencies.sort()
 
@@ -250,7 +286,7 @@ def run(args, port, token, batches, warmup, service, tenant, StreamEvent, procs)
           f"{drained_s:.1f} s; drain lag {drained_s - sent_s:.1f} s)")  # fmt: skip
     per = 1e6 / args.records  # seconds per record → ms per 1,000
     print(f"cpu         per 1,000 records: client {client_cpu * per:.0f} ms, web {cpu[0] * per:.0f} "
-          f"ms, worker {cpu[1] * per:.0f} ms")  # fmt: skip
+          f"ms, worker {cpu[1] * per:.0f} ms, postgres {cpu[2] * per:.0f} ms")  # fmt: skip
     print(f"load        {load_before[0]:.2f} before, {load_after[0]:.2f} after (1-minute average)")
 
 
