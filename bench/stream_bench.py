@@ -3,14 +3,17 @@ receivers, with gunicorn and a qcluster draining, end to end.
 
 Starts gunicorn (2 workers × 2 threads) and `manage.py qcluster` on the database of
 DATABASE_URL, makes an ingest token for the `stream-bench` tenant's `stream-bench` project,
-then SENDERS threads each export batches of BATCH records through their own `OTLPLogExporter` (protobuf over HTTP, one request
-per batch) as fast as the server answers. Prints:
+then SENDERS threads each export batches of BATCH records through their own `OTLPLogExporter`
+(protobuf over HTTP, one request per batch) as fast as the server answers. With --processes
+each sender is a process of its own (several services' SDKs): the client's encoding then uses
+both cores instead of sharing one GIL, and request latency is less the client's own queueing.
+Prints:
 
   sent        records/s accepted by the receivers (2xx = spooled)
   latency     p50 / p99 / max of one export request
   end to end  records/s from the first request to the last record stored in the stream
               (drained: parsed, grouped, rules run, COPYed), and the drain's lag behind
-  cpu         CPU time per 1,000 records of the client (this process), the web server, the
+  cpu         CPU time per 1,000 records of the client (the senders), the web server, the
               worker (their process trees) and PostgreSQL (the backends connected to the
               bench's database, when the cluster runs on this machine)
   load        the machine's load average before and after (others' work shares the cores)
@@ -19,11 +22,13 @@ so gunicorn's workers and the qcluster are up and warm. Nothing is asserted. Quo
 lifted for the run. Usage:
 
   . scripts/dev-env.sh && python bench/stream_bench.py [--records N] [--batch B] [--senders S]
+                                                        [--processes]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -97,8 +102,9 @@ def _cpu(wanted) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def make_records(total: int, batch: int, service: str) -> list[list]:
-    """SDK log records (ReadableLogRecord), grouped in batches, built before the clock starts."""
+def make_records(total: int, batch: int, service: str, start: int = 0) -> list[list]:
+    """SDK log records (ReadableLogRecord), grouped in batches, built before the clock starts;
+    record i of the whole run is numbered `start + i`."""
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import (
         LogRecordExporter,
@@ -125,7 +131,7 @@ def make_records(total: int, batch: int, service: str) -> list[list]:
     logger = provider.get_logger("bench")
     from opentelemetry._logs import SeverityNumber
 
-    for i in range(total):
+    for i in range(start, start + total):
         error = i % 1000 == 999
         logger.emit(
             severity_number=SeverityNumber.ERROR if error else SeverityNumber.INFO,
@@ -140,11 +146,60 @@ def make_records(total: int, batch: int, service: str) -> list[list]:
     return [collected[i : i + batch] for i in range(0, len(collected), batch)]
 
 
+def export_all(url: str, token: str, first: list, batches: list, go) -> tuple[list, int]:
+    """One sender: export the warm-up batch, wait for `go()`, then export `batches` (a shared
+    list: popped under the GIL) one request at a time; the latencies and failed requests."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+    exporter = OTLPLogExporter(
+        endpoint=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    exporter.export(first)  # warm-up, before the clock
+    go()
+    latencies, failures = [], 0
+    while True:
+        try:
+            batch = batches.pop()
+        except IndexError:
+            return latencies, failures
+        started = time.perf_counter()
+        result = exporter.export(batch)
+        latencies.append(time.perf_counter() - started)
+        failures += result != LogRecordExportResult.SUCCESS
+
+
+def sender_process(argv: list[str]) -> None:
+    """--sender URL TOKEN SERVICE START COUNT BATCH: one sender as a process of its own."""
+    url, token, service, start, count, batch = argv
+    batches = make_records(int(count), int(batch), service, start=int(start))
+    batches.reverse()  # popped from the end: sent in order
+    (first,) = make_records(10, 10, f"{service}-warmup", start=int(start))
+
+    def go() -> None:
+        print("ready", flush=True)
+        sys.stdin.readline()
+
+    clock = []
+
+    def timed_go() -> None:
+        go()
+        clock.append(time.process_time())
+
+    latencies, failures = export_all(url, token, first, batches, timed_go)
+    cpu = time.process_time() - clock[0]
+    print(json.dumps({"latencies": latencies, "failures": failures, "cpu": cpu}), flush=True)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--sender"]:
+        sender_process(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--processes", action="store_true", help="one process per sender")
     args = parser.parse_args()
 
     import django
@@ -166,8 +221,6 @@ def main() -> None:
         project, _ = Project.objects.get_or_create(slug="stream-bench", defaults={"name": "bench"})
     _, token = tokens.create_token(tenant=tenant, project=project, name="stream-bench")
     service = f"bench-{uuid.uuid4().hex[:6]}"
-    batches = make_records(args.records, args.batch, service)
-    warmup = make_records(10 * args.senders, 10, f"{service}-warmup")
     call_command("check", verbosity=0)
 
     env = {**os.environ, **LIFTED}
@@ -188,7 +241,7 @@ def main() -> None:
     )  # fmt: skip
     try:
         wait_port(port, web)
-        run(args, port, token, batches, warmup, service, tenant, project.pk, (web, worker))
+        run(args, port, token, service, tenant, project.pk, (web, worker))
     finally:
         for proc in (web, worker):
             os.killpg(proc.pid, 15)
@@ -196,21 +249,15 @@ def main() -> None:
             proc.wait(timeout=30)
 
 
-def run(args, port, token, batches, warmup, service, tenant, project_id, procs) -> None:
+def run(args, port, token, service, tenant, project_id, procs) -> None:
     from django.conf import settings
     from django.db.models import Sum
     from django.utils import timezone
     from django_tenants.utils import tenant_context
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.sdk._logs.export import LogRecordExportResult
 
     from apps.streams.models import SpoolBatch, StreamEvent
 
     url = f"http://127.0.0.1:{port}/ingest/otlp/v1/logs"
-    latencies: list[float] = []
-    failures = [0]
-    todo = list(batches)
-    lock = threading.Lock()
 
     def drained_since(moment) -> int:
         """Records of the project's batches received since `moment` and drained (done: their
@@ -221,45 +268,23 @@ def run(args, port, token, batches, warmup, service, tenant, project_id, procs) 
             )
             return done.aggregate(n=Sum("record_count"))["n"] or 0
 
-    def sender(first: list) -> None:
-        exporter = OTLPLogExporter(
-            endpoint=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-        exporter.export(first)  # warm-up, before the clock
-        ready.wait()
-        while True:
-            with lock:
-                if not todo:
-                    return
-                batch = todo.pop()
-            started = time.perf_counter()
-            result = exporter.export(batch)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                if result != LogRecordExportResult.SUCCESS:
-                    failures[0] += 1
-
-    ready = threading.Event()
-    threads = [threading.Thread(target=sender, args=(first,)) for first in warmup]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 120
     warm_start = timezone.now()
-    while drained_since(warm_start) < sum(map(len, warmup)):
+    sending = (
+        Processes(args, url, token, service)
+        if args.processes
+        else Threads(args, url, token, service)
+    )
+    deadline = time.monotonic() + 120
+    while drained_since(warm_start) < 10 * args.senders:
         if time.monotonic() > deadline:
             raise SystemExit("the warm-up batches were not drained within 120 s")
         time.sleep(0.25)
     load_before = os.getloadavg()
     database = settings.DATABASES["default"]["NAME"]
     cpu_before = [session_cpu(proc.pid) for proc in procs] + [database_cpu(database)]
-    client_before = time.process_time()
     started, run_start = time.perf_counter(), timezone.now()
-    ready.set()
-    for thread in threads:
-        thread.join()
+    latencies, failures, client_cpu = sending.go()
     sent_s = time.perf_counter() - started
-    client_cpu = time.process_time() - client_before
     stored = 0
     deadline = time.monotonic() + 600
     while stored < args.records and time.monotonic() < deadline:
@@ -278,8 +303,9 @@ def run(args, port, token, batches, warmup, service, tenant, project_id, procs) 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    print(f"records {args.records:,} in {len(batches):,} requests of {args.batch}, "
-          f"{args.senders} senders, failed requests {failures[0]}")  # fmt: skip
+    print(f"records {args.records:,} in {len(latencies):,} requests of {args.batch}, "
+          f"{args.senders} sender {'processes' if args.processes else 'threads'}, "
+          f"failed requests {failures}")  # fmt: skip
     print(f"sent        {args.records / sent_s:>10,.0f} records/s  ({sent_s:.1f} s)")
     print(f"latency     p50 {pct(0.5):.0f} ms  p99 {pct(0.99):.0f} ms  max {pct(1.0):.0f} ms")
     print(f"end to end  {stored / drained_s:>10,.0f} records/s  ({stored:,} stored in "
@@ -288,6 +314,61 @@ def run(args, port, token, batches, warmup, service, tenant, project_id, procs) 
     print(f"cpu         per 1,000 records: client {client_cpu * per:.0f} ms, web {cpu[0] * per:.0f} "
           f"ms, worker {cpu[1] * per:.0f} ms, postgres {cpu[2] * per:.0f} ms")  # fmt: skip
     print(f"load        {load_before[0]:.2f} before, {load_after[0]:.2f} after (1-minute average)")
+
+
+class Threads:
+    """The senders as threads of this process (one GIL: the client's encoding shares a core)."""
+
+    def __init__(self, args, url: str, token: str, service: str) -> None:
+        self.batches = make_records(args.records, args.batch, service)
+        self.batches.reverse()
+        warmup = make_records(10 * args.senders, 10, f"{service}-warmup")
+        self.ready = threading.Event()
+        self.results: list = []
+        self.threads = [
+            threading.Thread(target=self._send, args=(url, token, first)) for first in warmup
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _send(self, url: str, token: str, first: list) -> None:
+        self.results.append(export_all(url, token, first, self.batches, self.ready.wait))
+
+    def go(self) -> tuple[list[float], int, float]:
+        before = time.process_time()
+        self.ready.set()
+        for thread in self.threads:
+            thread.join()
+        cpu = time.process_time() - before
+        return [s for lat, _ in self.results for s in lat], sum(f for _, f in self.results), cpu
+
+
+class Processes:
+    """The senders as processes of their own, each with a share of the records."""
+
+    def __init__(self, args, url: str, token: str, service: str) -> None:
+        per = -(-args.records // args.senders // args.batch) * args.batch  # whole batches
+        self.procs = []
+        for n in range(args.senders):
+            start, count = n * per, max(0, min(per, args.records - n * per))
+            argv = [sys.executable, __file__, "--sender", url, token, service, str(start),
+                    str(count), str(args.batch)]  # fmt: skip
+            self.procs.append(
+                subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
+        for proc in self.procs:
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit("a sender did not start")
+
+    def go(self) -> tuple[list[float], int, float]:
+        for proc in self.procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = [json.loads(proc.stdout.readline()) for proc in self.procs]
+        for proc in self.procs:
+            proc.wait(timeout=30)
+        latencies = [s for r in results for s in r["latencies"]]
+        return latencies, sum(r["failures"] for r in results), sum(r["cpu"] for r in results)
 
 
 if __name__ == "__main__":
