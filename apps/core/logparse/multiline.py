@@ -97,6 +97,15 @@ _KEY_NUMBER = re.compile(
 _TABLE_ROW = re.compile(r"\s{0,8}\[\s{0,16}\w{1,16}\s{0,16}\]\s")  # `[  pid  ]   uid`, `[    412]`
 _NUMERIC = re.compile(r"[(\[]?[0-9a-fA-Fx*.#:,/+\-]{1,40}[a-zA-Z]{0,2}[)\]:,]?$")
 SECTION_MAX = 80  # a section title (`Tasks state (memory values in pages):`) is short
+# The first line of a kernel report (dump_header, BUG, oops, hung task, panic): the `Key: value`
+# rows and the sections that follow it belong to it (`CPU: 1 PID: 42 Comm: x`, `Hardware name:`)
+_REPORT_START = re.compile(
+    r"invoked oom-killer:|BUG: |Oops: |general protection fault|kernel BUG at |"
+    r"WARNING: CPU: \d+ PID: |INFO: task .{1,64} blocked for more than |Kernel panic - "
+)
+_KEY_VALUE_ROW = re.compile(
+    r"[A-Z][a-z]{1,20}(?: [a-z]{1,20})?: \S"
+)  # `Hardware name: …` inside a report
 
 
 class Shape(Enum):
@@ -117,7 +126,7 @@ def block_shape(message: str) -> Shape:
         return Shape.FRAME
     if len(message) <= SECTION_MAX and message.endswith(":"):
         return Shape.ROW
-    if _TABLE_ROW.match(message) or starts_exception(message):
+    if _TABLE_ROW.match(message) or starts_exception(message) or _KEY_VALUE_ROW.match(message):
         return Shape.ROW  # a table row; a cause's exception line after `Caused by:`
     if len(_KEY_NUMBER.findall(message, 0, 1024)) >= 2:
         return Shape.ROW
@@ -135,6 +144,11 @@ def block_shape(message: str) -> Shape:
 def opens_block(message: str) -> bool:
     """A section title (`Call Trace:`, `Mem-Info:`): the rows after it belong to it."""
     return 0 < len(message) <= SECTION_MAX and message.endswith(":") and message[0] not in " \t"
+
+
+def starts_report(message: str) -> bool:
+    """The first line of a kernel report: its rows and sections join it."""
+    return _REPORT_START.search(message, 0, 160) is not None
 
 
 def starts_record(text: str) -> bool:

@@ -34,6 +34,7 @@ from .multiline import (
     opens_block,
     starts_exception,
     starts_record,
+    starts_report,
 )
 from .record import Line, Record
 from .timestamps import TimestampParser
@@ -363,7 +364,7 @@ def _new_record(
     message = fields.get("message")
     if message is None:
         message = text
-    elif message[-1:] == ":" and opens_block(message):
+    elif (message[-1:] == ":" and opens_block(message)) or starts_report(message):
         block = True
     attrs = fields.get("attrs")
     uptime = attrs.get("uptime") if attrs and "uptime" in attrs else None

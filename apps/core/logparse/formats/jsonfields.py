@@ -31,7 +31,14 @@ import json
 import re
 from typing import Any
 
-from ..levels import SYSLOG_SEVERITY, WORDS, Scheme, level_from_message, normalize_level
+from ..levels import (
+    SYSLOG_SEVERITY,
+    WORDS,
+    Scheme,
+    level_from_message,
+    level_from_status,
+    normalize_level,
+)
 from .jsonnames import (
     ANY,
     BAGS,
@@ -394,6 +401,8 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
             service = component
         elif isinstance(attrs.get("name"), str) and ("v" in obj or "hostname" in obj):
             service = attrs.pop("name")  # Bunyan: `name` is the application
+    if level is None:  # an access log line in JSON (Caddy, Traefik, nginx's json escape)
+        level = _status_level(attrs)
     return {
         "ts": ts,
         "level": level,
@@ -404,6 +413,17 @@ def fields_from_object(obj: dict[str, Any]) -> Fields:
         "trace_id": value[TRACE],
         "attrs": attrs,
     }
+
+
+_STATUS_KEYS = ("status", "status_code", "statusCode", "http.status_code", "DownstreamStatus")
+
+
+def _status_level(attrs: dict[str, Any]) -> str | None:
+    for key in _STATUS_KEYS:
+        status = attrs.get(key)
+        if isinstance(status, int | str) and not isinstance(status, bool):
+            return level_from_status(status)
+    return None
 
 
 _INNER_KEYS = ((SERVICE, "service"), (HOST, "host"), (PID, "pid"), (TRACE, "trace_id"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..levels import Scheme, normalize_level
+from ..levels import Scheme, level_from_status, normalize_level
 from .jsonfields import fields_from_object, load_object
 from .spec import MAX_ATTR_KEYS, MAX_ATTR_STR, Fields, wrap_inner
 
@@ -173,9 +173,13 @@ def parse_logfmt(text: str) -> Fields | None:
             attrs[key] = value if len(value) <= MAX_ATTR_STR else value[:MAX_ATTR_STR]
     if not known and len(pairs) < 3:
         return None
+    level = found[LEVEL]
+    if level is None:  # a request line (Heroku's router, Traefik, Go access logs): its status
+        status = attrs.get("status") or attrs.get("status_code")
+        level = level_from_status(status) if isinstance(status, str) else None
     return {
         "ts": found[TS],
-        "level": found[LEVEL],
+        "level": level,
         "message": found[MESSAGE] or "",
         "service": found[SERVICE],
         "host": found[HOST],

@@ -63,6 +63,21 @@ CASES = [
     ),
     ("json", '{"level":60,"time":1705327331123,"msg":"fatal"}', {"level": "FATAL"}),
     (
+        "json",
+        '{"ts":"2024-01-15T14:02:11Z","request":{"uri":"/a"},"status":502,"msg":"handled request"}',
+        {"level": "ERROR", "message": "handled request"},
+    ),
+    (
+        "logfmt",
+        'ts=2024-01-15T14:02:11Z app=checkout path=/pay status=503 msg="upstream failed"',
+        {"level": "ERROR", "service": "checkout", "message": "upstream failed"},
+    ),
+    (
+        "logfmt",
+        'ts=2024-01-15T14:02:11Z app=checkout path=/x status=404 msg="not found"',
+        {"level": "WARN"},
+    ),
+    (
         "json-prefixed",
         '10.1.2.3: {"ts":1705327331123.5,"caller":"kv/store.go:9","msg":"store full","v":0}',
         {"message": "store full", "host": "10.1.2.3"},

@@ -265,7 +265,9 @@ Jul 31 07:38:07 docker-1 kernel: [52217.761040] [  26446]     0 26446     5236  
 Jul 31 07:38:07 docker-1 kernel: [52217.761060] Out of memory: Killed process 4242 (java) total-vm:8000000kB, anon-rss:7000000kB, file-rss:0kB
 Jul 31 07:38:08 docker-1 systemd[1]: docker.service: Main process exited, code=killed, status=9/KILL
 """,
-        [(1, 1), (2, 2), (3, 3), (4, 4), (5, 19), (20, 20), (21, 21)],
+        # the report is one record, from `invoked oom-killer` to the task table; the kill
+        # itself (a level of its own) and the next program's line are records of their own
+        [(1, 1), (2, 19), (20, 20), (21, 21)],
     ),
     (
         # systemd/systemd#40208: journalctl -o short (no uptime), `<TASK>` markers, register rows
@@ -282,7 +284,7 @@ Dec 26 10:00:01 lily kernel: Code: f3 0f 1e fa b8 ea ff ff ff 48 85 ff 74 28 48 
 Dec 26 10:00:01 lily kernel:  </TASK>
 Dec 26 10:00:02 lily systemd[1]: user@1000.service: A process of this unit has been killed by the OOM killer.
 """,
-        [(1, 1), (2, 9), (10, 10)],
+        [(1, 9), (10, 10)],  # the report opens at `invoked oom-killer`
     ),
     (
         # arriven/db1000n#555 and raspberrypi/linux#3872: dmesg, an unheaded Mem-Info row
@@ -297,7 +299,7 @@ Dec 26 10:00:02 lily systemd[1]: user@1000.service: A process of this unit has b
                  active_file:7458 inactive_file:23136 isolated_file:64
 [101237.248390] Out of memory: Killed process 5641 (app) total-vm:8000000kB, anon-rss:7000000kB
 """,
-        [(1, 1), (2, 7), (8, 8)],
+        [(1, 7), (8, 8)],
     ),
     (
         # golang/go#63277: a Go crash with `fp= sp= pc=` frames, after a line of the service's log
@@ -449,15 +451,18 @@ def test_blocks_join_and_stop(text, expected):
 
 def test_kernel_block_message_drops_each_lines_header():
     recs = parse(BLOCK_CASES[0][1])
-    block = next(r for r in recs if r.line == 5)
+    block = next(r for r in recs if r.line == 2)
     assert block.fmt == "kernel"
-    assert block.message.splitlines()[:3] == [
+    assert block.message.splitlines()[:6] == [
+        "bash invoked oom-killer: gfp_mask=0x0(), order=0, oom_score_adj=0",
+        "CPU: 4 PID: 26446 Comm: bash Not tainted 5.3.0-1032-aws #34~18.04.2-Ubuntu",
+        "Hardware name: Amazon EC2 t3.2xlarge/, BIOS 1.0 10/16/2017",
         "Call Trace:",
         " dump_stack+0x6d/0x95",
         " dump_header+0x4f/0x200",
     ]
     assert "docker-1" not in block.message
-    assert block.raw.count("\n") == 14  # all 15 physical lines, headers included
+    assert block.raw.count("\n") == 17  # all 18 physical lines, headers included
 
 
 @pytest.mark.parametrize(
