@@ -36,6 +36,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from operator import eq
 from typing import Any, TypedDict
 
 from .masks import WILDCARD, tokenize
@@ -327,8 +328,17 @@ class Miner:
         length = len(new.tokens)
         if length < 2:
             return new
+        # most neighbours are other events: more columns than evidence_key's limit hold
+        # different literals on both sides (and such an `other` is no special case of `new`,
+        # which would have a wildcard wherever they differ): told apart in C
+        limit = max(1, length // self._config.diff_share)
+        bits, literals = new.wild_bits, new.literals
         for other in self._live.neighbours(new):
             if other is new or other.merged_into is not None:
+                continue
+            # columns with a literal on both sides, less those where the literals are equal
+            both = length - (bits | other.wild_bits).bit_count()
+            if both - sum(map(eq, literals, other.literals)) > limit:
                 continue
             key = evidence_key(
                 other.tokens,

@@ -31,7 +31,7 @@ class Signatures:
         self._run = collapse_run
         self._run_text = "\0".join(["", *[WILDCARD] * collapse_run, ""])  # in joined tokens
         # digit shape of a line → [(checks, signature, spans)]
-        self._shapes: dict[str, list[tuple[_Checks, tuple[str, ...], Spans]]] = {}
+        self._shapes: dict[str, tuple[tuple[_Checks, tuple[str, ...], Spans], ...]] = {}
 
     def of(self, message: str) -> tuple[tuple[str, ...], Spans]:
         """The signature of a line and the runs of its tokens folded or collapsed into one."""
@@ -79,15 +79,18 @@ class Signatures:
             if runs:
                 masked = join_spans(masked, runs, WILDCARD)
         sig = tuple(masked)
-        variants = self._shapes.get(shape)
-        if variants is None:
-            if len(self._shapes) >= SHAPE_LIMIT:
-                self._shapes.clear()
-            variants = self._shapes[shape] = []
-        elif len(variants) >= SHAPE_VARIANTS:
-            del variants[0]
         spans = (folds, runs)
-        variants.append((checks, sig, spans))
+        # a tuple, not a list: a tuple of strings and tuples of them leaves the garbage
+        # collector's tracking, and this cache holds up to SHAPE_LIMIT of them
+        variant = (checks, sig, spans)
+        shapes = self._shapes
+        variants = shapes.get(shape)
+        if variants is None:
+            if len(shapes) >= SHAPE_LIMIT:
+                shapes.clear()
+            shapes[shape] = (variant,)
+        else:
+            shapes[shape] = (*variants[1 - SHAPE_VARIANTS :], variant)
         return sig, spans
 
 

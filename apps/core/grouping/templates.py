@@ -111,6 +111,7 @@ class Template:
         "exact",
         "get_constants",
         "id",
+        "literals",
         "merged_into",
         "partial",
         "seq",
@@ -119,6 +120,7 @@ class Template:
         "text",
         "tokens",
         "wild",
+        "wild_bits",
     )
 
     def __init__(self, tid: str, tokens: tuple[str, ...], count: int, seq: int) -> None:
@@ -143,6 +145,12 @@ class Template:
             for i, t in enumerate(tokens)
             if WILDCARD in t and t != WILDCARD
         )
+        # literal tokens as they stand, a token with a wildcard as this template's own marker
+        # (equal to nothing of another template), and the wildcards' positions as bits: the
+        # miner counts the columns where two templates hold different literals in C
+        marker = object()
+        self.literals = tuple(marker if WILDCARD in t else t for t in tokens)
+        self.wild_bits = sum(1 << i for i, t in enumerate(tokens) if WILDCARD in t)
         # the wildcard positions, with the token when it holds literals too (`uid=<*>`)
         self.wild = tuple(
             (i, None if t == WILDCARD else t) for i, t in enumerate(tokens) if WILDCARD in t
