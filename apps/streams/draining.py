@@ -2,8 +2,8 @@
 
 Each spooled batch is a job row (apps.jobs): a drain claims some batches of one project by
 compare-and-set (queued, or running with a stale heartbeat: lifecycle's one rule), runs their
-records through the ingestion path and, in **one transaction**, COPYs them into the project's
-stream (`streams_event`), stores the alarms of rules of severity error or worse, and finishes
+records (unpacked from the batch's spool payload) through the ingestion path and, in **one
+transaction**, inserts them into the project's stream (`streams_event`), stores the alarms of rules of severity error or worse, and finishes
 the batches `done` while still holding their claims. A re-delivered or concurrent drain finds
 them done (or loses the claim and rolls back), so a record is stored once: natural key
 (batch, seq). A batch that fails on its own ends `failed` with the reason; attempts are
@@ -322,7 +322,7 @@ FROM ROWS FROM (jsonb_array_elements(%(records)s::jsonb->'records'),
                 jsonb_array_elements_text(%(templates)s::jsonb),
                 jsonb_array_elements_text(%(groups)s::jsonb))
          WITH ORDINALITY AS r(rec, template_id, group_id, n)
-     JOIN (SELECT n - 1 AS i, NULLIF(resource, '{}'::jsonb) AS resource, host
+     LEFT JOIN (SELECT n - 1 AS i, NULLIF(resource, '{}'::jsonb) AS resource, host
            FROM ROWS FROM (jsonb_array_elements(%(resources)s::jsonb),
                            jsonb_array_elements_text(%(hosts)s::jsonb))
                WITH ORDINALITY AS x(resource, host, n)) AS s ON s.i = (r.rec->>6)::int,
@@ -351,6 +351,8 @@ def _insert(project_id: int, received: dict, unpacked: list, grouped: list) -> N
                     "groups": spool.dumps([item.group for item in items]),
                 },
             )
+            if cursor.rowcount != count:  # never silently short: the unit rolls back
+                raise ValueError(f"batch {batch_id}: {cursor.rowcount} of {count} rows stored")
 
 
 # one row per template of a batch: first and last time, count (history.py reads it)

@@ -72,7 +72,7 @@ class StreamSettings(models.Model):
 
 
 class StreamEvent(models.Model):
-    """One processed record of a project's stream (read-only here: the drain writes with COPY).
+    """One processed record of a project's stream (read-only here: the drain inserts them).
 
     The table is partitioned by project (LIST) and each project's partition by day of
     reception (RANGE on `received_at`): retention drops whole day partitions (partitions.py).

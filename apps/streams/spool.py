@@ -127,7 +127,7 @@ def host_of(resource: dict) -> str:
 
 
 def dumps(value: object) -> str:
-    """JSON text as the spool writes it (what the drain COPYs into jsonb columns)."""
+    """JSON text as the spool writes it (what the drain hands PostgreSQL for jsonb)."""
     return _dumps(value)
 
 
