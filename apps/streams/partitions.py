@@ -38,12 +38,16 @@ def day_of(moment: datetime) -> date:
 def ensure(project_id: int, day: date) -> None:
     """Make the project's partition and its partition for `day`, unless they exist.
 
-    Always asks PostgreSQL (`CREATE … IF NOT EXISTS`: a name lookup, no lock on the parent
-    when the table exists; twice per drain unit): a per-process memory of partitions made went
-    stale when a schema or partition was dropped elsewhere or a creating transaction rolled
-    back, and the drain then wrote into nothing."""
+    Always asks PostgreSQL (one name lookup per drain unit; `CREATE … IF NOT EXISTS` only when
+    the day's partition is missing): a per-process memory of partitions made went stale when a
+    schema or partition was dropped elsewhere or a creating transaction rolled back, and the
+    drain then wrote into nothing."""
     parent = f"streams_event_p{int(project_id)}"
     child = f"{parent}_{day:%Y%m%d}"
+    with connection.cursor() as cursor:  # the day's partition exists only under its parent
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [child])
+        if cursor.fetchone()[0]:
+            return
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     statements = [
         f"CREATE TABLE IF NOT EXISTS {parent} PARTITION OF streams_event "
