@@ -16,6 +16,8 @@ Prints:
   cpu         CPU time per 1,000 records of the client (the senders), the web server, the
               worker (their process trees) and PostgreSQL (the backends connected to the
               bench's database, when the cluster runs on this machine)
+  memory      resident memory of the web server's and the worker's process trees, before,
+              at each quarter of the run and after
   load        the machine's load average before and after (others' work shares the cores)
 Before the clock starts, each sender exports a small batch and waits for it to be drained,
 so gunicorn's workers and the qcluster are up and warm. Nothing is asserted. Quotas are
@@ -46,6 +48,14 @@ LIFTED = {
     "STREAM_TENANT_BURST": "100000000",
     "STREAM_MAX_BACKLOG": "100000000",
 }
+# The server runs as in production: with DEBUG on, Django keeps the text of its last 9,000
+# queries per connection (the spool's payloads and the drain's documents among them: hundreds
+# of MiB of resident memory) and formats each for the log.
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "SECRET_KEY": "stream-bench-only-not-a-secret",
+    "ALLOWED_HOSTS": "127.0.0.1",
+}
 
 
 def free_port() -> int:
@@ -70,6 +80,23 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
 def session_cpu(session: int) -> float:
     """CPU seconds (user + system) of the live processes of a session (a process tree)."""
     return _cpu(lambda pid, fields: int(fields[3]) == session)  # stat field 6: the session
+
+
+def session_rss(session: int) -> float:
+    """Resident memory (MiB) of the live processes of a session."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if int(stat.read().rsplit(")", 1)[1].split()[3]) != session:
+                    continue
+            with open(f"/proc/{entry}/status") as status:
+                total += next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
 
 
 def database_cpu(name: str) -> float:
@@ -223,7 +250,7 @@ def main() -> None:
     service = f"bench-{uuid.uuid4().hex[:6]}"
     call_command("check", verbosity=0)
 
-    env = {**os.environ, **LIFTED}
+    env = {**os.environ, **LIFTED, **PRODUCTION}
     port = free_port()
     logs = ROOT / ".artifacts"
     logs.mkdir(exist_ok=True)
@@ -282,7 +309,17 @@ def run(args, port, token, service, tenant, project_id, procs) -> None:
     load_before = os.getloadavg()
     database = settings.DATABASES["default"]["NAME"]
     cpu_before = [session_cpu(proc.pid) for proc in procs] + [database_cpu(database)]
+    rss_before = [session_rss(proc.pid) for proc in procs]
     started, run_start = time.perf_counter(), timezone.now()
+    samples: list[list[float]] = []  # resident MiB of web and worker, every 2 s
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(2):
+            samples.append([session_rss(proc.pid) for proc in procs])
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     latencies, failures, client_cpu = sending.go()
     sent_s = time.perf_counter() - started
     stored = 0
@@ -297,6 +334,10 @@ def run(args, port, token, service, tenant, project_id, procs) -> None:
         ).count()
     cpu_after = [session_cpu(proc.pid) for proc in procs] + [database_cpu(database)]
     cpu = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
+    sampling.set()
+    sampler.join()
+    rss_after = [session_rss(proc.pid) for proc in procs]
+    quarters = [samples[min(len(samples) - 1, len(samples) * q // 4)] for q in (1, 2, 3)]
     load_after = os.getloadavg()
     latencies.sort()
 
@@ -313,6 +354,9 @@ def run(args, port, token, service, tenant, project_id, procs) -> None:
     per = 1e6 / args.records  # seconds per record → ms per 1,000
     print(f"cpu         per 1,000 records: client {client_cpu * per:.0f} ms, web {cpu[0] * per:.0f} "
           f"ms, worker {cpu[1] * per:.0f} ms, postgres {cpu[2] * per:.0f} ms")  # fmt: skip
+    for name, n in (("web", 0), ("worker", 1)):
+        along = " → ".join(f"{rss[n]:.0f}" for rss in [rss_before, *quarters, rss_after])
+        print(f"memory      {name} {along} MiB (resident: before, at each quarter, after)")
     print(f"load        {load_before[0]:.2f} before, {load_after[0]:.2f} after (1-minute average)")
 
 
