@@ -4,7 +4,12 @@ The four loghub systems' 2k samples (HDFS, Apache error, OpenSSH syslog, Zookeep
 ../shared/data/loghub, repeated, plus synthetic JSON lines, logfmt and Spring Boot lines with
 Java stack traces. Each block is its own source, as it would be after an upload. Prints lines/s.
 
-    .venv/bin/python bench/logparse_bench.py [--lines 200000] [--repeat 3]
+`--drain3` also times, on the same lines and in the same run: parsing and grouping in one process
+(`group_records`, what `logparse` does across its two processes), grouping alone on the parsed
+records, and drain3 0.9.11 with the bench's masks on the raw lines; `--rich` adds the generated
+template-rich mix of `grouping_data.py` (1,200 long templates) as one more source.
+
+    .venv/bin/python bench/logparse_bench.py [--lines 200000] [--repeat 3] [--drain3] [--rich]
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from apps.core.grouping.miner import Miner
+from apps.core.ingest.pipeline import group_records
 from apps.core.logparse.parser import parse_lines
 from apps.core.logparse.record import Line
 
@@ -103,12 +111,64 @@ def run(sources: list[tuple[str, list[str]]]) -> tuple[int, int, float, dict[str
     return n_lines, n_records, time.process_time() - start, per_source
 
 
+def _cpu(work) -> float:
+    t0 = time.process_time()
+    work()
+    return time.process_time() - t0
+
+
+def versus_drain3(sources: list[tuple[str, list[str]]], repeat: int) -> None:
+    """parse + group, group alone and drain3 on the same lines, CPU time, best of `repeat`
+    (alternating: the machine is shared, the fastest run is the least disturbed)."""
+    from grouping_bench import DRAIN_SPEED_CFG, make_drain3
+
+    n_lines = sum(len(texts) for _, texts in sources)
+    records = [
+        list(parse_lines((Line(i, t) for i, t in enumerate(texts, 1)), source=name))
+        for name, texts in sources
+    ]
+
+    def parse_and_group() -> None:
+        miner = Miner(salt="bench")
+        for name, texts in sources:
+            lines = (Line(i, t) for i, t in enumerate(texts, 1))
+            for _ in group_records(parse_lines(lines, source=name, default_year=2024), miner):
+                pass
+
+    def group_only() -> None:
+        miner = Miner(salt="bench")
+        for recs in records:
+            for _ in group_records(recs, miner):
+                pass
+
+    def drain() -> None:
+        tm = make_drain3(DRAIN_SPEED_CFG)
+        add = tm.add_log_message
+        for _, texts in sources:
+            for text in texts:
+                add(text)
+
+    best = {"parse + group": float("inf"), "group": float("inf"), "drain3": float("inf")}
+    for _ in range(repeat):
+        for label, work in zip(best, (parse_and_group, group_only, drain), strict=True):
+            best[label] = min(best[label], _cpu(work))
+    for label, seconds in best.items():
+        ratio = best["drain3"] / seconds
+        print(f"  {label:<14} {n_lines / seconds:>10,.0f} lines/s CPU  {ratio:5.2f}x drain3")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--drain3", action="store_true", help="also parse + group and drain3")
+    ap.add_argument("--rich", action="store_true", help="add the template-rich generated mix")
     args = ap.parse_args()
     sources = build(args.lines)
+    if args.rich:
+        from grouping_data import template_rich
+
+        sources.append(("template-rich", template_rich(args.lines // 7)[0]))
     best = None
     wall = time.perf_counter()
     for _ in range(args.repeat):
@@ -125,6 +185,8 @@ def main() -> None:
         f" mean wall-clock {n_lines / wall:,.0f} lines/s)"
     )
     print(f"  per source (lines/s CPU): {detail}")
+    if args.drain3:
+        versus_drain3(sources, args.repeat)
 
 
 if __name__ == "__main__":

@@ -145,7 +145,13 @@ class TokenMasker:
             if not _DIGITS.isdisjoint(masked):
                 masked = ""  # digits survive masking: a name, rebuilt from the token
                 self._store(self._recipes, shape, recipe)
-        self._store(self._cache, shape, masked)
+        # `_store(self._cache, shape, masked)`, inline: a log's new words all come this way
+        cache = self._cache
+        if len(cache) >= self._limit:
+            cache.clear()
+        cache[shape] = masked
+        if masked and self._watch is not None and self._watch(masked):
+            self.watched.add(masked)
         return masked
 
     def _name(self, token: str, shape: str) -> str:

@@ -372,15 +372,15 @@ def tokenize(message: str) -> list[str]:
 # Every digit becomes "1": masks see digit *classes* only, so a token and its shape mask alike.
 # Lets `10.1.2.3:80` and `10.7.7.9:443` share one cache entry. Text holding `0x` keeps its
 # zeros (the hex mask needs `0x`), the only place a mask tells one digit from another.
-_SHAPE = bytes.maketrans(b"0123456789", b"1111111111")  # on UTF-8 bytes: 5x faster than str
-_SHAPE_0X = bytes.maketrans(b"23456789", b"11111111")
+SHAPE_TABLE = bytes.maketrans(b"0123456789", b"1111111111")  # on UTF-8 bytes: 5x faster than str
+SHAPE_TABLE_0X = bytes.maketrans(b"23456789", b"11111111")
 
 
 def digit_shape(text: str) -> str:
     """`text` with digits replaced by 1 (1-9 only when it holds `0x`): masks treat a text and
     its shape alike."""
     # `"0x" in text` on the str: on bytes, `in` first tries its operand as an int and raises
-    table = _SHAPE_0X if "0x" in text or "0X" in text else _SHAPE
+    table = SHAPE_TABLE_0X if "0x" in text or "0X" in text else SHAPE_TABLE
     return text.encode("utf-8", "surrogatepass").translate(table).decode("utf-8", "surrogatepass")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .masker import TokenMasker
-from .masks import WILDCARD, digit_shape, tokenize
+from .masks import SHAPE_TABLE, SHAPE_TABLE_0X, WILDCARD, tokenize
 from .values import fold, fold_spans, may_fold, status_classes
 
 SHAPE_LIMIT = 100_000  # digit shapes remembered (cleared when full)
@@ -35,7 +35,13 @@ class Signatures:
 
     def of(self, message: str) -> tuple[tuple[str, ...], Spans]:
         """The signature of a line and the runs of its tokens folded or collapsed into one."""
-        shape = digit_shape(message)
+        # `digit_shape(message)`, inline: once per line
+        table = SHAPE_TABLE_0X if "0x" in message or "0X" in message else SHAPE_TABLE
+        shape = (
+            message.encode("utf-8", "surrogatepass")
+            .translate(table)
+            .decode("utf-8", "surrogatepass")
+        )
         for checks, sig, spans in self._shapes.get(shape, ()):
             for offset, text in checks:
                 if not message.startswith(text, offset):
