@@ -43,7 +43,7 @@ def canonical(template: str) -> str:
         text = "".join(VAR if _PATH.fullmatch(p) else p for p in _PATH_DELIMITERS.split(text))
     tokens = _TOKEN_DELIMITERS.split(text)
     for i, token in enumerate(tokens):
-        if not token or len(token) == 1 and not token.isalnum():
+        if not token or (len(token) == 1 and not token.isalnum()):
             continue
         if (
             token.lower() in _ALWAYS_VARIABLE

@@ -67,12 +67,34 @@ def message_key(columns: list[Column], rows: list[list[Token]]) -> None:
     """`level=ERROR ts=… module=log message=Internal Server Error: /`: a key=value header
     ends where its message key begins; the key is the header's last literal."""
     for i, col in enumerate(columns):
+        if col.kind in ("W", "C") and i:
+            return  # key=value pairs after the message's words are its context (hclog)
         if col.kind != "K":
             continue
         keys = {r[i].value.partition("=")[0] for r in rows if len(r) > i}
         if len(keys) == 1 and (key := keys.pop()).lower() in _MESSAGE_KEYS:
             columns[i:] = [Column("LIT", col.space, value=key + "=")]
             return
+
+
+FIELD_ENDS = frozenset(
+    ("T", "L", "B[", "B(", "B<", "B{", "S", "SRC", "MARK", "LL", "]", ")", ">", "}")
+)
+
+
+def cut_prose(columns: list[Column], rows: list[list[Token]]) -> None:
+    """`… LOG stats: 850 xacts/s, 850 queries/s, …`, `… [WRN] Health check update: 3 slow
+    ops, …`: lines that all say the same sentence agree on its first words too, but a header
+    field does not end in a comma. At a column whose words mostly do, the header ends after
+    the last field before it (a time, a level, a bracket, a source location)."""
+    for i, col in enumerate(columns):
+        if col.kind != "," or not i or columns[i - 1].kind not in ("W", "N", "C"):
+            continue
+        j = i - 1
+        while j >= 0 and columns[j].kind not in FIELD_ENDS:
+            j -= 1
+        del columns[j + 1 :]
+        return
 
 
 def cut_after_source(columns: list[Column], rows: list[list[Token]]) -> None:
@@ -82,7 +104,7 @@ def cut_after_source(columns: list[Column], rows: list[list[Token]]) -> None:
 
     def separator(j: int) -> bool:
         kind = columns[j].kind
-        if kind in ("-", ":", "|", "-:") or kind.startswith("B"):
+        if kind in ("-", ":", "|", "-:") or kind.startswith("B") or kind in CLOSERS:
             return True
         return kind == "W" and all(
             not any(ch.isalnum() for ch in r[j].value) for r in rows if len(r) > j
@@ -131,6 +153,7 @@ def cut_words(columns: list[Column], rows: list[list[Token]]) -> None:
     what comes before it is the header's."""
     run = 0
     depth = 0
+    component = False  # a `name:` column seen: words and a colon after it are the message's
     anchor = -1  # the next time or level column: the words before it are header
     for i, col in enumerate(columns):
         if col.kind in OPENERS:
@@ -165,6 +188,11 @@ def cut_words(columns: list[Column], rows: list[list[Token]]) -> None:
         if run and col.kind in ("N", "LL", "MARK"):
             del columns[i - run :]
             return
+        if col.kind == "C":
+            if run and component:  # `comp.name: Task event: …`: a phrase after the component
+                del columns[i - run :]
+                return
+            component = True
         run = 0
 
 

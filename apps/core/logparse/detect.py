@@ -22,7 +22,7 @@ from typing import NamedTuple
 from . import trailers
 from .formats import BY_NAME, PLAIN, Format, candidates
 from .formats.web import W3C_FIELDS, w3c_parser
-from .header import Header, infer
+from .header import Header, aligned_level, infer
 from .multiline import (
     TRACEBACK,
     StackTracker,
@@ -268,7 +268,7 @@ def _detect(texts: list[str]) -> Detection:
             or starts_exception(text)
         ):
             considered += 1
-    heads = [t for t in texts if not looks_continued(t)]
+    heads = [t for t in texts if not looks_continued(t) or aligned_level(t)]
     if not hits:
         header = infer(heads)
         stamped = [t for t in heads if starts_record(t)]

@@ -31,6 +31,7 @@ from .columns import (
     cut_after_source,
     cut_measures,
     cut_plain_components,
+    cut_prose,
     cut_unbalanced,
     cut_words,
     kind_of,
@@ -111,7 +112,7 @@ def _loghub_literal(col: Column) -> str:
 
 _SAMPLE_TS = {"iso": "d t", "ymd-slash": "d t", "yy-slash": "d t", "mdy-slash": "d t",
               "dmy-slash": "d t", "dmy-yy": "d t",
-              "md-dash": "d t", "dmy-dot": "d t", "ymd-dot": "d t", "md-dot": "d t", "syslog": "m d t", "mdy-words": "m d y t", "day-mon": "d m t", "ctime": "w m d t",
+              "md-dash": "d t", "dmy-dot": "d t", "ymd-dot": "d t", "md-dot": "d t", "syslog": "m d t", "mdy-words": "m d y t", "mdy-us": "d t", "day-mon": "d m t", "ctime": "w m d t",
               "klog": "d t", "klog-y": "d t", "yymmdd": "d t", "cjk": "m d t"}  # fmt: skip
 
 
@@ -145,7 +146,7 @@ def _yy_day_first(stamps: Iterable[str]) -> bool:
 def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
     """The header most of `texts` (header lines, not continuations) share; None without one."""
     # repeated lines say nothing about which columns vary: learn from the distinct ones
-    texts = list(dict.fromkeys(t for t in texts if t and t[0] not in " \t"))
+    texts = list(dict.fromkeys(t for t in texts if t and (t[0] not in " \t" or aligned_level(t))))
     rows = [tokenize(t) for t in texts]
     total = len(rows)
     if total < 2:
@@ -182,6 +183,7 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
         k += 1
     message_key(columns, live)
     cut_after_source(columns, live)
+    cut_prose(columns, live)
     cut_after_level_colon(columns, live)
     cut_plain_components(columns, live)
     cut_measures(columns, live)
@@ -241,6 +243,16 @@ def _optional_component(messages: list[str]) -> bool:
     return named >= max(2, OPTIONAL_SHARE * len(messages))
 
 
+_ALIGNED = re.compile(r" {1,4}([A-Za-z]{4,8})\b")
+
+
+def aligned_level(text: str) -> bool:
+    """` INFO 2018-10-18T17:55:21Z: …`: a level padded on the left to its column's width
+    (log4j's `%5p`) starts a header line, not a continuation."""
+    m = _ALIGNED.match(text)
+    return m is not None and normalize_level(m.group(1)) is not None
+
+
 # -- compiling a template to one regex ------------------------------------------------------
 def _rename(rx: str, prefix: str) -> str:
     return re.sub(r"\(\?P<(\w+)>", lambda m: f"(?P<{prefix}{m.group(1)}>", rx)
@@ -249,7 +261,7 @@ def _rename(rx: str, prefix: str) -> str:
 def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -> str:
     """The template as one regex; `message=False` stops after the header (the parser slices
     the rest of the line instead of matching it)."""
-    parts: list[str] = []
+    parts: list[str] = [" {0,4}"] if columns and columns[0].kind == "L" else []
     ids = 0
     for i, col in enumerate(columns):
         if col.optional:  # `(?:\s+name:)?`

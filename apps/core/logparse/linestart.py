@@ -56,6 +56,13 @@ SHAPES: tuple[tuple[str, str], ...] = (
         "clf",
         r"(?P<d>\d\d)/" + _MON + r"/(?P<y>\d{4})[: ]" + _T + _ZONE,
     ),  # Django's `[15/Jan/2024 14:02:11]`
+    # .NET's and Windows' en-US default: `3/5/2020 6:12:48 PM`
+    (
+        "mdy-us",
+        r"(?P<mon>1[0-2]|0?[1-9])/(?P<d>[12]\d|3[01]|0?[1-9])/(?P<y>\d{4}) "
+        + _T
+        + r" (?P<ampm>[AaPp][Mm])(?!\w)",
+    ),
     ("mdy-slash", r"(?P<mon>\d\d)/(?P<d>\d\d)/(?P<y>\d{4})[ ,T]\s?" + _T + _ZONE),
     ("yy-slash", r"(?P<y>\d\d)/(?P<mon>\d\d)/(?P<d>\d\d)[ T]" + _T + _ZONE),
     # never matched first (mdy-slash is): the header chooses it when the sample's values say
@@ -93,7 +100,7 @@ SHAPES: tuple[tuple[str, str], ...] = (
     ("day-mon", r"(?P<d>\d{1,2})[ -]" + _MON + r"(?:[ -](?P<y>\d{4}))?[ :]" + _T + _ZONE),
     ("cjk", r"(?P<mon>\d{1,2})月 {1,2}(?P<d>\d{1,2})日? " + _T),
     ("time", _T + r"(?![\d/-])"),
-    ("epoch", r"(?P<epoch>1\d{9}(?:\.\d{1,9})?|1\d{12}|1\d{15}|1\d{18})(?![\d:])"),
+    ("epoch", r"(?P<epoch>1\d{9}(?:\.\d{1,9})?|1\d{12}|1\d{15}|1\d{18})(?!\d|:\d)"),
 )
 _SHAPE_RX = tuple((name, re.compile(rx)) for name, rx in SHAPES)
 SHAPE_BY_NAME = dict(SHAPES)
@@ -135,6 +142,7 @@ _LEVEL_KEYS = frozenset(w for w in WORDS if len(w) > 1)
 _KV = re.compile(r"[A-Za-z_][\w.\-]{0,63}=\S*")
 # A source location `file.ext:line` (glog/klog's `reflector.go:138] `, Android's `runtime.cc:675]`)
 _PADDED_COLON = re.compile(r" {1,64}:(?=[ \t]|$)")
+_PID = re.compile(r"\d{1,10}(?::\d{1,10})?")  # `name[pid]:`, unbound's `name[pid:thread]:`
 _TAG_TAIL = re.compile(r"(?:\[\d{1,10}\])?:(?=[ \t]|$)")
 # (one dot in its last part: `proxy.cse.cuhk.edu.hk:5070` is a host and its port)
 _SOURCE = re.compile(r"(?:[\w.\-]*/)*[\w\-]+\.\w{1,8}:\d{1,6}")
@@ -278,7 +286,7 @@ def tokenize(text: str) -> list[Token]:
             end < len(text)
             and text[end] == "["
             and (close := text.find("]:", end)) > 0
-            and (text[end + 1 : close].isdigit())
+            and _PID.fullmatch(text, end + 1, close) is not None
         ):
             out.append(Token("C", text[pos:close], space))  # `name[pid]:`
             end = close + 2

@@ -612,3 +612,73 @@ def test_headers_on_two_lines():
         ("2014-01-26T18:09:52+00:00", "INFO", "Reloading Context with name [/app] is completed"),
         ("2014-01-26T06:10:03+00:00", "INFO", "Server startup in 1203 ms"),
     ]
+
+
+def test_a_sentence_every_line_repeats_is_not_header():
+    text = (
+        "2020-09-26 11:10:43.757 CEST [77000] LOG stats: 850 xacts/s, 850 queries/s, wait 27 us\n"
+        "2020-09-26 11:11:43.757 CEST [77000] LOG stats: 1011 xacts/s, 1015 queries/s, wait 9 us\n"
+        "2020-09-26 11:12:43.757 CEST [77000] LOG stats: 931 xacts/s, 934 queries/s, wait 11 us\n"
+    )
+    assert [r.message for r in parse(text)][0] == "stats: 850 xacts/s, 850 queries/s, wait 27 us"
+    text = (
+        "2022-03-18T18:36:14.29+0000 mon.a (mon.0) 97 : cluster [WRN] Health check: 3 slow ops, "
+        "oldest 65 sec\n"
+        "2022-03-18T18:36:19.29+0000 mon.a (mon.0) 98 : cluster [WRN] Health check: 0 slow ops, "
+        "oldest 41 sec\n"
+        "2022-03-18T18:36:24.29+0000 mon.a (mon.0) 99 : cluster [WRN] Health check: 1 slow ops, "
+        "oldest 45 sec\n"
+    )
+    recs = parse(text)
+    assert recs[0].message == "Health check: 3 slow ops, oldest 65 sec"
+    assert recs[0].level == "WARN"
+
+
+def test_a_phrase_after_the_component_and_key_values_after_words_stay_message():
+    text = (
+        "2024-03-11T21:45:50.317Z [INFO]  client.runner: Task event: id=32c4 type=Received "
+        'msg="Task received" failed=false\n'
+        "2024-03-11T21:45:50.321Z [INFO]  client.runner: Task event: id=3d60 type=Started "
+        'msg="Task started" failed=false\n'
+        "2024-03-11T21:45:50.323Z [WARN]  client.runner: Task event: id=47a1 type=Killed "
+        'msg="Task killed" failed=true\n'
+    )
+    recs = parse(text)
+    assert recs[0].message == 'Task event: id=32c4 type=Received msg="Task received" failed=false'
+    assert "client.runner" in recs[0].attrs.values()
+
+
+def test_right_aligned_levels_en_us_dates_and_a_bracket_closing_after_the_source():
+    text = (
+        " INFO 2018-10-18T17:55:21Z: basic: hello world; foo=3;\n"
+        "TRACE 2018-10-18T17:55:22Z: basic: new_span: my_span; span=Id(0);\n"
+        " WARN 2018-10-18T17:55:23Z: basic: slow; yak_shaved=true;\n"
+    )
+    recs = parse(text)
+    assert [(r.level, r.message) for r in recs] == [
+        ("INFO", "hello world; foo=3;"),
+        ("TRACE", "new_span: my_span; span=Id(0);"),
+        ("WARN", "slow; yak_shaved=true;"),
+    ]
+    text = (
+        "[Bench][DEBUG][3/5/2020 6:12:48 PM][Thread 0001] Beginning warmups\n"
+        "[Bench][INFO][3/5/2020 6:12:51 PM][Thread 0001] Started system on port 8110\n"
+        "[Bench][ERROR][3/5/2020 6:12:53 PM][Thread 0002] Join failed\n"
+    )
+    recs = parse(text)
+    assert recs[1].ts.isoformat() == "2020-03-05T18:12:51+00:00"
+    assert [(r.level, r.message) for r in recs] == [
+        ("DEBUG", "Beginning warmups"),
+        ("INFO", "Started system on port 8110"),
+        ("ERROR", "Join failed"),
+    ]
+    text = (
+        "[ 2015-11-23 21:53:54.8700 22518/7f62 app/Wat/Main.cpp:1276 ]: Starting watchdog...\n"
+        "[ 2015-11-23 21:53:54.9002 22521/7f04 app/Cor/Core.cpp:957 ]: Starting core...\n"
+        "[ 2015-11-23 21:53:54.9105 22521/7f04 app/Cor/Core.cpp:707 ]: Core online, PID 22521\n"
+    )
+    assert [r.message for r in parse(text)] == [
+        "Starting watchdog...",
+        "Starting core...",
+        "Core online, PID 22521",
+    ]
