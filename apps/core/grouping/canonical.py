@@ -33,6 +33,7 @@ _JOINED = re.compile(r"[^\s/]*<\*>[^\s/]*")
 _SPACES = re.compile(r"\s+")
 _ALWAYS_VARIABLE = frozenset(("true", "false", "null", "root", "admin"))
 _MERGES = ("<*>.<*>", "<*><*>", "#<*>#", "<*>:<*>")
+_RATIO = "<*>/<*>"  # two values with a slash: `/` is no delimiter, so the ratio stays two
 
 
 @lru_cache(maxsize=65536)
@@ -48,7 +49,7 @@ def canonical(template: str) -> str:
         if (
             token.lower() in _ALWAYS_VARIABLE
             or _DIGITS.fullmatch(token)
-            or (VAR in token and token != "<*>/<*>" and _JOINED.fullmatch(token))
+            or (VAR in token and token != _RATIO and _JOINED.fullmatch(token))
         ):
             tokens[i] = VAR
     text = "".join(tokens)

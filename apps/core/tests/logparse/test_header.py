@@ -620,7 +620,7 @@ def test_a_sentence_every_line_repeats_is_not_header():
         "2020-09-26 11:11:43.757 CEST [77000] LOG stats: 1011 xacts/s, 1015 queries/s, wait 9 us\n"
         "2020-09-26 11:12:43.757 CEST [77000] LOG stats: 931 xacts/s, 934 queries/s, wait 11 us\n"
     )
-    assert [r.message for r in parse(text)][0] == "stats: 850 xacts/s, 850 queries/s, wait 27 us"
+    assert parse(text)[0].message == "stats: 850 xacts/s, 850 queries/s, wait 27 us"
     text = (
         "2022-03-18T18:36:14.29+0000 mon.a (mon.0) 97 : cluster [WRN] Health check: 3 slow ops, "
         "oldest 65 sec\n"
