@@ -150,6 +150,56 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             3,
         ),
     },
+    "ray-gcs-server": {
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+        )
+    },
+    "prefect-2-console": {
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+        )
+    },
+    "lagom-akka-logback": {
+        "message": (
+            0,
+            1,
+            2,
+        )
+    },
+    "unbound-logfile-ascii": {
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+        )
+    },
+    "macos-log-show-syslog": {
+        "message": (
+            0,
+            1,
+            2,
+        )
+    },
+    "trust-dns-named": {
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+        )
+    },
 }
 
 
