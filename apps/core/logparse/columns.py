@@ -66,9 +66,18 @@ _MESSAGE_KEYS = frozenset(("msg", "message"))
 def message_key(columns: list[Column], rows: list[list[Token]]) -> None:
     """`level=ERROR ts=… module=log message=Internal Server Error: /`: a key=value header
     ends where its message key begins; the key is the header's last literal."""
+    fields = False  # a time or a level seen: words after it are the message's
     for i, col in enumerate(columns):
-        if col.kind in ("W", "C") and i:
+        if (
+            col.kind in ("W", "C")
+            and fields
+            and any(ch.isalnum() for r in rows if len(r) > i for ch in r[i].value)
+        ):
             return  # key=value pairs after the message's words are its context (hclog)
+        if col.kind in ("T", "L") or (
+            col.kind == "K" and level_key([r[i].value for r in rows if len(r) > i])
+        ):
+            fields = True
         if col.kind != "K":
             continue
         keys = {r[i].value.partition("=")[0] for r in rows if len(r) > i}
@@ -262,6 +271,13 @@ def level_key(values: list[str]) -> bool:
     )
 
 
+def bracket_levels(values: list[str]) -> bool:
+    """A bracket whose values are levels, alone or after a thread (`Server thread/INFO`)."""
+    return bool(values) and all(
+        normalize_level(v.rpartition("/")[2].strip()) is not None for v in values
+    )
+
+
 def assign_roles(columns: list[Column], rows: list[list[Token]]) -> None:
     """What each column is, from its values: letters that are all levels are a level, ..."""
     have_level = any(c.kind == "L" for c in columns) or any(
@@ -296,6 +312,9 @@ def assign_roles(columns: list[Column], rows: list[list[Token]]) -> None:
             col.role = "attr" if all(LOGGER.fullmatch(v) for v in values) else "host"
         elif col.kind == "K" and not have_level and level_key(values):
             col.role, col.value = "level", values[0].partition("=")[0]
+            have_level = True
+        elif col.kind.startswith("B") and not have_level and bracket_levels(values):
+            col.role = "level"  # `[Server thread/INFO]`, `[I]`
             have_level = True
         elif col.kind in ("S", "SRC", "K") or col.kind.startswith("B"):
             col.role = "attr"

@@ -58,7 +58,7 @@ class Detection(NamedTuple):
     name: str  # a catalogue format name, "inferred", "w3c" or "plain"
     confidence: float  # 0..1
     header: Header | None = None  # the learnt header, when name is "inferred"
-    trailer: str = ""  # what the lines end with (trailers.py): "logger", "json" or ""
+    trailer: str = ""  # what the lines end with (trailers.py): "logger", "json", "suffix:…"
     declared: str = ""  # a W3C log's `#Fields:` directive, when name is "w3c"
     # a wrapper's messages (compose, CRI, syslog) with a header of their own, learnt per
     # service (None: all services): ((service, header), ...)

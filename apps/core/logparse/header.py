@@ -197,7 +197,7 @@ def infer(texts: Sequence[str], *, depth: int = 0) -> Header | None:
     cut_unbalanced(columns, rows)
     if not columns:
         return None
-    assign_roles(columns, [r[: len(columns)] for r in rows if len(r) >= len(columns)])
+    assign_roles(columns, [r[: len(columns)] for r in live if len(r) >= len(columns)] or rows)
     if not any(c.kind in ("T", "C") or c.role == "level" for c in columns):
         return None
     if not any(c.kind == "T" for c in columns) and depth == 0 and columns[0].role != "level":
@@ -296,7 +296,13 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
         elif kind.startswith("B"):
             o = kind[1]
             c = CLOSE[o]
-            name = f"{prefix}pid" if col.role == "pid" else f"{prefix}f{i}"
+            name = (
+                f"{prefix}pid"
+                if col.role == "pid"
+                else f"{prefix}level"
+                if col.role == "level"
+                else f"{prefix}f{i}"
+            )
             inner = rf"[^{re.escape(o)}{re.escape(c)}\n]"  # one nested pair allowed
             parts.append(
                 rf"{re.escape(o)}\s*(?P<{name}>{inner}{{0,198}}"
@@ -308,6 +314,13 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
             parts.append(
                 rf"(?P<{prefix}service>[^\s\[\]]*)(?:\[(?P<{prefix}cpid>\d+)\])?(?:(?<=\S) {{1,64}})?:(?=\s|$)"
             )
+        elif (
+            kind == "W"
+            and i + 1 < len(columns)
+            and columns[i + 1].kind == "L"
+            and not columns[i + 1].space
+        ):
+            parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]*[:/])")  # `Zigbee2MQTT:` info
         elif kind == "W":
             parts.append(rf"(?P<{prefix}w{i}>[^\s\[\](){{}}<>|,]+)")
         elif kind == "K" and col.role == "level":
@@ -317,7 +330,9 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
         elif kind == "S":
             parts.append(rf"(?P<{prefix}f{i}>[^\s\[\]]*?:\d{{1,6}})\]")
         elif kind == "SRC":
-            parts.append(rf"(?P<{prefix}f{i}>[\w.\-/]*\.\w{{1,8}}:\d{{1,6}})(?=\s)")
+            parts.append(
+                rf"(?P<{prefix}f{i}>[\w.\-/]*\.\w{{1,8}}:\d{{1,6}}(?::[\w.$]{{1,128}}\(\))?)(?=\s)"
+            )  # `server.go:123`, Gitea's `cmd/web.go:308:listen()`
         else:
             parts.append(re.escape(col.value))
     parts.append(rf"\s*(?P<{prefix}message>.*)" if message else r"\s*")
@@ -325,6 +340,18 @@ def _compile(columns: list[Column], prefix: str = "", *, message: bool = True) -
 
 
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _ends_in_key(columns: list[Column]) -> bool:
+    """The header ends with a message key (`msg=`): its value may be quoted."""
+    return bool(columns) and columns[-1].kind == "LIT" and columns[-1].value.endswith("=")
+
+
+def _unquoted(message: str) -> str:
+    q = _QUOTED.match(message)
+    return message if q is None else q.group(1).replace('\\"', '"').replace("\\\\", "\\")
+
+
 # An access log's request and status after a learnt header: the status says the level
 _REQUEST_STATUS = re.compile(r'"[A-Z]{3,10} [^"]{0,4096}" (\d{3})\b')
 
@@ -353,8 +380,8 @@ def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]
     i_pid, i_cpid, i_service = index.get("pid"), index.get("cpid"), index.get("service")
 
     seen: dict[str, str | None] = {}  # level words as written → normalised
-    last = columns[-1] if columns else None
-    quoted = last is not None and last.kind == "LIT" and last.value.endswith("=")
+    quoted = _ends_in_key(columns)
+    inner_quoted = inner is not None and _ends_in_key(inner.columns)
 
     def parse(text: str) -> dict | None:
         m = match(text)
@@ -363,15 +390,17 @@ def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]
         g = m.groups()
         message = text[m.end() :]
         if quoted and message[:1] == '"':  # `msg="Path Logs" logger=settings`: the quoted value
-            q = _QUOTED.match(message)
-            if q is not None:
-                message = q.group(1).replace('\\"', '"').replace("\\\\", "\\")
+            message = _unquoted(message)
         level = g[i_level] if i_level is not None else None
         if level is not None:
             word = level
             level = seen.get(word, "")
             if level == "":
-                level = REDIS_MARKS.get(word) if level_is_mark else normalize_level(word)
+                level = (
+                    REDIS_MARKS.get(word)
+                    if level_is_mark
+                    else normalize_level(word.rpartition("/")[2].strip())
+                )
                 if len(seen) < 256:
                     seen[word] = level
             if level is None:
@@ -400,6 +429,8 @@ def _parser(header: Header, rx: re.Pattern[str]) -> Callable[[str], dict | None]
             if mi is not None:
                 di = mi.groupdict()
                 fields["message"] = di["i_message"]
+                if inner_quoted and di["i_message"][:1] == '"':
+                    fields["message"] = _unquoted(di["i_message"])
                 if fields["level"] is None and di.get("i_level") is not None:
                     fields["level"] = normalize_level(di["i_level"])
                 if inner_shape:

@@ -143,6 +143,8 @@ _KV = re.compile(r"[A-Za-z_][\w.\-]{0,63}=\S*")
 # A source location `file.ext:line` (glog/klog's `reflector.go:138] `, Android's `runtime.cc:675]`)
 _PADDED_COLON = re.compile(r" {1,64}:(?=[ \t]|$)")
 _PID = re.compile(r"\d{1,10}(?::\d{1,10})?")  # `name[pid]:`, unbound's `name[pid:thread]:`
+_NAME = re.compile(r"[A-Za-z][\w.\-]{0,63}")  # a program's name before `:level`
+_SOURCE_FUNC = re.compile(r"[\w.\-/]*\.\w{1,8}:\d{1,6}:[\w.$]{1,128}")
 _TAG_TAIL = re.compile(r"(?:\[\d{1,10}\])?:(?=[ \t]|$)")
 # (one dot in its last part: `proxy.cse.cuhk.edu.hk:5070` is a host and its port)
 _SOURCE = re.compile(r"(?:[\w.\-]*/)*[\w\-]+\.\w{1,8}:\d{1,6}")
@@ -210,6 +212,12 @@ def tokenize(text: str) -> list[Token]:
                 # a bracket that holds a level alone (`[WARN ]`); `(default task-1)` is a field
                 or (first is not None and first.group() == inner and _is_level_word(inner))
                 or (first is not None and first.group().isdigit() and inner != first.group())
+                # Tornado's `[D 2024-04-04 10:45:35.687 ServerApp]`: a short word, then a time
+                or (
+                    first is not None
+                    and len(first.group()) <= 8
+                    and _match_ts(inner, first.end() + 1) is not None
+                )
             )
             if close > 0 and not opens_fields and "\n" not in inner:
                 out.append(Token("B" + c, inner, space))
@@ -230,6 +238,8 @@ def tokenize(text: str) -> list[Token]:
             pos = m.end()
             continue
         m = _PUNCT.match(text, pos)
+        if m is not None and m.group() == "..." and _WORD.match(text, m.end()) is not None:
+            m = None  # `...xer/stats/indexer.go:41`: a path cut short on the left is one word
         if m is not None:
             value = m.group()
             if value == ":" and space and text[m.end() : m.end() + 1] in (" ", "\t"):
@@ -248,6 +258,9 @@ def tokenize(text: str) -> list[Token]:
                 if _match_ts(text, eq + 1) is not None:
                     end = eq + 1
                     break
+                if text[eq + 1 : eq + 2] == '"' and _match_ts(text, eq + 2) is not None:
+                    end = eq + 2  # `time="2019-04-26T10:53:30Z"`: the quote stays with the key
+                    break
                 eq = text.find("=", eq + 1, end)
             out.append(Token("K", text[pos:end], space))
             pos = end
@@ -262,6 +275,15 @@ def tokenize(text: str) -> list[Token]:
         if end < len(text) and text[end] == "]" and "]" not in closers and _SOURCE.fullmatch(word):
             out.append(Token("S", word, space))  # `file.go:138]`: the header ends here
             end += 1
+        elif (
+            len(word) > 3
+            and word[-1].isalpha()
+            and (cut := max(word.rfind(":"), word.rfind("/"))) > 0
+            and _is_level_word(word[cut + 1 :])
+            and _NAME.fullmatch(word, 0, cut) is not None
+        ):
+            out.append(Token("W", word[: cut + 1], space))  # `Zigbee2MQTT:info`: a name
+            out.append(Token("L", word[cut + 1 :], False))  # and its level
         elif "/" in word and _is_level_word(head := word.partition("/")[0]):
             end = pos + len(head)  # `INFO/MainProcess`: a level, then its process
             out.append(Token("L", head, space))
@@ -298,6 +320,9 @@ def tokenize(text: str) -> list[Token]:
         ):
             out.append(Token("C", text[pos : close + 1], space))  # `crond(pam_unix)[2915]:`
             end = tail.end()
+        elif text[end : end + 2] == "()" and _SOURCE_FUNC.fullmatch(word):
+            out.append(Token("SRC", word + "()", space))  # Gitea's `cmd/web.go:308:listen()`
+            end += 2
         elif _SOURCE.fullmatch(word) and (end >= len(text) or text[end] in " \t"):
             out.append(Token("SRC", word, space))  # `server/server.go:123 `, `Foo.java:42 `
         elif _is_level_word(word):

@@ -2,7 +2,8 @@
 
 Some formats put header fields after the message: log4j's `%m (%c)%n` closes each line with
 its logger (`Loading logs. (kafka.log.LogManager)`), winston's default and many "message plus
-metadata" formatters with a JSON object (`listening {"service":"api","timestamp":"..."}`).
+metadata" formatters with a JSON object (`listening {"service":"api","timestamp":"..."}`),
+a pipe-delimited layout with fields after the message (`msg ||  ||end`).
 When SHARE of a sample's messages end the same way, every line's ending is taken off its
 message: the logger goes to attrs, the JSON object's fields fill what the header left empty
 (time, level, service) and the rest goes to attrs.
@@ -19,6 +20,7 @@ from .formats.spec import Fields, ParseFn
 
 LOGGER = "logger"
 JSON = "json"
+SUFFIX = "suffix:"
 SHARE = 0.8
 MAX_TRIES = 4  # ` {` openings tried from the left before a line's ending is not JSON
 
@@ -43,12 +45,14 @@ def _json_tail(message: str) -> tuple[int, dict[str, Any]] | None:
 def learn(parse: ParseFn, texts: Iterable[str]) -> str:
     """LOGGER, JSON or "" for the sample's header lines `texts` read by `parse`."""
     total = loggers = objects = 0
+    messages: list[str] = []
     for text in texts:
         fields = parse(text)
         message = fields.get("message") if fields is not None else None
         if not isinstance(message, str) or not message:
             continue
         total += 1
+        messages.append(message)
         if message[-1:] == ")":
             loggers += _LOGGER.search(message) is not None
         elif message[-1:] == "}":
@@ -59,11 +63,41 @@ def learn(parse: ParseFn, texts: Iterable[str]) -> str:
         return LOGGER
     if objects >= SHARE * total:
         return JSON
-    return ""
+    return _fields_suffix(messages)
+
+
+def _fields_suffix(messages: list[str]) -> str:
+    """`… || <ndc> ||end`: a pipe-delimited layout's fields after the message, the same on
+    every line of the sample (empty or constant): SUFFIX + the text to take off."""
+    if len(set(messages)) < 2:
+        return ""
+    ends = messages[0]
+    for message in messages[1:]:  # the longest ending every message shares
+        n = 0
+        while n < len(ends) and n < len(message) and ends[-1 - n] == message[-1 - n]:
+            n += 1
+        ends = ends[len(ends) - n :]
+        if not ends:
+            return ""
+    start = ends.find(" |")
+    if start < 0 or not ends[start:].strip() or len(ends) - start > 256:
+        return ""
+    return SUFFIX + ends[start:]
 
 
 def stripping(parse: ParseFn, kind: str) -> ParseFn:
     """`parse`, with each line's `kind` of ending taken off its message."""
+    if kind.startswith(SUFFIX):
+        suffix = kind[len(SUFFIX) :]
+
+        def strip_suffix(text: str) -> Fields | None:
+            fields = parse(text)
+            message = fields.get("message") if fields is not None else None
+            if fields is not None and isinstance(message, str) and message.endswith(suffix):
+                fields["message"] = message[: -len(suffix)].rstrip()
+            return fields
+
+        return strip_suffix
     if kind == LOGGER:
         search = _LOGGER.search
 

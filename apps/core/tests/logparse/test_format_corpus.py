@@ -200,6 +200,69 @@ KNOWN_INCORRECT: dict[str, dict[str, tuple[int, ...]]] = {
             4,
         )
     },
+    "linkerd2-proxy-plain": {
+        "level": (
+            0,
+            1,
+            2,
+            3,
+            4,
+        ),
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+        ),
+    },
+    "conduit-proxy-kubectl-ts": {
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+        )
+    },
+    "gh-run-view-log": {
+        "ts": (
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+        ),
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+        ),
+    },
+    "nextjs-9.4-dev": {
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+        )
+    },
+    "nextjs-9.3-dev": {
+        "message": (
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+        ),
+        "level": (1,),
+    },
 }
 
 

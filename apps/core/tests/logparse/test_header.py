@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from apps.core.logparse.detect import detect_format
@@ -681,4 +683,82 @@ def test_right_aligned_levels_en_us_dates_and_a_bracket_closing_after_the_source
         "Starting watchdog...",
         "Starting core...",
         "Core online, PID 22521",
+    ]
+
+
+def test_logfmt_after_a_prefix_with_a_quoted_time():
+    text = (
+        'api-7d9f-x1 api time="2019-04-26T10:53:30Z" level=info msg="call done" code=OK\n'
+        'ctl-65d8-t9 ctl time="2019-04-26T10:53:31Z" level=warning msg="Update slow" app=x\n'
+        'ctl-65d8-t9 ctl time="2019-04-26T10:53:32Z" level=info msg="Reconciled" full=true\n'
+    )
+    recs = parse(text)
+    assert [(r.level, r.message) for r in recs] == [
+        ("INFO", "call done"),
+        ("WARN", "Update slow"),
+        ("INFO", "Reconciled"),
+    ]
+    assert recs[1].ts.isoformat() == "2019-04-26T10:53:31+00:00"
+
+
+def test_levels_inside_brackets_and_after_a_name():
+    tornado = (
+        "[D 2024-04-04 10:45:35.687 ServerApp] Extension shim took 0.0000s to import\n"
+        "[I 2024-04-04 10:45:35.687 ServerApp] lsp | extension was linked.\n"
+        "[W 2024-04-04 10:45:36.001 KernelApp] No web browser found\n"
+    )
+    recs = parse(tornado)
+    assert [(r.level, r.message) for r in recs] == [
+        ("DEBUG", "Extension shim took 0.0000s to import"),
+        ("INFO", "lsp | extension was linked."),
+        ("WARN", "No web browser found"),
+    ]
+    game = (
+        "[15:17:48] [Server thread/INFO]: Starting server version 1.7.2\n"
+        "[15:17:48] [Server thread/WARN]: To start the server with more ram, use -Xmx\n"
+        "[15:17:49] [User Auth #1/INFO]: Loading properties\n"
+    )
+    recs = parse(game, default_date=date(2014, 1, 2))
+    assert [(r.level, r.message) for r in recs] == [
+        ("INFO", "Starting server version 1.7.2"),
+        ("WARN", "To start the server with more ram, use -Xmx"),
+        ("INFO", "Loading properties"),
+    ]
+    named = (
+        "Bridge:info  2024-02-10 12:36:27: Currently 0 devices are joined:\n"
+        "Bridge:warn  2024-02-10 12:36:27: `permit_join` set to `true`\n"
+        "Bridge:error 2024-02-10 12:36:28: Adapter disconnected\n"
+    )
+    recs = parse(named)
+    assert [(r.level, r.message) for r in recs] == [
+        ("INFO", "Currently 0 devices are joined:"),
+        ("WARN", "`permit_join` set to `true`"),
+        ("ERROR", "Adapter disconnected"),
+    ]
+
+
+def test_a_source_with_its_function_and_a_path_cut_short():
+    text = (
+        "2024/10/31 14:15:38 ...xer/stats/indexer.go:41:populate() [I] Populating the index\n"
+        "2024/10/31 14:15:38 cmd/web.go:308:listen() [I] AppURL: http://git.example.org/\n"
+        "2024/10/31 14:15:39 ...s/actions/cleanup.go:36:clean() [E] Found 3 broken artifacts\n"
+    )
+    recs = parse(text)
+    assert [(r.level, r.message) for r in recs] == [
+        ("INFO", "Populating the index"),
+        ("INFO", "AppURL: http://git.example.org/"),
+        ("ERROR", "Found 3 broken artifacts"),
+    ]
+
+
+def test_a_pipe_layouts_fields_after_the_message_are_taken_off():
+    text = (
+        "2021-06-17 01:12:53,253 ||  INFO || App.Lifetime || Hosting environment: Dev ||  ||end \n"
+        "2021-06-17 01:12:53,308 || DEBUG || App.Filters.Logger || GET /user/test ||  ||end \n"
+        "2021-06-17 01:12:53,313 || ERROR || App.Filters.Logger || POST /pay failed ||  ||end \n"
+    )
+    assert [r.message for r in parse(text)] == [
+        "Hosting environment: Dev",
+        "GET /user/test",
+        "POST /pay failed",
     ]
