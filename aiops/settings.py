@@ -136,6 +136,10 @@ TENANT_SUBFOLDER_PREFIX = "t"
 PUBLIC_SCHEMA_URLCONF = "aiops.urls_public"
 ROOT_URLCONF = "aiops.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# `SET search_path` once per connection and schema switch, not before every statement (it was
+# half the statements of an ingest request and of a stream drain); django-tenants forgets it on
+# every set_tenant/set_schema, rollback and savepoint rollback, so a switch is never skipped
+TENANT_LIMIT_SET_CALLS = True
 # `migrate_schemas --executor=multiprocessing`: schemas migrated at once (one connection each)
 TENANT_MULTIPROCESSING_MAX_PROCESSES = envint("MIGRATE_PROCESSES", 2, minimum=1)
 

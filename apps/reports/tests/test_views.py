@@ -195,16 +195,16 @@ def test_template_is_owner_only(client, personas):
 
 
 def test_query_budgets(client, personas, report, incident, project, django_assert_max_num_queries):
-    """Constant in the number of sections, versions and reports (about half of each budget is
-    the tenant middleware: search_path, session, user, membership)."""
+    """Constant in the number of sections, versions and reports (6 of each budget are the
+    tenant middleware: the search_path twice, domain, session, user, membership)."""
     client.force_login(personas.member)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(12):
         assert client.get(pm(personas.alpha, incident)).status_code == 200
     listing = url(
         personas.alpha,
         reverse("reports:report-list", urlconf="aiops.urls_tenant", args=[project.slug]),
     )
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(8):
         assert client.get(listing + "?q=db").status_code == 200
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(10):
         client.get(pm(personas.alpha, incident, "section-history") + "?key=summary", **HX)

@@ -57,7 +57,7 @@ def test_rates_and_tail_with_filters_escaped(client, personas, django_assert_max
     )
     stream_into(personas.beta, "shared", [("beta-only", "INFO", "beta marker line")])
     client.force_login(personas.viewer)
-    with django_assert_max_num_queries(18):  # 16, and the deploys in the window (2 with SET)
+    with django_assert_max_num_queries(11):  # the deploys in the window included
         response = client.get(url(personas.alpha, "projects/shared/stream/"))
     body = response.content.decode()
     assert response.status_code == 200
