@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 APPS = ROOT / "apps"
 MAX_MODULE_LINES = 500
@@ -64,3 +66,16 @@ def test_the_cores_type_check() -> None:
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "Success: no issues found" in result.stdout
+
+
+@pytest.mark.parametrize("args", [("check", "."), ("format", "--check", ".")], ids=str)
+def test_the_code_passes_ruff(args: tuple[str, ...]) -> None:
+    """`make lint`'s ruff check and format check; CI runs this, so a lint slip turns it red."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
